@@ -1,0 +1,1 @@
+"""Singer tap for Proofpoint TAP's SIEM API."""

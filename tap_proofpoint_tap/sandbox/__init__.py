@@ -1,0 +1,9 @@
+"""A local stand-in of Proofpoint TAP's SIEM API for demos and tests.
+
+Nothing in the tap imports this package: only tests, benchmarks and the demo do.
+"""
+
+from tap_proofpoint_tap.sandbox.clock import Clock
+from tap_proofpoint_tap.sandbox.server import Fault, Sandbox
+
+__all__ = ["Clock", "Fault", "Sandbox"]

@@ -1,0 +1,300 @@
+"""Seeded synthetic SIEM events, shaped like the payloads captured from real tenants.
+
+Events are generated per (stream, creation hour): the events of an hour depend only on the
+seed, the stream and that hour, so two sandboxes started at different times serve the same
+events for the hours they share, and a later sandbox adds only the new hours.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+STREAMS = ("clicks_permitted", "clicks_blocked", "messages_delivered", "messages_blocked")
+
+_FIRST = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
+          "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter",
+          "yasmin", "zoe", "amir", "bianca", "chen", "dmitri", "elena", "farah", "goran"]
+_LAST = ["smith", "jones", "garcia", "miller", "davis", "martin", "lee", "walker", "hall",
+         "young", "king", "wright", "lopez", "hill", "scott", "green", "adams", "baker"]
+_CORP_DOMAINS = ["acme-corp.example", "acme-labs.example"]
+_BAD_DOMAINS = ["secure-login-portal.example", "invoice-share.example", "docu-sign-now.example",
+                "m1crosoft-support.example", "parcel-tracking.example", "payroll-update.example",
+                "cloud-drive-files.example", "bank-verify.example", "hr-benefits.example"]
+_PATHS = ["login", "verify", "download/invoice", "share/doc", "collab/?id=", "track/parcel",
+          "view/", "auth/reset", "files/", "wp-content/update"]
+_AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/119.0.0.0 Safari/537.36 Edg/119.0.2151.97",
+]
+_SUBJECTS = ["Invoice {n} overdue", "Your parcel could not be delivered", "Action required: "
+             "password expires today", "Updated payroll details", "Shared document: Q{n} report",
+             "Benefits enrolment closes soon", "Voicemail from +1 555 01{n}"]
+_MODULES = ["av", "zerohour", "spf", "dkimv", "spam", "dmarc", "pdr", "urldefense", "sandbox"]
+_TENANT = "3183a23b-d9c3-4b1e-9a53-2b6b9a1d2c47"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the generator produces: volume per hour per stream, shapes and timing quirks."""
+
+    seed: int = 7
+    per_hour: tuple[tuple[str, int], ...] = tuple((s, 20) for s in STREAMS)
+    documented_shapes: bool = False
+    retroactive_fraction: float = 0.05
+    late_fraction: float = 0.05
+    max_lag_minutes: int = 20
+    sparse_fraction: float = 0.05
+
+    def rate(self, stream: str) -> int:
+        """Mean events per hour of ``stream``."""
+        return dict(self.per_hour).get(stream, 0)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One event with the times the server needs: when it was created and became visible."""
+
+    event: dict
+    created: datetime
+    visible: datetime
+
+
+def generate_hour(settings: Settings, stream: str, hour: datetime) -> list[Generated]:
+    """The events of ``stream`` whose creation time falls in ``[hour, hour + 1h)``."""
+    rate = settings.rate(stream)
+    if rate <= 0:
+        return []
+    rng = random.Random(_seed(settings.seed, stream, hour))
+    # A working-day curve: busier mid-day, never silent, so volumes look like a tenant's.
+    daily = 0.6 + 0.8 * max(0.0, 1 - abs(hour.hour - 13) / 9)
+    count = max(0, round(rate * daily * rng.uniform(0.7, 1.3)))
+    make = _click if stream.startswith("clicks") else _message
+    out: list[Generated] = []
+    while len(out) < count:
+        created = hour + timedelta(milliseconds=rng.randrange(3_600_000))
+        for event in make(rng, settings, stream, created):
+            lag = timedelta(0)
+            if rng.random() < settings.late_fraction:
+                lag = timedelta(seconds=rng.randrange(60, settings.max_lag_minutes * 60 + 1))
+            out.append(Generated(event, created, created + lag))
+    return out[:count]
+
+
+def creation_time(event: dict) -> datetime:
+    """The later of the click/message time and the threat time(s): the window an event is in."""
+    times = [event.get("clickTime") or event.get("messageTime")]
+    times.append(event.get("threatTime"))
+    times += [t.get("threatTime") for t in event.get("threatsInfoMap") or []]
+    return max(parse_ms(t) for t in times if t)
+
+
+def parse_ms(text: str) -> datetime:
+    """Parse the API's event timestamps (``2022-01-01T00:45:55.050Z``)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def format_ms(when: datetime) -> str:
+    """Event timestamps as the API writes them: milliseconds and ``Z``."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _seed(seed: int, stream: str, hour: datetime) -> int:
+    key = f"{seed}|{stream}|{hour.isoformat()}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big")
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _hex(rng: random.Random, n: int = 64) -> str:
+    return f"{rng.getrandbits(n * 4):0{n}x}"
+
+
+def _guid(rng: random.Random) -> str:
+    return base64.urlsafe_b64encode(rng.getrandbits(192).to_bytes(24, "big")).decode()
+
+
+def _ip(rng: random.Random) -> str:
+    return f"{rng.choice((198, 203, 185, 45))}.{rng.randrange(256)}.{rng.randrange(256)}." \
+           f"{rng.randrange(1, 255)}"
+
+
+def _person(rng: random.Random) -> str:
+    """A corporate mailbox from a bounded pool, so recipients repeat as in a real tenant."""
+    return f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}@{rng.choice(_CORP_DOMAINS)}"
+
+
+def _threat(rng: random.Random, settings: Settings) -> dict:
+    """A condemned URL from a bounded pool (so URLs are clicked repeatedly), with its facts."""
+    return _pooled_threat(settings.seed, rng.randrange(400))
+
+
+@functools.lru_cache(maxsize=4096)
+def _pooled_threat(seed: int, n: int) -> dict:
+    pool = random.Random(f"{seed}|threat|{n}")
+    domain = pool.choice(_BAD_DOMAINS)
+    url = f"https://{domain}/{pool.choice(_PATHS)}{_hex(pool, 10)}"
+    campaign = _uuid(pool) if pool.random() < 0.7 else None
+    sender = "" if pool.random() < 0.05 else f"{pool.choice(_FIRST)}@{domain}"
+    return {
+        "url": url,
+        "threatID": _hex(pool),
+        "classification": pool.choices(("phish", "malware", "spam"), (6, 3, 1))[0],
+        "campaignId": campaign,
+        "sender": sender,
+        "senderIP": _ip(pool),
+    }
+
+
+def _status(rng: random.Random) -> str:
+    return rng.choices(("active", "cleared", "falsePositive"), (80, 15, 5))[0]
+
+
+def _click(rng: random.Random, settings: Settings, stream: str, created: datetime) -> list[dict]:
+    threat = _threat(rng, settings)
+    if rng.random() < settings.retroactive_fraction:
+        # Clicked first, condemned later: the event appears in the window of the threat time.
+        click_time = created - timedelta(minutes=rng.randrange(60, 5 * 24 * 60))
+        threat_time = created
+    else:
+        click_time = created
+        threat_time = created - timedelta(minutes=rng.randrange(1, 30 * 24 * 60))
+    event = {
+        "id": _uuid(rng),
+        "GUID": _guid(rng),
+        "url": threat["url"],
+        "classification": threat["classification"],
+        "clickTime": format_ms(click_time),
+        "threatTime": format_ms(threat_time),
+        "threatStatus": _status(rng),
+        "threatID": threat["threatID"],
+        "threatURL": f"https://threatinsight.proofpoint.com/{_TENANT}/threat/email/"
+                     f"{threat['threatID']}",
+        "campaignId": threat["campaignId"],
+        "clickIP": _ip(rng),
+        "userAgent": rng.choice(_AGENTS),
+        "sender": threat["sender"],
+        "recipient": _person(rng),
+        "senderIP": threat["senderIP"],
+        "messageID": f"<{_hex(rng, 24)}@{threat['url'].split('/')[2]}>",
+    }
+    if event["campaignId"] is None and rng.random() < 0.5:
+        del event["campaignId"]  # seen: the key is sometimes absent rather than null
+    if settings.documented_shapes:
+        event["classification"] = event["classification"].upper()
+    return [event]
+
+
+def _message(rng: random.Random, settings: Settings, stream: str, created: datetime) -> list[dict]:
+    blocked = stream == "messages_blocked"
+    threats = [_threat(rng, settings) for _ in range(rng.choice((1, 1, 1, 2)))]
+    retro = rng.random() < settings.retroactive_fraction
+    message_time = created - timedelta(hours=rng.randrange(2, 96)) if retro else created
+    infos = []
+    for i, threat in enumerate(threats):
+        kind = rng.choices(("url", "attachment", "messageText"), (8, 2, 1))[0]
+        threat_time = created if retro and i == 0 else message_time - timedelta(
+            minutes=rng.randrange(0, 7 * 24 * 60))
+        infos.append({
+            "threatID": threat["threatID"],
+            "threatStatus": _status(rng),
+            "classification": threat["classification"],
+            "threatUrl": f"https://threatinsight.proofpoint.com/{_TENANT}/threat/email/"
+                         f"{threat['threatID']}",
+            "threatTime": format_ms(threat_time),
+            "threat": threat["url"] if kind == "url" else threat["threatID"],
+            "campaignID": threat["campaignId"],
+            "threatType": kind,
+            "detectionType": rng.choice((None, "URL_DEFENSE", "SANDBOX", "PHISH")),
+            "actors": [{"id": _uuid(rng), "name": "TA" + str(rng.randrange(400, 600))}]
+            if rng.random() < 0.2 else [],
+        })
+    recipients = sorted({_person(rng) for _ in range(rng.choice((1, 1, 2, 3)))})
+    sender = threats[0]["sender"] or f"noreply@{threats[0]['url'].split('/')[2]}"
+    guid, qid = _guid(rng), f"{_hex(rng, 12)}-1"
+    parts = [
+        {"disposition": "inline", "sha256": _hex(rng), "md5": _hex(rng, 32),
+         "filename": "text.html", "sandboxStatus": None, "oContentType": "text/html",
+         "contentType": "text/html"},
+        {"disposition": "inline", "sha256": _hex(rng), "md5": _hex(rng, 32),
+         "filename": "text.txt", "sandboxStatus": None, "oContentType": "text/plain",
+         "contentType": "text/plain"},
+    ]
+    if any(i["threatType"] == "attachment" for i in infos):
+        parts.append({"disposition": "attached", "sha256": infos[0]["threatID"],
+                      "md5": _hex(rng, 32), "filename": f"Invoice_{rng.randrange(9999)}.pdf",
+                      "sandboxStatus": "threat", "oContentType": "application/pdf",
+                      "contentType": "application/pdf"})
+    base = {
+        "spamScore": rng.choice((0, 0, 5, 40, 100)),
+        "phishScore": rng.choice((0, 46, 100)),
+        "threatsInfoMap": infos,
+        "messageTime": format_ms(message_time),
+        "impostorScore": 0.0,
+        "malwareScore": rng.choice((0, 0, 100)),
+        "cluster": "acme_hosted",
+        "subject": rng.choice(_SUBJECTS).format(n=rng.randrange(1, 99)),
+        "quarantineFolder": rng.choice(("Phish", "Malware", "Definite Spam")) if blocked else None,
+        "quarantineRule": rng.choice(("phish", "module.sandbox.threat")) if blocked else None,
+        "policyRoutes": ["default_inbound"] + (["executives"] if rng.random() < 0.1 else []),
+        "modulesRun": sorted(rng.sample(_MODULES, rng.randrange(3, 8))),
+        "messageSize": rng.randrange(2_000, 400_000),
+        "headerFrom": f"\"{sender.split('@')[0].title()}\" <{sender}>",
+        "headerReplyTo": None,
+        "fromAddress": [sender],
+        "ccAddresses": [],
+        "replyToAddress": [],
+        "toAddresses": recipients,
+        "xmailer": rng.choice((None, "Microsoft Outlook 16.0", "PHPMailer 6.1")),
+        "messageParts": parts,
+        "completelyRewritten": rng.random() < 0.8,
+        "QID": qid,
+        "GUID": guid,
+        "sender": sender,
+        "senderIP": threats[0]["senderIP"],
+        "messageID": f"<{_hex(rng, 24)}@{sender.split('@')[1]}>",
+    }
+    sparse = not blocked and rng.random() < settings.sparse_fraction
+    events = []
+    for recipient in recipients:
+        event = dict(base, id=_uuid(rng), recipient=[recipient])
+        if sparse:
+            event.update({k: None for k in (
+                "subject", "quarantineFolder", "quarantineRule", "policyRoutes", "modulesRun",
+                "headerFrom", "headerReplyTo", "fromAddress", "ccAddresses", "replyToAddress",
+                "toAddresses", "xmailer", "messageParts", "QID")},
+                messageSize=0, sender="", messageID="")
+        events.append(_documented(event) if settings.documented_shapes else event)
+    return events
+
+
+def _documented(event: dict) -> dict:
+    """The older documented shape: string addresses, ``clusterId``, string booleans, no ``id``."""
+    doc = {k: v for k, v in event.items() if k not in ("id", "cluster")}
+    doc["clusterId"] = event["cluster"]
+    doc["recipient"] = event["recipient"][0]
+    doc["fromAddress"] = (event["fromAddress"] or [None])[0]
+    doc["replyToAddress"] = (event["replyToAddress"] or [None])[0]
+    rewritten = event["completelyRewritten"]
+    doc["completelyRewritten"] = "na" if rewritten is None else str(rewritten).lower()
+    doc["threatsInfoMap"] = [
+        {**{k: v for k, v in info.items() if k not in ("threatID", "campaignID")},
+         "threatId": info["threatID"], "campaignId": info["campaignID"],
+         "classification": info["classification"].upper(),
+         "threatType": info["threatType"].upper()}
+        for info in event["threatsInfoMap"]
+    ]
+    return doc

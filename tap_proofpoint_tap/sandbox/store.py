@@ -1,0 +1,123 @@
+"""The events the sandbox can serve, each serialised once, with the filters the API applies."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tap_proofpoint_tap.sandbox.generator import (
+    STREAMS,
+    Generated,
+    Settings,
+    creation_time,
+    generate_hour,
+)
+from tap_proofpoint_tap.sandbox.rules import Window
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An event with its times, its filter facts and its JSON (one variant per part order)."""
+
+    event: dict
+    created: datetime
+    visible: datetime
+    statuses: frozenset[str]
+    types: frozenset[str]
+    variants: tuple[bytes, ...]
+
+
+def store(generated: Generated) -> Stored:
+    """Precompute everything a request needs, so serving a window is a filter and a join."""
+    event = generated.event
+    infos = event.get("threatsInfoMap") or []
+    statuses = {event["threatStatus"]} if "threatStatus" in event else set()
+    statuses |= {i.get("threatStatus") for i in infos if i.get("threatStatus")}
+    types = frozenset(str(i.get("threatType", "")).lower() for i in infos)
+    variants = [_dump(event)]
+    parts = event.get("messageParts") or []
+    if len(parts) > 1:  # Proofpoint reorders messageParts between calls: serve both orders.
+        variants.append(_dump({**event, "messageParts": parts[::-1]}))
+    return Stored(event, generated.created, generated.visible, frozenset(statuses), types,
+                  tuple(variants))
+
+
+class EventStore:
+    """Generated hours (made lazily, from ``origin`` on) plus events added by hand."""
+
+    def __init__(self, settings: Settings, origin: datetime) -> None:
+        self.settings = settings
+        self.origin = origin.replace(minute=0, second=0, microsecond=0)
+        self._hours: dict[tuple[str, datetime], list[Stored]] = {}
+        self._added: dict[str, list[Stored]] = {s: [] for s in STREAMS}
+        self._lock = threading.Lock()
+
+    def add(self, stream: str, event: dict, visible: datetime | None = None) -> None:
+        """Serve ``event`` in the window of its creation time, visible from ``visible`` on."""
+        created = creation_time(event)
+        stored = store(Generated(event, created, visible or created))
+        with self._lock:
+            self._added[stream].append(stored)
+
+    def select(
+        self,
+        stream: str,
+        window: Window,
+        now: datetime | None = None,
+        statuses: frozenset[str] | None = None,
+        types: frozenset[str] | None = None,
+    ) -> list[Stored]:
+        """Events created in ``window``, visible at ``now`` and matching the filters."""
+        return [
+            s
+            for s in self._candidates(stream, window)
+            if window.start <= s.created < window.end
+            and (now is None or s.visible <= now)
+            and (statuses is None or s.statuses & statuses)
+            and (types is None or s.types & types)
+        ]
+
+    def body(self, arrays: dict[str, list[Stored]], query_end: str, rng: random.Random) -> bytes:
+        """The JSON envelope: arrays in shuffled order, each event in a random part order."""
+        chunks = [b"{"]
+        for key, events in arrays.items():
+            picked = [rng.choice(s.variants) if len(s.variants) > 1 else s.variants[0]
+                      for s in events]
+            rng.shuffle(picked)
+            chunks += [json.dumps(key).encode(), b":[", b",".join(picked), b"],"]
+        chunks.append(b'"queryEndTime":' + json.dumps(query_end).encode() + b"}")
+        return b"".join(chunks)
+
+    def warm(self, start: datetime, end: datetime) -> None:
+        """Generate and serialise every hour in ``[start, end)`` ahead of the first request."""
+        for stream in STREAMS:
+            self._candidates(stream, Window(start, end))
+
+    def _candidates(self, stream: str, window: Window) -> list[Stored]:
+        hour = max(window.start.replace(minute=0, second=0, microsecond=0), self.origin)
+        out: list[Stored] = []
+        while hour < window.end:
+            out += self._hour(stream, hour)
+            hour += HOUR
+        with self._lock:
+            out += self._added[stream]
+        return out
+
+    def _hour(self, stream: str, hour: datetime) -> list[Stored]:
+        key = (stream, hour)
+        with self._lock:
+            cached = self._hours.get(key)
+        if cached is None:
+            cached = [store(g) for g in generate_hour(self.settings, stream, hour)]
+            with self._lock:
+                cached = self._hours.setdefault(key, cached)
+        return cached
+
+
+def _dump(event: dict) -> bytes:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
