@@ -1,0 +1,27 @@
+# One command each: `make demo` runs the demo, `make test` runs the whole test suite.
+# Both install what they need into .venv (Python >= 3.10 on PATH as python3).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test lint demo clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[test]'
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/python -m tap_proofpoint_tap.sandbox.demo
+
+clean:
+	rm -rf $(VENV) .meltano output *.egg-info .pytest_cache

@@ -1,0 +1,29 @@
+"""Errors a user can cause or meet, each a one-line message that says what to do."""
+
+from __future__ import annotations
+
+from singer_sdk.exceptions import FatalAPIError
+
+
+class TapError(FatalAPIError):
+    """Stops the run with a one-line message (no traceback unless debug logging is on)."""
+
+
+class AuthError(TapError):
+    """Proofpoint refused the credentials (401/403)."""
+
+
+class ThrottledError(TapError):
+    """Proofpoint answered 429: the pool's 1,800 requests per rolling 24 hours are spent."""
+
+
+class WindowRefused(TapError):
+    """Proofpoint answered 400 to a window."""
+
+
+class UnavailableError(TapError):
+    """Retries ran out on 5xx, timeouts, dropped connections or unreadable bodies."""
+
+
+class StateError(TapError):
+    """The state passed with --state cannot be used."""

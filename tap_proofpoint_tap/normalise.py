@@ -1,0 +1,204 @@
+"""One shape per column: the documented and observed SIEM payloads normalised to the wire's.
+
+Pure functions from an event dict to a new event dict. They never raise on odd input: a value
+that cannot be kept in its column's type becomes null and is reported in ``problems`` so the
+caller can warn, because an event is never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+ID_NAMESPACE = uuid.UUID("6f1c8f5e-2b1e-4a35-9d2b-7c1b3e0c9a41")
+ADDRESS_FIELDS = ("recipient", "toAddresses", "ccAddresses", "fromAddress", "replyToAddress")
+INTEGER_FIELDS = ("spamScore", "phishScore", "malwareScore", "messageSize")
+STRING_LISTS = ("policyRoutes", "modulesRun")
+PART_FIELDS = ("contentType", "oContentType", "disposition", "filename", "md5", "sha256",
+               "sandboxStatus")
+THREAT_RENAMES = {"threatId": "threatID", "campaignId": "campaignID"}
+THREAT_FIELDS = ("threatID", "campaignID", "classification", "threat", "threatStatus",
+                 "threatTime", "threatType", "threatUrl", "detectionType")
+
+
+def normalise_click(event: dict, problems: list[str]) -> dict:
+    """Clicks already have one shape; only ``classification`` case varies (old payloads)."""
+    out = dict(event)
+    out["classification"] = _lower(out.get("classification"))
+    for key in ("clickTime", "threatTime", "threatStatus", "url", "recipient", "sender"):
+        if key in out:
+            out[key] = _text(out[key], key, problems)
+    return _with_id(out)
+
+
+def normalise_message(event: dict, problems: list[str]) -> dict:
+    """Addresses → arrays, ``completelyRewritten`` → boolean, ``clusterId`` → ``cluster``, …"""
+    out = dict(event)
+    if "clusterId" in out:
+        cluster = out.pop("clusterId")
+        out.setdefault("cluster", cluster)
+    for key in ADDRESS_FIELDS:
+        if key in out:
+            out[key] = _string_list(out[key], key, problems)
+    for key in STRING_LISTS:
+        if key in out:
+            out[key] = _string_list(out[key], key, problems)
+    out["completelyRewritten"] = _boolean(out.get("completelyRewritten"), problems)
+    for key in INTEGER_FIELDS:
+        if key in out:
+            out[key] = _integer(out[key], key, problems)
+    if "impostorScore" in out:
+        out["impostorScore"] = _number(out["impostorScore"], "impostorScore", problems)
+    if "messageParts" in out:
+        out["messageParts"] = _objects(out["messageParts"], "messageParts", problems, _part)
+    if "threatsInfoMap" in out:
+        out["threatsInfoMap"] = _objects(out["threatsInfoMap"], "threatsInfoMap", problems,
+                                         _threat)
+    return _with_id(out)
+
+
+def derived_id(event: dict) -> str:
+    """A stable id from the canonical content: keys sorted, arrays sorted, window key left out.
+
+    Proofpoint reorders ``messageParts`` (and other arrays) between calls, so arrays are
+    ordered by their canonical JSON before hashing.
+    """
+    content = {k: v for k, v in event.items() if k not in ("id", "queryEndTime")}
+    canonical = json.dumps(_canonical(content), sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False, default=str)
+    return str(uuid.uuid5(ID_NAMESPACE, canonical))
+
+
+def _with_id(event: dict) -> dict:
+    if not isinstance(event.get("id"), str) or not event["id"]:
+        event["id"] = derived_id(event)
+    return event
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_canonical(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
+    return value
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _text(value: Any, key: str, problems: list[str]) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, bool)):
+        return str(value)
+    problems.append(f"{key} is not text")
+    return None
+
+
+def _string_list(value: Any, key: str, problems: list[str]) -> list[str] | None:
+    """``"a@x"`` → ``["a@x"]``; ``"a@x, b@y"`` stays one address (Proofpoint sends one)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, list):
+        out = [v if isinstance(v, str) else _text(v, key, problems) for v in value]
+        return [v for v in out if v is not None]
+    problems.append(f"{key} is neither a list nor text")
+    return None
+
+
+def _boolean(value: Any, problems: list[str]) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    if text not in ("na", "n/a", ""):
+        problems.append(f"completelyRewritten {value!r} is not a boolean")
+    return None
+
+
+def _integer(value: Any, key: str, problems: list[str]) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems.append(f"{key} is not a number")
+        return None
+    if number != number or number in (float("inf"), float("-inf")):
+        problems.append(f"{key} is not a finite number")
+        return None
+    return round(number)
+
+
+def _number(value: Any, key: str, problems: list[str]) -> float | None:
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        problems.append(f"{key} is not a number")
+        return None
+
+
+def _objects(value: Any, key: str, problems: list[str],
+             each: Callable[[dict, list[str]], dict]) -> list[dict] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        problems.append(f"{key} is not a list")
+        return None
+    out = []
+    for item in value:
+        if isinstance(item, dict):
+            out.append(each(item, problems))
+        else:
+            problems.append(f"{key} holds a non-object item")
+    return out
+
+
+def _part(part: dict, problems: list[str]) -> dict:
+    return {k: _text(part.get(k), f"messageParts.{k}", problems) for k in PART_FIELDS}
+
+
+def _threat(info: dict, problems: list[str]) -> dict:
+    renamed = {THREAT_RENAMES.get(k, k): v for k, v in info.items()}
+    out = {k: _text(renamed.get(k), f"threatsInfoMap.{k}", problems) for k in THREAT_FIELDS}
+    out["classification"] = _lower(out["classification"])
+    out["threatType"] = _threat_type(out["threatType"])
+    out["actors"] = _actors(renamed.get("actors"), problems)
+    return out
+
+
+def _threat_type(value: str | None) -> str | None:
+    """``URL``/``ATTACHMENT``/``MESSAGETEXT`` (documented) → ``url``/``attachment``/…"""
+    if value is None:
+        return None
+    lowered = value.lower()
+    return "messageText" if lowered == "messagetext" else lowered
+
+
+def _actors(value: Any, problems: list[str]) -> list[dict] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        problems.append("threatsInfoMap.actors is not a list")
+        return None
+    out = []
+    for actor in value:
+        if isinstance(actor, dict):
+            out.append({"id": _text(actor.get("id"), "actors.id", problems),
+                        "name": _text(actor.get("name"), "actors.name", problems)})
+        elif isinstance(actor, str):
+            out.append({"id": None, "name": actor})
+        else:
+            problems.append("threatsInfoMap.actors holds an unreadable item")
+    return out

@@ -1,0 +1,57 @@
+"""The four SIEM streams: each names its endpoint, array, schema, pool and normaliser."""
+
+from __future__ import annotations
+
+from singer_sdk import SchemaDirectory, StreamSchema
+
+from tap_proofpoint_tap.client import SCHEMA_DIR, SiemStream
+from tap_proofpoint_tap.normalise import normalise_click, normalise_message
+
+SCHEMAS = SchemaDirectory(SCHEMA_DIR)
+
+
+class ClicksPermittedStream(SiemStream):
+    """Clicks on URLs that Proofpoint let through and later (or already) found malicious."""
+
+    name = "clicks_permitted"
+    path = "/v2/siem/clicks/permitted"
+    records_key = "clicksPermitted"
+    pool = "clicks_permitted"
+    schema = StreamSchema(SCHEMAS, key="click")
+    normalise = staticmethod(normalise_click)
+
+
+class ClicksBlockedStream(SiemStream):
+    """Clicks on URLs that Proofpoint blocked."""
+
+    name = "clicks_blocked"
+    path = "/v2/siem/clicks/blocked"
+    records_key = "clicksBlocked"
+    schema = StreamSchema(SCHEMAS, key="click")
+    normalise = staticmethod(normalise_click)
+
+
+class MessagesDeliveredStream(SiemStream):
+    """Delivered messages that carried a threat, one event per recipient."""
+
+    name = "messages_delivered"
+    path = "/v2/siem/messages/delivered"
+    records_key = "messagesDelivered"
+    schema = StreamSchema(SCHEMAS, key="message")
+    normalise = staticmethod(normalise_message)
+    sends_threat_type = True
+
+
+class MessagesBlockedStream(SiemStream):
+    """Messages Proofpoint blocked because they carried a threat, one event per recipient."""
+
+    name = "messages_blocked"
+    path = "/v2/siem/messages/blocked"
+    records_key = "messagesBlocked"
+    schema = StreamSchema(SCHEMAS, key="message")
+    normalise = staticmethod(normalise_message)
+    sends_threat_type = True
+
+
+STREAM_TYPES = [ClicksPermittedStream, ClicksBlockedStream, MessagesDeliveredStream,
+                MessagesBlockedStream]

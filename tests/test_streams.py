@@ -1,0 +1,161 @@
+"""All four streams: exact events, valid records, one type per column, derived ids (issue 4)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tap_proofpoint_tap.normalise import derived_id, normalise_click, normalise_message
+from tap_proofpoint_tap.sandbox import Clock, Sandbox
+from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
+from tap_proofpoint_tap.sandbox.server import ENDPOINTS
+from tests.conftest import catalog_selecting, hour_floor, run_tap, tap_config
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SCHEMAS = Path(__file__).resolve().parents[1] / "tap_proofpoint_tap" / "schemas"
+
+
+@pytest.fixture
+def busy_live():
+    settings = Settings(seed=5, per_hour=tuple((s, 25) for s in STREAMS), late_fraction=0)
+    with Sandbox(settings=settings, clock=Clock(), history=timedelta(hours=8)) as sandbox:
+        yield sandbox
+
+
+def test_every_stream_emits_exactly_its_events_and_they_validate(tmp_path, busy_live):
+    start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
+    end = start + timedelta(hours=3)
+    run = run_tap(tmp_path, tap_config(busy_live, start, end))
+    assert run.returncode == 0, run.stderr
+    schemas = {m["stream"]: m["schema"] for m in run.messages if m["type"] == "SCHEMA"}
+    assert set(schemas) == set(STREAMS)
+    for stream in STREAMS:
+        truth = busy_live.store.select(stream, Window(start, end), None, DEFAULT_THREAT_STATUSES)
+        assert sorted(run.ids(stream)) == sorted(s.event["id"] for s in truth), stream
+        validator = jsonschema.Draft7Validator(schemas[stream],
+                                               format_checker=jsonschema.FormatChecker())
+        for record in run.records(stream):
+            validator.validate(record)
+        keys = next(m for m in run.messages if m["type"] == "SCHEMA" and m["stream"] == stream)
+        assert keys["key_properties"] == ["id"]
+        assert run.bookmark(stream) == end.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_deselected_streams_cost_no_requests(tmp_path, busy_live):
+    start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
+    config = tap_config(busy_live, start, start + timedelta(hours=2))
+    run = run_tap(tmp_path, config,
+                  catalog=catalog_selecting(tmp_path, config, "messages_blocked"))
+    assert run.returncode == 0, run.stderr
+    assert {r.path for r in busy_live.requests} == {"/v2/siem/messages/blocked"}
+    assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} == {"messages_blocked"}
+
+
+def test_threat_type_is_sent_for_message_streams_only(tmp_path, busy_live):
+    start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=2)
+    config = tap_config(busy_live, start, start + timedelta(hours=1),
+                        threat_type=["attachment", "url"])
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    for request in busy_live.requests:
+        sent = request.params.get("threatType")
+        if request.path.startswith("/v2/siem/messages"):
+            assert sent == ["attachment", "url"]
+        else:
+            assert sent is None
+
+
+def test_documented_shapes_come_out_like_observed_ones(tmp_path):
+    start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
+    types = {}
+    for documented in (False, True):
+        settings = Settings(seed=9, per_hour=tuple((s, 30) for s in STREAMS),
+                            documented_shapes=documented, late_fraction=0)
+        with Sandbox(settings=settings, clock=Clock(), history=timedelta(hours=5)) as sandbox:
+            run = run_tap(tmp_path, tap_config(sandbox, start, start + timedelta(hours=2)))
+        assert run.returncode == 0, run.stderr
+        types[documented] = {s: column_types(run.records(s)) for s in STREAMS}
+        assert all(r["id"] for r in run.records())
+    for stream in STREAMS:
+        documented, observed = types[True][stream], types[False][stream]
+        assert documented.keys() <= observed.keys()  # a column may be all null in one run
+        assert {k: documented[k] for k in documented} == {k: observed[k] for k in documented}
+        assert {k: t for k, t in observed.items() if len(t) > 1} == {}
+
+
+def column_types(records: list[dict]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for record in records:
+        for key, value in record.items():
+            if value is not None:
+                out.setdefault(key, set()).add(type(value).__name__)
+    return out
+
+
+def load(name: str) -> dict:
+    return json.loads((SAMPLES / name).read_text())
+
+
+@pytest.mark.skipif(not SAMPLES.exists(), reason="shared/samples is not beside this checkout")
+def test_every_sample_normalises_to_the_schema_types():
+    message_schema = json.loads((SCHEMAS / "message.json").read_text())
+    click_schema = json.loads((SCHEMAS / "click.json").read_text())
+    clicks = [load(n) for n in ("doc_example_click_event.json", "observed_click_blocked.json",
+                                "observed_click_permitted_cleared.json",
+                                "observed_click_permitted_retroactive.json")]
+    clicks += load("observed_clicks_blocked_envelope_demo_tenant.json")["clicksBlocked"]
+    messages = [load(n) for n in ("doc_example_message_event.json", "observed_message_blocked.json",
+                                  "observed_message_delivered_full.json",
+                                  "observed_message_delivered_sparse.json",
+                                  "sumo_demo_message_blocked_event.json")]
+    messages += load("observed_all_envelope_demo_tenant.json")["messagesBlocked"]
+    now = "2026-01-01T00:00:00Z"
+    for event, schema, normalise in [(c, click_schema, normalise_click) for c in clicks] + [
+            (m, message_schema, normalise_message) for m in messages]:
+        problems: list[str] = []
+        record = {**normalise(event, problems), "queryEndTime": now}
+        assert problems == []
+        record = {k: v for k, v in record.items() if k in schema["properties"]}
+        jsonschema.validate(record, schema)
+    doc = normalise_message(load("doc_example_message_event.json"), [])
+    assert doc["fromAddress"] == ["badguy@evil.zz"] and doc["cluster"] == "pharmtech_hosted"
+    assert doc["completelyRewritten"] is True and doc["threatsInfoMap"][0]["threatID"]
+    assert doc["threatsInfoMap"][0]["classification"] == "malware"
+    assert doc["threatsInfoMap"][0]["threatType"] == "attachment"
+    sumo = normalise_message(load("sumo_demo_message_blocked_event.json"), [])
+    assert sumo["recipient"] == ["user@recipient.example"]
+    assert normalise_message({"completelyRewritten": "na"}, [])["completelyRewritten"] is None
+
+
+def test_derived_id_is_stable_under_reordering():
+    event = load_or_default("doc_example_message_event.json")
+    rng = random.Random(1)
+    ids = set()
+    for _ in range(20):
+        shuffled = dict(rng.sample(list(event.items()), len(event)))
+        parts = list(shuffled.get("messageParts") or [])
+        rng.shuffle(parts)
+        shuffled["messageParts"] = [dict(rng.sample(list(p.items()), len(p))) for p in parts]
+        ids.add(normalise_message(shuffled, [])["id"])
+    assert len(ids) == 1
+    changed = dict(event, subject="something else")
+    assert normalise_message(changed, [])["id"] not in ids
+    assert derived_id(event) == derived_id({**event, "queryEndTime": "other window"})
+
+
+def load_or_default(name: str) -> dict:
+    if (SAMPLES / name).exists():
+        return load(name)
+    return {"GUID": "g", "subject": "s", "messageParts": [{"filename": "a"}, {"filename": "b"}]}
+
+
+def test_sandbox_envelopes_match_the_streams():
+    from tap_proofpoint_tap.streams import STREAM_TYPES
+
+    assert {t.path: (t.name,) for t in STREAM_TYPES}.items() <= ENDPOINTS.items()

@@ -1,0 +1,261 @@
+"""The tap CLI against the sandbox: windows, state, resumption and errors (issue 3)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tap_proofpoint_tap.sandbox import Fault
+from tap_proofpoint_tap.windows import fmt, parse
+from tests.conftest import catalog_selecting, hour_floor, run_tap, tap_config
+
+CLICKS = "/v2/siem/clicks/permitted"
+
+
+def click(n: int, created: datetime, *, click_time: datetime | None = None) -> dict:
+    stamp = created.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return {"id": f"click-{n}", "GUID": f"guid-{n}", "url": f"https://bad.example/{n}",
+            "classification": "phish", "clickTime": (click_time or created).strftime(
+                "%Y-%m-%dT%H:%M:%S.000Z"), "threatTime": stamp, "threatStatus": "active",
+            "threatID": f"t{n}", "threatURL": "https://threatinsight.example/t", "clickIP": "1.2.3.4",
+            "userAgent": "ua", "sender": "s@bad.example", "recipient": f"user{n}@acme.example",
+            "senderIP": "5.6.7.8", "messageID": f"<m{n}>"}
+
+
+def only_clicks(tmp_path, config):
+    return catalog_selecting(tmp_path, config, "clicks_permitted")
+
+
+def intervals(sandbox):
+    return [parse_qs_interval(r.params) for r in sandbox.siem_requests(CLICKS)]
+
+
+def parse_qs_interval(params):
+    start, end = params["interval"][0].split("/")
+    return parse(start), parse(end)
+
+
+def test_five_hours_with_two_empty_hours(tmp_path, live_sandbox):
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=7)
+    for n, hour in enumerate((0, 0, 2, 4, 4, 4)):
+        live_sandbox.store.add("clicks_permitted", click(n, base + timedelta(hours=hour, minutes=7 * n)))
+    config = tap_config(live_sandbox, base, base + timedelta(hours=5))
+    run = run_tap(tmp_path, config, catalog=only_clicks(tmp_path, config))
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.ids()) == [f"click-{n}" for n in range(6)]
+    bookmarks = [s["bookmarks"]["clicks_permitted"].get("replication_key_value")
+                 for s in run.states]
+    expected = [fmt(base + timedelta(hours=h)) for h in range(1, 6)]
+    assert list(dict.fromkeys(b for b in bookmarks if b)) == expected  # a STATE per window
+    assert run.bookmark() == fmt(base + timedelta(hours=5))
+    for start, end in intervals(live_sandbox):
+        assert timedelta(seconds=30) <= end - start <= timedelta(hours=1)
+    request = live_sandbox.siem_requests(CLICKS)[0]
+    assert request.params["threatStatus"] == ["active", "cleared"]
+    assert request.params["format"] == ["json"]
+    assert all(r["queryEndTime"] in expected for r in run.records())
+
+
+def test_resume_from_a_mid_run_state_loses_nothing(tmp_path, live_sandbox):
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=8)
+    for n in range(40):
+        live_sandbox.store.add("clicks_permitted", click(n, base + timedelta(minutes=7 * n + 1)))
+    config = tap_config(live_sandbox, base, base + timedelta(hours=5))
+    catalog = only_clicks(tmp_path, config)
+    full = run_tap(tmp_path, config, catalog=catalog)
+    # What a kill right after the second window leaves: its records and its last STATE.
+    cut = next(i for i, m in enumerate(full.messages) if m["type"] == "STATE"
+               and m["value"]["bookmarks"]["clicks_permitted"].get("replication_key_value")
+               == fmt(base + timedelta(hours=2)))
+    before = [m["record"]["id"] for m in full.messages[:cut] if m["type"] == "RECORD"]
+    first_requests = len(live_sandbox.siem_requests(CLICKS))
+    resumed = run_tap(tmp_path, config, state=full.messages[cut]["value"], catalog=catalog)
+    assert resumed.returncode == 0, resumed.stderr
+    assert set(before) | set(resumed.ids()) == {f"click-{n}" for n in range(40)}
+    first = parse_qs_interval(live_sandbox.siem_requests(CLICKS)[first_requests].params)
+    assert first[0] == base + timedelta(hours=2) - timedelta(minutes=30)
+
+
+def test_retroactive_and_late_indexed_clicks_arrive_in_later_runs(tmp_path, live_sandbox):
+    now = datetime.now(timezone.utc)
+    first_end = hour_floor(now) - timedelta(hours=3)
+    config = tap_config(live_sandbox, first_end - timedelta(hours=1), first_end)
+    catalog = only_clicks(tmp_path, config)
+    # Created 10 minutes before the first run's end, but indexed only after that run.
+    late = click(1, first_end - timedelta(minutes=10))
+    live_sandbox.store.add("clicks_permitted", late, visible=now + timedelta(minutes=50))
+    # Clicked three days ago, condemned after the first run's window.
+    retro = click(2, first_end + timedelta(minutes=20), click_time=now - timedelta(days=3))
+    live_sandbox.store.add("clicks_permitted", retro)
+    first = run_tap(tmp_path, config, catalog=catalog)
+    assert first.returncode == 0 and first.ids() == []
+    live_sandbox.clock.advance(timedelta(hours=1))  # the late event is now indexed
+    second = run_tap(tmp_path, {**config, "end_date": fmt(first_end + timedelta(hours=1))},
+                     state=first.states[-1], catalog=catalog)
+    assert second.returncode == 0, second.stderr
+    assert sorted(second.ids()) == ["click-1", "click-2"]
+
+
+def test_nine_day_old_bookmark_is_clamped_without_a_400_loop(tmp_path, live_sandbox):
+    now = datetime.now(timezone.utc)
+    old = fmt(now - timedelta(days=9))
+    config = tap_config(live_sandbox, now - timedelta(days=9), now - timedelta(days=6, hours=22))
+    del config["start_date"]
+    state = {"bookmarks": {"clicks_permitted": {"replication_key": "queryEndTime",
+                                                "replication_key_value": old}}}
+    run = run_tap(tmp_path, config, state=state, catalog=only_clicks(tmp_path, config))
+    assert run.returncode == 0, run.stderr
+    assert "can no longer be fetched" in run.stderr and old in run.stderr
+    statuses = [r.status for r in live_sandbox.siem_requests(CLICKS)]
+    assert statuses and set(statuses) == {200}
+
+
+def test_wrong_credentials_stop_at_once(tmp_path, live_sandbox):
+    now = datetime.now(timezone.utc)
+    config = tap_config(live_sandbox, now - timedelta(hours=3), now - timedelta(hours=1),
+                        secret="not-the-secret-42")
+    run = run_tap(tmp_path, config)
+    assert run.returncode != 0
+    assert "'principal'" in run.stderr and "'secret'" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert len(live_sandbox.requests) == 1
+    everything = run.stderr + json_dump(run.messages)
+    assert "not-the-secret-42" not in everything
+
+
+def test_429_mid_run_stops_cleanly_and_a_later_run_completes(tmp_path, live_sandbox):
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=6)
+    for n in range(10):
+        live_sandbox.store.add("clicks_permitted", click(n, base + timedelta(minutes=25 * n + 3)))
+    config = tap_config(live_sandbox, base, base + timedelta(hours=4))
+    catalog = only_clicks(tmp_path, config)
+    live_sandbox.rate_limit = 2
+    throttled = run_tap(tmp_path, config, catalog=catalog)
+    assert throttled.returncode != 0
+    assert "24 hours" in throttled.stderr and "Traceback" not in throttled.stderr
+    assert [r.status for r in live_sandbox.requests] == [200, 200, 429]  # nothing after the 429
+    assert throttled.bookmark() == fmt(base + timedelta(hours=2))
+    live_sandbox.rate_limit = 1800
+    live_sandbox.clock.advance(timedelta(hours=24, minutes=1))
+    config["end_date"] = fmt(base + timedelta(hours=4))
+    rest = run_tap(tmp_path, config, state=throttled.states[-1], catalog=catalog)
+    assert rest.returncode == 0, rest.stderr
+    assert set(throttled.ids()) | set(rest.ids()) == {f"click-{n}" for n in range(10)}
+
+
+@pytest.mark.parametrize("fault", [Fault("status", status=500), Fault("status", status=503),
+                                   Fault("truncate"), Fault("cut"), Fault("reset"),
+                                   Fault("text-plain")])
+def test_transient_faults_are_retried(tmp_path, live_sandbox, fault):
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
+    for n in range(6):
+        live_sandbox.store.add("clicks_permitted", click(n, base + timedelta(minutes=19 * n)))
+    config = tap_config(live_sandbox, base, base + timedelta(hours=2))
+    fault.skip = 1
+    live_sandbox.inject(fault)
+    run = run_tap(tmp_path, config, catalog=only_clicks(tmp_path, config))
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.ids()) == [f"click-{n}" for n in range(6)]
+    asked = [r.params["interval"][0] for r in live_sandbox.siem_requests(CLICKS)]
+    expected_retry = 0 if fault.kind == "text-plain" else 1
+    assert len(asked) == 2 + expected_retry and len(set(asked)) == 2
+
+
+def test_persistent_5xx_fails_with_state_kept(tmp_path, live_sandbox):
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
+    config = tap_config(live_sandbox, base, base + timedelta(hours=2))
+    live_sandbox.inject(Fault("status", status=502, skip=1, count=50))
+    run = run_tap(tmp_path, config, catalog=only_clicks(tmp_path, config))
+    assert run.returncode != 0
+    assert "did not serve" in run.stderr and "Traceback" not in run.stderr
+    assert run.bookmark() == fmt(base + timedelta(hours=1))
+    assert len(live_sandbox.requests) == 1 + 5  # bounded: five tries of the second window
+
+
+def test_other_400_stops_with_the_api_text(tmp_path, live_sandbox):
+    now = datetime.now(timezone.utc)
+    config = tap_config(live_sandbox, now - timedelta(hours=3), now - timedelta(hours=2))
+    live_sandbox.current_lag = timedelta(days=1)  # every window is now "still current"
+    run = run_tap(tmp_path, config, catalog=only_clicks(tmp_path, config))
+    assert run.returncode != 0
+    assert "The requested interval is still current." in run.stderr
+    assert len(live_sandbox.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"principal": ""}, "principal is empty"),
+        ({"secret": " "}, "secret is empty"),
+        ({"threat_status": ["active", "bogus"]}, "threat_status: unknown value 'bogus'"),
+        ({"threat_type": ["pdf"]}, "threat_type: unknown value 'pdf'"),
+        ({"window_minutes": 0}, "window_minutes must be between 1 and 60"),
+        ({"window_minutes": 61}, "window_minutes must be between 1 and 60"),
+        ({"end_date": "2026-01-01T00:00:30Z", "start_date": "2026-01-01T00:00:00Z"},
+         "end_date must be at least a minute after start_date"),
+        ({"start_date": "2999-01-01T00:00:00Z"}, "start_date 2999-01-01T00:00:00Z is in the future"),
+        ({"api_url": "ftp://example.com"}, "api_url must start with https://"),
+        ({"lookback_minutes": -5}, "lookback_minutes must be between 0 and 1440"),
+    ],
+)
+def test_bad_settings_get_one_clear_message(tmp_path, live_sandbox, change, message):
+    now = datetime.now(timezone.utc)
+    config = {**tap_config(live_sandbox, now - timedelta(hours=3), now - timedelta(hours=1)),
+              **change}
+    run = run_tap(tmp_path, config)
+    assert run.returncode != 0
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr and not live_sandbox.requests
+
+
+def test_missing_secret_is_named(tmp_path, live_sandbox):
+    now = datetime.now(timezone.utc)
+    config = tap_config(live_sandbox, now - timedelta(hours=3), now - timedelta(hours=1))
+    del config["secret"]
+    run = run_tap(tmp_path, config)
+    assert run.returncode != 0 and "'secret' is a required property" in run.stderr
+
+
+def test_corrupt_state_is_named(tmp_path, live_sandbox):
+    now = datetime.now(timezone.utc)
+    config = tap_config(live_sandbox, now - timedelta(hours=3), now - timedelta(hours=1))
+    state = {"bookmarks": {"clicks_permitted": {"replication_key": "queryEndTime",
+                                                "replication_key_value": "yesterday-ish"}}}
+    run = run_tap(tmp_path, config, state=state, catalog=only_clicks(tmp_path, config))
+    assert run.returncode != 0
+    assert "is not a time" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_no_id_twice_within_a_window(tmp_path, live_sandbox):
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
+    event = click(1, base + timedelta(minutes=5))
+    live_sandbox.store.add("clicks_permitted", event)
+    live_sandbox.store.add("clicks_permitted", dict(event))  # the API repeating an event
+    live_sandbox.store.add("clicks_permitted", click(2, base + timedelta(minutes=6)))
+    config = tap_config(live_sandbox, base, base + timedelta(hours=1))
+    run = run_tap(tmp_path, config, catalog=only_clicks(tmp_path, config))
+    by_window: dict[str, list[str]] = {}
+    for record in run.records():
+        by_window.setdefault(record["queryEndTime"], []).append(record["id"])
+    assert by_window == {fmt(base + timedelta(hours=1)): ["click-1", "click-2"]} or all(
+        len(ids) == len(set(ids)) for ids in by_window.values())
+    assert sorted(run.ids()) == ["click-1", "click-2"]
+
+
+def test_about_and_secret_never_shown(tmp_path, live_sandbox):
+    import subprocess
+
+    from tests.conftest import TAP
+
+    about = subprocess.run([TAP, "--about", "--format", "markdown"], capture_output=True,
+                           text=True, check=True).stdout
+    for setting in ("principal", "secret", "api_url", "start_date", "end_date", "threat_status",
+                    "threat_type", "window_minutes", "lookback_minutes", "request_timeout"):
+        assert f"| {setting} |" in about
+
+
+def json_dump(messages) -> str:
+    import json
+
+    return json.dumps(messages)
