@@ -146,12 +146,12 @@ def test_429_mid_run_stops_cleanly_and_a_later_run_completes(tmp_path, live_sand
 
 @pytest.mark.parametrize("fault", [Fault("status", status=500), Fault("status", status=503),
                                    Fault("truncate"), Fault("cut"), Fault("reset"),
-                                   Fault("text-plain")])
+                                   Fault("text-plain"), Fault("delay", seconds=3)])
 def test_transient_faults_are_retried(tmp_path, live_sandbox, fault):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     for n in range(6):
         live_sandbox.store.add("clicks_permitted", click(n, base + timedelta(minutes=19 * n)))
-    config = tap_config(live_sandbox, base, base + timedelta(hours=2))
+    config = tap_config(live_sandbox, base, base + timedelta(hours=2), request_timeout=1)
     fault.skip = 1
     live_sandbox.inject(fault)
     run = run_tap(tmp_path, config, catalog=only_clicks(tmp_path, config))
@@ -253,6 +253,25 @@ def test_about_and_secret_never_shown(tmp_path, live_sandbox):
     for setting in ("principal", "secret", "api_url", "start_date", "end_date", "threat_status",
                     "threat_type", "window_minutes", "lookback_minutes", "request_timeout"):
         assert f"| {setting} |" in about
+
+
+def test_config_from_environment(tmp_path, live_sandbox):
+    import os
+    import subprocess
+
+    from tests.conftest import TAP
+
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
+    live_sandbox.store.add("clicks_permitted", click(1, base + timedelta(minutes=5)))
+    config = tap_config(live_sandbox, base, base + timedelta(hours=1))
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json_dump(only_clicks(tmp_path, config)))
+    env = {**os.environ, **{f"TAP_PROOFPOINT_TAP_{k.upper()}": v for k, v in config.items()}}
+    proc = subprocess.run([TAP, "--config", "ENV", "--catalog", str(catalog)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert '"id":"click-1"' in proc.stdout.replace(" ", "")
+    assert "sandbox-secret" not in proc.stdout + proc.stderr
 
 
 def json_dump(messages) -> str:
