@@ -71,6 +71,7 @@ class SiemStream(RESTStream):
         return None
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        """The events of one response (the window loop calls :meth:`_events` inside retries)."""
         yield from self._events(response)
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
