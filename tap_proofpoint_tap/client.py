@@ -111,7 +111,7 @@ class SiemStream(RESTStream):
         )
         fetch = self.request_decorator(self._fetch)
         try:
-            events = fetch(prepared, window)
+            events = fetch(prepared)
         except RETRIABLE as error:
             raise UnavailableError(
                 f"{self.name}: Proofpoint did not serve {window.interval} after "
@@ -133,7 +133,7 @@ class SiemStream(RESTStream):
             records.append(record)
         return records
 
-    def _fetch(self, prepared: requests.PreparedRequest, window: windows.Window) -> list[dict]:
+    def _fetch(self, prepared: requests.PreparedRequest) -> list[dict]:
         """One attempt: send, check the status, read and parse the whole body."""
         self._tap.request_counts[self.pool] += 1
         response = self.requests_session.send(prepared, timeout=self.timeout)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,12 @@ def click(n: int, created: datetime, *, click_time: datetime | None = None) -> d
             "senderIP": "5.6.7.8", "messageID": f"<m{n}>"}
 
 
+def add_clicks(sandbox, times: list[datetime]) -> None:
+    """Serve ``click-0`` … ``click-N`` created at ``times``."""
+    for n, created in enumerate(times):
+        sandbox.store.add("clicks_permitted", click(n, created))
+
+
 def only_clicks(tmp_path, config):
     return catalog_selecting(tmp_path, config, "clicks_permitted")
 
@@ -41,8 +48,8 @@ def parse_qs_interval(params):
 
 def test_five_hours_with_two_empty_hours(tmp_path, live_sandbox):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=7)
-    for n, hour in enumerate((0, 0, 2, 4, 4, 4)):
-        live_sandbox.store.add("clicks_permitted", click(n, base + timedelta(hours=hour, minutes=7 * n)))
+    add_clicks(live_sandbox, [base + timedelta(hours=h, minutes=7 * n)
+                              for n, h in enumerate((0, 0, 2, 4, 4, 4))])
     config = tap_config(live_sandbox, base, base + timedelta(hours=5))
     run = run_tap(tmp_path, config, catalog=only_clicks(tmp_path, config))
     assert run.returncode == 0, run.stderr
@@ -62,8 +69,7 @@ def test_five_hours_with_two_empty_hours(tmp_path, live_sandbox):
 
 def test_resume_from_a_mid_run_state_loses_nothing(tmp_path, live_sandbox):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=8)
-    for n in range(40):
-        live_sandbox.store.add("clicks_permitted", click(n, base + timedelta(minutes=7 * n + 1)))
+    add_clicks(live_sandbox, [base + timedelta(minutes=7 * n + 1) for n in range(40)])
     config = tap_config(live_sandbox, base, base + timedelta(hours=5))
     catalog = only_clicks(tmp_path, config)
     full = run_tap(tmp_path, config, catalog=catalog)
@@ -129,8 +135,7 @@ def test_wrong_credentials_stop_at_once(tmp_path, live_sandbox):
 
 def test_429_mid_run_stops_cleanly_and_a_later_run_completes(tmp_path, live_sandbox):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=6)
-    for n in range(10):
-        live_sandbox.store.add("clicks_permitted", click(n, base + timedelta(minutes=25 * n + 3)))
+    add_clicks(live_sandbox, [base + timedelta(minutes=25 * n + 3) for n in range(10)])
     config = tap_config(live_sandbox, base, base + timedelta(hours=4))
     catalog = only_clicks(tmp_path, config)
     live_sandbox.rate_limit = 2
@@ -152,8 +157,7 @@ def test_429_mid_run_stops_cleanly_and_a_later_run_completes(tmp_path, live_sand
                                    Fault("text-plain"), Fault("delay", seconds=3)])
 def test_transient_faults_are_retried(tmp_path, live_sandbox, fault):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
-    for n in range(6):
-        live_sandbox.store.add("clicks_permitted", click(n, base + timedelta(minutes=19 * n)))
+    add_clicks(live_sandbox, [base + timedelta(minutes=19 * n) for n in range(6)])
     config = tap_config(live_sandbox, base, base + timedelta(hours=2), request_timeout=1)
     fault.skip = 1
     live_sandbox.inject(fault)
@@ -245,12 +249,18 @@ def test_no_id_twice_within_a_window(tmp_path, live_sandbox):
         fmt(base + timedelta(hours=1)): ["click-1", "click-2"]}
 
 
-def test_about_lists_every_setting():
+def test_readme_settings_table_equals_about():
     about = subprocess.run([TAP, "--about", "--format", "markdown"], capture_output=True,
                            text=True, check=True).stdout
-    for setting in ("principal", "secret", "api_url", "start_date", "end_date", "threat_status",
-                    "threat_type", "window_minutes", "lookback_minutes", "request_timeout"):
-        assert f"| {setting} |" in about
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    ours = [line for line in about.splitlines() if line.startswith("| ")
+            and line.split("|")[1].strip() in SETTINGS]
+    assert [line.split("|")[1].strip() for line in ours] == list(SETTINGS)
+    assert all(line in readme.splitlines() for line in ours)
+
+
+SETTINGS = ("principal", "secret", "api_url", "start_date", "end_date", "threat_status",
+            "threat_type", "window_minutes", "lookback_minutes", "request_timeout")
 
 
 def test_config_from_environment(tmp_path, live_sandbox):
