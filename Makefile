@@ -1,5 +1,6 @@
 # One command each: `make demo` runs the demo, `make test` runs the whole test suite.
-# Both install what they need into .venv (Python >= 3.10 on PATH as python3).
+# Both install what they need into .venv (Python >= 3.10 on PATH as python3); Meltano installs
+# the pipeline's plugins under .meltano/ on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,8 +11,12 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/activate
-	$(BIN)/pip install --quiet -e '.[test]'
+# Reinstalled only when pyproject.toml changes (the package itself is installed editable).
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
 
 lint: install
 	$(BIN)/ruff check .

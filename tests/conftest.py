@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -27,13 +32,6 @@ def quiet_sandbox(clock):
 
 
 # -- running the tap as users do: the console script, as a subprocess --
-
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from datetime import timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 TAP = str(Path(sys.executable).parent / "tap-proofpoint-tap")
 
@@ -107,3 +105,31 @@ def live_sandbox():
 
 def hour_floor(when: datetime) -> datetime:
     return when.replace(minute=0, second=0, microsecond=0)
+
+
+def expected_entities(clicks: list[dict]) -> dict[str, set]:
+    """The ThreatQ entities of ``clicks`` by natural key, counted straight from the clicks.
+
+    An independent reading of the mapping in the README, to check the mapper and the tables
+    a pipeline loads against.
+    """
+    links, attributes = set(), set()
+    for c in clicks:
+        i, u = c["id"], c["url"]
+        r, s = (c["recipient"] or "").strip().lower(), (c["sender"] or "").strip().lower()
+        links |= {(i, r), (i, u), (r, u)} | ({(i, s), (u, s)} if s else set())
+        attributes |= {(u, name, c[field]) for name, field in (
+            ("Classification", "classification"), ("Threat Status", "threatStatus"),
+            ("Threat ID", "threatID"), ("Threat URL", "threatURL"),
+            ("Campaign ID", "campaignId")) if c.get(field)}
+        if s:
+            attributes |= {(s, name, c[field]) for name, field in (
+                ("Sender IP", "senderIP"), ("Classification", "classification")) if c.get(field)}
+    senders = {(c["sender"] or "").strip().lower() for c in clicks} - {""}
+    return {
+        "emails": {(c["recipient"] or "").strip().lower() for c in clicks} - {""},
+        "indicators": {c["url"] for c in clicks} | senders,
+        "attributes": attributes,
+        "incidents": {c["id"] for c in clicks},
+        "links": links,
+    }

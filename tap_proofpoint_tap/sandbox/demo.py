@@ -1,64 +1,103 @@
-"""``make demo``: a day of sandbox traffic through the tap, then what a user wants to see.
+"""``make demo``: a day of sandbox traffic through Meltano into DuckDB, and what it shows.
 
-Runs the tap CLI against a sandbox on 127.0.0.1 (real-time clock, seed 7), keeps rows keyed by
-``id`` under ``output/`` together with the last STATE, so a second run reads only the hours
-since the first (plus the 30-minute look-back).
+Starts the sandbox on 127.0.0.1 (real-time clock, seed 7, 25 hours of history), runs
+``meltano run tap-proofpoint-tap threatq target-duckdb`` in the project's ``sandbox``
+environment, stops the sandbox, and prints rows per table, the top clicked URLs, the
+most-clicking recipients and the ThreatQ run summary. Meltano keeps the bookmark in
+``.meltano/meltano.db``, so running the demo again reads only the minutes since the last run
+(plus the 30-minute look-back).
 """
 
 from __future__ import annotations
 
-import collections
 import json
+import os
+import socket
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+import time
+from datetime import timedelta
 from pathlib import Path
+
+import duckdb
 
 from tap_proofpoint_tap.sandbox import Clock, Sandbox
 from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
-from tap_proofpoint_tap.windows import fmt
 
-OUTPUT = Path("output")
-TAP = str(Path(sys.executable).parent / "tap-proofpoint-tap")
+DEMO_PORT = 8765  # the api_url of the sandbox environment in meltano.yml
+# The sandbox environment's file; TARGET_DUCKDB_FILEPATH (Meltano's override) moves it.
+DATABASE = Path(os.environ.get("TARGET_DUCKDB_FILEPATH", "output/sandbox.duckdb"))
+MELTANO = str(Path(sys.executable).parent / "meltano")
+PIPELINE = ["tap-proofpoint-tap", "threatq", "target-duckdb"]
+TABLES = (*STREAMS, "threatq_corporate_emails", "threatq_indicators",
+          "threatq_indicator_attributes", "threatq_incidents", "threatq_relationships")
 
 
 def main() -> None:
-    OUTPUT.mkdir(exist_ok=True)
-    state_file, rows_file = OUTPUT / "demo-state.json", OUTPUT / "demo-rows.json"
-    rows: dict[str, dict[str, dict]] = (json.loads(rows_file.read_text()) if rows_file.exists()
-                                        else {s: {} for s in STREAMS})
-    config = OUTPUT / "demo-config.json"
+    if not Path("meltano.yml").exists():
+        sys.exit("Run the demo from the project's root (where meltano.yml is): make demo")
+    DATABASE.parent.mkdir(exist_ok=True)
+    before = table_counts()
     settings = Settings(seed=7, per_hour=tuple((s, 40) for s in STREAMS))
-    with Sandbox(settings=settings, clock=Clock(), history=timedelta(hours=25)) as sandbox:
-        config.write_text(json.dumps({
-            "principal": "sandbox-principal", "secret": "sandbox-secret", "api_url": sandbox.url,
-            "start_date": fmt(datetime.now(timezone.utc) - timedelta(hours=24))}))
-        argv = [TAP, "--config", str(config)]
-        if state_file.exists():
-            argv += ["--state", str(state_file)]
-        proc = subprocess.run(argv, capture_output=True, text=True)
-        requests = len(sandbox.requests)
+    port = DEMO_PORT if port_free(DEMO_PORT) else 0
+    with Sandbox(settings=settings, clock=Clock(), history=timedelta(hours=25), port=port) as sb:
+        print(f"Sandbox: {sb.url} (seed 7, about 40 events per stream and hour)")
+        print(f"Running: meltano run {' '.join(PIPELINE)}  (environment: sandbox)")
+        started = time.monotonic()
+        proc = subprocess.run([MELTANO, "--log-format=json", "run", *PIPELINE],
+                              env={**os.environ, "TAP_PROOFPOINT_TAP_API_URL": sb.url},
+                              capture_output=True, text=True)
+        elapsed = time.monotonic() - started
+        requests = sb.siem_requests()
+    logs = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
     if proc.returncode != 0:
-        sys.exit(proc.stderr.strip().splitlines()[-1])
-    new = collections.Counter()
-    for line in proc.stdout.splitlines():
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            rows[message["stream"]][message["record"]["id"]] = message["record"]
-            new[message["stream"]] += 1
-        elif message["type"] == "STATE":
-            state_file.write_text(json.dumps(message["value"]))
-    rows_file.write_text(json.dumps(rows))
-    print(f"This run: {requests} API requests, {sum(new.values())} events read "
-          f"(state in {state_file}).\n")
-    print(f"{'stream':<20}{'rows':>8}{'read now':>10}")
-    for stream in STREAMS:
-        print(f"{stream:<20}{len(rows[stream]):>8}{new[stream]:>10}")
-    clicks = list(rows["clicks_permitted"].values())
-    for title, field in (("Top clicked URLs", "url"), ("Most-clicking recipients", "recipient")):
-        print(f"\n{title} (permitted clicks):")
-        for value, count in collections.Counter(c[field] for c in clicks).most_common(5):
-            print(f"{count:>6}  {value}")
+        errors = [e["event"] for e in logs if e.get("level") == "error"] or [proc.stderr[-2000:]]
+        sys.exit("meltano run failed:\n" + "\n".join(errors[-5:]))
+    intervals = sorted(r.params["interval"][0] for r in requests)
+    print(f"Done in {elapsed:.1f} s: {len(requests)} API requests, reading "
+          f"{intervals[0].split('/')[0]} to {intervals[-1].split('/')[1]}" if intervals else
+          f"Done in {elapsed:.1f} s: nothing new to read yet")
+    report(before, logs)
+
+
+def report(before: dict[str, int], logs: list[dict]) -> None:
+    after = table_counts()
+    print(f"\nDuckDB file {DATABASE}, schema proofpoint:")
+    print(f"  {'table':<30}{'rows':>8}{'new':>8}")
+    for table in TABLES:
+        rows = after.get(table, 0)
+        print(f"  {table:<30}{rows:>8}{rows - before.get(table, 0):>8}")
+    print()
+    for entry in logs:
+        if entry.get("name") == "mapper-proofpoint-threatq" and (
+                entry["event"].startswith(("|", "ThreatQ run summary"))):
+            print("  " + entry["event"])
+    with duckdb.connect(str(DATABASE), read_only=True) as con:
+        for title, column in (("Top clicked URLs", "url"),
+                              ("Most-clicking recipients", "recipient")):
+            print(f"\n{title} (permitted clicks):")
+            rows = con.execute(f"select {column}, count(*) as n from proofpoint.clicks_permitted "
+                               f"group by 1 order by n desc, 1 limit 5").fetchall()
+            for value, count in rows:
+                print(f"  {count:>5}  {value}")
+    print("\nRun `make demo` again later: it reads only the minutes since this run "
+          "(and a 30-minute look-back).")
+
+
+def table_counts() -> dict[str, int]:
+    if not DATABASE.exists():
+        return {}
+    with duckdb.connect(str(DATABASE), read_only=True) as con:
+        present = {t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'proofpoint'"
+        ).fetchall()}
+        return {t: con.execute(f"select count(*) from proofpoint.{t}").fetchone()[0]
+                for t in TABLES if t in present}
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 if __name__ == "__main__":

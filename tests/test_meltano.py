@@ -1,0 +1,211 @@
+"""The Meltano project as users run it: sandbox → tap → threatq mapper → DuckDB or Postgres.
+
+Every test uses the project's own meltano.yml and installed plugins, with the state database, the
+DuckDB file and the Postgres schema of its own (set through Meltano's environment variables).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+import yaml
+
+from tap_proofpoint_tap.sandbox import Clock, Sandbox
+from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
+from tap_proofpoint_tap.tap import TapProofpointTap
+from tap_proofpoint_tap.threatq.mapper import ThreatQMapper
+from tap_proofpoint_tap.windows import fmt
+from tests.conftest import expected_entities, hour_floor
+
+ROOT = Path(__file__).resolve().parents[1]
+MELTANO = str(Path(sys.executable).parent / "meltano")
+PIPELINE = ("tap-proofpoint-tap", "threatq")
+ENTITY_TABLES = ("threatq_corporate_emails", "threatq_indicators",
+                 "threatq_indicator_attributes", "threatq_incidents", "threatq_relationships")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def meltano_installed() -> None:
+    """``meltano install`` once: the plugins' virtual environments under .meltano/."""
+    proc = subprocess.run([MELTANO, "install"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.fixture
+def busy_live():
+    settings = Settings(seed=3, per_hour=tuple((s, 30) for s in STREAMS), late_fraction=0)
+    with Sandbox(settings=settings, clock=Clock(), history=timedelta(hours=6)) as sandbox:
+        yield sandbox
+
+
+def meltano_run(tmp_path: Path, sandbox: Sandbox, start: datetime, end: datetime, loader: str,
+                *flags: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {**os.environ,
+               "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+               "TAP_PROOFPOINT_TAP_API_URL": sandbox.url,
+               "TAP_PROOFPOINT_TAP_START_DATE": fmt(start),
+               "TAP_PROOFPOINT_TAP_END_DATE": fmt(end),
+               "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb"), **env}
+    proc = subprocess.run([MELTANO, "run", *flags, *PIPELINE, loader], cwd=ROOT, env=environ,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return proc
+
+
+def truth(sandbox: Sandbox, start: datetime, end: datetime) -> dict[str, list[dict]]:
+    return {stream: [s.event for s in sandbox.store.select(stream, Window(start, end), None,
+                                                           DEFAULT_THREAT_STATUSES)]
+            for stream in STREAMS}
+
+
+def check_tables(query, events: dict[str, list[dict]]) -> dict[str, int]:
+    """Every event once, every entity once; returns the row count of each table."""
+    counts = {}
+    for stream in STREAMS:
+        rows, ids = query(f"select count(*), count(distinct id) from proofpoint.{stream}")
+        assert rows == ids == len(events[stream]), stream
+        assert {r for (r,) in query(f"select id from proofpoint.{stream}", all_rows=True)} == \
+            {e["id"] for e in events[stream]}, stream
+        counts[stream] = rows
+    expected = expected_entities(events["clicks_permitted"])
+    for table, key in zip(ENTITY_TABLES, ("emails", "indicators", "attributes", "incidents",
+                                          "links"), strict=True):
+        rows, ids = query(f"select count(*), count(distinct id) from proofpoint.{table}")
+        assert rows == ids == len(expected[key]), table
+        counts[table] = rows
+    emails = query("select address from proofpoint.threatq_corporate_emails", all_rows=True)
+    assert {a for (a,) in emails} == expected["emails"]
+    return counts
+
+
+def duckdb_query(path: Path):
+    con = duckdb.connect(str(path), read_only=True)
+
+    def query(sql: str, all_rows: bool = False):
+        result = con.execute(sql)
+        return result.fetchall() if all_rows else result.fetchone()
+
+    return con, query
+
+
+def test_meltano_yml_declares_every_setting_of_the_tap_and_the_mapper():
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    plugins = {p["name"]: p for kind in project["plugins"].values() for p in kind}
+    builtin = {"stream_maps", "stream_map_config", "faker_config", "flattening_enabled",
+               "flattening_max_depth", "flattening_max_key_length", "flattening_separator",
+               "batch_config"}
+    for name, plugin_class in (("tap-proofpoint-tap", TapProofpointTap),
+                               ("mapper-proofpoint-threatq", ThreatQMapper)):
+        declared = {s["name"]: s for s in plugins[name]["settings"]}
+        assert set(declared) == set(plugin_class.config_jsonschema["properties"]) - builtin
+        assert all("kind" in s for s in declared.values())
+    secret = next(s for s in plugins["tap-proofpoint-tap"]["settings"] if s["name"] == "secret")
+    assert secret["sensitive"] is True
+    assert all("variant" not in p and p.get("pip_url") for p in plugins.values())
+    assert plugins["mapper-proofpoint-threatq"]["mappings"][0]["name"] == "threatq"
+    assert project["send_anonymous_usage_stats"] is False
+
+
+def test_duckdb_gets_every_event_once_and_a_rerun_changes_no_count(
+        tmp_path, busy_live, meltano_installed):
+    start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
+    end = start + timedelta(hours=3)
+    events = truth(busy_live, start, end)
+    assert len(events["clicks_permitted"]) > 50
+    first = meltano_run(tmp_path, busy_live, start, end, "target-duckdb")
+    assert "ThreatQ run summary" in first.stderr
+    con, query = duckdb_query(tmp_path / "warehouse.duckdb")
+    counts = check_tables(query, events)
+    con.close()
+    requests = len(busy_live.requests)
+    # The same hours again from scratch: every event and entity is sent again and upserted.
+    meltano_run(tmp_path, busy_live, start, end, "target-duckdb", "--full-refresh")
+    assert len(busy_live.requests) > requests
+    con, query = duckdb_query(tmp_path / "warehouse.duckdb")
+    assert check_tables(query, events) == counts
+    con.close()
+
+
+def test_meltano_keeps_the_bookmark_through_the_mapper(tmp_path, busy_live, meltano_installed):
+    start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
+    end = start + timedelta(hours=2)
+    meltano_run(tmp_path, busy_live, start, end, "target-duckdb")
+    environ = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db"}
+    got = subprocess.run([MELTANO, "state", "get", "sandbox:tap-proofpoint-tap-to-target-duckdb"],
+                         cwd=ROOT, env=environ, capture_output=True, text=True, check=True)
+    bookmarks = json.loads(got.stdout)["singer_state"]["bookmarks"]
+    assert {b["replication_key_value"] for b in bookmarks.values()} == {fmt(end)}
+    before = len(busy_live.requests)
+    meltano_run(tmp_path, busy_live, start, end + timedelta(hours=1), "target-duckdb")
+    # The second run starts at the bookmark minus the 30-minute look-back, not at start_date.
+    starts = {r.params["interval"][0].split("/")[0] for r in busy_live.requests[before:]}
+    assert starts == {fmt(end - timedelta(minutes=30)), fmt(end + timedelta(minutes=30))}
+
+
+def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, meltano_installed):
+    env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+           "TARGET_DUCKDB_FILEPATH": str(tmp_path / "demo.duckdb")}
+    demo = [sys.executable, "-m", "tap_proofpoint_tap.sandbox.demo"]
+    runs = [subprocess.run(demo, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+            for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-3000:]
+    first, second = (dict(re.findall(r"^  (\w+) +(\d+) +\d+$", run.stdout, re.M)) for run in runs)
+    assert set(first) == {*STREAMS, *ENTITY_TABLES}
+    assert all(int(n) > 0 for n in first.values())
+    requests = [int(re.search(r"(\d+) API requests", run.stdout)[1]) for run in runs]
+    assert requests[0] >= 24 * len(STREAMS) and requests[1] == len(STREAMS)
+    assert "| Incidents" in runs[0].stdout and "Top clicked URLs" in runs[0].stdout
+    assert second["clicks_permitted"] >= first["clicks_permitted"]
+
+
+@pytest.fixture
+def postgres():
+    """A fresh schema on the PostgreSQL server of TEST_POSTGRES_URL (.ci/run starts one)."""
+    try:
+        con = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_URL} ({str(error).strip()[:80]}); "
+                    "set TEST_POSTGRES_URL or run .ci/run, which starts one")
+    schema = f"proofpoint_test_{uuid.uuid4().hex[:8]}"
+    yield con, schema
+    con.execute(f"drop schema if exists {schema} cascade")
+    con.close()
+
+
+def test_postgres_upserts_overlapping_runs(tmp_path, busy_live, meltano_installed, postgres):
+    con, schema = postgres
+    info = psycopg.conninfo.conninfo_to_dict(POSTGRES_URL)
+    env = {"TARGET_POSTGRES_HOST": info.get("host", "127.0.0.1"),
+           "TARGET_POSTGRES_PORT": str(info.get("port", 5432)),
+           "TARGET_POSTGRES_USER": info.get("user", "postgres"),
+           "TARGET_POSTGRES_PASSWORD": info.get("password", ""),
+           "TARGET_POSTGRES_DATABASE": info.get("dbname", "postgres"),
+           "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema}
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
+    meltano_run(tmp_path, busy_live, base, base + timedelta(hours=2), "target-postgres", **env)
+    # Hours 1 to 3, from scratch: hour 1 is sent a second time and must upsert.
+    meltano_run(tmp_path, busy_live, base + timedelta(hours=1), base + timedelta(hours=3),
+                "target-postgres", "--full-refresh", **env)
+    events = truth(busy_live, base, base + timedelta(hours=3))
+    overlap = truth(busy_live, base + timedelta(hours=1), base + timedelta(hours=2))
+    assert overlap["clicks_permitted"], "the overlap should hold clicks"
+
+    def query(sql: str, all_rows: bool = False):
+        result = con.execute(sql.replace("proofpoint.", f"{schema}."))
+        return result.fetchall() if all_rows else result.fetchone()
+
+    check_tables(query, events)
