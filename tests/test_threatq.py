@@ -276,3 +276,14 @@ def test_tap_output_maps_to_exactly_the_independent_count(tmp_path, busy_live):
         [m for m in tap.messages if m["type"] == "STATE"]
     assert [m["record"] for m in run.messages if m.get("stream") == "clicks_blocked"
             and m["type"] == "RECORD"] == tap.records("clicks_blocked")
+
+
+def test_readme_mapper_settings_table_equals_about():
+    about = subprocess.run([MAPPER, "--about", "--format", "markdown"], capture_output=True,
+                           text=True, check=True).stdout
+    readme = (Path(__file__).parents[1] / "README.md").read_text().splitlines()
+    rows = [line for line in about.splitlines() if line.startswith("| ")
+            and line.split("|")[1].strip() not in ("Setting", "")]
+    assert [line.split("|")[1].strip() for line in rows] == \
+        ["pass_through", "url_indicator_status", "sender_indicator_status", "source"]
+    assert all(line in readme for line in rows)
