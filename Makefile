@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint demo clean
+.PHONY: install test test-long lint demo clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The fault suite's long variant: 20+ kill points over more seeds (adds a few minutes).
+test-long: install
+	$(BIN)/python -m pytest -m long tests/test_faults.py
 
 demo: install
 	$(BIN)/python -m tap_proofpoint_tap.sandbox.demo

@@ -23,6 +23,7 @@ from singer_sdk.exceptions import RetriableAPIError
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.errors import (
     AuthError,
+    BudgetReached,
     ThrottledError,
     UnavailableError,
     WindowRefused,
@@ -88,15 +89,24 @@ class SiemStream(RESTStream):
                 "%s: Proofpoint serves only the last 7 days; events created from %s to %s can "
                 "no longer be fetched. Starting at %s.", self.name, windows.fmt(plan.lost.start),
                 windows.fmt(plan.lost.end), windows.fmt(plan.lost.end))
-        events = 0
+        events = done = 0
         for window in plan.windows:
-            records = self._read_window(window, context)
+            try:
+                records = self._read_window(window, context)
+            except BudgetReached:
+                self.logger.warning(
+                    "%s: max_requests_per_run (%d) reached for the %s pool; stopping after %d "
+                    "of %d windows with the bookmark at %s: the next run continues from there.",
+                    self.name, self.config["max_requests_per_run"], self.pool, done,
+                    len(plan.windows), self._bookmark_text())
+                break
             yield from records
             events += len(records)
+            done += 1
             self._finish_window(window, len(records))
         self.logger.info(
             "%s: done: %d windows, %d events, bookmark %s (%s pool: %d requests this run)",
-            self.name, len(plan.windows), events, self._bookmark_text(), self.pool,
+            self.name, done, events, self._bookmark_text(), self.pool,
             self._tap.request_counts[self.pool])
 
     # -- one window --
@@ -134,7 +144,13 @@ class SiemStream(RESTStream):
         return records
 
     def _fetch(self, prepared: requests.PreparedRequest) -> list[dict]:
-        """One attempt: send, check the status, read and parse the whole body."""
+        """One attempt: send, check the status, read and parse the whole body.
+
+        Retries are attempts too: each counts against the pool's rate limit and budget.
+        """
+        budget = self.config.get("max_requests_per_run")
+        if budget and self._tap.request_counts[self.pool] >= budget:
+            raise BudgetReached
         self._tap.request_counts[self.pool] += 1
         response = self.requests_session.send(prepared, timeout=self.timeout)
         self.validate_response(response)
@@ -150,7 +166,13 @@ class SiemStream(RESTStream):
         events = body.get(self.records_key) if isinstance(body, dict) else None
         if not isinstance(events, list):
             raise RetriableAPIError(f"body without a {self.records_key} array", response)
-        return [e for e in events if isinstance(e, dict)]
+        objects = [e for e in events if isinstance(e, dict)]
+        if len(objects) < len(events):
+            self.logger.warning("%s: %s: %d entries of %s are not objects and cannot be "
+                                "records: %s", self.name, _interval(response),
+                                len(events) - len(objects), self.records_key,
+                                json.dumps([e for e in events if not isinstance(e, dict)])[:200])
+        return objects
 
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
@@ -223,6 +245,13 @@ def _interval(response: requests.Response) -> str:
 
 
 def _describe(error: Exception) -> str:
+    """What went wrong on the last try, in words (never the request, which holds the auth)."""
     if isinstance(error, RetriableAPIError):
         return str(error)
+    if isinstance(error, requests.exceptions.Timeout):
+        return "no answer within request_timeout"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return "cannot connect or the connection dropped: check api_url and the network"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "the body was cut off"
     return type(error).__name__

@@ -27,3 +27,11 @@ class UnavailableError(TapError):
 
 class StateError(TapError):
     """The state passed with --state cannot be used."""
+
+
+class InputError(TapError):
+    """A --config, --state or --catalog file, or the catalog in it, cannot be used."""
+
+
+class BudgetReached(Exception):
+    """The run has spent ``max_requests_per_run`` requests of a pool: stop its streams cleanly."""

@@ -2,14 +2,19 @@
 
 Pure functions from an event dict to a new event dict. They never raise on odd input: a value
 that cannot be kept in its column's type becomes null and is reported in ``problems`` so the
-caller can warn, because an event is never dropped.
+caller can warn, because an event is never dropped. The last step, :func:`conform`, walks the
+stream's JSON schema, so every record that leaves them matches its schema exactly (fields the
+schema does not know are left out, as the SDK would).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 ID_NAMESPACE = uuid.UUID("6f1c8f5e-2b1e-4a35-9d2b-7c1b3e0c9a41")
@@ -21,16 +26,17 @@ PART_FIELDS = ("contentType", "oContentType", "disposition", "filename", "md5", 
 THREAT_RENAMES = {"threatId": "threatID", "campaignId": "campaignID"}
 THREAT_FIELDS = ("threatID", "campaignID", "classification", "threat", "threatStatus",
                  "threatTime", "threatType", "threatUrl", "detectionType")
+SCHEMAS = {name: json.loads((Path(__file__).parent / "schemas" / f"{name}.json").read_text())
+           for name in ("click", "message")}
+_DATE_TIME = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)?")
 
 
 def normalise_click(event: dict, problems: list[str]) -> dict:
     """Clicks already have one shape; only ``classification`` case varies (old payloads)."""
     out = dict(event)
     out["classification"] = _lower(out.get("classification"))
-    for key in ("clickTime", "threatTime", "threatStatus", "url", "recipient", "sender"):
-        if key in out:
-            out[key] = _text(out[key], key, problems)
-    return _with_id(out)
+    return _with_id(conform(out, SCHEMAS["click"], "", problems))
 
 
 def normalise_message(event: dict, problems: list[str]) -> dict:
@@ -56,7 +62,51 @@ def normalise_message(event: dict, problems: list[str]) -> dict:
     if "threatsInfoMap" in out:
         out["threatsInfoMap"] = _objects(out["threatsInfoMap"], "threatsInfoMap", problems,
                                          _threat)
-    return _with_id(out)
+    return _with_id(conform(out, SCHEMAS["message"], "", problems))
+
+
+def conform(value: Any, schema: dict, path: str, problems: list[str]) -> Any:
+    """``value`` in the type ``schema`` declares, or None (reported in ``problems``)."""
+    if value is None:
+        return None
+    types = schema.get("type", ())
+    types = (types,) if isinstance(types, str) else types
+    name = path or "event"
+    if "object" in types:
+        if not isinstance(value, dict):
+            problems.append(f"{name} is not an object")
+            return None
+        return {key: conform(value[key], sub, f"{path}.{key}" if path else key, problems)
+                for key, sub in schema.get("properties", {}).items() if key in value}
+    if "array" in types:
+        if not isinstance(value, list):
+            problems.append(f"{name} is not a list")
+            return None
+        items = [conform(item, schema.get("items", {}), f"{path}[]", problems) for item in value]
+        return [item for item in items if item is not None]
+    if "boolean" in types:
+        return value if isinstance(value, bool) else _boolean(value, problems)
+    if "integer" in types:
+        return _integer(value, name, problems)
+    if "number" in types:
+        return _number(value, name, problems)
+    text = _text(value, name, problems)
+    if text is not None and schema.get("format") == "date-time":
+        return _date_time(text, name, problems)
+    return text
+
+
+def _date_time(text: str, name: str, problems: list[str]) -> str | None:
+    """An RFC 3339 time as sent (``Z`` added when no offset is given), else None."""
+    match = _DATE_TIME.fullmatch(text.strip())
+    try:
+        if match:
+            datetime(*(int(g) for g in match.groups()[:6]))
+            return text.strip() if match[8] else text.strip() + "Z"
+    except ValueError:
+        pass
+    problems.append(f"{name} is not a date-time")
+    return None
 
 
 def derived_id(event: dict) -> str:
@@ -140,13 +190,17 @@ def _integer(value: Any, key: str, problems: list[str]) -> int | None:
 
 
 def _number(value: Any, key: str, problems: list[str]) -> float | None:
-    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         problems.append(f"{key} is not a number")
         return None
+    if number != number or number in (float("inf"), float("-inf")):
+        problems.append(f"{key} is not a finite number")
+        return None
+    return number
 
 
 def _objects(value: Any, key: str, problems: list[str],

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import collections
+import io
+import json
 import logging
 import sys
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_proofpoint_tap import windows
-from tap_proofpoint_tap.errors import StateError, TapError
+from tap_proofpoint_tap.errors import InputError, StateError, TapError
 from tap_proofpoint_tap.streams import STREAM_TYPES
 
 THREAT_STATUSES = ("active", "cleared", "falsePositive")
@@ -53,15 +57,27 @@ class TapProofpointTap(Tap):
                     "catch events Proofpoint indexed late (0-1440)."),
         th.Property("request_timeout", th.IntegerType, default=300,
                     description="Seconds to wait for one API response before retrying."),
+        th.Property("max_requests_per_run", th.IntegerType,
+                    description="Most requests (retries included) each rate-limit pool may "
+                    "spend in one run; when reached, the pool's streams stop cleanly after "
+                    "their last whole window and the next run continues (default: no limit)."),
     ).to_dict()
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
-        super().__init__(*args, validate_config=validate_config, **kwargs)
+        try:
+            super().__init__(*args, validate_config=validate_config, **kwargs)
+        except ConfigValidationError as error:  # the SDK's messages quote the wrong value
+            secret = str(getattr(self, "_config", {}).get("secret", "")) or None
+            raise ConfigValidationError(str(error), errors=[
+                message.replace(secret, "<secret>") if secret else message
+                for message in error.errors]) from None
         self.request_counts: collections.Counter[str] = collections.Counter()
         if validate_config:
             errors = settings_errors(self.config, datetime.now(timezone.utc))
             if errors:
                 raise ConfigValidationError("Config validation failed", errors=errors)
+        if isinstance(kwargs.get("catalog"), dict):
+            check_catalog(kwargs["catalog"])
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Refuse a state whose bookmarks are not times, naming the stream, before any request."""
@@ -71,6 +87,12 @@ class TapProofpointTap(Tap):
             if state:
                 raise StateError("The --state file is not a Singer state (no 'bookmarks'): pass "
                                  "the last STATE the tap printed, or no --state.")
+        foreign = sorted(set(bookmarks) - {t.name for t in STREAM_TYPES})
+        if foreign:
+            raise StateError(
+                f"The --state file has bookmarks of streams this tap does not have "
+                f"({', '.join(foreign)[:100]}): is it another tap's state? Pass the last STATE "
+                "this tap printed, or no --state.")
         for stream, entry in bookmarks.items():
             value = entry.get("replication_key_value") if isinstance(entry, dict) else entry
             try:
@@ -86,14 +108,75 @@ class TapProofpointTap(Tap):
     def discover_streams(self) -> list:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
+    def sync_all(self) -> None:
+        """Sync, then say what the run cost in each rate-limit pool (also when it failed)."""
+        try:
+            super().sync_all()
+        finally:
+            spent = ", ".join(f"{pool} {count}" for pool, count in
+                              sorted(self.request_counts.items())) or "none"
+            self.logger.info("Requests this run, per rate-limit pool: %s.", spent)
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """Check each --config file first, so a broken one gets a line, not a traceback."""
+        for path in value:
+            if path != "ENV":
+                try:
+                    checked_json(Path(path), "config")
+                except InputError as error:
+                    raise click.BadParameter(str(error)) from None
+        return super().cb_config(ctx, param, value)
+
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
         """Run the CLI; a :class:`TapError` ends it with its one-line message and exit 1."""
         try:
+            for option in ("state", "catalog"):
+                if kwargs.get(option) is not None:
+                    kwargs[option] = checked_json(kwargs[option], option)
             super().invoke(*args, **kwargs)
         except TapError as error:
             cls.logger.error("%s", error, exc_info=cls.logger.isEnabledFor(logging.DEBUG))
             sys.exit(1)
+
+
+def checked_json(source: IO[str] | Path, option: str) -> IO[str]:
+    """The --config/--state/--catalog file again, once it is known to hold a JSON object."""
+    name = str(source) if isinstance(source, Path) else getattr(source, "name", option)
+    try:
+        text = source.read_text() if isinstance(source, Path) else source.read()
+    except OSError as error:
+        raise InputError(f"The --{option} file {name} cannot be read: {error.strerror}.") from None
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise InputError(f"The --{option} file {name} is not valid JSON ({error}): fix or "
+                         "replace it.") from None
+    if not isinstance(value, dict):
+        raise InputError(f"The --{option} file {name} does not hold a JSON object.")
+    return io.StringIO(text)
+
+
+def check_catalog(catalog: dict) -> None:
+    """Refuse a catalog that selects a stream this tap does not have (a typo reads nothing)."""
+    known = {t.name for t in STREAM_TYPES}
+    entries = catalog.get("streams")
+    if not isinstance(entries, list):
+        raise InputError("The --catalog file has no 'streams' list: use the output of "
+                         "--discover.")
+    unknown = sorted(str(entry.get("tap_stream_id") or entry.get("stream"))
+                     for entry in entries if isinstance(entry, dict) and _selected(entry)
+                     and (entry.get("tap_stream_id") or entry.get("stream")) not in known)
+    if unknown:
+        raise InputError(f"The --catalog file selects {', '.join(unknown)[:100]}, which this "
+                         f"tap does not have; its streams are {', '.join(sorted(known))}.")
+
+
+def _selected(entry: dict) -> bool:
+    root = [m.get("metadata", {}) for m in entry.get("metadata") or []
+            if isinstance(m, dict) and m.get("breadcrumb") == []]
+    return bool(entry.get("selected") or (root and root[0].get("selected")))
 
 
 def settings_errors(config: dict, now: datetime) -> list[str]:
@@ -111,7 +194,7 @@ def settings_errors(config: dict, now: datetime) -> list[str]:
             if value not in allowed:
                 errors.append(f"{name}: unknown value {value!r}; use {', '.join(allowed)}.")
     bounds = {"window_minutes": (1, 60), "lookback_minutes": (0, 1440),
-              "request_timeout": (1, 3600)}
+              "request_timeout": (1, 3600), "max_requests_per_run": (1, 1800)}
     for name, (low, high) in bounds.items():
         value = config.get(name)
         if value is not None and not low <= value <= high:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -72,8 +74,20 @@ def run_tap(tmp_path, config: dict, state: dict | None = None, catalog: dict | N
         (tmp_path / "catalog.json").write_text(json.dumps(catalog))
         argv += ["--catalog", str(tmp_path / "catalog.json")]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    assert_no_secret(config, proc.stdout, proc.stderr)
     messages = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     return Run(proc.returncode, messages, proc.stderr)
+
+
+def assert_no_secret(config: dict, *outputs: str) -> None:
+    """Neither the secret nor the Basic auth header built from it appears in any output."""
+    secret = str(config.get("secret") or "")
+    if len(secret.strip()) < 6:  # a blank or tiny test value would match anything
+        return
+    token = base64.b64encode(f"{config.get('principal', '')}:{secret}".encode()).decode()
+    for output in outputs:
+        assert secret not in output, "the secret leaked into the output"
+        assert token not in output, "the Basic auth header leaked into the output"
 
 
 def tap_config(sandbox, start, end, **extra) -> dict:
@@ -94,6 +108,17 @@ def catalog_selecting(tmp_path, config: dict, *streams: str) -> dict:
             if meta["breadcrumb"] == []:
                 meta["metadata"]["selected"] = entry["tap_stream_id"] in streams
     return catalog
+
+
+def click(n: int, created: datetime, *, click_time: datetime | None = None) -> dict:
+    """A permitted click ``click-<n>`` whose threat was recognised at ``created``."""
+    stamp = created.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return {"id": f"click-{n}", "GUID": f"guid-{n}", "url": f"https://bad.example/{n}",
+            "classification": "phish", "clickTime": (click_time or created).strftime(
+                "%Y-%m-%dT%H:%M:%S.000Z"), "threatTime": stamp, "threatStatus": "active",
+            "threatID": f"t{n}", "threatURL": "https://threatinsight.example/t", "clickIP": "1.2.3.4",
+            "userAgent": "ua", "sender": "s@bad.example", "recipient": f"user{n}@acme.example",
+            "senderIP": "5.6.7.8", "messageID": f"<m{n}>"}
 
 
 @pytest.fixture
@@ -133,3 +158,29 @@ def expected_entities(clicks: list[dict]) -> dict[str, set]:
         "incidents": {c["id"] for c in clicks},
         "links": links,
     }
+
+
+# -- the Meltano project as users run it --
+
+ROOT = Path(__file__).resolve().parents[1]
+MELTANO = str(Path(sys.executable).parent / "meltano")
+
+
+@pytest.fixture(scope="session")
+def meltano_installed() -> None:
+    """``meltano install`` once: the plugins' virtual environments under .meltano/."""
+    proc = subprocess.run([MELTANO, "install"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def meltano_env(tmp_path: Path, sandbox, start: datetime, end: datetime, **extra: str) -> dict:
+    """Environment for a ``meltano run`` of this project with its own state and DuckDB file."""
+    from tap_proofpoint_tap.windows import fmt
+
+    return {**os.environ,
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+            "TAP_PROOFPOINT_TAP_API_URL": sandbox.url,
+            "TAP_PROOFPOINT_TAP_START_DATE": fmt(start),
+            "TAP_PROOFPOINT_TAP_END_DATE": fmt(end),
+            "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb"), **extra}

@@ -26,22 +26,12 @@ from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.tap import TapProofpointTap
 from tap_proofpoint_tap.threatq.mapper import ThreatQMapper
 from tap_proofpoint_tap.windows import fmt
-from tests.conftest import expected_entities, hour_floor
+from tests.conftest import MELTANO, ROOT, expected_entities, hour_floor, meltano_env
 
-ROOT = Path(__file__).resolve().parents[1]
-MELTANO = str(Path(sys.executable).parent / "meltano")
 PIPELINE = ("tap-proofpoint-tap", "threatq")
 ENTITY_TABLES = ("threatq_corporate_emails", "threatq_indicators",
                  "threatq_indicator_attributes", "threatq_incidents", "threatq_relationships")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-@pytest.fixture(scope="session")
-def meltano_installed() -> None:
-    """``meltano install`` once: the plugins' virtual environments under .meltano/."""
-    proc = subprocess.run([MELTANO, "install"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 @pytest.fixture
@@ -53,15 +43,11 @@ def busy_live():
 
 def meltano_run(tmp_path: Path, sandbox: Sandbox, start: datetime, end: datetime, loader: str,
                 *flags: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {**os.environ,
-               "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
-               "TAP_PROOFPOINT_TAP_API_URL": sandbox.url,
-               "TAP_PROOFPOINT_TAP_START_DATE": fmt(start),
-               "TAP_PROOFPOINT_TAP_END_DATE": fmt(end),
-               "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb"), **env}
-    proc = subprocess.run([MELTANO, "run", *flags, *PIPELINE, loader], cwd=ROOT, env=environ,
+    proc = subprocess.run([MELTANO, "run", *flags, *PIPELINE, loader], cwd=ROOT,
+                          env=meltano_env(tmp_path, sandbox, start, end, **env),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-5000:]
+    assert "sandbox-secret" not in proc.stdout + proc.stderr
     return proc
 
 

@@ -35,12 +35,12 @@ class Stored:
 def store(generated: Generated) -> Stored:
     """Precompute everything a request needs, so serving a window is a filter and a join."""
     event = generated.event
-    infos = event.get("threatsInfoMap") or []
-    statuses = {event["threatStatus"]} if "threatStatus" in event else set()
-    statuses |= {i.get("threatStatus") for i in infos if i.get("threatStatus")}
+    infos = [i for i in _list(event.get("threatsInfoMap")) if isinstance(i, dict)]
+    statuses = {event["threatStatus"]} if isinstance(event.get("threatStatus"), str) else set()
+    statuses |= {i["threatStatus"] for i in infos if isinstance(i.get("threatStatus"), str)}
     types = frozenset(str(i.get("threatType", "")).lower() for i in infos)
     variants = [_dump(event)]
-    parts = event.get("messageParts") or []
+    parts = _list(event.get("messageParts"))
     if len(parts) > 1:  # Proofpoint reorders messageParts between calls: serve both orders.
         variants.append(_dump({**event, "messageParts": parts[::-1]}))
     return Stored(event, generated.created, generated.visible, frozenset(statuses), types,
@@ -57,9 +57,14 @@ class EventStore:
         self._added: dict[str, list[Stored]] = {s: [] for s in STREAMS}
         self._lock = threading.Lock()
 
-    def add(self, stream: str, event: dict, visible: datetime | None = None) -> None:
-        """Serve ``event`` in the window of its creation time, visible from ``visible`` on."""
-        created = creation_time(event)
+    def add(self, stream: str, event: dict, visible: datetime | None = None,
+            created: datetime | None = None) -> None:
+        """Serve ``event`` in the window of its creation time, visible from ``visible`` on.
+
+        ``created`` overrides the creation time read from the event (for events whose times
+        are missing or garbage, as in fuzzing).
+        """
+        created = created or creation_time(event)
         stored = store(Generated(event, created, visible or created))
         with self._lock:
             self._added[stream].append(stored)
@@ -117,6 +122,11 @@ class EventStore:
             with self._lock:
                 cached = self._hours.setdefault(key, cached)
         return cached
+
+
+def _list(value: object) -> list:
+    """Events added by hand (fuzzing) may hold anything where a list belongs."""
+    return value if isinstance(value, list) else []
 
 
 def _dump(event: dict) -> bytes:

@@ -1,0 +1,288 @@
+"""Faults (issue 7): kill -9 anywhere, 429 anywhere, transient faults, the request budget.
+
+Every run is the CLI (or ``meltano run``) as a subprocess against the sandbox; ``run_tap`` also
+checks that neither the secret nor the Basic auth header appears in anything a run printed.
+Tests marked ``long`` add kill points and seeds; ``make test-long`` runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import pytest
+
+from tap_proofpoint_tap.sandbox import Clock, Fault, Sandbox
+from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
+from tap_proofpoint_tap.windows import fmt
+from tests.conftest import (
+    MELTANO,
+    ROOT,
+    TAP,
+    assert_no_secret,
+    catalog_selecting,
+    click,
+    expected_entities,
+    hour_floor,
+    meltano_env,
+    run_tap,
+    tap_config,
+)
+
+CLICKS = "clicks_permitted"
+ENTITY_TABLES = ("threatq_corporate_emails", "threatq_indicators",
+                 "threatq_indicator_attributes", "threatq_incidents", "threatq_relationships")
+
+
+def backfill_sandbox(seed: int, per_hour: int = 6, days: int = 3) -> Sandbox:
+    settings = Settings(seed=seed, per_hour=tuple((s, per_hour) for s in STREAMS),
+                        late_fraction=0)
+    return Sandbox(settings=settings, clock=Clock(), history=timedelta(days=days))
+
+
+def truth(sandbox: Sandbox, start: datetime, end: datetime) -> dict[str, set[str]]:
+    return {stream: {s.event["id"] for s in sandbox.store.select(
+        stream, Window(start, end), None, DEFAULT_THREAT_STATUSES)} for stream in STREAMS}
+
+
+def killed_run(tmp_path, config: dict, state: dict | None, lines: int) -> tuple[list[dict], bool]:
+    """Run the tap and SIGKILL it once ``lines`` whole lines are read from its stdout.
+
+    Returns the messages read (what a target would have consumed) and whether the kill came
+    before the tap finished on its own.
+    """
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    argv = [TAP, "--config", str(tmp_path / "config.json")]
+    if state is not None:
+        (tmp_path / "state.json").write_text(json.dumps(state))
+        argv += ["--state", str(tmp_path / "state.json")]
+    with open(tmp_path / "stderr.log", "w+") as stderr:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        messages = []
+        while len(messages) < lines:
+            line = proc.stdout.readline()
+            if not line.endswith("\n"):
+                break  # the tap finished (a partial last line is never consumed)
+            messages.append(json.loads(line))
+        killed = proc.poll() is None
+        proc.kill()
+        proc.communicate()
+        stderr.seek(0)
+        assert_no_secret(config, stderr.read(), json.dumps(messages))
+    return messages, killed
+
+
+KILL_SEEDS = [1, 2] + [pytest.param(seed, marks=pytest.mark.long) for seed in range(3, 10)]
+
+
+@pytest.mark.parametrize("seed", KILL_SEEDS)
+def test_kill_9_anywhere_in_a_backfill_loses_nothing(tmp_path, seed):
+    """Three kills at random lines of a two-day backfill, each resumed from the last STATE."""
+    rng = random.Random(seed)
+    with backfill_sandbox(seed) as sandbox:
+        end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
+        start = end - timedelta(days=2)
+        expected = truth(sandbox, start, end)
+        config = tap_config(sandbox, start, end)
+        seen: dict[str, set[str]] = {stream: set() for stream in STREAMS}
+        state, kills = None, 0
+        for _ in range(3):
+            messages, killed = killed_run(tmp_path, config, state, rng.randint(1, 350))
+            assert killed, "the run ended before the kill point"
+            kills += 1
+            for message in messages:
+                if message["type"] == "RECORD":
+                    seen[message["stream"]].add(message["record"]["id"])
+                elif message["type"] == "STATE":
+                    state = message["value"]
+        final = run_tap(tmp_path, config, state=state)
+        assert final.returncode == 0, final.stderr
+        for stream in STREAMS:
+            seen[stream] |= set(final.ids(stream))
+        assert kills == 3
+        assert seen == expected
+        assert sum(map(len, expected.values())) > 500
+
+
+MELTANO_KILL_SEEDS = [21] + [pytest.param(seed, marks=pytest.mark.long) for seed in (22, 23, 24)]
+
+
+@pytest.mark.parametrize("seed", MELTANO_KILL_SEEDS)
+def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed,
+                                                                meltano_installed):
+    """``meltano run`` killed with its whole process group at a random request, then rerun."""
+    rng = random.Random(seed)
+    with backfill_sandbox(seed, per_hour=40) as sandbox:
+        end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
+        start = end - timedelta(days=2)
+        expected = truth(sandbox, start, end)
+        clicks = [s.event for s in sandbox.store.select(
+            "clicks_permitted", Window(start, end), None, DEFAULT_THREAT_STATUSES)]
+        entities = expected_entities(clicks)
+        env = meltano_env(tmp_path, sandbox, start, end, TARGET_DUCKDB_BATCH_SIZE_ROWS="500")
+        argv = [MELTANO, "run", "tap-proofpoint-tap", "threatq", "target-duckdb"]
+        kill_at = rng.randint(10, 180)  # of 192 windows
+        with open(tmp_path / "killed.log", "w") as log:
+            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log,
+                                    start_new_session=True)
+            while len(sandbox.requests) < kill_at and proc.poll() is None:
+                time.sleep(0.005)
+            assert proc.poll() is None, "meltano finished before the kill point"
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        assert "sandbox-secret" not in (tmp_path / "killed.log").read_text()
+        # Meltano sees the killed run as still running for 5 minutes: users wait or --force.
+        rerun = subprocess.run([MELTANO, "run", "--force", *argv[2:]], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=600)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert "sandbox-secret" not in rerun.stdout + rerun.stderr
+        with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+            for stream in STREAMS:
+                rows = con.execute(f"select id from proofpoint.{stream}").fetchall()
+                assert len(rows) == len(expected[stream]), stream
+                assert {r for (r,) in rows} == expected[stream], stream
+            for table, key in zip(ENTITY_TABLES, ("emails", "indicators", "attributes",
+                                                  "incidents", "links"), strict=True):
+                count = con.execute(f"select count(*) from proofpoint.{table}").fetchone()[0]
+                assert count == len(entities[key]), table
+
+
+@pytest.mark.parametrize("seed", [31, 32, pytest.param(33, marks=pytest.mark.long),
+                                  pytest.param(34, marks=pytest.mark.long)])
+def test_429_at_a_random_request_stops_at_once_and_loses_nothing(tmp_path, seed):
+    rng = random.Random(seed)
+    with backfill_sandbox(seed, days=2) as sandbox:
+        end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
+        start = end - timedelta(hours=30)
+        expected = truth(sandbox, start, end)
+        config = tap_config(sandbox, start, end)
+        sandbox.rate_limit = rng.randint(1, 29)  # each pool's quota: the 429 comes mid-backfill
+        started = time.monotonic()
+        throttled = run_tap(tmp_path, config)
+        elapsed = time.monotonic() - started
+        assert throttled.returncode != 0
+        assert "429" in throttled.stderr and "Traceback" not in throttled.stderr
+        statuses = [r.status for r in sandbox.requests]
+        assert statuses.count(429) == 1 and statuses[-1] == 429, "a request after the 429"
+        assert elapsed < 15
+        sandbox.rate_limit = 1800
+        sandbox.clock.advance(timedelta(hours=24, minutes=1))  # the pool's day has passed
+        rest = run_tap(tmp_path, config, state=throttled.states[-1] if throttled.states else None)
+        assert rest.returncode == 0, rest.stderr
+        for stream in STREAMS:
+            assert set(throttled.ids(stream)) | set(rest.ids(stream)) == expected[stream]
+
+
+def test_a_cut_window_is_never_bookmarked(tmp_path, live_sandbox):
+    """Cut bodies then 502s until the tries run out: exit 1, state at the last whole window."""
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
+    config = tap_config(live_sandbox, base, base + timedelta(hours=3))
+    live_sandbox.inject(Fault("cut", skip=1, count=2))
+    live_sandbox.inject(Fault("status", status=502, skip=3, count=50))
+    run = run_tap(tmp_path, config, catalog=catalog_selecting(tmp_path, config, CLICKS))
+    assert run.returncode != 0
+    assert "did not serve" in run.stderr and "Traceback" not in run.stderr
+    assert len(live_sandbox.requests) == 1 + 5  # bounded: five tries of the second window
+    assert [s["bookmarks"][CLICKS]["replication_key_value"] for s in run.states] == \
+        [fmt(base + timedelta(hours=1))]
+
+
+def test_bursts_of_faults_are_retried_within_the_bound(tmp_path, live_sandbox):
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
+    config = tap_config(live_sandbox, base, base + timedelta(hours=3), request_timeout=1)
+    path = "/v2/siem/clicks/permitted"
+    live_sandbox.store.add(CLICKS, click(1, base + timedelta(minutes=70)))
+    for fault in (Fault("status", status=503, count=2, skip=0, path=path),
+                  Fault("reset", count=2, skip=3, path=path),
+                  Fault("delay", seconds=2, count=1, skip=6, path=path),
+                  Fault("truncate", count=1, skip=7, path=path)):
+        live_sandbox.inject(fault)
+    run = run_tap(tmp_path, config, catalog=catalog_selecting(tmp_path, config, CLICKS))
+    assert run.returncode == 0, run.stderr
+    asked = live_sandbox.siem_requests(path)
+    assert len(asked) == 3 + 6  # three windows, six failed tries
+    assert run.bookmark("clicks_permitted") == fmt(base + timedelta(hours=3))
+    assert run.ids() == ["click-1"]
+
+
+def test_request_budget_stops_cleanly_and_the_next_run_continues(tmp_path):
+    with backfill_sandbox(41, days=2) as sandbox:
+        end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
+        start = end - timedelta(hours=12)
+        expected = truth(sandbox, start, end)
+        config = tap_config(sandbox, start, end, max_requests_per_run=7)
+        first = run_tap(tmp_path, config)
+        assert first.returncode == 0, first.stderr
+        pools = [r.path == "/v2/siem/clicks/permitted" for r in sandbox.requests]
+        assert pools.count(True) == 7 and pools.count(False) == 7
+        assert "max_requests_per_run (7) reached" in first.stderr
+        assert "Requests this run, per rate-limit pool: clicks_permitted 7, shared 7." in \
+            first.stderr
+        assert first.bookmark("clicks_permitted") == fmt(start + timedelta(hours=7))
+        runs = [first]
+        while any(run.bookmark(s) != fmt(end) for s in STREAMS for run in runs[-1:]):
+            runs.append(run_tap(tmp_path, config, state=runs[-1].states[-1]))
+            assert runs[-1].returncode == 0, runs[-1].stderr
+            assert len(runs) < 10
+        for stream in STREAMS:
+            assert set().union(*(set(run.ids(stream)) for run in runs)) == expected[stream]
+
+
+# -- bad input: one line naming the file or setting, exit 1, no traceback, no request --
+
+def bad_input_run(tmp_path, sandbox, *args: str, debug: bool = False):
+    now = datetime.now(timezone.utc)
+    config = tap_config(sandbox, now - timedelta(hours=3), now - timedelta(hours=1))
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    env = {**os.environ, "TAP_PROOFPOINT_TAP_LOGLEVEL": "DEBUG"} if debug else None
+    proc = subprocess.run([TAP, "--config", str(tmp_path / "config.json"), *args],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode != 0
+    assert not sandbox.requests
+    assert_no_secret(config, proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("state", "{not json", "The --state file {path} is not valid JSON"),
+    ("state", "[]", "The --state file {path} does not hold a JSON object"),
+    ("state", json.dumps({"bookmarks": {"issues": {"replication_key_value": "2026-01-01"}}}),
+     "bookmarks of streams this tap does not have (issues): is it another tap's state?"),
+    ("state", json.dumps({"bookmarks": []}), "is not a Singer state"),
+    ("catalog", '{"streams": [', "The --catalog file {path} is not valid JSON"),
+    ("catalog", json.dumps({"streams": [{"tap_stream_id": "clicks_permited", "schema": {},
+                                         "metadata": [{"breadcrumb": [],
+                                                       "metadata": {"selected": True}}]}]}),
+     "selects clicks_permited, which this tap does not have"),
+    ("catalog", json.dumps({"items": []}), "has no 'streams' list"),
+])
+def test_bad_state_or_catalog_file_is_named(tmp_path, live_sandbox, name, content, message):
+    path = tmp_path / f"{name}.json"
+    path.write_text(content)
+    proc = bad_input_run(tmp_path, live_sandbox, f"--{name}", str(path))
+    assert message.format(path=path) in proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, errors
+
+
+def test_broken_config_file_is_named(tmp_path, live_sandbox):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"principal": ')
+    proc = bad_input_run(tmp_path, live_sandbox, "--config", str(broken))
+    assert f"The --config file {broken} is not valid JSON" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_debug_logging_adds_the_traceback(tmp_path, live_sandbox):
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"bookmarks": {"issues": {}}}))
+    proc = bad_input_run(tmp_path, live_sandbox, "--state", str(path), debug=True)
+    assert "another tap's state" in proc.stderr and "Traceback" in proc.stderr
