@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ THREAT_FIELDS = ("threatID", "campaignID", "classification", "threat", "threatSt
                  "threatTime", "threatType", "threatUrl", "detectionType")
 SCHEMAS = {name: json.loads((Path(__file__).parent / "schemas" / f"{name}.json").read_text())
            for name in ("click", "message")}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DATE_TIME = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)?")
 
@@ -91,8 +93,13 @@ def conform(value: Any, schema: dict, path: str, problems: list[str]) -> Any:
     if "number" in types:
         return _number(value, name, problems)
     text = _text(value, name, problems)
-    if text is not None and schema.get("format") == "date-time":
+    if text is None:
+        return None
+    if schema.get("format") == "date-time":
         return _date_time(text, name, problems)
+    if not text.isascii() and _SURROGATE.search(text):  # a lone \ud800-\udfff escape
+        problems.append(f"{name} held invalid Unicode, replaced by U+FFFD")
+        return _SURROGATE.sub("\ufffd", text)
     return text
 
 
@@ -143,6 +150,8 @@ def _lower(value: Any) -> Any:
 def _text(value: Any, key: str, problems: list[str]) -> str | None:
     if value is None or isinstance(value, str):
         return value
+    if isinstance(value, Decimal):  # as the stdlib's parser would have given it: a float
+        return str(float(value))
     if isinstance(value, (int, float, bool)):
         return str(value)
     problems.append(f"{key} is not text")
@@ -190,6 +199,7 @@ def _integer(value: Any, key: str, problems: list[str]) -> int | None:
 
 
 def _number(value: Any, key: str, problems: list[str]) -> float | None:
+    """A float (the streaming parser gives JSON fractions as ``Decimal``)."""
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     try:

@@ -18,6 +18,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.errors import InputError, StateError, TapError
+from tap_proofpoint_tap.singer_io import StateFlushingWriter
 from tap_proofpoint_tap.streams import STREAM_TYPES
 
 THREAT_STATUSES = ("active", "cleared", "falsePositive")
@@ -28,6 +29,7 @@ class TapProofpointTap(Tap):
     """Proofpoint TAP SIEM API: permitted/blocked clicks and delivered/blocked threat messages."""
 
     name = "tap-proofpoint-tap"
+    message_writer_class = StateFlushingWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property("principal", th.StringType, required=True,

@@ -130,4 +130,7 @@ def _list(value: object) -> list:
 
 
 def _dump(event: dict) -> bytes:
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # lone surrogates (fuzzing) can only travel as \u escapes
+        return json.dumps(event, separators=(",", ":")).encode()

@@ -25,6 +25,7 @@ from singer_sdk.singerlib import (
     StateMessage,
 )
 
+from tap_proofpoint_tap.singer_io import MsgSpecReader, StateFlushingWriter
 from tap_proofpoint_tap.threatq import entities as e
 from tap_proofpoint_tap.threatq.schemas import SCHEMAS
 
@@ -39,6 +40,8 @@ class ThreatQMapper(InlineMapper):
 
     name = "mapper-proofpoint-threatq"
     package_name = "tap-proofpoint-tap"
+    message_reader_class = MsgSpecReader
+    message_writer_class = StateFlushingWriter
     capabilities: ClassVar[list[CapabilitiesEnum]] = [PluginCapabilities.ABOUT,
                                                       PluginCapabilities.STRUCTURED_LOGGING]
     config_jsonschema = th.PropertiesList(

@@ -1,0 +1,215 @@
+"""Throughput and memory of the tap, the ThreatQ mapper and the Meltano pipeline.
+
+    .venv/bin/python benchmarks/run.py                 # 100,000 clicks, medians of 3 runs
+    .venv/bin/python benchmarks/run.py --clicks 20000 --runs 5 --no-meltano
+
+A sandbox process (benchmarks/serve.py) serves one 1-hour window of N permitted clicks and one
+of 1,000. Measured in the same run, each as a subprocess whose stdout is read and counted by
+this script (the sink), with peak RSS from ``wait4``:
+
+- the tap CLI on the N-click window, and on the 1,000-click window (memory must not grow);
+- the naive baseline: a plain singer-sdk stream for the same endpoint (benchmarks/naive_tap.py);
+- the floor: the same body decoded and every record encoded as a Singer line with msgspec,
+  in process, no HTTP, no SDK;
+- the mapper: the tap's output (N clicks) from a file through ``mapper-proofpoint-threatq``;
+- end to end: ``meltano run tap-proofpoint-tap threatq target-duckdb`` into a fresh DuckDB file,
+  whose row counts are checked.
+
+Prints a Markdown table (the README's) and writes the figures to output/benchmark.json.
+Not a test: the suite only checks that this script runs on a small window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import msgspec
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Measure:
+    records: int
+    seconds: float
+    rss_mb: float
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds
+
+
+def measure(argv: list[str], *, stdin: Path | None = None, keep: Path | None = None,
+            env: dict | None = None, cwd: Path | None = None) -> Measure:
+    """Run ``argv``, count the RECORD lines it prints, return them with wall time and peak RSS."""
+    with tempfile.TemporaryFile() as stderr, \
+            (open(stdin, "rb") if stdin else open(os.devnull, "rb")) as source, \
+            (open(keep, "wb") if keep else open(os.devnull, "wb")) as copy:
+        started = time.monotonic()
+        proc = subprocess.Popen(argv, stdin=source, stdout=subprocess.PIPE, stderr=stderr,
+                                env=env, cwd=cwd)
+        records, tail = 0, b""
+        while chunk := proc.stdout.read(1 << 20):
+            records += (tail + chunk).count(b'"type":"RECORD"')
+            tail = chunk[-16:]
+            copy.write(chunk)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.monotonic() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            stderr.seek(0)
+            sys.exit(f"{argv[0]} failed:\n{stderr.read().decode()[-3000:]}")
+    return Measure(records, seconds, usage.ru_maxrss / 1024)
+
+
+def floor(url: str, start: str, end: str) -> Measure:
+    """Decode the body and encode each record as a Singer line: msgspec, no SDK, no HTTP."""
+    body = requests.get(f"{url}/v2/siem/clicks/permitted",
+                        params={"format": "json", "interval": f"{start}/{end}"},
+                        auth=("sandbox-principal", "sandbox-secret"), timeout=600).content
+    encoder = msgspec.json.Encoder()
+    started = time.monotonic()
+    events = msgspec.json.decode(body)["clicksPermitted"]
+    with open(os.devnull, "wb") as sink:
+        for event in events:
+            sink.write(encoder.encode({"type": "RECORD", "stream": "clicks_permitted",
+                                       "record": event}) + b"\n")
+    return Measure(len(events), time.monotonic() - started, 0.0)
+
+
+def median(runs: list[Measure]) -> Measure:
+    return Measure(runs[0].records, statistics.median(m.seconds for m in runs),
+                   statistics.median(m.rss_mb for m in runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Throughput and memory benchmarks.")
+    parser.add_argument("--clicks", type=int, default=100_000, help="clicks in the large window")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--no-meltano", action="store_true", help="skip the end-to-end run")
+    parser.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark.json",
+                        help="where to write the figures as JSON")
+    args = parser.parse_args()
+
+    server = subprocess.Popen([sys.executable, str(HERE / "serve.py"), "--clicks",
+                               str(args.clicks)], stdout=subprocess.PIPE, text=True)
+    try:
+        url, small, large = server.stdout.readline().split()
+        results = run_all(args, url, small, large)
+    finally:
+        server.terminate()
+        server.wait()
+    report(args, results)
+
+
+def end_of(start: str) -> str:
+    return start[:11] + f"{int(start[11:13]) + 1:02d}" + start[13:]
+
+
+def run_all(args: argparse.Namespace, url: str, small: str, large: str) -> dict[str, Measure]:
+    work = Path(tempfile.mkdtemp(prefix="tap-proofpoint-bench-"))
+    config = {"principal": "sandbox-principal", "secret": "sandbox-secret", "api_url": url}
+    configs = {}
+    for name, start in (("small", small), ("large", large)):
+        configs[name] = work / f"{name}.json"
+        configs[name].write_text(json.dumps({**config, "start_date": start,
+                                             "end_date": end_of(start)}))
+    catalog = work / "catalog.json"
+    discovered = json.loads(subprocess.run(
+        [str(BIN / "tap-proofpoint-tap"), "--config", str(configs["small"]), "--discover"],
+        capture_output=True, check=True).stdout)
+    for entry in discovered["streams"]:
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"] == []:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] == "clicks_permitted"
+    catalog.write_text(json.dumps(discovered))
+    tap = [str(BIN / "tap-proofpoint-tap"), "--catalog", str(catalog), "--config"]
+    taps, smalls, naives, floors, mappers = [], [], [], [], []
+    for run in range(args.runs):
+        print(f"run {run + 1}/{args.runs} ...", file=sys.stderr, flush=True)
+        taps.append(measure([*tap, str(configs["large"])], keep=work / "clicks.jsonl"))
+        smalls.append(measure([*tap, str(configs["small"])]))
+        naives.append(measure([sys.executable, str(HERE / "naive_tap.py"), "--config",
+                               str(configs["large"])]))
+        floors.append(floor(url, large, end_of(large)))
+        mappers.append(measure([str(BIN / "mapper-proofpoint-threatq")],
+                               stdin=work / "clicks.jsonl"))
+    results = {"tap": median(taps), "tap_small": median(smalls), "naive": median(naives),
+               "floor": median(floors), "mapper": median(mappers)}
+    for name in ("tap", "naive", "floor"):
+        if results[name].records != args.clicks:
+            sys.exit(f"{name} returned {results[name].records} records, not {args.clicks}")
+    results["mapper"].records = args.clicks  # throughput in clicks in, not entities out
+    if not args.no_meltano:
+        results["meltano"] = meltano(url, large, args.clicks, work)
+    return results
+
+
+def meltano(url: str, start: str, clicks: int, work: Path) -> Measure:
+    """``meltano run tap-proofpoint-tap threatq target-duckdb`` into a fresh file, checked."""
+    database = work / "bench.duckdb"
+    env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{work}/meltano.db",
+           "TAP_PROOFPOINT_TAP_API_URL": url, "TAP_PROOFPOINT_TAP_START_DATE": start,
+           "TAP_PROOFPOINT_TAP_END_DATE": end_of(start), "TARGET_DUCKDB_FILEPATH": str(database)}
+    select = {"TAP_PROOFPOINT_TAP__SELECT": json.dumps(["clicks_permitted.*"])}
+    subprocess.run([str(BIN / "meltano"), "install"], cwd=ROOT, check=True,
+                   capture_output=True)
+    started = time.monotonic()
+    subprocess.run([str(BIN / "meltano"), "run", "tap-proofpoint-tap", "threatq",
+                    "target-duckdb"], cwd=ROOT, env={**env, **select}, check=True,
+                   capture_output=True)
+    seconds = time.monotonic() - started
+    with duckdb.connect(str(database), read_only=True) as con:
+        for table in ("clicks_permitted", "threatq_incidents"):
+            rows = con.execute(f"select count(*) from proofpoint.{table}").fetchone()[0]
+            if rows != clicks:
+                sys.exit(f"DuckDB holds {rows} rows in {table}, not {clicks}")
+    return Measure(clicks, seconds, 0.0)
+
+
+def report(args: argparse.Namespace, r: dict[str, Measure]) -> None:
+    ratio_naive = r["tap"].per_second / r["naive"].per_second
+    ratio_floor = r["tap"].per_second / r["floor"].per_second
+    ratio_rss = r["tap"].rss_mb / r["tap_small"].rss_mb
+    rows = [
+        ("tap CLI, records/s", f"{r['tap'].per_second:,.0f}",
+         f"{ratio_naive:.1f}x naive, {ratio_floor:.0%} of floor"),
+        ("naive singer-sdk stream, records/s", f"{r['naive'].per_second:,.0f}", ""),
+        ("floor: msgspec decode + encode, records/s", f"{r['floor'].per_second:,.0f}", ""),
+        (f"tap peak RSS, {args.clicks:,}-click window", f"{r['tap'].rss_mb:.0f} MB",
+         f"{ratio_rss:.2f}x the 1,000-click window"),
+        ("tap peak RSS, 1,000-click window", f"{r['tap_small'].rss_mb:.0f} MB", ""),
+        ("naive peak RSS", f"{r['naive'].rss_mb:.0f} MB", ""),
+        ("mapper, clicks/s (stdin to stdout)", f"{r['mapper'].per_second:,.0f}",
+         f"peak RSS {r['mapper'].rss_mb:.0f} MB"),
+    ]
+    if "meltano" in r:
+        rows.append(("meltano run tap → threatq → target-duckdb, clicks/s",
+                     f"{r['meltano'].per_second:,.0f}", f"{r['meltano'].seconds:.1f} s"))
+    print(f"\n{args.clicks:,} clicks in one window, median of {args.runs} run(s), "
+          f"{os.cpu_count()} cores\n")
+    print("| measurement | figure | note |\n|---|---:|---|")
+    for name, figure, note in rows:
+        print(f"| {name} | {figure} | {note} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(
+        {"clicks": args.clicks, "runs": args.runs,
+         **{k: {"records": m.records, "seconds": m.seconds, "records_per_second": m.per_second,
+                "peak_rss_mb": m.rss_mb} for k, m in r.items()}}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
