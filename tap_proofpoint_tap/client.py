@@ -24,7 +24,9 @@ import urllib3
 from requests.auth import HTTPBasicAuth
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.errors import (
@@ -82,6 +84,36 @@ class SiemStream(RESTStream):
     def get_new_paginator(self) -> None:
         """Windows are planned up front (see :meth:`get_records`), not paginated."""
         return None
+
+    def generate_child_contexts(self, record: dict, context: dict | None) -> Iterable[dict]:
+        """The SIEM streams have no child streams: nothing to derive per record."""
+        return ()
+
+    def _generate_record_messages(self, record: dict) -> Iterator[RecordMessage | dict]:
+        """The SDK's RECORD messages, built as the dicts the writer encodes, without the SDK's
+        per-record selection walk when the catalog deselects no property (together a fifth of
+        the time per record, measured in benchmarks/). ``time_extracted`` is when the window's
+        response arrived.
+
+        Private SDK API, hence the pinned minor version; tests cover property deselection.
+        """
+        if self._deselects_properties is None:
+            self._deselects_properties = any(
+                not selected for breadcrumb, selected in self.mask.items() if breadcrumb)
+        if self._deselects_properties:
+            yield from super()._generate_record_messages(record)
+            return
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                message = {"type": "RECORD", "stream": stream_map.stream_alias, "record": mapped,
+                           "time_extracted": self._extracted_at}
+                if self._stream_version is not None:
+                    message["version"] = self._stream_version
+                yield message
+
+    _deselects_properties: bool | None = None
+    _extracted_at: str | None = None
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """The events of one response (the window loop calls :meth:`_events` inside retries)."""
@@ -167,6 +199,7 @@ class SiemStream(RESTStream):
         """One try: the window's new records, normalised, as the body is parsed."""
         query_end = windows.fmt(window.end)
         response = self._send(prepared)
+        self._extracted_at = utc_now().isoformat(sep="T")
         try:
             for event in self._events(response, whole=whole):
                 problems: list[str] = []

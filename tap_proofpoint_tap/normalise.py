@@ -9,11 +9,12 @@ schema does not know are left out, as the SDK would).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,16 +30,18 @@ THREAT_FIELDS = ("threatID", "campaignID", "classification", "threat", "threatSt
                  "threatTime", "threatType", "threatUrl", "detectionType")
 SCHEMAS = {name: json.loads((Path(__file__).parent / "schemas" / f"{name}.json").read_text())
            for name in ("click", "message")}
+_TEXT_OR_NULL = {str, type(None)}
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_DATE_TIME = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)?")
+_DATE_TIME = re.compile(  # the time of day is checked here; the calendar day by _valid_date
+    r"(\d{4}-\d\d-\d\d)[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?"
+    r"([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?")
 
 
 def normalise_click(event: dict, problems: list[str]) -> dict:
     """Clicks already have one shape; only ``classification`` case varies (old payloads)."""
     out = dict(event)
     out["classification"] = _lower(out.get("classification"))
-    return _with_id(conform(out, SCHEMAS["click"], "", problems))
+    return _with_id(_CONFORM["click"](out, "", problems))
 
 
 def normalise_message(event: dict, problems: list[str]) -> dict:
@@ -64,56 +67,124 @@ def normalise_message(event: dict, problems: list[str]) -> dict:
     if "threatsInfoMap" in out:
         out["threatsInfoMap"] = _objects(out["threatsInfoMap"], "threatsInfoMap", problems,
                                          _threat)
-    return _with_id(conform(out, SCHEMAS["message"], "", problems))
+    return _with_id(_CONFORM["message"](out, "", problems))
 
 
-def conform(value: Any, schema: dict, path: str, problems: list[str]) -> Any:
-    """``value`` in the type ``schema`` declares, or None (reported in ``problems``)."""
-    if value is None:
-        return None
+Conformer = Callable[[Any, str, list[str]], Any]
+
+
+def compile_schema(schema: dict) -> Conformer:
+    """A function that returns a value in the type ``schema`` declares, or None (reported).
+
+    Compiled once per schema: a record's plain strings, the common case, pass with one type
+    check each, which keeps normalisation cheap enough for 100,000-event windows.
+    """
     types = schema.get("type", ())
-    types = (types,) if isinstance(types, str) else types
-    name = path or "event"
+    types = (types,) if isinstance(types, str) else tuple(types)
     if "object" in types:
-        if not isinstance(value, dict):
-            problems.append(f"{name} is not an object")
-            return None
-        return {key: conform(value[key], sub, f"{path}.{key}" if path else key, problems)
-                for key, sub in schema.get("properties", {}).items() if key in value}
+        return _object_conformer(schema.get("properties", {}))
     if "array" in types:
-        if not isinstance(value, list):
-            problems.append(f"{name} is not a list")
-            return None
-        items = [conform(item, schema.get("items", {}), f"{path}[]", problems) for item in value]
-        return [item for item in items if item is not None]
+        return _array_conformer(compile_schema(schema.get("items", {})))
     if "boolean" in types:
-        return value if isinstance(value, bool) else _boolean(value, problems)
+        return lambda value, name, problems: (
+            value if isinstance(value, bool) else _boolean(value, problems))
     if "integer" in types:
-        return _integer(value, name, problems)
+        return lambda value, name, problems: _integer(value, name or "event", problems)
     if "number" in types:
-        return _number(value, name, problems)
-    text = _text(value, name, problems)
-    if text is None:
-        return None
+        return lambda value, name, problems: _number(value, name or "event", problems)
     if schema.get("format") == "date-time":
-        return _date_time(text, name, problems)
-    if not text.isascii() and _SURROGATE.search(text):  # a lone \ud800-\udfff escape
-        problems.append(f"{name} held invalid Unicode, replaced by U+FFFD")
-        return _SURROGATE.sub("\ufffd", text)
-    return text
+        return _date_time_conformer
+    return _string_conformer
+
+
+def _plain_string(schema: dict) -> bool:
+    types = schema.get("type", ())
+    types = (types,) if isinstance(types, str) else tuple(types)
+    return set(types) <= {"string", "null"} and "format" not in schema
+
+
+def _object_conformer(properties: dict) -> Conformer:
+    plan = {key: (compile_schema(sub), str if _plain_string(sub) else None)
+            for key, sub in properties.items()}
+    strings = {key for key, sub in properties.items() if _plain_string(sub)}
+    times = tuple(key for key, sub in properties.items() if sub.get("format") == "date-time")
+    textual = strings.union(times)
+
+    def conform_object(value: Any, path: str, problems: list[str]) -> dict | None:
+        if not isinstance(value, dict):
+            problems.append(f"{path or 'event'} is not an object")
+            return None
+        if (value.keys() <= textual and set(map(type, value.values())) <= _TEXT_OR_NULL
+                and all(map(str.isascii, filter(None, value.values())))):
+            # The usual event (every click): known keys, ASCII text. Only times to check.
+            for key in times:
+                if value.get(key) is not None:
+                    value[key] = _date_time(value[key], key, problems)
+            return value
+        out = {}
+        for key, item in value.items():
+            entry = plan.get(key)
+            if entry is None:  # not in the schema: left out, as the SDK would
+                continue
+            convert, fast = entry
+            if item is None or (type(item) is fast and (item.isascii() or _valid_text(item))):
+                out[key] = item
+            else:
+                out[key] = convert(item, f"{path}.{key}" if path else key, problems)
+        return out
+
+    return conform_object
+
+
+def _array_conformer(convert: Conformer) -> Conformer:
+    def conform_array(value: Any, path: str, problems: list[str]) -> list | None:
+        if not isinstance(value, list):
+            problems.append(f"{path} is not a list")
+            return None
+        items = (convert(item, f"{path}[]", problems) for item in value if item is not None)
+        return [item for item in items if item is not None]
+
+    return conform_array
+
+
+def _string_conformer(value: Any, name: str, problems: list[str]) -> str | None:
+    text = _text(value, name, problems)
+    if text is None or text.isascii() or _valid_text(text):
+        return text
+    problems.append(f"{name} held invalid Unicode, replaced by U+FFFD")
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _valid_text(text: str) -> bool:
+    """False for a lone surrogate (a \\ud800-\\udfff escape), which UTF-8 cannot carry."""
+    return not _SURROGATE.search(text)
+
+
+def _date_time_conformer(value: Any, name: str, problems: list[str]) -> str | None:
+    text = _text(value, name, problems)
+    return None if text is None else _date_time(text, name, problems)
 
 
 def _date_time(text: str, name: str, problems: list[str]) -> str | None:
-    """An RFC 3339 time as sent (``Z`` added when no offset is given), else None."""
-    match = _DATE_TIME.fullmatch(text.strip())
-    try:
-        if match:
-            datetime(*(int(g) for g in match.groups()[:6]))
-            return text.strip() if match[8] else text.strip() + "Z"
-    except ValueError:
-        pass
+    """An RFC 3339 time as sent (``T`` between date and time, ``Z`` when no offset), or None."""
+    stripped = text.strip()
+    match = _DATE_TIME.fullmatch(stripped)
+    if match and _valid_date(match[1]):
+        if stripped[10] != "T" or match[2] == "z":  # the forms RFC 3339 validators refuse
+            stripped = f"{stripped[:10]}T{stripped[11:]}".replace("z", "Z")
+        return stripped if match[2] else stripped + "Z"
     problems.append(f"{name} is not a date-time")
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_date(text: str) -> bool:
+    """A real calendar day (cached: the events of a window share a few days)."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def derived_id(event: dict) -> str:
@@ -266,3 +337,6 @@ def _actors(value: Any, problems: list[str]) -> list[dict] | None:
         else:
             problems.append("threatsInfoMap.actors holds an unreadable item")
     return out
+
+
+_CONFORM = {name: compile_schema(schema) for name, schema in SCHEMAS.items()}

@@ -152,3 +152,21 @@ def test_sandbox_envelopes_match_the_streams():
     from tap_proofpoint_tap.streams import STREAM_TYPES
 
     assert {t.path: (t.name,) for t in STREAM_TYPES}.items() <= ENDPOINTS.items()
+
+
+def test_a_deselected_property_is_left_out(tmp_path, busy_live):
+    start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
+    config = tap_config(busy_live, start, start + timedelta(hours=1))
+    catalog = catalog_selecting(tmp_path, config, "clicks_permitted")
+    entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == "clicks_permitted")
+    for meta in entry["metadata"]:
+        if meta["breadcrumb"] == ["properties", "userAgent"]:
+            meta["metadata"]["selected"] = False
+    run = run_tap(tmp_path, config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert run.records() and all("userAgent" not in r and "clickIP" in r for r in run.records())
+    plain = run_tap(tmp_path, config, catalog=catalog_selecting(tmp_path, config,
+                                                                 "clicks_permitted"))
+    assert all("userAgent" in r for r in plain.records())
+    assert all(isinstance(m.get("time_extracted"), str) for m in plain.messages
+               if m["type"] == "RECORD")

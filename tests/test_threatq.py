@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,7 +16,14 @@ import pytest
 from tap_proofpoint_tap.sandbox import Clock, Sandbox
 from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
 from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
-from tap_proofpoint_tap.threatq.entities import Options, address, click_entities, title
+from tap_proofpoint_tap.threatq.entities import (
+    NAMESPACE,
+    Options,
+    address,
+    click_entities,
+    entity_id,
+    title,
+)
 from tests.conftest import (
     catalog_selecting,
     expected_entities,
@@ -129,9 +137,16 @@ def test_ids_are_stable_and_independent_of_case_and_padding():
     assert a["threatq_corporate_emails"]["address"] == "alice@corp.example"
 
 
+def test_entity_id_is_uuid5_of_the_joined_parts():
+    for parts in (("corporate_email", "alice@corp.example"), ("indicator", "URL", "https://ü.example/"),
+                  ("relationship", "incident", "c1", "indicator", "x")):
+        assert entity_id(*parts) == str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
+
+
 @pytest.mark.parametrize(("raw", "expected"), [
     ("Bad Guy <Bad@Evil.Example>", "bad@evil.example"), ("  ", None), ("", None), (None, None),
-    ("not-an-address", "not-an-address"),
+    ("not-an-address", "not-an-address"), (" Bob@Corp.Example ", "bob@corp.example"),
+    ('"Doe, Jane" <Jane@Corp.Example>', "jane@corp.example"), (5, None),
 ])
 def test_address(raw, expected):
     assert address(raw) == expected

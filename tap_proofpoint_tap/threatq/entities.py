@@ -11,8 +11,11 @@ keyed target upserts instead of duplicating.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -29,8 +32,10 @@ URL = "URL"
 EMAIL_ADDRESS = "Email Address"
 
 # Fixed namespace: ids must be equal across runs, machines and versions of this package.
-_NAMESPACE = uuid.UUID("5b0e3c1e-8f0a-4a43-9a57-3f1d2c6b7e10")
+NAMESPACE = uuid.UUID("5b0e3c1e-8f0a-4a43-9a57-3f1d2c6b7e10")
+_NAMESPACE_BYTES = NAMESPACE.bytes
 _TITLE_URL_CHARS = 100
+_NEEDS_PARSING = re.compile(r"[<>\"(),;:\s\[\]\\]")
 
 
 @dataclass(frozen=True)
@@ -42,17 +47,31 @@ class Options:
     sender_status: str = "Review"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def entity_id(*parts: str) -> str:
-    """A stable id for an entity from what identifies it."""
-    return str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
+    """A stable id for an entity from what identifies it: ``uuid.uuid5`` of the joined parts.
+
+    Computed straight from SHA-1 (the same bytes ``uuid5`` hashes, the same version and variant
+    bits) and cached: recipients, URLs and senders repeat from click to click.
+    """
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + "\x1f".join(parts).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def address(raw: object) -> str | None:
     """An email address trimmed and lower-cased (``Name <a@b>`` → ``a@b``); None when empty."""
-    if not isinstance(raw, str) or not raw.strip():
+    if not isinstance(raw, str):
         return None
-    parsed = parseaddr(raw.strip())[1]
-    return (parsed if "@" in parsed else raw.strip()).lower()
+    text = raw.strip()
+    if not text:
+        return None
+    if not _NEEDS_PARSING.search(text):  # a bare address, the usual case: no parser needed
+        return text.lower()
+    parsed = parseaddr(text)[1]
+    return (parsed if "@" in parsed else text).lower()
 
 
 def _text(raw: object) -> str | None:
@@ -73,12 +92,13 @@ def title(recipient: str | None, classification: str | None, url: str | None,
     return f"{line} (sent by {sender})" if sender else line
 
 
-def click_entities(click: Mapping, options: Options = Options()) -> Iterator[tuple[str, dict]]:
+def click_entities(click: Mapping, options: Options = Options(),
+                   skip: Container[str] = frozenset()) -> Iterator[tuple[str, dict]]:
     """Yield ``(stream, row)`` for every entity and link one permitted click stands for.
 
-    Entities come before the relationships that refer to them. Rows are not deduplicated here:
-    the same recipient, URL or sender in two clicks yields equal rows with equal ids, and the
-    mapper emits each id once per run.
+    Entities come before the relationships that refer to them. The same recipient, URL or
+    sender in two clicks yields equal rows with equal ids; rows whose id is in ``skip`` (the
+    mapper passes the ids it has written) are left out before they are built.
     """
     recipient = address(click.get("recipient"))
     sender = address(click.get("sender"))
@@ -89,13 +109,13 @@ def click_entities(click: Mapping, options: Options = Options()) -> Iterator[tup
     incident_id = _text(click.get("id")) or derived_id(dict(click))
 
     email_id = entity_id("corporate_email", recipient) if recipient else None
-    if recipient:
+    if recipient and email_id not in skip:
         yield CORPORATE_EMAILS, {"id": email_id, "address": recipient, "source": options.source}
 
     url_id = sender_id = None
     if url:
         url_id = entity_id("indicator", URL, url)
-        yield from _indicator(url_id, URL, url, options.url_status, published, options, {
+        yield from _indicator(url_id, URL, url, options.url_status, published, options, skip, {
             "Classification": classification,
             "Threat Status": _text(click.get("threatStatus")),
             "Threat ID": _text(click.get("threatID")),
@@ -105,9 +125,11 @@ def click_entities(click: Mapping, options: Options = Options()) -> Iterator[tup
     if sender:
         sender_id = entity_id("indicator", EMAIL_ADDRESS, sender)
         yield from _indicator(sender_id, EMAIL_ADDRESS, sender, options.sender_status, published,
-                              options, {"Sender IP": _text(click.get("senderIP")),
-                                        "Classification": classification})
+                              options, skip, {"Sender IP": _text(click.get("senderIP")),
+                                              "Classification": classification})
 
+    if incident_id in skip:
+        return  # the same click again: its entities and links are all written already
     yield INCIDENTS, {
         "id": incident_id,
         "title": title(recipient, classification, url, sender),
@@ -139,22 +161,24 @@ def click_entities(click: Mapping, options: Options = Options()) -> Iterator[tup
     )
     for (source_type, source_id), (target_type, target_id) in links:
         if source_id and target_id:
-            yield RELATIONSHIPS, {
-                "id": entity_id("relationship", source_type, source_id, target_type, target_id),
-                "source_type": source_type, "source_id": source_id,
-                "target_type": target_type, "target_id": target_id,
-            }
+            link_id = entity_id("relationship", source_type, source_id, target_type, target_id)
+            if link_id not in skip:
+                yield RELATIONSHIPS, {"id": link_id, "source_type": source_type,
+                                      "source_id": source_id, "target_type": target_type,
+                                      "target_id": target_id}
 
 
 def _indicator(indicator_id: str, kind: str, value: str, status: str, published: str | None,
-               options: Options, attributes: Mapping[str, str | None],
+               options: Options, skip: Container[str], attributes: Mapping[str, str | None],
                ) -> Iterator[tuple[str, dict]]:
-    yield INDICATORS, {"id": indicator_id, "type": kind, "value": value, "status": status,
-                       "published_at": published, "source": options.source}
+    if indicator_id not in skip:
+        yield INDICATORS, {"id": indicator_id, "type": kind, "value": value, "status": status,
+                           "published_at": published, "source": options.source}
     for name, attribute in attributes.items():
-        if attribute:
+        attribute_id = attribute and entity_id("attribute", indicator_id, name, attribute)
+        if attribute_id and attribute_id not in skip:
             yield ATTRIBUTES, {
-                "id": entity_id("attribute", indicator_id, name, attribute),
+                "id": attribute_id,
                 "indicator_id": indicator_id, "indicator_type": kind, "indicator_value": value,
                 "name": name, "value": attribute, "source": options.source,
             }

@@ -10,6 +10,7 @@ new table version would make a target delete the earlier ones.
 
 from __future__ import annotations
 
+import collections
 import sys
 from collections.abc import Iterable
 from typing import ClassVar
@@ -17,13 +18,7 @@ from typing import ClassVar
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper_base import InlineMapper
-from singer_sdk.singerlib import (
-    ActivateVersionMessage,
-    Message,
-    RecordMessage,
-    SchemaMessage,
-    StateMessage,
-)
+from singer_sdk.singerlib import Message, SchemaMessage, StateMessage
 
 from tap_proofpoint_tap.singer_io import MsgSpecReader, StateFlushingWriter
 from tap_proofpoint_tap.threatq import entities as e
@@ -64,35 +59,38 @@ class ThreatQMapper(InlineMapper):
         self.options = e.Options(source=self.config["source"],
                                  url_status=self.config["url_indicator_status"],
                                  sender_status=self.config["sender_indicator_status"])
-        self.seen: dict[str, set[str]] = {stream: set() for stream in e.ENTITY_STREAMS}
+        self.written: set[str] = set()
+        self.counts: collections.Counter[str] = collections.Counter()
         self.clicks = 0
         self.schemas_sent = False
 
-    def map_schema_message(self, message_dict: dict) -> Iterable[Message]:
+    # Messages that pass through are written as they came (dicts; the writer takes both).
+
+    def map_schema_message(self, message_dict: dict) -> Iterable[Message | dict]:
         if self._passes(message_dict):
-            yield SchemaMessage.from_dict(message_dict)
+            yield message_dict
         if message_dict["stream"] == CLICKS and not self.schemas_sent:
             self.schemas_sent = True
             for stream in e.ENTITY_STREAMS:
                 yield SchemaMessage(stream=stream, schema=SCHEMAS[stream], key_properties=["id"])
 
-    def map_record_message(self, message_dict: dict) -> Iterable[Message]:
+    def map_record_message(self, message_dict: dict) -> Iterable[Message | dict]:
         if self._passes(message_dict):
-            yield RecordMessage.from_dict(message_dict)
+            yield message_dict
         if message_dict["stream"] != CLICKS:
             return
         self.clicks += 1
-        for stream, row in e.click_entities(message_dict["record"], self.options):
-            if row["id"] not in self.seen[stream]:
-                self.seen[stream].add(row["id"])
-                yield RecordMessage(stream=stream, record=row)
+        for stream, row in e.click_entities(message_dict["record"], self.options, self.written):
+            self.written.add(row["id"])
+            self.counts[stream] += 1
+            yield {"type": "RECORD", "stream": stream, "record": row}
 
     def map_state_message(self, message_dict: dict) -> Iterable[Message]:
         yield StateMessage(value=message_dict["value"])
 
-    def map_activate_version_message(self, message_dict: dict) -> Iterable[Message]:
+    def map_activate_version_message(self, message_dict: dict) -> Iterable[Message | dict]:
         if self._passes(message_dict):
-            yield ActivateVersionMessage.from_dict(message_dict)
+            yield message_dict
 
     def _passes(self, message_dict: dict) -> bool:
         return message_dict["stream"] != CLICKS or self.config["pass_through"]
@@ -100,7 +98,7 @@ class ThreatQMapper(InlineMapper):
     def process_endofpipe(self) -> None:
         """Print the run's distinct entity counts, shaped like the seed feed's run table."""
         rows = [("Clicks read", self.clicks)]
-        rows += [(label, len(self.seen[stream])) for label, stream in SUMMARY_ROWS]
+        rows += [(label, self.counts[stream]) for label, stream in SUMMARY_ROWS]
         width = max(len(label) for label, _ in rows)
         lines = ["ThreatQ run summary (Proofpoint TAP Emails)",
                  f"| {'Metric':<{width}} | Result |", f"|{'-' * (width + 2)}|--------|"]
@@ -108,3 +106,7 @@ class ThreatQMapper(InlineMapper):
         sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()
 
+
+
+if __name__ == "__main__":
+    ThreatQMapper.cli()
