@@ -65,9 +65,12 @@ class SiemStream(RESTStream):
     is_sorted = True
     extra_retry_statuses: ClassVar[list[int]] = []  # a 429 lasts up to 24 h: never retry it
     STATE_MSG_FREQUENCY = sys.maxsize  # STATE goes out per window, never mid-window
-    # normalise.conform already gives every record its schema's types: the SDK's pass would
-    # only cost time (about half of it, measured in benchmarks/).
+    # normalise.py already gives every record its schema's types: the SDK's pass would only
+    # cost time (about half of it, measured in benchmarks/).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    _deselects_properties: bool | None = None  # worked out from the catalog on first record
+    _extracted_at: str | None = None  # when the current window's response arrived
 
     @property
     def url_base(self) -> str:
@@ -111,9 +114,6 @@ class SiemStream(RESTStream):
                 if self._stream_version is not None:
                     message["version"] = self._stream_version
                 yield message
-
-    _deselects_properties: bool | None = None
-    _extracted_at: str | None = None
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """The events of one response (the window loop calls :meth:`_events` inside retries)."""

@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import jsonschema
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -68,20 +69,18 @@ def check_normalised(event: dict, record: dict, problems: list[str], stream: str
             assert any(problem.startswith(key) for problem in problems), (key, value, problems)
 
 
-@given(clicks)
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_any_click_normalises_to_a_valid_record(event):
-    problems: list[str] = []
-    record = normalise_click(copy.deepcopy(event), problems)
-    check_normalised(event, record, problems, "click")
+NORMALISERS = {"click": (clicks, normalise_click), "message": (messages, normalise_message)}
 
 
-@given(messages)
+@pytest.mark.parametrize("stream", ["click", "message"])
+@given(data=st.data())
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_any_message_normalises_to_a_valid_record(event):
+def test_any_event_normalises_to_a_valid_record(stream, data):
+    strategy, normalise = NORMALISERS[stream]
+    event = data.draw(strategy)
     problems: list[str] = []
-    record = normalise_message(copy.deepcopy(event), problems)
-    check_normalised(event, record, problems, "message")
+    record = normalise(copy.deepcopy(event), problems)
+    check_normalised(event, record, problems, stream)
 
 
 # No shrinking through subprocesses: a failure reports the batch as generated, in seconds.
