@@ -256,21 +256,12 @@ def _boolean(value: Any, problems: list[str]) -> bool | None:
 
 
 def _integer(value: Any, key: str, problems: list[str]) -> int | None:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        problems.append(f"{key} is not a number")
-        return None
-    if number != number or number in (float("inf"), float("-inf")):
-        problems.append(f"{key} is not a finite number")
-        return None
-    return round(number)
+    number = _number(value, key, problems)
+    return number if number is None or isinstance(number, int) else round(number)
 
 
 def _number(value: Any, key: str, problems: list[str]) -> float | None:
-    """A float (the streaming parser gives JSON fractions as ``Decimal``)."""
+    """A finite float, or an int as it came (the streaming parser gives fractions as Decimal)."""
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import Settings
+from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)
 AUTH = ("sandbox-principal", "sandbox-secret")
@@ -119,6 +119,13 @@ def click(n: int, created: datetime, *, click_time: datetime | None = None) -> d
             "threatID": f"t{n}", "threatURL": "https://threatinsight.example/t", "clickIP": "1.2.3.4",
             "userAgent": "ua", "sender": "s@bad.example", "recipient": f"user{n}@acme.example",
             "senderIP": "5.6.7.8", "messageID": f"<m{n}>"}
+
+
+def traffic_sandbox(seed: int, per_hour: int, history: timedelta) -> Sandbox:
+    """A sandbox on the real clock with seeded traffic on every stream, all indexed at once."""
+    settings = Settings(seed=seed, per_hour=tuple((s, per_hour) for s in STREAMS),
+                        late_fraction=0)
+    return Sandbox(settings=settings, clock=Clock(), history=history)
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import pytest
 
-from tap_proofpoint_tap.sandbox import Clock, Fault, Sandbox
-from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandbox import Fault, Sandbox
+from tap_proofpoint_tap.sandbox.generator import STREAMS
 from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.windows import fmt
 from tests.conftest import (
@@ -34,6 +34,7 @@ from tests.conftest import (
     meltano_env,
     run_tap,
     tap_config,
+    traffic_sandbox,
 )
 
 CLICKS = "clicks_permitted"
@@ -42,9 +43,7 @@ ENTITY_TABLES = ("threatq_corporate_emails", "threatq_indicators",
 
 
 def backfill_sandbox(seed: int, per_hour: int = 6, days: int = 3) -> Sandbox:
-    settings = Settings(seed=seed, per_hour=tuple((s, per_hour) for s in STREAMS),
-                        late_fraction=0)
-    return Sandbox(settings=settings, clock=Clock(), history=timedelta(days=days))
+    return traffic_sandbox(seed, per_hour, timedelta(days=days))
 
 
 def truth(sandbox: Sandbox, start: datetime, end: datetime) -> dict[str, set[str]]:

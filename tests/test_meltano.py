@@ -20,13 +20,20 @@ import psycopg
 import pytest
 import yaml
 
-from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandbox import Sandbox
+from tap_proofpoint_tap.sandbox.generator import STREAMS
 from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.tap import TapProofpointTap
 from tap_proofpoint_tap.threatq.mapper import ThreatQMapper
 from tap_proofpoint_tap.windows import fmt
-from tests.conftest import MELTANO, ROOT, expected_entities, hour_floor, meltano_env
+from tests.conftest import (
+    MELTANO,
+    ROOT,
+    expected_entities,
+    hour_floor,
+    meltano_env,
+    traffic_sandbox,
+)
 
 PIPELINE = ("tap-proofpoint-tap", "threatq")
 ENTITY_TABLES = ("threatq_corporate_emails", "threatq_indicators",
@@ -36,8 +43,7 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 
 @pytest.fixture
 def busy_live():
-    settings = Settings(seed=3, per_hour=tuple((s, 30) for s in STREAMS), late_fraction=0)
-    with Sandbox(settings=settings, clock=Clock(), history=timedelta(hours=6)) as sandbox:
+    with traffic_sandbox(3, 30, timedelta(hours=6)) as sandbox:
         yield sandbox
 
 

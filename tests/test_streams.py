@@ -15,7 +15,7 @@ from tap_proofpoint_tap.sandbox import Clock, Sandbox
 from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
 from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.sandbox.server import ENDPOINTS
-from tests.conftest import catalog_selecting, hour_floor, run_tap, tap_config
+from tests.conftest import catalog_selecting, hour_floor, run_tap, tap_config, traffic_sandbox
 
 SAMPLES = Path(__file__).parent / "samples"  # copied from shared/samples
 SCHEMAS = Path(__file__).resolve().parents[1] / "tap_proofpoint_tap" / "schemas"
@@ -23,8 +23,7 @@ SCHEMAS = Path(__file__).resolve().parents[1] / "tap_proofpoint_tap" / "schemas"
 
 @pytest.fixture
 def busy_live():
-    settings = Settings(seed=5, per_hour=tuple((s, 25) for s in STREAMS), late_fraction=0)
-    with Sandbox(settings=settings, clock=Clock(), history=timedelta(hours=8)) as sandbox:
+    with traffic_sandbox(5, 25, timedelta(hours=8)) as sandbox:
         yield sandbox
 
 

@@ -13,8 +13,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
 from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.threatq.entities import (
     NAMESPACE,
@@ -30,6 +28,7 @@ from tests.conftest import (
     hour_floor,
     run_tap,
     tap_config,
+    traffic_sandbox,
 )
 
 MAPPER = str(Path(sys.executable).parent / "mapper-proofpoint-threatq")
@@ -256,8 +255,7 @@ def test_state_and_other_streams_pass_through_untouched(tmp_path):
 
 @pytest.fixture
 def busy_live():
-    settings = Settings(seed=11, per_hour=tuple((s, 60) for s in STREAMS), late_fraction=0)
-    with Sandbox(settings=settings, clock=Clock(), history=timedelta(hours=6)) as sandbox:
+    with traffic_sandbox(11, 60, timedelta(hours=6)) as sandbox:
         yield sandbox
 
 
