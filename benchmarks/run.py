@@ -32,9 +32,12 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+
+from tap_proofpoint_tap.windows import fmt, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -122,7 +125,8 @@ def main() -> None:
 
 
 def end_of(start: str) -> str:
-    return start[:11] + f"{int(start[11:13]) + 1:02d}" + start[13:]
+    """The end of the one-hour window that starts at ``start``."""
+    return fmt(parse(start) + timedelta(hours=1))
 
 
 def run_all(args: argparse.Namespace, url: str, small: str, large: str) -> dict[str, Measure]:

@@ -84,10 +84,6 @@ class SiemStream(RESTStream):
     def timeout(self) -> int:
         return int(self.config.get("request_timeout", 300))
 
-    def get_new_paginator(self) -> None:
-        """Windows are planned up front (see :meth:`get_records`), not paginated."""
-        return None
-
     def generate_child_contexts(self, record: dict, context: dict | None) -> Iterable[dict]:
         """The SIEM streams have no child streams: nothing to derive per record."""
         return ()
@@ -114,10 +110,6 @@ class SiemStream(RESTStream):
                 if self._stream_version is not None:
                     message["version"] = self._stream_version
                 yield message
-
-    def parse_response(self, response: requests.Response) -> Iterable[dict]:
-        """The events of one response (the window loop calls :meth:`_events` inside retries)."""
-        yield from self._events(response)
 
     def get_records(self, context: dict | None) -> Iterable[dict]:
         plan = windows.plan_windows(
@@ -260,14 +252,10 @@ class SiemStream(RESTStream):
                                 self.records_key, json.dumps(others, default=str)[:200])
 
     def _whole_body_items(self, response: requests.Response) -> list:
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            raise RetriableAPIError(f"unreadable body ({len(response.content)} bytes)",
-                                    response) from None
-        items = body.get(self.records_key) if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise RetriableAPIError(f"body without a {self.records_key} array", response)
+        items = _envelope_items(response.content, self.records_key)
+        if items is None:
+            raise RetriableAPIError(f"body without a {self.records_key} array "
+                                    f"({len(response.content)} bytes)", response)
         return items
 
     def validate_response(self, response: requests.Response) -> None:
@@ -344,16 +332,24 @@ def _describe(error: Exception) -> str:
     """What went wrong on the last try, in words (never the request, which holds the auth)."""
     if isinstance(error, RetriableAPIError):
         return str(error)
-    if isinstance(error, requests.exceptions.Timeout):
+    if isinstance(error, (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError)):
         return "no answer within request_timeout"
     if isinstance(error, requests.exceptions.ConnectionError):
         return "cannot connect or the connection dropped: check api_url and the network"
     if isinstance(error, (requests.exceptions.ChunkedEncodingError,
                           urllib3.exceptions.ProtocolError)):
         return "the body was cut off"
-    if isinstance(error, urllib3.exceptions.ReadTimeoutError):
-        return "no answer within request_timeout"
     return type(error).__name__
+
+
+def _envelope_items(body: bytes, key: str) -> list | None:
+    """The ``key`` array of a whole JSON body, or None when it is not JSON or has no such array."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return None
+    items = envelope.get(key) if isinstance(envelope, dict) else None
+    return items if isinstance(items, list) else None
 
 
 class _StreamParseError(RetriableAPIError):
@@ -377,9 +373,5 @@ class _Head:
 
     def has_array(self, key: str) -> bool:
         """True when the (whole, small) body is an object whose ``key`` is a list."""
-        if self.size > ENVELOPE_CHECK_BYTES:
-            return False
-        try:
-            return isinstance(json.loads(bytes(self.head)).get(key), list)
-        except (ValueError, AttributeError):
-            return False
+        return (self.size <= ENVELOPE_CHECK_BYTES
+                and _envelope_items(bytes(self.head), key) is not None)

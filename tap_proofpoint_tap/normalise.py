@@ -21,7 +21,6 @@ from typing import Any
 
 ID_NAMESPACE = uuid.UUID("6f1c8f5e-2b1e-4a35-9d2b-7c1b3e0c9a41")
 ADDRESS_FIELDS = ("recipient", "toAddresses", "ccAddresses", "fromAddress", "replyToAddress")
-INTEGER_FIELDS = ("spamScore", "phishScore", "malwareScore", "messageSize")
 STRING_LISTS = ("policyRoutes", "modulesRun")
 PART_FIELDS = ("contentType", "oContentType", "disposition", "filename", "md5", "sha256",
                "sandboxStatus")
@@ -57,11 +56,6 @@ def normalise_message(event: dict, problems: list[str]) -> dict:
         if key in out:
             out[key] = _string_list(out[key], key, problems)
     out["completelyRewritten"] = _boolean(out.get("completelyRewritten"), problems)
-    for key in INTEGER_FIELDS:
-        if key in out:
-            out[key] = _integer(out[key], key, problems)
-    if "impostorScore" in out:
-        out["impostorScore"] = _number(out["impostorScore"], "impostorScore", problems)
     if "messageParts" in out:
         out["messageParts"] = _objects(out["messageParts"], "messageParts", problems, _part)
     if "threatsInfoMap" in out:

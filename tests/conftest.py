@@ -15,9 +15,11 @@ import pytest
 
 from tap_proofpoint_tap.sandbox import Clock, Sandbox
 from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
+from tap_proofpoint_tap.windows import fmt
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)
 AUTH = ("sandbox-principal", "sandbox-secret")
+SANDBOX_CREDENTIALS = {"principal": AUTH[0], "secret": AUTH[1]}
 
 
 @pytest.fixture
@@ -91,9 +93,7 @@ def assert_no_secret(config: dict, *outputs: str) -> None:
 
 
 def tap_config(sandbox, start, end, **extra) -> dict:
-    from tap_proofpoint_tap.windows import fmt
-
-    return {"principal": "sandbox-principal", "secret": "sandbox-secret", "api_url": sandbox.url,
+    return {**SANDBOX_CREDENTIALS, "api_url": sandbox.url,
             "start_date": fmt(start), "end_date": fmt(end), **extra}
 
 
@@ -126,6 +126,13 @@ def traffic_sandbox(seed: int, per_hour: int, history: timedelta) -> Sandbox:
     settings = Settings(seed=seed, per_hour=tuple((s, per_hour) for s in STREAMS),
                         late_fraction=0)
     return Sandbox(settings=settings, clock=Clock(), history=history)
+
+
+@pytest.fixture
+def busy_live():
+    """A real-time sandbox with about 60 events per stream and hour over the last 8 hours."""
+    with traffic_sandbox(11, 60, timedelta(hours=8)) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
@@ -183,8 +190,6 @@ def meltano_installed() -> None:
 
 def meltano_env(tmp_path: Path, sandbox, start: datetime, end: datetime, **extra: str) -> dict:
     """Environment for a ``meltano run`` of this project with its own state and DuckDB file."""
-    from tap_proofpoint_tap.windows import fmt
-
     return {**os.environ,
             "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
             "TAP_PROOFPOINT_TAP_API_URL": sandbox.url,

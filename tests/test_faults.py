@@ -25,6 +25,7 @@ from tap_proofpoint_tap.windows import fmt
 from tests.conftest import (
     MELTANO,
     ROOT,
+    SANDBOX_CREDENTIALS,
     TAP,
     assert_no_secret,
     catalog_selecting,
@@ -136,12 +137,12 @@ def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed,
             assert proc.poll() is None, "meltano finished before the kill point"
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        assert "sandbox-secret" not in (tmp_path / "killed.log").read_text()
+        assert_no_secret(SANDBOX_CREDENTIALS, (tmp_path / "killed.log").read_text())
         # Meltano sees the killed run as still running for 5 minutes: users wait or --force.
         rerun = subprocess.run([MELTANO, "run", "--force", *argv[2:]], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=600)
         assert rerun.returncode == 0, rerun.stderr[-3000:]
-        assert "sandbox-secret" not in rerun.stdout + rerun.stderr
+        assert_no_secret(SANDBOX_CREDENTIALS, rerun.stdout, rerun.stderr)
         with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
             for stream in STREAMS:
                 rows = con.execute(f"select id from proofpoint.{stream}").fetchall()

@@ -29,10 +29,11 @@ from tap_proofpoint_tap.windows import fmt
 from tests.conftest import (
     MELTANO,
     ROOT,
+    SANDBOX_CREDENTIALS,
+    assert_no_secret,
     expected_entities,
     hour_floor,
     meltano_env,
-    traffic_sandbox,
 )
 
 PIPELINE = ("tap-proofpoint-tap", "threatq")
@@ -41,11 +42,6 @@ ENTITY_TABLES = ("threatq_corporate_emails", "threatq_indicators",
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture
-def busy_live():
-    with traffic_sandbox(3, 30, timedelta(hours=6)) as sandbox:
-        yield sandbox
-
 
 def meltano_run(tmp_path: Path, sandbox: Sandbox, start: datetime, end: datetime, loader: str,
                 *flags: str, **env: str) -> subprocess.CompletedProcess:
@@ -53,7 +49,7 @@ def meltano_run(tmp_path: Path, sandbox: Sandbox, start: datetime, end: datetime
                           env=meltano_env(tmp_path, sandbox, start, end, **env),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-5000:]
-    assert "sandbox-secret" not in proc.stdout + proc.stderr
+    assert_no_secret(SANDBOX_CREDENTIALS, proc.stdout, proc.stderr)
     return proc
 
 

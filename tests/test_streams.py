@@ -8,23 +8,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import jsonschema
-import pytest
 
 from tap_proofpoint_tap.normalise import derived_id, normalise_click, normalise_message
 from tap_proofpoint_tap.sandbox import Clock, Sandbox
 from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
 from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.sandbox.server import ENDPOINTS
-from tests.conftest import catalog_selecting, hour_floor, run_tap, tap_config, traffic_sandbox
+from tests.conftest import catalog_selecting, hour_floor, run_tap, tap_config
 
 SAMPLES = Path(__file__).parent / "samples"  # copied from shared/samples
 SCHEMAS = Path(__file__).resolve().parents[1] / "tap_proofpoint_tap" / "schemas"
 
-
-@pytest.fixture
-def busy_live():
-    with traffic_sandbox(5, 25, timedelta(hours=8)) as sandbox:
-        yield sandbox
 
 
 def test_every_stream_emits_exactly_its_events_and_they_validate(tmp_path, busy_live):

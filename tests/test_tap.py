@@ -12,7 +12,15 @@ import pytest
 
 from tap_proofpoint_tap.sandbox import Fault
 from tap_proofpoint_tap.windows import fmt, parse
-from tests.conftest import TAP, catalog_selecting, click, hour_floor, run_tap, tap_config
+from tests.conftest import (
+    TAP,
+    assert_no_secret,
+    catalog_selecting,
+    click,
+    hour_floor,
+    run_tap,
+    tap_config,
+)
 
 CLICKS = "/v2/siem/clicks/permitted"
 
@@ -269,5 +277,5 @@ def test_config_from_environment(tmp_path, live_sandbox):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert '"id":"click-1"' in proc.stdout.replace(" ", "")
-    assert "sandbox-secret" not in proc.stdout + proc.stderr
+    assert_no_secret(config, proc.stdout, proc.stderr)
 

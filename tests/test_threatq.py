@@ -28,7 +28,6 @@ from tests.conftest import (
     hour_floor,
     run_tap,
     tap_config,
-    traffic_sandbox,
 )
 
 MAPPER = str(Path(sys.executable).parent / "mapper-proofpoint-threatq")
@@ -252,11 +251,6 @@ def test_state_and_other_streams_pass_through_untouched(tmp_path):
 
 
 # -- the console script on the tap's own output --
-
-@pytest.fixture
-def busy_live():
-    with traffic_sandbox(11, 60, timedelta(hours=6)) as sandbox:
-        yield sandbox
 
 
 def test_tap_output_maps_to_exactly_the_independent_count(tmp_path, busy_live):
