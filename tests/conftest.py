@@ -77,7 +77,9 @@ def run_tap(tmp_path, config: dict, state: dict | None = None, catalog: dict | N
         argv += ["--catalog", str(tmp_path / "catalog.json")]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     assert_no_secret(config, proc.stdout, proc.stderr)
-    messages = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    # Singer lines end at "\n" only: str.splitlines() would also cut at U+0085 or U+2028, which
+    # JSON encoders leave unescaped inside strings.
+    messages = [json.loads(line) for line in proc.stdout.split("\n") if line.startswith("{")]
     return Run(proc.returncode, messages, proc.stderr)
 
 

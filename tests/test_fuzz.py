@@ -130,12 +130,13 @@ def test_what_the_streaming_parser_refuses_is_read_whole_and_kept(tmp_path):
     """A lone surrogate escape stops the C parser; the stdlib reads it, the record keeps it."""
     batch = [{"id": "odd", "threatStatus": "active", "userAgent": "bad \udc80 agent",
               "clickTime": "2026-03-04T10:00:00.000Z", "spare": -(2**70)},
-             {"id": "plain", "threatStatus": "active", "url": "https://x.example/ü"}]
+             {"id": "plain", "threatStatus": "active",
+              "url": "https://x.example/ü\u2028\x85"}]  # line separators, unescaped in JSON
     run = serve_and_read(tmp_path, "clicks_permitted", batch)
     assert run.returncode == 0, run.stderr[-2000:]
     records = {r["id"]: r for r in run.records()}
     assert set(records) == {"odd", "plain"}
     assert records["odd"]["userAgent"] == "bad \ufffd agent"
-    assert records["plain"]["url"] == "https://x.example/ü"
+    assert records["plain"]["url"] == "https://x.example/ü\u2028\x85"
     assert "userAgent held invalid Unicode" in run.stderr
     assert "try 1 of 5 failed (unreadable body" in run.stderr  # then read whole, at once

@@ -64,7 +64,7 @@ def run_mapper(lines: list[str], config: dict | None = None, tmp_path: Path | No
     proc = subprocess.run(argv, input="".join(lines), capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
-    return MapperRun([json.loads(line) for line in proc.stdout.splitlines()], proc.stderr)
+    return MapperRun([json.loads(line) for line in proc.stdout.split("\n") if line], proc.stderr)
 
 
 def as_lines(messages: list[dict]) -> list[str]:

@@ -49,7 +49,7 @@ def main() -> None:
                               capture_output=True, text=True)
         elapsed = time.monotonic() - started
         requests = sb.siem_requests()
-    logs = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    logs = [json.loads(line) for line in proc.stderr.split("\n") if line.startswith("{")]
     if proc.returncode != 0:
         errors = [e["event"] for e in logs if e.get("level") == "error"] or [proc.stderr[-2000:]]
         sys.exit("meltano run failed:\n" + "\n".join(errors[-5:]))
