@@ -15,8 +15,8 @@ PG_BIN="$(pg_bin)"
 PG_DIR="$(mktemp -d /tmp/tap-proofpoint-pg.XXXXXX)"
 PG_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
-as_pg() {  # the server refuses to run as root
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+as_pg() {  # the server refuses to run as root; run from / (postgres may not read the cwd)
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 [ "$(id -u)" = 0 ] && chown postgres "$PG_DIR"
