@@ -42,6 +42,7 @@ from tap_proofpoint_tap.windows import fmt, parse
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
+RECORD = b'"type":"RECORD"'
 
 
 @dataclass
@@ -72,8 +73,8 @@ def measure(argv: list[str], *, stdin: Path | None = None, keep: Path | None = N
                                 env=env, cwd=cwd)
         records, tail = 0, b""
         while chunk := proc.stdout.read(1 << 20):
-            records += (tail + chunk).count(b'"type":"RECORD"')
-            tail = chunk[-16:]
+            records += (tail + chunk).count(RECORD)
+            tail = chunk[1 - len(RECORD):]  # a RECORD cut in two by the read, never a whole one
             copy.write(chunk)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.monotonic() - started

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
 import uuid
 from collections.abc import Callable
@@ -29,11 +30,13 @@ THREAT_FIELDS = ("threatID", "campaignID", "classification", "threat", "threatSt
                  "threatTime", "threatType", "threatUrl", "detectionType")
 SCHEMAS = {name: json.loads((Path(__file__).parent / "schemas" / f"{name}.json").read_text())
            for name in ("click", "message")}
-_TEXT_OR_NULL = {str, type(None)}
+_NOT_NULL = functools.partial(operator.is_not, None)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _DATE_TIME = re.compile(  # the time of day is checked here; the calendar day by _valid_date
     r"(\d{4}-\d\d-\d\d)[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?"
     r"([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?")
+_CANONICAL_TIME = re.compile(  # the form Proofpoint sends, kept as it is once the day is checked
+    r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z").fullmatch
 
 
 def normalise_click(event: dict, problems: list[str]) -> dict:
@@ -108,12 +111,16 @@ def _object_conformer(properties: dict) -> Conformer:
         if not isinstance(value, dict):
             problems.append(f"{path or 'event'} is not an object")
             return None
-        if (value.keys() <= textual and set(map(type, value.values())) <= _TEXT_OR_NULL
-                and all(map(str.isascii, filter(None, value.values())))):
-            # The usual event (every click): known keys, ASCII text. Only times to check.
+        try:  # a value other than null or text raises
+            plain = value.keys() <= textual and all(
+                map(str.isascii, filter(_NOT_NULL, value.values())))
+        except TypeError:
+            plain = False
+        if plain:  # the usual event (every click): known keys, ASCII text; only times to check
             for key in times:
-                if value.get(key) is not None:
-                    value[key] = _date_time(value[key], key, problems)
+                text = value.get(key)
+                if text is not None and not (_CANONICAL_TIME(text) and _valid_date(text[:10])):
+                    value[key] = _date_time(text, key, problems)
             return value
         out = {}
         for key, item in value.items():

@@ -6,19 +6,34 @@ time when stdout is a pipe. This writer gathers messages itself and writes them 
 are pending, when a STATE goes out and at exit. A reader therefore never sees a STATE before
 the records it covers, and a process killed mid-window loses only lines after its last STATE,
 which the next run reads again.
+
+Two more savings, both measured in benchmarks/: a RECORD line is the record encoded between
+bytes encoded once per window (:func:`record_envelope`), and on Linux the pipe to the reader
+is widened to 1 MiB, so that writer and reader take turns a sixteenth as often (a tenth of
+the tap's wall time on two cores).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import sys
+from typing import IO, Any
 
-from singer_sdk.contrib.msgspec import MsgSpecReader, MsgSpecWriter, serialize_jsonl
+try:
+    import fcntl
+except ImportError:  # Windows: pipes keep their size
+    fcntl = None
+
+import msgspec
+from singer_sdk.contrib.msgspec import MsgSpecReader, MsgSpecWriter, enc_hook
 from singer_sdk.singerlib import Message, StateMessage
 
-__all__ = ["MsgSpecReader", "StateFlushingWriter"]
+__all__ = ["MsgSpecReader", "StateFlushingWriter", "record_envelope"]
 
 BLOCK = 1 << 16
+PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for by default (pipe-max-size)
+ENCODER = msgspec.json.Encoder(enc_hook=enc_hook, decimal_format="number")  # as the SDK's
 
 
 class StateFlushingWriter(MsgSpecWriter):
@@ -27,18 +42,38 @@ class StateFlushingWriter(MsgSpecWriter):
     def __init__(self) -> None:
         super().__init__()
         self._pending = bytearray()
+        _widen_pipe(sys.stdout)
         atexit.register(self.flush)
 
     def write_message(self, message: Message | dict) -> None:
         """Write a message; a dict is written as it is (a mapper passing messages through)."""
         if isinstance(message, dict):
-            self._pending += serialize_jsonl(message)
+            self._append(b"", message, b"\n")
             state = message.get("type") == "STATE"
         else:
             self._pending += self.format_message(message)
             state = isinstance(message, StateMessage)
         if state or len(self._pending) >= BLOCK:
             self.flush()
+
+    def write_record(self, envelope: tuple[bytes, bytes], record: dict) -> None:
+        """Write a RECORD line: ``record`` encoded inside the message's other fields, which
+        :func:`record_envelope` encoded once (per window, not per record)."""
+        self._append(envelope[0], record, envelope[1])
+        if len(self._pending) >= BLOCK:
+            self.flush()
+
+    def _append(self, head: bytes, value: Any, tail: bytes) -> None:
+        """Add ``head``, ``value`` encoded and ``tail``; nothing at all if encoding fails."""
+        pending = self._pending
+        size = len(pending)
+        try:
+            pending += head
+            ENCODER.encode_into(value, pending, -1)
+            pending += tail
+        except BaseException:
+            del pending[size:]
+            raise
 
     def flush(self) -> None:
         """Write what is pending, all of it (an unbuffered stdout may take it in parts)."""
@@ -49,3 +84,18 @@ class StateFlushingWriter(MsgSpecWriter):
         view.release()
         self._pending.clear()
         sys.stdout.flush()
+
+
+def record_envelope(fields: dict) -> tuple[bytes, bytes]:
+    """The bytes of a RECORD line before and after its record, from the message's other
+    ``fields`` (``type``, ``stream``, ``time_extracted``, …)."""
+    head, _, tail = ENCODER.encode({**fields, "record": None}).rpartition(b'"record":null')
+    return head + b'"record":', tail + b"\n"
+
+
+def _widen_pipe(stream: IO) -> None:
+    """Let the pipe to the reader hold ``PIPE_BYTES`` instead of Linux's 64 KiB, so that the
+    tap and its reader (target, mapper) take turns less often. Where that is not possible (not
+    Linux, not a pipe, a lower limit) nothing changes."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)

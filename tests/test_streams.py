@@ -8,12 +8,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from tap_proofpoint_tap.normalise import derived_id, normalise_click, normalise_message
 from tap_proofpoint_tap.sandbox import Clock, Sandbox
 from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
 from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.sandbox.server import ENDPOINTS
+from tap_proofpoint_tap.singer_io import ENCODER, StateFlushingWriter, record_envelope
 from tests.conftest import catalog_selecting, hour_floor, run_tap, tap_config
 
 SAMPLES = Path(__file__).parent / "samples"  # copied from shared/samples
@@ -163,3 +165,53 @@ def test_a_deselected_property_is_left_out(tmp_path, busy_live):
     assert all("userAgent" in r for r in plain.records())
     assert all(isinstance(m.get("time_extracted"), str) for m in plain.messages
                if m["type"] == "RECORD")
+
+
+def test_stream_maps_and_flattening_give_what_the_sdk_gives(tmp_path, busy_live):
+    """The tap writes RECORD lines itself only when nothing transforms records; stream maps and
+    flattening take the SDK's path, and flattening flat clicks changes nothing: same messages."""
+    start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
+    config = tap_config(busy_live, start, start + timedelta(hours=1))
+    catalog = catalog_selecting(tmp_path, config, "clicks_permitted")
+
+    def records(**settings) -> list[dict]:
+        run = run_tap(tmp_path, {**config, **settings}, catalog=catalog)
+        assert run.returncode == 0, run.stderr
+        lines = [m for m in run.messages if m["type"] == "RECORD"]
+        assert lines and all(isinstance(m["time_extracted"], str) for m in lines)
+        lines.sort(key=lambda m: m["record"]["id"])  # the sandbox shuffles every answer
+        return [{k: v for k, v in m.items() if k != "time_extracted"} for m in lines]
+
+    plain = records()
+    assert records(flattening_enabled=True, flattening_max_depth=1) == plain
+    renamed = records(stream_maps={"clicks_permitted": {"__alias__": "clicks",
+                                                        "userAgent": None}})
+    assert [m["stream"] for m in renamed] == ["clicks"] * len(plain)
+    assert [m["record"] for m in renamed] == [
+        {k: v for k, v in m["record"].items() if k != "userAgent"} for m in plain]
+
+
+def test_a_record_line_is_its_message_encoded():
+    record = {"id": "1", "url": 'https://x.example/"record":null', "note": "é\u2028"}
+    for fields in ({"type": "RECORD", "stream": "clicks_permitted"},
+                   {"type": "RECORD", "stream": 'odd "record":null', "time_extracted": "t",
+                    "version": 3}):
+        head, tail = record_envelope(fields)
+        line = head + ENCODER.encode(record) + tail
+        assert line.endswith(b"\n") and json.loads(line) == {**fields, "record": record}
+
+
+def test_a_message_that_cannot_be_encoded_leaves_no_half_line(capsysbinary):
+
+    writer = StateFlushingWriter()
+    envelope = record_envelope({"type": "RECORD", "stream": "s"})
+    writer.write_record(envelope, {"id": "1"})
+    with pytest.raises(UnicodeEncodeError):
+        writer.write_record(envelope, {"id": "\ud800"})
+    with pytest.raises(UnicodeEncodeError):
+        writer.write_message({"type": "RECORD", "stream": "s", "record": {"id": "\udfff"}})
+    writer.write_message({"type": "STATE", "value": {}})
+    lines = capsysbinary.readouterr().out.split(b"\n")
+    assert [json.loads(line) for line in lines if line] == [
+        {"type": "RECORD", "stream": "s", "record": {"id": "1"}},
+        {"type": "STATE", "value": {}}]

@@ -279,3 +279,19 @@ def test_config_from_environment(tmp_path, live_sandbox):
     assert '"id":"click-1"' in proc.stdout.replace(" ", "")
     assert_no_secret(config, proc.stdout, proc.stderr)
 
+
+
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_GETPIPE_SZ"), reason="Linux pipes only")
+def test_stdout_pipe_is_widened(tmp_path, live_sandbox):
+    """The tap asks for a 1 MiB pipe to its reader (Linux's default is 64 KiB)."""
+    import fcntl
+
+    start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=2)
+    config = tap_config(live_sandbox, start, start + timedelta(hours=1))
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    proc = subprocess.Popen([TAP, "--config", str(tmp_path / "config.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc.stdout.readline()  # the first line: the writer is set up
+    size = fcntl.fcntl(proc.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+    proc.communicate()
+    assert size == 1 << 20

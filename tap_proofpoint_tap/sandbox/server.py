@@ -7,6 +7,7 @@ import collections
 import random
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -196,17 +197,18 @@ class Sandbox:
             arrays[ARRAY_KEYS[stream]] = self.store.select(stream, window, now, statuses, by_type)
         with self._lock:
             rng = random.Random(self._rng.getrandbits(64))
-        body = self.store.body(arrays, rules.format_time(window.end), rng)
+        length, pieces = self.store.body(arrays, rules.format_time(window.end), rng)
         kind = fault.kind if fault else None
         log(200, kind)
         content_type = "text/plain" if kind == "text-plain" else "application/json"
         if kind in ("truncate", "cut"):
+            body = b"".join(pieces)
             half = body[: len(body) // 2]
             length = len(body) if kind == "truncate" else len(half)
             _send(handler, 200, half, {"Content-Type": content_type}, length=length)
             handler.close_connection = True
             return None
-        return _send(handler, 200, body, {"Content-Type": content_type})
+        return _send(handler, 200, pieces, {"Content-Type": content_type}, length=length)
 
     def _admit(self, path: str, now: datetime) -> bool:
         """Count the request against its pool; False when the pool is spent (→ 429)."""
@@ -226,13 +228,17 @@ class Sandbox:
         return hits[0] if hits else None
 
 
-def _send(handler, status: int, body: bytes, headers: dict | None = None, length=None) -> None:
+def _send(handler, status: int, body: bytes | Iterable[bytes], headers: dict | None = None,
+          length: int | None = None) -> None:
+    """Answer with ``body`` or its pieces; ``length`` (default: the body's) may overstate it."""
+    pieces = [body] if isinstance(body, bytes) else body
     handler.send_response(status)
     for key, value in {"Content-Type": "text/plain", **(headers or {})}.items():
         handler.send_header(key, value)
     handler.send_header("Content-Length", str(len(body) if length is None else length))
     handler.end_headers()
-    handler.wfile.write(body)
+    for piece in pieces:
+        handler.wfile.write(piece)
 
 
 def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:

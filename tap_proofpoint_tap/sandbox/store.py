@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from tap_proofpoint_tap.sandbox.generator import (
 from tap_proofpoint_tap.sandbox.rules import Window
 
 HOUR = timedelta(hours=1)
+PIECE = 1000  # events per piece of a response body
 
 
 @dataclass(frozen=True)
@@ -87,16 +89,22 @@ class EventStore:
             and (types is None or s.types & types)
         ]
 
-    def body(self, arrays: dict[str, list[Stored]], query_end: str, rng: random.Random) -> bytes:
-        """The JSON envelope: arrays in shuffled order, each event in a random part order."""
-        chunks = [b"{"]
+    def body(self, arrays: dict[str, list[Stored]], query_end: str,
+             rng: random.Random) -> tuple[int, Iterator[bytes]]:
+        """The JSON envelope's length and its bytes in pieces, each joined as it is sent (a
+        100,000-event hour starts at once instead of after a 90 MB copy): arrays in shuffled
+        order, each event in a random part order.
+        """
+        parts: list[bytes | list[bytes]] = [b"{"]
         for key, events in arrays.items():
             picked = [rng.choice(s.variants) if len(s.variants) > 1 else s.variants[0]
                       for s in events]
             rng.shuffle(picked)
-            chunks += [json.dumps(key).encode(), b":[", b",".join(picked), b"],"]
-        chunks.append(b'"queryEndTime":' + json.dumps(query_end).encode() + b"}")
-        return b"".join(chunks)
+            parts += [json.dumps(key).encode() + b":[", picked, b"],"]
+        parts.append(b'"queryEndTime":' + json.dumps(query_end).encode() + b"}")
+        length = sum(len(part) if isinstance(part, bytes)
+                     else sum(map(len, part)) + max(len(part) - 1, 0) for part in parts)
+        return length, _pieces(parts)
 
     def warm(self, start: datetime, end: datetime) -> None:
         """Generate and serialise every hour in ``[start, end)`` ahead of the first request."""
@@ -122,6 +130,16 @@ class EventStore:
             with self._lock:
                 cached = self._hours.setdefault(key, cached)
         return cached
+
+
+def _pieces(parts: list[bytes | list[bytes]]) -> Iterator[bytes]:
+    """``parts`` as bytes: lists of events joined with commas, ``PIECE`` events at a time."""
+    for part in parts:
+        if isinstance(part, bytes):
+            yield part
+            continue
+        for start in range(0, len(part), PIECE):
+            yield (b"," if start else b"") + b",".join(part[start:start + PIECE])
 
 
 def _list(value: object) -> list:
