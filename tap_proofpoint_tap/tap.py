@@ -23,6 +23,7 @@ from tap_proofpoint_tap.streams import STREAM_TYPES
 
 THREAT_STATUSES = ("active", "cleared", "falsePositive")
 THREAT_TYPES = ("url", "attachment", "messageText")
+STREAM_NAMES = frozenset(t.name for t in STREAM_TYPES)
 
 
 class TapProofpointTap(Tap):
@@ -89,7 +90,7 @@ class TapProofpointTap(Tap):
             if state:
                 raise StateError("The --state file is not a Singer state (no 'bookmarks'): pass "
                                  "the last STATE the tap printed, or no --state.")
-        foreign = sorted(set(bookmarks) - {t.name for t in STREAM_TYPES})
+        foreign = sorted(set(bookmarks) - STREAM_NAMES)
         if foreign:
             raise StateError(
                 f"The --state file has bookmarks of streams this tap does not have "
@@ -162,17 +163,16 @@ def checked_json(source: IO[str] | Path, option: str) -> IO[str]:
 
 def check_catalog(catalog: dict) -> None:
     """Refuse a catalog that selects a stream this tap does not have (a typo reads nothing)."""
-    known = {t.name for t in STREAM_TYPES}
     entries = catalog.get("streams")
     if not isinstance(entries, list):
         raise InputError("The --catalog file has no 'streams' list: use the output of "
                          "--discover.")
-    unknown = sorted(str(entry.get("tap_stream_id") or entry.get("stream"))
-                     for entry in entries if isinstance(entry, dict) and _selected(entry)
-                     and (entry.get("tap_stream_id") or entry.get("stream")) not in known)
+    selected = (entry.get("tap_stream_id") or entry.get("stream")
+                for entry in entries if isinstance(entry, dict) and _selected(entry))
+    unknown = sorted(str(name) for name in selected if name not in STREAM_NAMES)
     if unknown:
         raise InputError(f"The --catalog file selects {', '.join(unknown)[:100]}, which this "
-                         f"tap does not have; its streams are {', '.join(sorted(known))}.")
+                         f"tap does not have; its streams are {', '.join(sorted(STREAM_NAMES))}.")
 
 
 def _selected(entry: dict) -> bool:

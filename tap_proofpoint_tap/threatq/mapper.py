@@ -107,6 +107,5 @@ class ThreatQMapper(InlineMapper):
         sys.stderr.flush()
 
 
-
 if __name__ == "__main__":
     ThreatQMapper.cli()
