@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test test-long lint demo clean
+.PHONY: install test test-long fuzz lint demo clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: install
 # The fault suite's long variant: 20+ kill points over more seeds (adds a few minutes).
 test-long: install
 	$(BIN)/python -m pytest -m long tests/test_faults.py
+
+# Fresh random examples for the fuzz suite, for FUZZ_MINUTES (make test runs it derandomised).
+FUZZ_MINUTES ?= 10
+fuzz: install
+	$(BIN)/python -m tests.fuzz --minutes $(FUZZ_MINUTES)
 
 demo: install
 	$(BIN)/python -m tap_proofpoint_tap.sandbox.demo

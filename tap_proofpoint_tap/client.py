@@ -29,6 +29,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_proofpoint_tap import windows
+from tap_proofpoint_tap.conform import declared_paths, generic_path
 from tap_proofpoint_tap.errors import (
     AuthError,
     BudgetReached,
@@ -36,6 +37,7 @@ from tap_proofpoint_tap.errors import (
     UnavailableError,
     WindowRefused,
 )
+from tap_proofpoint_tap.normalise import UNKNOWN_FIELDS
 from tap_proofpoint_tap.singer_io import record_envelope
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -73,6 +75,7 @@ class SiemStream(RESTStream):
     _plain_messages: bool | None = None  # worked out from the catalog on the first record
     _extracted_at: str | None = None  # when the current window's response arrived
     _envelopes: list[tuple[bytes, bytes]] | None = None  # RECORD lines' fixed bytes, per window
+    _declared: set[str] | None = None  # field paths of the schema, and unknown ones named once
 
     @property
     def url_base(self) -> str:
@@ -204,8 +207,11 @@ class SiemStream(RESTStream):
                 problems: list[str] = []
                 record = normalise(event, problems)
                 if problems:
-                    self.logger.warning("%s: event %s kept with nulls: %s", self.name,
-                                        record.get("id"), "; ".join(problems))
+                    self.logger.warning("%s: event %s kept with nulls (the values as sent are in "
+                                        "%s): %s", self.name, record["id"], UNKNOWN_FIELDS,
+                                        "; ".join(problems))
+                if UNKNOWN_FIELDS in record:
+                    self._name_unknown_fields(record)
                 if record["id"] in seen:
                     continue
                 seen.add(record["id"])
@@ -213,6 +219,17 @@ class SiemStream(RESTStream):
                 yield record
         finally:
             response.close()
+
+    def _name_unknown_fields(self, record: dict) -> None:
+        """Warn once per run for each field path the schema does not declare."""
+        if self._declared is None:
+            self._declared = declared_paths(self.schema)
+        new = {generic_path(path) for path in record[UNKNOWN_FIELDS]} - self._declared
+        if new:
+            self._declared |= new
+            self.logger.warning(
+                "%s: %s not in the schema, kept in %s (first in event %s; named once per run)",
+                self.name, ", ".join(sorted(new)), UNKNOWN_FIELDS, record["id"])
 
     def _send(self, prepared: requests.PreparedRequest) -> requests.Response:
         """Send one request and check its status; the body is left to stream.

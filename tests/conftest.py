@@ -12,10 +12,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tap_proofpoint_tap.sandbox import Clock, Sandbox
 from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
 from tap_proofpoint_tap.windows import fmt
+
+# `make test` tries the same examples on every run (derandomised, no example database), so a
+# red suite means a change broke something; `make fuzz` (tests/fuzz.py) explores new ones.
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None,
+                                     max_examples=400, print_blob=True)
+hypothesis_settings.register_profile("explore", max_examples=5000, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)
 AUTH = ("sandbox-principal", "sandbox-secret")

@@ -6,7 +6,7 @@ import json
 import random
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from tap_proofpoint_tap.sandbox.generator import (
@@ -60,14 +60,17 @@ class EventStore:
         self._lock = threading.Lock()
 
     def add(self, stream: str, event: dict, visible: datetime | None = None,
-            created: datetime | None = None) -> None:
+            created: datetime | None = None, statuses: frozenset[str] | None = None) -> None:
         """Serve ``event`` in the window of its creation time, visible from ``visible`` on.
 
-        ``created`` overrides the creation time read from the event (for events whose times
-        are missing or garbage, as in fuzzing).
+        ``created`` overrides the creation time read from the event and ``statuses`` the
+        threat statuses the ``threatStatus`` filter sees (for events whose times or statuses
+        are missing, garbage or in another case, as in fuzzing and third-party samples).
         """
         created = created or creation_time(event)
         stored = store(Generated(event, created, visible or created))
+        if statuses is not None:
+            stored = replace(stored, statuses=statuses)
         with self._lock:
             self._added[stream].append(stored)
 
