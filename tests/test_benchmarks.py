@@ -1,4 +1,4 @@
-"""The benchmark script runs end to end on a small window (its figures are not asserted)."""
+"""The benchmark scripts run end to end on a small window (their figures are not asserted)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,14 @@ def test_benchmark_script_runs_on_a_small_window(tmp_path, meltano_installed):
     figures = json.loads(out.read_text())
     assert {"tap", "tap_small", "naive", "floor", "mapper", "meltano"} <= set(figures)
     assert figures["tap"]["records"] == figures["naive"]["records"] == 300
+
+
+def test_threatq_benchmark_runs_on_a_small_window(tmp_path):
+    out = tmp_path / "benchmark-threatq.json"
+    proc = subprocess.run([sys.executable, "benchmarks/threatq.py", "--clicks", "200", "--runs",
+                           "1", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| merging |" in proc.stdout and "| duplicate-reposts |" in proc.stdout
+    figures = json.loads(out.read_text())
+    assert figures["merging"]["clicks"] == figures["duplicate-reposts"]["clicks"] == 200

@@ -1,11 +1,14 @@
-"""``make demo``: a day of sandbox traffic through Meltano into DuckDB, and what it shows.
+"""``make demo``: a day of sandbox traffic through Meltano into DuckDB and into ThreatQ.
 
 Starts the sandbox on 127.0.0.1 (real-time clock, seed 7, 25 hours of history), runs
 ``meltano run tap-proofpoint-tap threatq target-duckdb`` in the project's ``sandbox``
-environment, stops the sandbox, and prints rows per table, the top clicked URLs, the
-most-clicking recipients and the ThreatQ run summary. Meltano keeps the bookmark in
-``.meltano/meltano.db``, so running the demo again reads only the minutes since the last run
-(plus the 30-minute look-back).
+environment and prints rows per table, the top clicked URLs, the most-clicking recipients and
+the ThreatQ run summary. Meltano keeps the bookmark in ``.meltano/meltano.db``, so running the
+demo again reads only the minutes since the last run (plus the 30-minute look-back).
+
+Then it starts the ThreatQ stand-in (in memory, empty) and runs
+``meltano run --full-refresh tap-proofpoint-tap threatq target-threatq``, and prints what
+ThreatQ now holds in the shape of the seed feed's "Average Feed Run" table.
 """
 
 from __future__ import annotations
@@ -23,8 +26,14 @@ import duckdb
 
 from tap_proofpoint_tap.sandbox import Clock, Sandbox
 from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
+from tap_proofpoint_tap.threatq_sandbox import ThreatQSandbox
 
 DEMO_PORT = 8765  # the api_url of the sandbox environment in meltano.yml
+THREATQ_PORT = 8766  # target-threatq's api_url there
+THREATQ_PIPELINE = ["--full-refresh", "tap-proofpoint-tap", "threatq", "target-threatq"]
+FEED_RUN = (("Corporate Emails", "corporate_email"), ("Indicators", "indicators"),
+            ("Indicator Attributes", "attributes"), ("Incidents", "incident"),
+            ("Relationships", "pivots"))
 # The sandbox environment's file; TARGET_DUCKDB_FILEPATH (Meltano's override) moves it.
 DATABASE = Path(os.environ.get("TARGET_DUCKDB_FILEPATH", "output/sandbox.duckdb"))
 MELTANO = str(Path(sys.executable).parent / "meltano")
@@ -49,15 +58,51 @@ def main() -> None:
                               capture_output=True, text=True)
         elapsed = time.monotonic() - started
         requests = sb.siem_requests()
+        logs = checked(proc)
+        intervals = sorted(r.params["interval"][0] for r in requests)
+        print(f"Done in {elapsed:.1f} s: {len(requests)} API requests, reading "
+              f"{intervals[0].split('/')[0]} to {intervals[-1].split('/')[1]}" if intervals else
+              f"Done in {elapsed:.1f} s: nothing new to read yet")
+        report(before, logs)
+        into_threatq(sb.url)
+
+
+def checked(proc: subprocess.CompletedProcess) -> list[dict]:
+    """The run's JSON log lines; a failed run ends the demo with its errors."""
     logs = [json.loads(line) for line in proc.stderr.split("\n") if line.startswith("{")]
     if proc.returncode != 0:
         errors = [e["event"] for e in logs if e.get("level") == "error"] or [proc.stderr[-2000:]]
         sys.exit("meltano run failed:\n" + "\n".join(errors[-5:]))
-    intervals = sorted(r.params["interval"][0] for r in requests)
-    print(f"Done in {elapsed:.1f} s: {len(requests)} API requests, reading "
-          f"{intervals[0].split('/')[0]} to {intervals[-1].split('/')[1]}" if intervals else
-          f"Done in {elapsed:.1f} s: nothing new to read yet")
-    report(before, logs)
+    return logs
+
+
+def into_threatq(siem_url: str) -> None:
+    """The same day into the ThreatQ stand-in, and what ThreatQ then holds."""
+    port = THREATQ_PORT if port_free(THREATQ_PORT) else 0
+    with ThreatQSandbox(port=port) as tq:
+        print(f"\nThreatQ stand-in: {tq.url} (in memory, empty)")
+        print(f"Running: meltano run {' '.join(THREATQ_PIPELINE)}  (environment: sandbox)")
+        started = time.monotonic()
+        proc = subprocess.run([MELTANO, "--log-format=json", "run", *THREATQ_PIPELINE],
+                              env={**os.environ, "TAP_PROOFPOINT_TAP_API_URL": siem_url,
+                                   "TARGET_THREATQ_API_URL": tq.url,
+                                   "TAP_PROOFPOINT_TAP__SELECT": '["clicks_permitted.*"]'},
+                              capture_output=True, text=True)
+        elapsed = time.monotonic() - started
+        logs = checked(proc)
+        counts = tq.store.dump()["counts"]
+        calls = len(tq.requests)
+    print(f"Done in {elapsed:.1f} s: {calls} ThreatQ API requests")
+    for entry in logs:
+        if entry.get("name") == "target-threatq" and entry["event"].startswith(
+                ("|", "ThreatQ load summary", "Requests:")):
+            print("  " + entry["event"])
+    width = max(len(label) for label, _ in FEED_RUN)
+    print("\nWhat ThreatQ now holds (the seed feed's Average Feed Run, counted in ThreatQ):")
+    print(f"  | {'Metric':<{width}} | Result |")
+    print(f"  |{'-' * (width + 2)}|--------|")
+    for label, key in FEED_RUN:
+        print(f"  | {label:<{width}} | {counts[key]:>6} |")
 
 
 def report(before: dict[str, int], logs: list[dict]) -> None:

@@ -1,0 +1,205 @@
+"""A small client of ThreatQ's REST API: tokens, retries, envelopes and the calls the loader needs.
+
+Every call goes through :meth:`ThreatQClient.call`, which keeps a Bearer token (renewed before it
+expires and once on a 401), retries what may pass on a second try (503 maintenance mode, 5xx,
+timeouts, dropped connections) with bounded backoff, and turns everything else into a one-line
+error that names what to change. A call whose effect is unknown after a failure (a 500 after
+the server may have written, a timeout) is only retried blindly when the caller says it is
+``idempotent``; otherwise :class:`OutcomeUnknown` lets the loader re-read before it writes
+again. No message ever carries the password, the client secret or a token.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from tap_proofpoint_tap.errors import TapError
+
+WAITS = (1, 2, 4, 8, 16, 32)  # seconds between tries: 7 tries over about a minute
+PAGE = 500
+
+
+class ThreatQError(TapError):
+    """Stops the run with a one-line message."""
+
+
+class ThreatQRefused(ThreatQError):
+    """ThreatQ answered 4xx, or a 2xx whose body carries errors."""
+
+
+class OutcomeUnknown(Exception):
+    """A write failed in a way that may or may not have been applied."""
+
+
+class ThreatQClient:
+    """One ThreatQ instance, as the settings name it; counts its requests by kind."""
+
+    def __init__(self, config: dict, logger: logging.Logger) -> None:
+        self.base = config["api_url"].rstrip("/")
+        self.config = config
+        self.logger = logger
+        self.timeout = float(config.get("request_timeout", 120))
+        self.session = requests.Session()
+        self.session.verify = config.get("ca_bundle") or bool(config.get("verify_ssl", True))
+        self.requests: collections.Counter[str] = collections.Counter()
+        self._token: str | None = None
+        self._expires = 0.0
+
+    # -- the calls --
+
+    def lookup(self, path: str, kind: str = "lookup") -> list[dict]:
+        """Every row of a list endpoint, page by page."""
+        rows: list[dict] = []
+        while True:
+            body = self.call("GET", path, params={"limit": PAGE, "offset": len(rows)},
+                             kind=kind)
+            data = body.get("data") or []
+            rows += data
+            if not data or len(rows) >= int(body.get("total", len(rows))):
+                return rows
+
+    def consume(self, collection: str, items: list[dict], *, idempotent: bool) -> list[dict]:
+        """``POST /api/{collection}/consume``: the items created or found, in the order sent."""
+        body = self.call("POST", f"/api/{collection}/consume", body=items, kind="write",
+                         idempotent=idempotent)
+        data = body.get("data")
+        if not isinstance(data, list) or len(data) != len(items):
+            raise ThreatQError(
+                f"ThreatQ answered {len(data) if isinstance(data, list) else 'no'} items to "
+                f"{len(items)} sent to /api/{collection}/consume; nothing more is loaded, run "
+                "again (what was loaded stays, and a rerun adds nothing twice).")
+        return data
+
+    def related(self, collection: str, object_id: int, other: str) -> list[dict]:
+        """The objects of ``other`` linked to one object."""
+        return self.lookup(f"/api/{collection}/{object_id}/{other}", kind="read")
+
+    def attributes(self, collection: str, object_id: int) -> list[dict]:
+        return self.lookup(f"/api/{collection}/{object_id}/attributes", kind="read")
+
+    # -- transport --
+
+    def call(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
+             kind: str, idempotent: bool = True) -> dict:
+        """One API call, with the token, the retries and the checks described above."""
+        waits = iter(WAITS)
+        renewed = False
+        while True:
+            if kind != "token" and (self._token is None or time.monotonic() >= self._expires):
+                self.authenticate()
+            self.requests[kind] += 1
+            headers = {"Accept": "application/json"}
+            if kind != "token":
+                headers["Authorization"] = f"Bearer {self._token}"
+            try:
+                response = self.session.request(method, self.base + path, params=params,
+                                                json=body, headers=headers, timeout=self.timeout)
+            except requests.exceptions.SSLError:
+                raise ThreatQError(
+                    f"The TLS certificate of {urlsplit(self.base).netloc} was refused: set "
+                    "ca_bundle to the CA file that signed it (or verify_ssl: false for a test "
+                    "instance).") from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+                unsent = isinstance(error, requests.exceptions.ConnectTimeout)
+                failure, unknown = _describe(error), not unsent
+            else:
+                status = response.status_code
+                if status == 401 and kind != "token" and not renewed:
+                    renewed = True
+                    self.authenticate()
+                    continue
+                failure, unknown = f"HTTP {status}", status != 503
+                if status < 400:
+                    payload = _json(response)
+                    if payload is not None:
+                        _check_errors(payload, method, path)
+                        return payload
+                    failure = f"HTTP {status} with a body that is not JSON"
+                elif status == 401 and kind != "token":
+                    raise ThreatQError(
+                        "ThreatQ refused a fresh token (401): check that the API user or OAuth "
+                        "client may use the API (its role).")
+                elif status < 500:
+                    raise ThreatQRefused(f"ThreatQ refused {method} {path} ({status}): "
+                                         f"{_reason(response)}")
+            if unknown and not idempotent:
+                raise OutcomeUnknown(failure)
+            wait = next(waits, None)
+            if wait is None:
+                raise ThreatQError(
+                    f"ThreatQ did not answer {method} {path} after {len(WAITS) + 1} tries "
+                    f"({failure}); what was loaded stays, run again later.")
+            self.logger.warning("ThreatQ: %s %s failed (%s); trying again in %d s", method,
+                                path, failure, wait)
+            time.sleep(wait)
+
+    def authenticate(self) -> None:
+        """A new token by the configured grant: password when ``email`` is set, else
+        client credentials."""
+        config = self.config
+        if config.get("email"):
+            grant = {"params": {"grant_type": "password", "client_id": config["client_id"]},
+                     "body": {"email": config["email"], "password": config["password"]}}
+            names = "'client_id', 'email' and 'password'"
+        else:
+            grant = {"params": {"grant_type": "client_credentials"}}
+            names = "'client_id' and 'client_secret'"
+            self.session.auth = (config["client_id"], config["client_secret"])
+        try:
+            payload = self.call("POST", "/api/token", kind="token", **grant)
+        except ThreatQRefused:
+            payload = {}
+        finally:
+            self.session.auth = None
+        token = payload.get("access_token")
+        if not token:
+            raise ThreatQError(f"ThreatQ refused the credentials: check the {names} settings "
+                               "(TARGET_THREATQ_...).")
+        lifetime = float(payload.get("expires_in") or 1800)
+        self._token = token
+        self._expires = time.monotonic() + lifetime - min(60.0, lifetime / 10)
+
+
+def _json(response: requests.Response) -> dict | None:
+    try:
+        payload = response.json()
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else {"data": payload}
+
+
+def _check_errors(payload: dict, method: str, path: str) -> None:
+    """A 2xx that carries ``errors`` is a refusal (ThreatQ's SDK treats it so)."""
+    if payload.get("errors"):
+        raise ThreatQRefused(f"ThreatQ answered {method} {path} with errors: "
+                             f"{_flatten(payload['errors'])}")
+
+
+def _reason(response: requests.Response) -> str:
+    payload = _json(response)
+    if payload is None:
+        return response.text.strip()[:300] or "no reason given"
+    data = payload.get("data")
+    found = payload.get("errors") or (data.get("errors") if isinstance(data, dict) else None)
+    return _flatten(found or payload.get("message") or payload.get("error") or payload)[:300]
+
+
+def _flatten(errors: Any) -> str:
+    """``{"value": ["…"]}`` / ``["…", ["…"]]`` → one line."""
+    if isinstance(errors, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in errors.items())
+    if isinstance(errors, list):
+        return "; ".join(_flatten(e) for e in errors)
+    return str(errors)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, requests.exceptions.Timeout):
+        return "no answer within request_timeout"
+    return "cannot connect or the connection dropped: check api_url and the network"

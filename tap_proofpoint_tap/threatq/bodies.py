@@ -1,0 +1,79 @@
+"""The mapper's entity rows → ThreatQ request bodies: pure functions, tested without a server.
+
+The mapper decides *what* the entities are; these decide only how ThreatQ spells them: its
+``YYYY-MM-DD HH:MM:SS`` times (UTC), its ``sources`` lists, an incident's ``value`` (ThreatQ
+identifies an incident by it, so it carries the click id: unique per click, equal on every
+load of the same click) and a description an analyst reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+DESCRIPTION_FIELDS = (
+    ("Recipient", "recipient"), ("URL", "url"), ("Sender", "sender"),
+    ("Classification", "classification"), ("Threat status", "threat_status"),
+    ("Threat time", "threat_time"), ("Threat ID", "threat_id"), ("Threat URL", "threat_url"),
+    ("Campaign ID", "campaign_id"), ("Click IP", "click_ip"), ("User agent", "user_agent"),
+    ("Sender IP", "sender_ip"), ("Message-ID", "message_id"), ("Message GUID", "guid"),
+    ("Click id", "id"),
+)
+
+
+def threatq_time(value: str | datetime | None) -> str | None:
+    """An ISO 8601 time (or the datetime the SDK parsed it into) → ThreatQ's
+    ``YYYY-MM-DD HH:MM:SS`` in UTC; None stays None."""
+    if not value:
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(
+        value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def incident_value(row: dict) -> str:
+    """The incident's name in ThreatQ: the mapper's title plus the click id."""
+    return f"{row.get('title') or 'Proofpoint TAP click'} [click {row['id']}]"
+
+
+def sources(row: dict) -> list[dict[str, Any]]:
+    return [{"name": row["source"]}] if row.get("source") else []
+
+
+def corporate_email_item(row: dict) -> dict[str, Any]:
+    return {"value": row["address"], "sources": sources(row)}
+
+
+def indicator_item(row: dict, type_id: int) -> dict[str, Any]:
+    """Without status: it is set only when the indicator is new (an analyst's change stays)."""
+    item: dict[str, Any] = {"value": row["value"], "type_id": type_id, "sources": sources(row)}
+    published = threatq_time(row.get("published_at"))
+    if published:
+        item["published_at"] = published
+    return item
+
+
+def incident_item(row: dict) -> dict[str, Any]:
+    item: dict[str, Any] = {"value": incident_value(row), "description": description(row),
+                            "sources": sources(row)}
+    started = threatq_time(row.get("started_at"))
+    if started:
+        item["started_at"] = started
+    return item
+
+
+def description(row: dict) -> str:
+    """One line per known fact of the click, in the order an analyst reads them."""
+    return "\n".join(f"{label}: {_shown(row[key])}" for label, key in DESCRIPTION_FIELDS
+                     if row.get(key))
+
+
+def _shown(value: Any) -> str:
+    """A time as ThreatQ shows times (the SDK parsed it into a datetime); text as it is."""
+    return threatq_time(value) if isinstance(value, datetime) else str(value)
+
+
+def attribute_item(row: dict) -> dict[str, Any]:
+    return {"name": row["name"], "value": row["value"], "sources": sources(row)}

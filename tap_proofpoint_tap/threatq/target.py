@@ -1,0 +1,284 @@
+"""``target-threatq``: a Singer target that loads the ThreatQ mapper's entities into ThreatQ.
+
+It reads the five ``threatq_*`` streams of ``mapper-proofpoint-threatq`` and ignores the others
+(one INFO line names them). Rows gather until ``batch_size`` clicks are pending and are then
+loaded by :class:`~tap_proofpoint_tap.threatq.load.Loader`. A STATE message goes out only once
+every row that came before it is committed in ThreatQ, so the bookmark Meltano keeps is never
+ahead of ThreatQ; a run stopped at any point and run again loads every entity once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from singer_sdk import Target
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
+from singer_sdk.sinks import BatchSink
+from singer_sdk.sinks.core import BaseJSONSchemaValidator
+
+from tap_proofpoint_tap.errors import TapError
+from tap_proofpoint_tap.threatq import entities as e
+from tap_proofpoint_tap.threatq.api import ThreatQClient, ThreatQError
+from tap_proofpoint_tap.threatq.load import LABELS, Instance, Loader
+
+SECRETS = ("password", "client_secret")
+CORPORATE_EMAIL = "Corporate Email"
+ROWS_PER_CLICK = 20  # a flush also comes when this many rows per batch_size click are pending
+
+
+class ThreatQSink(BatchSink):
+    """Hands each row to the target's loader; the loader decides when to load (never the SDK)."""
+
+    def __init__(self, target: TargetThreatQ, *args: Any, **kwargs: Any) -> None:
+        super().__init__(target, *args, **kwargs)
+        self.owner = target
+
+    @property
+    def max_size(self) -> int:
+        return sys.maxsize
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        """The SDK's validator, whose refusal ends the run with one line (not a logged
+        traceback and a second error)."""
+        inner = super().get_validator()
+        return None if inner is None else _OneLineValidator(inner, self.stream_name)
+
+    def process_record(self, record: dict, context: dict) -> None:
+        self.owner.accept(self.stream_name, record)
+
+    def process_batch(self, context: dict) -> None:
+        self.owner.flush()
+
+
+class _OneLineValidator(BaseJSONSchemaValidator):
+    def __init__(self, inner: BaseJSONSchemaValidator, stream: str) -> None:
+        super().__init__(inner.schema)
+        self.inner, self.stream = inner, stream
+
+    def validate(self, record: dict) -> None:
+        try:
+            self.inner.validate(record)
+        except InvalidRecord as error:
+            raise ThreatQError(
+                f"A {self.stream} record does not match its SCHEMA ({error.error_message}): "
+                "feed target-threatq the output of mapper-proofpoint-threatq; nothing after it "
+                "is loaded.") from None
+
+
+class IgnoredSink(BatchSink):
+    """A stream that is not the mapper's: read and dropped (the target names it once)."""
+
+    def process_record(self, record: dict, context: dict) -> None:
+        return
+
+    def process_batch(self, context: dict) -> None:
+        return
+
+
+class TargetThreatQ(Target):
+    """Corporate Emails, Indicators with Attributes, Incidents and their links → ThreatQ."""
+
+    name = "target-threatq"
+    package_name = "tap-proofpoint-tap"
+    default_sink_class = ThreatQSink
+    config_jsonschema = th.PropertiesList(
+        th.Property("api_url", th.StringType, required=True,
+                    description="The ThreatQ host, e.g. https://threatq.example.com (https; "
+                    "http only for 127.0.0.1)."),
+        th.Property("client_id", th.StringType, required=True,
+                    description="OAuth client id (My Account → API credentials, or "
+                    "/assets/js/config.js)."),
+        th.Property("email", th.StringType,
+                    description="API user's e-mail, for the password grant (with password)."),
+        th.Property("password", th.StringType, secret=True,
+                    description="API user's password, for the password grant."),
+        th.Property("client_secret", th.StringType, secret=True,
+                    description="OAuth client secret, for the client-credentials grant "
+                    "(instead of email and password)."),
+        th.Property("verify_ssl", th.BooleanType, default=True,
+                    description="Check the TLS certificate of api_url."),
+        th.Property("ca_bundle", th.StringType,
+                    description="CA file (PEM) that signed the instance's certificate."),
+        th.Property("corporate_email_object", th.StringType,
+                    description="Code of the Corporate Email custom object (default: the "
+                    "object named \"Corporate Email\" in GET /api/objects)."),
+        th.Property("batch_size", th.IntegerType, default=500,
+                    description="Clicks per load and items per consume call, 1-500."),
+        th.Property("request_timeout", th.IntegerType, default=120,
+                    description="Seconds to wait for one ThreatQ answer before retrying."),
+    ).to_dict()
+
+    def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
+        try:
+            super().__init__(*args, validate_config=validate_config, **kwargs)
+        except ConfigValidationError as error:
+            raise ConfigValidationError(str(error), errors=[
+                _masked(message, getattr(self, "_config", {})) for message in error.errors]
+            ) from None
+        if validate_config:
+            errors = settings_errors(self.config)
+            if errors:
+                raise ConfigValidationError("Config validation failed", errors=errors)
+        self.max_parallelism = 1  # one loader: sinks are drained one after the other
+        self.loader: Loader | None = None
+        self.client: ThreatQClient | None = None
+        self.ignored: set[str] = set()
+        self._written_state: dict | None = None
+
+    def get_sink_class(self, stream_name: str) -> type[BatchSink]:
+        if stream_name in e.ENTITY_STREAMS:
+            return ThreatQSink
+        self.ignored.add(stream_name)
+        return IgnoredSink
+
+    # -- rows and state --
+
+    def accept(self, stream: str, row: dict) -> None:
+        if self.loader is None:
+            self.loader = self._connect()
+        self.loader.add(stream, row)
+        pending = self.loader.pending[e.INCIDENTS]
+        if len(pending) >= self.batch_size or self.loader.size >= ROWS_PER_CLICK * self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Load what is pending, then send the STATE held since (all before it is in ThreatQ)."""
+        if self.loader is not None:
+            self.loader.flush()
+        if self._latest_state:
+            self._write_state_message(self._latest_state)
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        super()._process_state_message(message_dict)
+        if self.loader is None or self.loader.size == 0:  # nothing before it is unloaded
+            self._write_state_message(self._latest_state)
+
+    def _write_state_message(self, state: dict) -> None:
+        if state != self._written_state:
+            self._written_state = state
+            super()._write_state_message(state)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.config.get("batch_size", 500))
+
+    # -- start and end --
+
+    def _connect(self) -> Loader:
+        """Credentials, then every id the load needs, looked up by name (they differ between
+        instances). Any of them missing stops the run before anything is written."""
+        self.client = ThreatQClient(self.config, self.logger)
+        self.client.authenticate()
+        objects = self.client.lookup("/api/objects")
+        by_name = {o.get("name"): o for o in objects}
+        wanted = self.config.get("corporate_email_object")
+        email = next((o for o in objects if (wanted in (o.get("name"), o.get("collection"))
+                                              if wanted else
+                                              o.get("display_name") == CORPORATE_EMAIL)), None)
+        if email is None:
+            raise ThreatQError(
+                f"ThreatQ has no {CORPORATE_EMAIL} object"
+                f"{f' with code {wanted!r}' if wanted else ''}: install the Corporate Email "
+                "custom object (the Proofpoint TAP CDF's object set) first, or set "
+                "corporate_email_object to its code as GET /api/objects lists it.")
+        collections = {"corporate_email": email["collection"],
+                       "indicator": by_name.get("indicator", {}).get("collection", "indicators"),
+                       "incident": by_name.get("incident", {}).get("collection", "incident")}
+        instance = Instance(
+            collections=collections,
+            indicator_types={t["name"].casefold(): t["id"]
+                             for t in self.client.lookup("/api/indicator/types")},
+            statuses={s["name"].casefold(): s["id"]
+                      for s in self.client.lookup("/api/indicator/statuses")})
+        self.logger.info("ThreatQ: Corporate Emails go to /api/%s, indicators to /api/%s, "
+                         "incidents to /api/%s", *collections.values())
+        return Loader(self.client, instance, self.batch_size, self.logger)
+
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        if self.ignored:
+            self.logger.info("Ignored streams (target-threatq loads only the threatq_* streams "
+                             "of mapper-proofpoint-threatq): %s", ", ".join(sorted(self.ignored)))
+        sys.stderr.write(self.summary() + "\n")
+        sys.stderr.flush()
+
+    def summary(self) -> str:
+        """The run table, shaped like the seed feed's, and what it cost in requests."""
+        counts = self.loader.counts if self.loader else {s: {} for s in LABELS}
+        width = max(map(len, LABELS.values()))
+        lines = ["ThreatQ load summary (target-threatq)",
+                 f"| {'Metric':<{width}} | Created | Already there |",
+                 f"|{'-' * (width + 2)}|---------|---------------|"]
+        lines += [f"| {label:<{width}} | {counts[s].get('created', 0):>7} | "
+                  f"{counts[s].get('already there', 0):>13} |" for s, label in LABELS.items()]
+        requests = self.client.requests if self.client else {}
+        total, clicks = sum(requests.values()), self.loader.clicks if self.loader else 0
+        per = f"{1000 * total / clicks:.1f}" if clicks else "n/a"
+        lines.append(f"Requests: {total} for {clicks} clicks ({per} per 1,000 clicks; "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(requests.items())) + ")")
+        return "\n".join(lines)
+
+    @classmethod
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        """Run the CLI; a :class:`TapError` ends it with its one-line message and exit 1."""
+        try:
+            super().invoke(*args, **kwargs)
+        except TapError as error:
+            cls.logger.error("%s", error, exc_info=cls.logger.isEnabledFor(logging.DEBUG))
+            sys.exit(1)
+
+
+def settings_errors(config: dict) -> list[str]:
+    """One message per mistake in the settings, each naming the setting and what to change."""
+    errors = []
+    url = urlsplit(str(config.get("api_url") or ""))
+    if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
+        errors.append(f"api_url must be https://<your ThreatQ host> (got "
+                      f"{str(config.get('api_url'))[:60]!r}); http is allowed for 127.0.0.1 "
+                      "only.")
+    if not str(config.get("client_id") or "").strip():
+        errors.append("client_id is empty: set the OAuth client id (TARGET_THREATQ_CLIENT_ID).")
+    password = bool(config.get("email")) or bool(config.get("password"))
+    if password and not (config.get("email") and config.get("password")):
+        errors.append("email and password go together (the password grant): set both, or "
+                      "neither and client_secret.")
+    if password and config.get("client_secret"):
+        errors.append("set either email + password or client_secret, not both.")
+    if not password and not config.get("client_secret"):
+        errors.append("no credentials: set email + password (password grant) or client_secret "
+                      "(client credentials).")
+    for name, (low, high) in {"batch_size": (1, 500), "request_timeout": (1, 3600)}.items():
+        value = config.get(name)
+        if value is not None and not low <= value <= high:
+            errors.append(f"{name} must be between {low} and {high} (got {value}).")
+    bundle = config.get("ca_bundle")
+    if bundle and not Path(bundle).is_file():
+        errors.append(f"ca_bundle {bundle!r} is not a file: give the path of a PEM CA file.")
+    return errors
+
+
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _masked(message: str, config: dict) -> str:
+    for name in SECRETS:
+        secret = str(config.get(name) or "")
+        if secret:
+            message = message.replace(secret, "<secret>")
+    return message
+
+
+if __name__ == "__main__":
+    TargetThreatQ.cli()
