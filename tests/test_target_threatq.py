@@ -141,12 +141,23 @@ def assert_holds_exactly(tq: ThreatQSandbox, clicks: list[dict]) -> None:
 
 
 def committed_through_last_state(tq: ThreatQSandbox, day: Day, run: TargetRun) -> None:
-    """Every click of the windows the last STATE covers is in ThreatQ: never ahead."""
+    """Every entity, attribute and link of the clicks the last STATE covers is in ThreatQ."""
     if not run.states:
         return
     bookmark = run.states[-1]["bookmarks"]["clicks_permitted"]["replication_key_value"]
-    covered = {c["id"] for c in day.clicks if c["queryEndTime"] <= bookmark}
-    assert covered <= stored(tq)["incidents"]
+    covered = expected_entities([c for c in day.clicks if c["queryEndTime"] <= bookmark])
+    got = stored(tq)
+    for key in ("emails", "indicators", "attributes", "incidents"):
+        assert covered[key] <= got[key], key
+    assert undirected(covered["links"]) <= undirected(got["links"])
+
+
+def assert_statuses(tq: ThreatQSandbox) -> None:
+    """URLs Active, senders Review: the mapper's statuses, set on every indicator created."""
+    statuses = {s["id"]: s["name"] for s in tq.lookups.statuses}
+    assert {(r["type"]["name"], statuses[r["status_id"]])
+            for r in tq.store.dump()["objects"]["indicators"]} == {
+        ("URL", "Active"), ("Email Address", "Review")}
 
 
 # -- what lands --
@@ -256,6 +267,64 @@ def test_5xx_on_bulk_calls_are_retried_without_doubling(tmp_path, day, after):
         assert run.returncode == 0, run.stderr[-3000:]
         assert sum(r.status == 500 for r in tq.requests) >= 2
         assert_holds_exactly(tq, day.clicks)
+        assert_statuses(tq)
+
+
+def test_a_500_after_writing_never_doubles_incidents_on_an_instance_that_would(tmp_path, day):
+    """Incidents are not deduplicated there: a blind retry would add a second one."""
+    with ThreatQSandbox(incident_dedup=False, duplicate_reposts=True) as tq:
+        tq.inject(Fault("status", route="/api/incident/consume", count=2, skip=1, status=500,
+                        after=True))
+        run = run_target(tmp_path, day.lines, tq_config(tq, batch_size=250))
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert_holds_exactly(tq, day.clicks)
+
+
+def test_a_write_that_times_out_is_read_again_after_it_ends(tmp_path, day):
+    with ThreatQSandbox(duplicate_reposts=True) as tq:
+        tq.inject(Fault("delay", route="consume", seconds=2.5, skip=4, count=2))
+        run = run_target(tmp_path, day.lines, tq_config(tq, batch_size=250, request_timeout=1))
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "no answer within request_timeout" in run.stderr
+        assert_holds_exactly(tq, day.clicks)
+        assert_statuses(tq)
+
+
+def test_an_instance_that_does_not_say_what_existed(tmp_path, day):
+    """Without ``existing`` in consume answers, ids above the start's highest are this run's."""
+    with ThreatQSandbox(lean_consume=True, duplicate_reposts=True) as tq:
+        first = run_target(tmp_path, day.lines, tq_config(tq))
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert float(first.stderr.split("clicks (")[1].split(" per")[0]) <= 25
+        assert_holds_exactly(tq, day.clicks)
+        assert_statuses(tq)
+        assert run_target(tmp_path, day.lines, tq_config(tq)).returncode == 0
+        assert_holds_exactly(tq, day.clicks)
+
+
+def test_sigterm_mid_load_sends_no_state_and_a_rerun_completes(tmp_path, day):
+    with ThreatQSandbox(duplicate_reposts=True) as tq:
+        stall = Fault("delay", route="consume", seconds=5, skip=12, count=1)
+        tq.inject(stall)
+        path, lines = tmp_path / "target.json", tmp_path / "mapped.jsonl"
+        path.write_text(json.dumps(tq_config(tq, batch_size=100)))
+        lines.write_text("".join(day.lines))
+        with open(lines) as source:
+            proc = subprocess.Popen([TARGET, "--config", str(path)], stdin=source,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while not stall.fired:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1
+        assert "during a load into ThreatQ" in err and "Traceback" not in err
+        states = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert states, "the loads before the signal were committed and their STATE sent"
+        committed_through_last_state(tq, day, TargetRun(1, states, err))
+        rerun = run_target(tmp_path, day.lines, tq_config(tq))
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert_holds_exactly(tq, day.clicks)
+        assert_statuses(tq)
 
 
 def test_a_2xx_body_with_errors_stops_the_run_and_the_state_is_not_ahead(tmp_path, day):
@@ -302,6 +371,7 @@ def test_a_rejected_item_is_named_and_nothing_after_it_is_claimed(tmp_path, day)
     ({"batch_size": 0}, "batch_size must be between 1 and 500"),
     ({"request_timeout": 0}, "request_timeout must be between 1 and 3600"),
     ({"ca_bundle": "/nonexistent/ca.pem"}, "ca_bundle '/nonexistent/ca.pem' is not a file"),
+    ({"api_url": "https://threatq.example.com/api"}, "api_url is the host only"),
     ({"password": "wrong-password"}, "ThreatQ refused the credentials"),
     ({"client_id": "unknown-client"}, "ThreatQ refused the credentials"),
     ({"corporate_email_object": "corp_mail"}, "ThreatQ has no Corporate Email object with "
@@ -447,3 +517,4 @@ def test_kill_9_of_meltano_run_into_threatq_then_rerun_loads_every_entity_once(
                                capture_output=True, text=True, timeout=600)
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert_holds_exactly(tq, clicks)
+        assert_statuses(tq)

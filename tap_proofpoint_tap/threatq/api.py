@@ -34,7 +34,12 @@ class ThreatQRefused(ThreatQError):
 
 
 class OutcomeUnknown(Exception):
-    """A write failed in a way that may or may not have been applied."""
+    """A write failed in a way that may or may not have been applied (``timeout``: it may
+    still be running on the server)."""
+
+    def __init__(self, failure: str, *, timeout: bool) -> None:
+        super().__init__(failure)
+        self.timeout = timeout
 
 
 class ThreatQClient:
@@ -53,16 +58,24 @@ class ThreatQClient:
 
     # -- the calls --
 
-    def lookup(self, path: str, kind: str = "lookup") -> list[dict]:
-        """Every row of a list endpoint, page by page."""
+    def lookup(self, path: str, kind: str = "lookup", **filters: Any) -> list[dict]:
+        """Every row of a list endpoint, page by page (until ``total``, or a short page)."""
         rows: list[dict] = []
         while True:
-            body = self.call("GET", path, params={"limit": PAGE, "offset": len(rows)},
-                             kind=kind)
+            body = self.call("GET", path, params={**filters, "limit": PAGE,
+                                                  "offset": len(rows)}, kind=kind)
             data = body.get("data") or []
             rows += data
-            if not data or len(rows) >= int(body.get("total", len(rows))):
+            total = body.get("total")
+            if len(data) < PAGE or (isinstance(total, int) and len(rows) >= total):
                 return rows
+
+    def highest_id(self, collection: str) -> int:
+        """The newest object's id: objects above it are created after this call."""
+        body = self.call("GET", f"/api/{collection}", params={"sort": "-id", "limit": 1},
+                         kind="lookup")
+        data = body.get("data") or []
+        return int(data[0]["id"]) if data else 0
 
     def consume(self, collection: str, items: list[dict], *, idempotent: bool) -> list[dict]:
         """``POST /api/{collection}/consume``: the items created or found, in the order sent."""
@@ -105,16 +118,19 @@ class ThreatQClient:
                     f"The TLS certificate of {urlsplit(self.base).netloc} was refused: set "
                     "ca_bundle to the CA file that signed it (or verify_ssl: false for a test "
                     "instance).") from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as error:
                 unsent = isinstance(error, requests.exceptions.ConnectTimeout)
                 failure, unknown = _describe(error), not unsent
+                timed_out = isinstance(error, requests.exceptions.ReadTimeout)
             else:
                 status = response.status_code
                 if status == 401 and kind != "token" and not renewed:
                     renewed = True
                     self.authenticate()
                     continue
-                failure, unknown = f"HTTP {status}", status != 503
+                failure, unknown, timed_out = f"HTTP {status}", status != 503, False
                 if status < 400:
                     payload = _json(response)
                     if payload is not None:
@@ -129,7 +145,7 @@ class ThreatQClient:
                     raise ThreatQRefused(f"ThreatQ refused {method} {path} ({status}): "
                                          f"{_reason(response)}")
             if unknown and not idempotent:
-                raise OutcomeUnknown(failure)
+                raise OutcomeUnknown(failure, timeout=timed_out)
             wait = next(waits, None)
             if wait is None:
                 raise ThreatQError(
@@ -202,4 +218,7 @@ def _flatten(errors: Any) -> str:
 def _describe(error: Exception) -> str:
     if isinstance(error, requests.exceptions.Timeout):
         return "no answer within request_timeout"
+    if isinstance(error, (requests.exceptions.ChunkedEncodingError,
+                          requests.exceptions.ContentDecodingError)):
+        return "the answer was cut off"
     return "cannot connect or the connection dropped: check api_url and the network"

@@ -4,88 +4,48 @@ A flush loads what the five streams gathered:
 
 1. **Objects**: Corporate Emails, Indicators and Incidents through ``consume``, without context.
    ThreatQ finds an object it already has by its value (indicators by type and value) and
-   answers its id, so this pass is safe to repeat; the answers also say which objects are new.
+   answers its id; ``existing`` (or, when ThreatQ does not say, an id above the collection's
+   highest id at start) tells which objects this run created.
 2. **Context**: one more ``consume`` per collection carries, for each object, what it lacks:
-   the status of a new indicator (an existing one keeps the status an analyst gave it), the
-   attributes and the links. For an object this run created, what it lacks is known. For one
+   the status of an indicator this run created (an analyst's status on an existing one stays),
+   the attributes and the links. For an object this run created, what it lacks is known. For one
    that was already there (a rerun, a look-back, ``--full-refresh``), its attributes and links
    are read first, so nothing is posted twice, even to an instance that would duplicate a
-   re-posted attribute or link. A write whose outcome is unknown (a 500, a timeout) is not
-   repeated blindly: the objects it touched are read again before the next try.
+   re-posted attribute or link.
 
-Entity ids are the mapper's; ThreatQ's ids are learnt from the answers and kept for the run, so a
-link or attribute may refer to an entity loaded in an earlier batch.
+A write whose outcome is unknown (a 500, a timeout, a cut answer) is never repeated blindly: the
+objects of a failed first pass are looked up by value, and those of a failed context write read
+again, before the next try (after a timeout, not before twice ``request_timeout`` has passed:
+a write ThreatQ takes longer than three times ``request_timeout`` to apply could still land
+twice on an instance that duplicates re-posts).
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from tap_proofpoint_tap.threatq import bodies
 from tap_proofpoint_tap.threatq import entities as e
-from tap_proofpoint_tap.threatq.api import WAITS, OutcomeUnknown, ThreatQClient, ThreatQError
+from tap_proofpoint_tap.threatq.api import (
+    WAITS,
+    OutcomeUnknown,
+    ThreatQClient,
+    ThreatQError,
+    ThreatQRefused,
+)
+from tap_proofpoint_tap.threatq.known import Context, Instance, Loaded, carrier, identity
 
 KINDS = {e.CORPORATE_EMAILS: "corporate_email", e.INDICATORS: "indicator",
          e.INCIDENTS: "incident"}
 LABELS = {e.CORPORATE_EMAILS: "Corporate Emails", e.INDICATORS: "Indicators",
           e.ATTRIBUTES: "Indicator Attributes", e.INCIDENTS: "Incidents",
           e.RELATIONSHIPS: "Relationships"}
-
-
-@dataclass(frozen=True)
-class Instance:
-    """What the loader resolved by name at start: ids differ between ThreatQ instances."""
-
-    collections: dict[str, str]  # corporate_email / indicator / incident → REST collection
-    indicator_types: dict[str, int]  # name, case-folded → id
-    statuses: dict[str, int]
-
-
-@dataclass
-class Loaded:
-    """A ThreatQ object this run loaded or found, and what it is known to hold."""
-
-    stream: str
-    collection: str
-    tq_id: int
-    item: dict  # how the object is addressed: value (type_id), and our source, kept on re-posts
-    new: bool | None  # created by this run (its status is ours to set); None: ThreatQ did not say
-    status_set: bool = False
-    fresh: bool = False  # holds only what this run gave it, so nothing needs reading
-    attributes: set[tuple[str, str]] | None = None  # None: not read yet
-    links: dict[str, set[int]] = field(default_factory=dict)  # other collection → ids read
-    stale: set[str] = field(default_factory=set)  # collections to read although fresh
-
-    def __post_init__(self) -> None:
-        self.fresh = bool(self.new)
-        if self.fresh:
-            self.attributes = set()
-
-    def knows_links(self, other: str) -> bool:
-        return (self.fresh and other not in self.stale) or other in self.links
-
-    def forget(self, other: str | None = None) -> None:
-        """After a write of unknown outcome: what it holds (of ``other``) must be read again."""
-        if other is None:
-            self.fresh, self.attributes, self.links = False, None, {}
-        else:
-            self.links.pop(other, None)
-            self.stale.add(other)
-
-
-@dataclass
-class Context:
-    """What one object gets in the context pass."""
-
-    obj: Loaded
-    status_id: int | None = None
-    attributes: dict[tuple[str, str], dict] = field(default_factory=dict)
-    links: dict[str, set[int]] = field(default_factory=dict)  # other collection → ids
+_ITEM = re.compile(r"\(item (\d+)\)")
 
 
 class Loader:
@@ -128,12 +88,7 @@ class Loader:
             try:
                 self._post_context(contexts)
             except _Unsure as unsure:
-                wait = next(waits, None)
-                if wait is None:
-                    raise ThreatQError(
-                        f"ThreatQ did not confirm a write of context after {len(WAITS) + 1} "
-                        f"tries ({unsure.failure}); what was loaded stays, run again later."
-                    ) from None
+                self._wait(waits, unsure.error, "a context write")
                 for ctx in unsure.contexts:  # read again what they hold before writing
                     ctx.obj.forget()
                     for collection, targets in ctx.links.items():
@@ -141,14 +96,21 @@ class Loader:
                             other = self.found.get((collection, tq_id))
                             if other is not None:
                                 other.forget(ctx.obj.collection)
-                self.logger.warning("ThreatQ: a context write failed (%s); reading the %d "
-                                    "objects it touched again in %d s", unsure.failure,
-                                    len(unsure.contexts), wait)
-                time.sleep(wait)
                 continue
             for stream, count in present.items():
                 self.counts[stream]["already there"] += count
             return
+
+    def _wait(self, waits: Iterator[int], error: OutcomeUnknown, what: str) -> None:
+        wait = next(waits, None)
+        if wait is None:
+            raise ThreatQError(f"ThreatQ did not confirm {what} after {len(WAITS) + 1} tries "
+                               f"({error}); what was loaded stays, run again later.")
+        if error.timeout:  # the write may still be running: let it end before reading
+            wait = max(wait, int(2 * self.client.timeout))
+        self.logger.warning("ThreatQ: %s failed (%s); reading what it may have written in "
+                            "%d s", what, error, wait)
+        time.sleep(wait)
 
     # -- pass 1: the objects --
 
@@ -174,18 +136,72 @@ class Loader:
         todo = list({r["id"]: r for r in rows if r["id"] not in self.objects}.values())
         self.counts[stream]["already there"] += len(rows) - len(todo)  # loaded earlier this run
         for chunk in _chunks(todo, self.batch_size):
-            items = [build(row) for row in chunk]
-            answers = self.client.consume(collection, items, idempotent=True)
-            for row, item, answer in zip(chunk, items, answers, strict=True):
-                tq_id = _accepted(answer, stream, row, item)
-                new = {"N": True, "Y": False}.get(answer.get("existing"))
-                obj = self.found.get((collection, tq_id))
-                if obj is None:  # two spellings of one value share one ThreatQ object
-                    address = {k: item[k] for k in ("value", "type_id", "sources") if k in item}
-                    obj = self.found[collection, tq_id] = Loaded(stream, collection, tq_id,
-                                                                address, new)
-                self.objects[row["id"]] = obj
-                self.counts[stream]["already there" if new is False else "created"] += 1
+            groups: dict[tuple, tuple[dict, list[dict]]] = {}  # two spellings, one object
+            for row in chunk:
+                item = build(row)
+                groups.setdefault(identity(item), (item, []))[1].append(row)
+            self._post_objects(stream, collection, list(groups.values()))
+
+    def _post_objects(self, stream: str, collection: str,
+                      groups: list[tuple[dict, list[dict]]]) -> None:
+        waits, unsure = iter(WAITS), False
+        while groups:
+            items = [item for item, _ in groups]
+            try:
+                answers = self._consume(stream, collection, items, [r for _, r in groups])
+            except OutcomeUnknown as error:
+                self._wait(waits, error, f"a write of {len(items)} {stream}")
+                stored = self._look_up(collection, items)
+                for (item, rows), tq_id in zip(groups, stored, strict=True):
+                    if tq_id is not None:
+                        self._record(stream, collection, rows, item, {"id": tq_id}, True)
+                groups = [g for g, tq_id in zip(groups, stored, strict=True) if tq_id is None]
+                unsure = True
+                continue
+            for (item, rows), answer in zip(groups, answers, strict=True):
+                self._record(stream, collection, rows, item, answer, unsure)
+            return
+
+    def _look_up(self, collection: str, items: list[dict]) -> list[int | None]:
+        """The id of each item ThreatQ holds already (looked up by value), else None."""
+        out = []
+        for item in items:
+            filters = {"value": item["value"], **({"type_id": item["type_id"]}
+                                                  if "type_id" in item else {})}
+            matches = [row["id"] for row in self.client.lookup(
+                f"/api/{collection}", kind="read", **filters)
+                if identity({**filters, "value": row.get("value", "")}) == identity(item)]
+            out.append(matches[0] if matches else None)
+        return out
+
+    def _record(self, stream: str, collection: str, rows: list[dict], item: dict,
+                answer: dict, unsure: bool) -> None:
+        tq_id = _accepted(answer, stream, rows[0], item)
+        existing = None if unsure else answer.get("existing")
+        new = existing == "N" if existing in ("N", "Y") else (
+            tq_id > self.instance.marks.get(collection, 0))
+        obj = self.found.get((collection, tq_id))
+        if obj is None:
+            address = {k: item[k] for k in ("value", "type_id", "sources") if k in item}
+            obj = self.found[collection, tq_id] = Loaded(stream, collection, tq_id, address,
+                                                        new)
+        for row in rows:
+            obj.keys.append(row["id"])
+            self.objects[row["id"]] = obj
+        self.counts[stream]["created" if new else "already there"] += len(rows)
+
+    def _consume(self, stream: str, collection: str, items: list[dict],
+                 rows: list[list[dict]] | list[Loaded]) -> list[dict]:
+        """``consume``; a refusal names the entity it is about (ThreatQ says ``(item i)``)."""
+        try:
+            return self.client.consume(collection, items, idempotent=False)
+        except ThreatQRefused as error:
+            index = _ITEM.search(str(error))
+            which = rows[int(index[1])] if index and int(index[1]) < len(rows) else rows[0]
+            name = which.name() if isinstance(which, Loaded) else f"{stream} {which[0]['id']}"
+            raise ThreatQRefused(f"{error} (loading {len(items)} {stream} rows; the one named: "
+                                 f"{name}, value {items[rows.index(which)].get('value')!r})"
+                                 ) from None
 
     # -- pass 2: status, attributes, links --
 
@@ -201,29 +217,35 @@ class Loader:
 
         for row in rows[e.INDICATORS]:
             obj = self.objects[row["id"]]
-            if obj.new is not False and row.get("status") and not obj.status_set:
+            if obj.attributes is None:
+                self._read_attributes(obj, row.get("source"))
+            if row.get("status") and obj.needs_status():
                 context(obj).status_id = self.instance.statuses[row["status"].casefold()]
         for row in rows[e.ATTRIBUTES]:
             obj = self._referred(row, "indicator_id")
             if obj.attributes is None:
-                obj.attributes = {(a["name"].casefold(), str(a["value"])) for a in
-                                  self.client.attributes(obj.collection, obj.tq_id)}
-            identity = (row["name"].casefold(), str(row["value"]))
-            if identity in obj.attributes:
+                self._read_attributes(obj, row.get("source"))
+            attribute = (row["name"].casefold(), str(row["value"]))
+            if attribute in obj.attributes:
                 present[e.ATTRIBUTES] += 1
             else:
-                context(obj).attributes[identity] = bodies.attribute_item(row)
+                context(obj).attributes[attribute] = bodies.attribute_item(row)
         for row in rows[e.RELATIONSHIPS]:
-            carrier, other = _carrier(self._referred(row, "source_id"),
-                                      self._referred(row, "target_id"))
-            if not carrier.knows_links(other.collection):
-                carrier.links[other.collection] = {o["id"] for o in self.client.related(
-                    carrier.collection, carrier.tq_id, other.collection)}
-            if other.tq_id in carrier.links.get(other.collection, ()):
+            end, other = carrier(self._referred(row, "source_id"),
+                                 self._referred(row, "target_id"))
+            if not end.knows_links(other.collection):
+                end.links[other.collection] = {o["id"] for o in self.client.related(
+                    end.collection, end.tq_id, other.collection)}
+            if other.tq_id in end.links.get(other.collection, ()):
                 present[e.RELATIONSHIPS] += 1
             else:
-                context(carrier).links.setdefault(other.collection, set()).add(other.tq_id)
+                context(end).links.setdefault(other.collection, set()).add(other.tq_id)
         return list(out.values()), present
+
+    def _read_attributes(self, obj: Loaded, source: str | None) -> None:
+        rows = self.client.attributes(obj.collection, obj.tq_id)
+        obj.attributes = {(a["name"].casefold(), str(a["value"])) for a in rows}
+        obj.ours = any(s.get("name") == source for a in rows for s in a.get("sources") or ())
 
     def _referred(self, row: dict, key: str) -> Loaded:
         obj = self.objects.get(row[key])
@@ -240,20 +262,22 @@ class Loader:
                 by_collection[ctx.obj.collection].append(ctx)
         for collection, group in by_collection.items():
             for chunk in _chunks(group, self.batch_size):
-                items = [_context_item(ctx) for ctx in chunk]
+                items = [ctx.item() for ctx in chunk]
+                objs = [ctx.obj for ctx in chunk]
                 try:
-                    answers = self.client.consume(collection, items, idempotent=False)
+                    answers = self._consume(chunk[0].obj.stream, collection, items, objs)
                 except OutcomeUnknown as error:
-                    raise _Unsure(str(error), chunk) from None
+                    raise _Unsure(error, chunk) from None
                 for ctx, item, answer in zip(chunk, items, answers, strict=True):
-                    _accepted(answer, ctx.obj.stream, {"id": ctx.obj.tq_id}, item)
+                    _accepted(answer, ctx.obj.stream, {"id": ctx.obj.keys[0]}, item)
                     self._commit(ctx)
 
     def _commit(self, ctx: Context) -> None:
         """Remember what the object now holds, and that the other end of each link does."""
         obj = ctx.obj
         obj.status_set = obj.status_set or ctx.status_id is not None
-        obj.attributes = (obj.attributes or set()) | set(ctx.attributes)
+        if obj.attributes is not None:
+            obj.attributes |= set(ctx.attributes)
         self.counts[e.ATTRIBUTES]["created"] += len(ctx.attributes)
         for collection, targets in ctx.links.items():
             obj.links.setdefault(collection, set()).update(targets)
@@ -265,39 +289,18 @@ class Loader:
 
 
 class _Unsure(Exception):
-    def __init__(self, failure: str, contexts: list[Context]) -> None:
-        super().__init__(failure)
-        self.failure = failure
+    def __init__(self, error: OutcomeUnknown, contexts: list[Context]) -> None:
+        super().__init__(str(error))
+        self.error = error
         self.contexts = contexts
-
-
-def _carrier(source: Loaded, target: Loaded) -> tuple[Loaded, Loaded]:
-    """Which end of a link carries it in the context pass: a new object (its links are known
-    without a read), else an incident (few links to read), else the source."""
-    for first, second in ((source, target), (target, source)):
-        if first.fresh:
-            return first, second
-    if target.stream == e.INCIDENTS:
-        return target, source
-    return source, target
-
-
-def _context_item(ctx: Context) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": ctx.obj.tq_id, **ctx.obj.item}
-    if ctx.status_id is not None:
-        item["status_id"] = ctx.status_id
-    if ctx.attributes:
-        item["attributes"] = list(ctx.attributes.values())
-    for collection, targets in ctx.links.items():
-        item[collection] = [{"id": tq_id} for tq_id in sorted(targets)]
-    return item
 
 
 def _accepted(answer: Any, stream: str, row: dict, item: dict) -> int:
     """The id ThreatQ gave an item; a per-item error stops the run, naming the entity."""
-    if not isinstance(answer, dict) or answer.get("error") or not isinstance(
-            answer.get("id"), int):
-        reason = answer.get("error") if isinstance(answer, dict) else answer
+    if not isinstance(answer, dict):
+        answer = {"error": answer}
+    reason = answer.get("error") or answer.get("errors")
+    if reason or not isinstance(answer.get("id"), int):
         raise ThreatQError(f"ThreatQ refused {stream} {row['id']} (value {item.get('value')!r}): "
                            f"{reason or 'no id in its answer'}; nothing after it is loaded.")
     return answer["id"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from tap_proofpoint_tap.errors import TapError
 from tap_proofpoint_tap.threatq import entities as e
 from tap_proofpoint_tap.threatq.api import ThreatQClient, ThreatQError
-from tap_proofpoint_tap.threatq.load import LABELS, Instance, Loader
+from tap_proofpoint_tap.threatq.known import Instance
+from tap_proofpoint_tap.threatq.load import LABELS, Loader
 
 SECRETS = ("password", "client_secret")
 CORPORATE_EMAIL = "Corporate Email"
@@ -130,6 +132,8 @@ class TargetThreatQ(Target):
         self.client: ThreatQClient | None = None
         self.ignored: set[str] = set()
         self._written_state: dict | None = None
+        self._flushing = False  # a load is under way: no STATE, no drain from a signal
+        self._failed = False  # a load failed: no STATE from here on
 
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
         if stream_name in e.ENTITY_STREAMS:
@@ -149,8 +153,16 @@ class TargetThreatQ(Target):
 
     def flush(self) -> None:
         """Load what is pending, then send the STATE held since (all before it is in ThreatQ)."""
-        if self.loader is not None:
-            self.loader.flush()
+        if self.loader is not None and not self._failed:
+            self._flushing = True
+            try:
+                self.loader.flush()
+            except BaseException:
+                self._failed = True
+                raise
+            finally:
+                self._flushing = False
+        self._reset_max_record_age()
         if self._latest_state:
             self._write_state_message(self._latest_state)
 
@@ -160,9 +172,24 @@ class TargetThreatQ(Target):
             self._write_state_message(self._latest_state)
 
     def _write_state_message(self, state: dict) -> None:
-        if state != self._written_state:
+        if state != self._written_state and not (self._flushing or self._failed):
             self._written_state = state
             super()._write_state_message(state)
+
+    def _handle_termination(self, signum: int, frame: Any) -> None:
+        """SIGTERM/SIGINT: finish nothing half way. Mid-load, stop at once without a STATE (the
+        next run loads the rest); between loads, load what is pending and send its STATE."""
+        if self._flushing:
+            self.logger.error("Stopped by signal %d during a load into ThreatQ: the STATE of "
+                              "the last whole load is kept; run again to load the rest.", signum)
+            os._exit(1)
+        try:
+            self.drain_all(is_endofpipe=True)
+        except Exception as error:
+            self.logger.error("Stopped by signal %d: %s", signum, error)
+            os._exit(1)
+        sys.stdout.flush()
+        os._exit(0)
 
     @property
     def batch_size(self) -> int:
@@ -192,6 +219,7 @@ class TargetThreatQ(Target):
                        "incident": by_name.get("incident", {}).get("collection", "incident")}
         instance = Instance(
             collections=collections,
+            marks={c: self.client.highest_id(c) for c in collections.values()},
             indicator_types={t["name"].casefold(): t["id"]
                              for t in self.client.lookup("/api/indicator/types")},
             statuses={s["name"].casefold(): s["id"]
@@ -242,6 +270,9 @@ def settings_errors(config: dict) -> list[str]:
         errors.append(f"api_url must be https://<your ThreatQ host> (got "
                       f"{str(config.get('api_url'))[:60]!r}); http is allowed for 127.0.0.1 "
                       "only.")
+    elif url.path.strip("/"):
+        errors.append(f"api_url is the host only, without a path (got {url.path!r}): the "
+                      "target adds /api/... itself.")
     if not str(config.get("client_id") or "").strip():
         errors.append("client_id is empty: set the OAuth client id (TARGET_THREATQ_CLIENT_ID).")
     password = bool(config.get("email")) or bool(config.get("password"))

@@ -1,0 +1,97 @@
+"""What the loader knows of a ThreatQ instance and of the objects a run loads or finds there.
+
+Knowing what an object already holds is what lets a reload add nothing twice: an object this
+run created (``fresh``) holds only what the run gave it; any other object's attributes and links
+are read before anything is added to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Instance:
+    """What the loader resolved by name at start: ids differ between ThreatQ instances."""
+
+    collections: dict[str, str]  # corporate_email / indicator / incident → REST collection
+    indicator_types: dict[str, int]  # name, case-folded → id
+    statuses: dict[str, int]
+    marks: dict[str, int]  # collection → its highest id before this run wrote anything
+
+
+@dataclass
+class Loaded:
+    """A ThreatQ object this run loaded or found, and what it is known to hold."""
+
+    stream: str
+    collection: str
+    tq_id: int
+    item: dict  # how the object is addressed: value (type_id), and our source, kept on re-posts
+    new: bool  # created by this run: its status is ours to set
+    keys: list[str] = field(default_factory=list)  # the mapper ids that name it
+    status_set: bool = False
+    ours: bool = False  # already carries an attribute of our source (read from ThreatQ)
+    fresh: bool = field(init=False)  # holds only what this run gave it: nothing to read
+    attributes: set[tuple[str, str]] | None = None  # None: not read yet
+    links: dict[str, set[int]] = field(default_factory=dict)  # other collection → ids known
+    stale: set[str] = field(default_factory=set)  # collections to read although fresh
+
+    def __post_init__(self) -> None:
+        self.fresh = self.new
+        if self.fresh:
+            self.attributes = set()
+
+    def knows_links(self, other: str) -> bool:
+        return (self.fresh and other not in self.stale) or other in self.links
+
+    def needs_status(self) -> bool:
+        """Its status is set when this run created it, or when it carries nothing of ours yet
+        (a run that died between the two passes); an analyst's status on our indicator stays."""
+        return not self.status_set and (self.new or not self.ours)
+
+    def forget(self, other: str | None = None) -> None:
+        """After a write of unknown outcome: what it holds (of ``other``) must be read again."""
+        if other is None:
+            self.fresh, self.attributes, self.links = False, None, {}
+        else:
+            self.links.pop(other, None)
+            self.stale.add(other)
+
+    def name(self) -> str:
+        return f"{self.stream} {self.keys[0] if self.keys else self.tq_id}"
+
+
+@dataclass
+class Context:
+    """What one object gets in the context pass."""
+
+    obj: Loaded
+    status_id: int | None = None
+    attributes: dict[tuple[str, str], dict] = field(default_factory=dict)
+    links: dict[str, set[int]] = field(default_factory=dict)  # other collection → ids
+
+    def item(self) -> dict[str, Any]:
+        """The ``consume`` item that adds it: the object by id, and only what it lacks."""
+        out: dict[str, Any] = {"id": self.obj.tq_id, **self.obj.item}
+        if self.status_id is not None:
+            out["status_id"] = self.status_id
+        if self.attributes:
+            out["attributes"] = list(self.attributes.values())
+        for collection, targets in self.links.items():
+            out[collection] = [{"id": tq_id} for tq_id in sorted(targets)]
+        return out
+
+
+def carrier(source: Loaded, target: Loaded) -> tuple[Loaded, Loaded]:
+    """Which end of a link carries it in the context pass: a fresh object (its links are known
+    without a read), else the source."""
+    if not source.fresh and target.fresh:
+        return target, source
+    return source, target
+
+
+def identity(item: dict) -> tuple[Any, str]:
+    """What ThreatQ tells objects apart by: type and value, the value in any case."""
+    return item.get("type_id"), str(item["value"]).casefold()
