@@ -196,12 +196,13 @@ def test_a_cut_window_is_never_bookmarked(tmp_path, live_sandbox):
 
 def test_bursts_of_faults_are_retried_within_the_bound(tmp_path, live_sandbox):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
-    config = tap_config(live_sandbox, base, base + timedelta(hours=3), request_timeout=1)
+    # A timeout far above a normal answer, even on a loaded machine, and stalls far above it.
+    config = tap_config(live_sandbox, base, base + timedelta(hours=3), request_timeout=4)
     path = "/v2/siem/clicks/permitted"
     live_sandbox.store.add(CLICKS, click(1, base + timedelta(minutes=70)))
     for fault in (Fault("status", status=503, count=2, skip=0, path=path),
                   Fault("reset", count=2, skip=3, path=path),
-                  Fault("delay", seconds=2, count=1, skip=6, path=path),
+                  Fault("delay", seconds=6, count=1, skip=6, path=path),
                   Fault("truncate", count=1, skip=7, path=path)):
         live_sandbox.inject(fault)
     run = run_tap(tmp_path, config, catalog=catalog_selecting(tmp_path, config, CLICKS))

@@ -156,7 +156,13 @@ class Sandbox:
         path, params = split.path, parse_qs(split.query, keep_blank_values=True)
         now = self.clock.now()
 
+        logged = False
+
         def log(status: int, fault: str | None = None) -> None:
+            nonlocal logged
+            if logged:  # a stalled request is logged when it arrives (the client spent it)
+                return
+            logged = True
             entry = LoggedRequest(path, params, status, now, fault)
             with self._lock:
                 self.requests.append(entry)
@@ -182,6 +188,7 @@ class Sandbox:
                 log(0, "reset")
                 handler.close_connection = True
                 return None
+            log(200, "delay")
             time.sleep(fault.seconds)
         try:
             rules.check_format(params)
