@@ -27,7 +27,7 @@ test: install
 
 # The fault suite's long variant: 20+ kill points over more seeds (adds a few minutes).
 test-long: install
-	$(BIN)/python -m pytest -m long tests/test_faults.py
+	$(BIN)/python -m pytest -m long tests/test_faults.py tests/test_target_threatq.py
 
 # Fresh random examples for the fuzz suite, for FUZZ_MINUTES (make test runs it derandomised).
 FUZZ_MINUTES ?= 10

@@ -197,11 +197,12 @@ class Loader:
             return self.client.consume(collection, items, idempotent=False)
         except ThreatQRefused as error:
             index = _ITEM.search(str(error))
-            which = rows[int(index[1])] if index and int(index[1]) < len(rows) else rows[0]
+            at = int(index[1]) if index and int(index[1]) < len(rows) else 0
+            which = rows[at]
             name = which.name() if isinstance(which, Loaded) else f"{stream} {which[0]['id']}"
-            raise ThreatQRefused(f"{error} (loading {len(items)} {stream} rows; the one named: "
-                                 f"{name}, value {items[rows.index(which)].get('value')!r})"
-                                 ) from None
+            role = "the item refused" if index else "the first"
+            raise ThreatQRefused(f"{error} (loading {len(items)} {stream} rows; {role}: {name}, "
+                                 f"value {items[at].get('value')!r})") from None
 
     # -- pass 2: status, attributes, links --
 

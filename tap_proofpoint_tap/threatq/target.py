@@ -159,6 +159,8 @@ class TargetThreatQ(Target):
                 self.loader.flush()
             except BaseException:
                 self._failed = True
+                sys.stderr.write(self.summary().replace("summary", "summary, until it stopped",
+                                                        1) + "\n")
                 raise
             finally:
                 self._flushing = False
