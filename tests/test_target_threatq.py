@@ -321,6 +321,12 @@ def test_sigterm_mid_load_sends_no_state_and_a_rerun_completes(tmp_path, day):
         states = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         assert states, "the loads before the signal were committed and their STATE sent"
         committed_through_last_state(tq, day, TargetRun(1, states, err))
+        # The stalled write still lands after the target is gone; a rerun started before it
+        # ends could add its attributes again on an instance that duplicates re-posts.
+        deadline = time.monotonic() + 30
+        while not any("delay" in (r.fault or "") for r in tq.requests):
+            assert time.monotonic() < deadline, "the stalled write never ended"
+            time.sleep(0.05)
         rerun = run_target(tmp_path, day.lines, tq_config(tq))
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert_holds_exactly(tq, day.clicks)
