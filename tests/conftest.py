@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -206,3 +208,16 @@ def meltano_env(tmp_path: Path, sandbox, start: datetime, end: datetime, **extra
             "TAP_PROOFPOINT_TAP_START_DATE": fmt(start),
             "TAP_PROOFPOINT_TAP_END_DATE": fmt(end),
             "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb"), **extra}
+
+
+def kill_meltano_at(argv: list[str], env: dict, log: Path, requests: list, count: int) -> None:
+    """Run ``meltano run`` and SIGKILL its whole process group once the stand-in whose request
+    log is ``requests`` has seen ``count`` requests."""
+    with open(log, "w") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=out,
+                                start_new_session=True)
+        while len(requests) < count and proc.poll() is None:
+            time.sleep(0.002)
+        assert proc.poll() is None, "meltano finished before the kill point"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

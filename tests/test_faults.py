@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -32,6 +31,7 @@ from tests.conftest import (
     click,
     expected_entities,
     hour_floor,
+    kill_meltano_at,
     meltano_env,
     run_tap,
     tap_config,
@@ -129,14 +129,7 @@ def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed,
         env = meltano_env(tmp_path, sandbox, start, end, TARGET_DUCKDB_BATCH_SIZE_ROWS="500")
         argv = [MELTANO, "run", "tap-proofpoint-tap", "threatq", "target-duckdb"]
         kill_at = rng.randint(10, 180)  # of 192 windows
-        with open(tmp_path / "killed.log", "w") as log:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log,
-                                    start_new_session=True)
-            while len(sandbox.requests) < kill_at and proc.poll() is None:
-                time.sleep(0.005)
-            assert proc.poll() is None, "meltano finished before the kill point"
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        kill_meltano_at(argv, env, tmp_path / "killed.log", sandbox.requests, kill_at)
         assert_no_secret(SANDBOX_CREDENTIALS, (tmp_path / "killed.log").read_text())
         # Meltano sees the killed run as still running for 5 minutes: users wait or --force.
         rerun = subprocess.run([MELTANO, "run", "--force", *argv[2:]], cwd=ROOT, env=env,

@@ -8,7 +8,6 @@ count made straight from the clicks (``expected_entities``).
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -31,6 +30,7 @@ from tests.conftest import (
     catalog_selecting,
     expected_entities,
     hour_floor,
+    kill_meltano_at,
     meltano_env,
     run_tap,
     tap_config,
@@ -510,14 +510,7 @@ def test_kill_9_of_meltano_run_into_threatq_then_rerun_loads_every_entity_once(
         clicks = window_clicks(siem, start, end)
         argv, env = meltano_threatq(tmp_path, siem, tq, start, end, TARGET_THREATQ_BATCH_SIZE="40")
         kill_at = rng.randint(6, 40)
-        with open(tmp_path / "killed.log", "w") as log:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log,
-                                    start_new_session=True)
-            while len(tq.requests) < kill_at and proc.poll() is None:
-                time.sleep(0.002)
-            assert proc.poll() is None, "meltano finished before the kill point"
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        kill_meltano_at(argv, env, tmp_path / "killed.log", tq.requests, kill_at)
         assert counts(tq)["incident"] < len(clicks), "the kill came after the whole load"
         rerun = subprocess.run([*argv[:2], "--force", *argv[2:]], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=600)
