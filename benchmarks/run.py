@@ -12,8 +12,15 @@ this script (the sink), with peak RSS from ``wait4``:
 - the floor: the same body decoded and every record encoded as a Singer line with msgspec,
   in process, no HTTP, no SDK (benchmarks/floor.py);
 - the mapper: the tap's output (N clicks) from a file through ``mapper-proofpoint-threatq``;
-- end to end: ``meltano run tap-proofpoint-tap threatq target-duckdb`` into a fresh DuckDB file,
-  whose row counts are checked.
+- the DuckDB loaders alone: the mapper's output (a Singer file) into a fresh DuckDB file, through
+  ``target-duckdb-proofpoint`` and through PyPI's ``target-duckdb`` 0.8.0 (the baseline);
+- end to end: ``meltano run tap-proofpoint-tap threatq <loader>`` into a fresh DuckDB file, for
+  both loaders, whose row counts are checked, and into ``target-null`` (``cat > /dev/null``):
+  the pipeline's floor, what Meltano, the tap and the mapper cost with no loader at all.
+
+The baseline is not part of the project: it is installed only here, in a throwaway Meltano
+project beside this one, with the DuckDB 1.0.0 it needs (so on a Python <= 3.12:
+``BASELINE_PYTHON``, else the first of python3.12/3.11/3.10 found). ``--no-baseline`` skips it.
 
 Throughput is "once started": records / (wall time - the same command's ``--about`` time), the
 rate a long backfill sees; the wall-clock rate is printed beside it.
@@ -24,8 +31,10 @@ Not a test: the suite only checks that this script runs on a small window.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,6 +45,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from tap_proofpoint_tap.windows import fmt, parse
 
@@ -43,6 +53,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
 RECORD = b'"type":"RECORD"'
+OURS, BASELINE, NULL = "target-duckdb-proofpoint", "target-duckdb", "target-null"
+LOADERS = {OURS: "TARGET_DUCKDB_PROOFPOINT_FILEPATH", BASELINE: "TARGET_DUCKDB_FILEPATH",
+           NULL: "TARGET_NULL_FILEPATH"}
 
 
 @dataclass
@@ -110,6 +123,8 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=100_000, help="clicks in the large window")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--no-meltano", action="store_true", help="skip the end-to-end run")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip PyPI's target-duckdb 0.8.0 (the loaders' baseline)")
     parser.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark.json",
                         help="where to write the figures as JSON")
     args = parser.parse_args()
@@ -131,7 +146,12 @@ def end_of(start: str) -> str:
 
 
 def run_all(args: argparse.Namespace, url: str, small: str, large: str) -> dict[str, Measure]:
-    work = Path(tempfile.mkdtemp(prefix="tap-proofpoint-bench-"))
+    with tempfile.TemporaryDirectory(prefix="tap-proofpoint-bench-") as folder:
+        return run_in(args, url, small, large, Path(folder))
+
+
+def run_in(args: argparse.Namespace, url: str, small: str, large: str,
+           work: Path) -> dict[str, Measure]:
     config = {"principal": "sandbox-principal", "secret": "sandbox-secret", "api_url": url}
     configs = {}
     for name, start in (("small", small), ("large", large)):
@@ -160,38 +180,117 @@ def run_all(args: argparse.Namespace, url: str, small: str, large: str) -> dict[
         smalls.append(measure([*tap, str(configs["small"])]))
         naives.append(measure([*naive, "--config", str(configs["large"])]))
         floors.append(floor(url, large, end_of(large)))
-        mappers.append(measure(mapper, stdin=work / "clicks.jsonl"))
+        mappers.append(measure(mapper, stdin=work / "clicks.jsonl", keep=work / "mapped.jsonl"))
     results = {"tap": median(taps, starts["tap"]), "tap_small": median(smalls),
                "naive": median(naives, starts["naive"]), "floor": median(floors),
                "mapper": median(mappers, starts["mapper"])}
     for name in ("tap", "naive", "floor"):
         if results[name].records != args.clicks:
             sys.exit(f"{name} returned {results[name].records} records, not {args.clicks}")
+    rows = results["mapper"].records  # every row the loaders must load
     results["mapper"].records = args.clicks  # throughput in clicks in, not entities out
+    projects = {OURS: ROOT}
+    if not args.no_baseline:
+        print("installing the baseline loader ...", file=sys.stderr, flush=True)
+        projects[BASELINE] = baseline_project(work)
+    for loader, project in projects.items():
+        alone = [loader_alone(project, loader, work, rows) for _ in range(args.runs)]
+        results[f"alone:{loader}"] = median(alone)
     if not args.no_meltano:
-        results["meltano"] = meltano(url, large, args.clicks, work)
+        if BASELINE in projects:
+            projects[NULL] = projects[BASELINE]
+        for loader, project in projects.items():
+            runs = [meltano(project, loader, url, large, args.clicks, work)
+                    for _ in range(args.runs)]
+            results[f"meltano:{loader}"] = median(runs)
     return results
 
 
-def meltano(url: str, start: str, clicks: int, work: Path) -> Measure:
-    """``meltano run tap-proofpoint-tap threatq target-duckdb`` into a fresh file, checked."""
-    database = work / "bench.duckdb"
-    env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{work}/meltano.db",
+def baseline_project(work: Path) -> Path:
+    """A throwaway Meltano project: this project's tap and mapper, and PyPI's target-duckdb
+    0.8.0 with duckdb 1.0.0 (the only DuckDB it loads correctly) on an older Python."""
+    python = os.environ.get("BASELINE_PYTHON") or next(
+        (p for p in [*map(shutil.which, ("python3.12", "python3.11", "python3.10")),
+                     *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[012]*/bin/"
+                                                          "python3")))]
+         if p and subprocess.run([p, "-c", ""], capture_output=True).returncode == 0), None)
+    if python is None:
+        sys.exit("The baseline needs Python 3.10-3.12 (duckdb 1.0.0 has no newer wheel): set "
+                 "BASELINE_PYTHON, or run with --no-baseline.")
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    keep = {"tap-proofpoint-tap", "mapper-proofpoint-threatq", OURS}
+    for kind, plugins in project["plugins"].items():
+        project["plugins"][kind] = [p for p in plugins if p["name"] in keep]
+        for plugin in project["plugins"][kind]:
+            plugin["pip_url"] = plugin["pip_url"].replace("-e .", f"-e {ROOT}")
+    settings = ("filepath", "default_target_schema", "batch_size_rows", "flush_all_streams")
+    null = work / "target-null"
+    null.write_text("#!/bin/sh\ncat > /dev/null\n")
+    null.chmod(0o755)
+    project["plugins"]["loaders"].append(
+        {"name": NULL, "namespace": "target_null", "pip_url": "pip", "executable": str(null)})
+    project["plugins"]["loaders"].append(
+        {"name": BASELINE, "namespace": "target_duckdb", "python": python,
+         "pip_url": "target-duckdb==0.8.0 duckdb==1.0.0", "executable": BASELINE,
+         "settings": [{"name": name} for name in settings],
+         # the settings the project used with it: 10,000-row batches, all streams together
+         "config": {"default_target_schema": "proofpoint", "batch_size_rows": 10000,
+                    "flush_all_streams": True}})
+    project["environments"], project["default_environment"] = [{"name": "bench"}], "bench"
+    folder = work / "baseline-project"
+    folder.mkdir()
+    (folder / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
+    subprocess.run([str(BIN / "meltano"), "install"], cwd=folder, check=True,
+                   capture_output=True)
+    return folder
+
+
+def loader_alone(project: Path, loader: str, work: Path, rows: int) -> Measure:
+    """The mapper's output (a Singer file) into a fresh DuckDB file through ``loader``."""
+    database = work / f"alone-{loader}.duckdb"
+    database.unlink(missing_ok=True)
+    config = work / f"{loader}.json"
+    config.write_text(json.dumps({"filepath": str(database), "default_target_schema": "proofpoint",
+                                  "batch_size_rows": 10000, "flush_all_streams": True}))
+    executable = (BIN / loader if project == ROOT else
+                  project / ".meltano" / "loaders" / loader / "venv" / "bin" / loader)
+    result = measure([str(executable), "--config", str(config)], stdin=work / "mapped.jsonl")
+    with duckdb.connect(str(database), read_only=True) as con:
+        loaded = sum(con.execute(f"select count(*) from proofpoint.{t}").fetchone()[0]
+                     for (t,) in con.execute("select table_name from duckdb_tables()").fetchall())
+    if loaded != rows:
+        sys.exit(f"{loader} loaded {loaded} rows, not {rows}")
+    return Measure(rows, result.seconds, result.rss_mb)
+
+
+def meltano(project: Path, loader: str, url: str, start: str, clicks: int,
+            work: Path) -> Measure:
+    """``meltano run tap-proofpoint-tap threatq <loader>`` into a fresh file, checked."""
+    database = work / f"bench-{loader}.duckdb"
+    database.unlink(missing_ok=True)
+    env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{work}/meltano-{loader}.db",
            "TAP_PROOFPOINT_TAP_API_URL": url, "TAP_PROOFPOINT_TAP_START_DATE": start,
-           "TAP_PROOFPOINT_TAP_END_DATE": end_of(start), "TARGET_DUCKDB_FILEPATH": str(database)}
-    select = {"TAP_PROOFPOINT_TAP__SELECT": json.dumps(["clicks_permitted.*"])}
-    subprocess.run([str(BIN / "meltano"), "install"], cwd=ROOT, check=True,
-                   capture_output=True)
+           "TAP_PROOFPOINT_TAP_END_DATE": end_of(start), LOADERS[loader]: str(database),
+           "TAP_PROOFPOINT_TAP_PRINCIPAL": "sandbox-principal",
+           "TAP_PROOFPOINT_TAP_SECRET": "sandbox-secret",
+           "TAP_PROOFPOINT_TAP__SELECT": json.dumps(["clicks_permitted.*"])}
+    if project == ROOT:
+        subprocess.run([str(BIN / "meltano"), "install"], cwd=ROOT, check=True,
+                       capture_output=True)
     started = time.monotonic()
-    subprocess.run([str(BIN / "meltano"), "run", "tap-proofpoint-tap", "threatq",
-                    "target-duckdb"], cwd=ROOT, env={**env, **select}, check=True,
-                   capture_output=True)
+    proc = subprocess.run([str(BIN / "meltano"), "run", "--full-refresh", "tap-proofpoint-tap",
+                           "threatq", loader], cwd=project, env=env, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        sys.exit(f"meltano run ... {loader} failed:\n{proc.stderr[-3000:]}")
     seconds = time.monotonic() - started
+    if loader == NULL:
+        return Measure(clicks, seconds, 0.0)
     with duckdb.connect(str(database), read_only=True) as con:
         for table in ("clicks_permitted", "threatq_incidents"):
             rows = con.execute(f"select count(*) from proofpoint.{table}").fetchone()[0]
             if rows != clicks:
-                sys.exit(f"DuckDB holds {rows} rows in {table}, not {clicks}")
+                sys.exit(f"{loader}: DuckDB holds {rows} rows in {table}, not {clicks}")
     return Measure(clicks, seconds, 0.0)
 
 
@@ -215,9 +314,25 @@ def report(args: argparse.Namespace, r: dict[str, Measure]) -> None:
          f"{r['mapper'].wall_per_second:,.0f}/s with start-up; peak RSS "
          f"{r['mapper'].rss_mb:.0f} MB"),
     ]
-    if "meltano" in r:
-        rows.append(("meltano run tap → threatq → target-duckdb, clicks/s",
-                     f"{r['meltano'].per_second:,.0f}", f"{r['meltano'].seconds:.1f} s"))
+    for loader in (OURS, BASELINE):
+        if f"alone:{loader}" in r:
+            m = r[f"alone:{loader}"]
+            rows.append((f"{loader} alone (Singer file → DuckDB), rows/s",
+                         f"{m.per_second:,.0f}", f"{m.records:,} rows in {m.seconds:.1f} s; "
+                         f"peak RSS {m.rss_mb:.0f} MB"))
+    if f"alone:{BASELINE}" in r:
+        ratio = r[f"alone:{OURS}"].per_second / r[f"alone:{BASELINE}"].per_second
+        rows.append(("loader speed-up of the new loader (alone)", f"{ratio:.1f}x", ""))
+    for loader in (OURS, BASELINE, NULL):
+        if f"meltano:{loader}" in r:
+            m = r[f"meltano:{loader}"]
+            rows.append((f"meltano run tap → threatq → {loader}, clicks/s",
+                         f"{m.per_second:,.0f}", f"{m.seconds:.1f} s"))
+    if f"meltano:{BASELINE}" in r and f"meltano:{OURS}" in r:
+        ratio = r[f"meltano:{OURS}"].per_second / r[f"meltano:{BASELINE}"].per_second
+        floor = (f"; the floor (no loader) is {r[f'meltano:{NULL}'].seconds:.1f} s"
+                 if f"meltano:{NULL}" in r else "")
+        rows.append(("pipeline speed-up of the new loader", f"{ratio:.1f}x", floor[2:]))
     print(f"\n{args.clicks:,} clicks in one window, median of {args.runs} run(s), "
           f"{os.cpu_count()} cores\n")
     print("| measurement | figure | note |\n|---|---:|---|")

@@ -35,3 +35,8 @@ class InputError(TapError):
 
 class BudgetReached(Exception):
     """The run has spent ``max_requests_per_run`` requests of a pool: stop its streams cleanly."""
+
+
+class LoadError(TapError):
+    """A loader cannot write (a locked file, a value its column cannot hold): nothing of the
+    batch is committed and its STATE is not sent."""

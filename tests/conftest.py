@@ -207,7 +207,7 @@ def meltano_env(tmp_path: Path, sandbox, start: datetime, end: datetime, **extra
             "TAP_PROOFPOINT_TAP_API_URL": sandbox.url,
             "TAP_PROOFPOINT_TAP_START_DATE": fmt(start),
             "TAP_PROOFPOINT_TAP_END_DATE": fmt(end),
-            "TARGET_DUCKDB_FILEPATH": str(tmp_path / "warehouse.duckdb"), **extra}
+            "TARGET_DUCKDB_PROOFPOINT_FILEPATH": str(tmp_path / "warehouse.duckdb"), **extra}
 
 
 def kill_meltano_at(argv: list[str], env: dict, log: Path, requests: list, count: int) -> None:

@@ -126,8 +126,9 @@ def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed,
         clicks = [s.event for s in sandbox.store.select(
             "clicks_permitted", Window(start, end), None, DEFAULT_THREAT_STATUSES)]
         entities = expected_entities(clicks)
-        env = meltano_env(tmp_path, sandbox, start, end, TARGET_DUCKDB_BATCH_SIZE_ROWS="500")
-        argv = [MELTANO, "run", "tap-proofpoint-tap", "threatq", "target-duckdb"]
+        env = meltano_env(tmp_path, sandbox, start, end,
+                          TARGET_DUCKDB_PROOFPOINT_BATCH_SIZE_ROWS="500")
+        argv = [MELTANO, "run", "tap-proofpoint-tap", "threatq", "target-duckdb-proofpoint"]
         kill_at = rng.randint(10, 180)  # of 192 windows
         kill_meltano_at(argv, env, tmp_path / "killed.log", sandbox.requests, kill_at)
         assert_no_secret(SANDBOX_CREDENTIALS, (tmp_path / "killed.log").read_text())

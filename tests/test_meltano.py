@@ -113,14 +113,16 @@ def test_duckdb_gets_every_event_once_and_a_rerun_changes_no_count(
     end = start + timedelta(hours=3)
     events = truth(busy_live, start, end)
     assert len(events["clicks_permitted"]) > 50
-    first = meltano_run(tmp_path, busy_live, start, end, "target-duckdb")
+    first = meltano_run(tmp_path, busy_live, start, end, "target-duckdb-proofpoint")
     assert "ThreatQ run summary" in first.stderr
     con, query = duckdb_query(tmp_path / "warehouse.duckdb")
     counts = check_tables(query, events)
     con.close()
     requests = len(busy_live.requests)
-    # The same hours again from scratch: every event and entity is sent again and upserted.
-    meltano_run(tmp_path, busy_live, start, end, "target-duckdb", "--full-refresh")
+    # The same hours again from scratch: every event and entity is sent again and upserted,
+    # now in batches of 7 rows (the first run loaded each table in one batch of 10,000).
+    meltano_run(tmp_path, busy_live, start, end, "target-duckdb-proofpoint", "--full-refresh",
+                TARGET_DUCKDB_PROOFPOINT_BATCH_SIZE_ROWS="7")
     assert len(busy_live.requests) > requests
     con, query = duckdb_query(tmp_path / "warehouse.duckdb")
     assert check_tables(query, events) == counts
@@ -130,14 +132,15 @@ def test_duckdb_gets_every_event_once_and_a_rerun_changes_no_count(
 def test_meltano_keeps_the_bookmark_through_the_mapper(tmp_path, busy_live, meltano_installed):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     end = start + timedelta(hours=2)
-    meltano_run(tmp_path, busy_live, start, end, "target-duckdb")
+    meltano_run(tmp_path, busy_live, start, end, "target-duckdb-proofpoint")
     environ = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db"}
-    got = subprocess.run([MELTANO, "state", "get", "sandbox:tap-proofpoint-tap-to-target-duckdb"],
+    got = subprocess.run([MELTANO, "state", "get",
+                          "sandbox:tap-proofpoint-tap-to-target-duckdb-proofpoint"],
                          cwd=ROOT, env=environ, capture_output=True, text=True, check=True)
     bookmarks = json.loads(got.stdout)["singer_state"]["bookmarks"]
     assert {b["replication_key_value"] for b in bookmarks.values()} == {fmt(end)}
     before = len(busy_live.requests)
-    meltano_run(tmp_path, busy_live, start, end + timedelta(hours=1), "target-duckdb")
+    meltano_run(tmp_path, busy_live, start, end + timedelta(hours=1), "target-duckdb-proofpoint")
     # The second run starts at the bookmark minus the 30-minute look-back, not at start_date.
     starts = {r.params["interval"][0].split("/")[0] for r in busy_live.requests[before:]}
     assert starts == {fmt(end - timedelta(minutes=30)), fmt(end + timedelta(minutes=30))}
@@ -145,7 +148,7 @@ def test_meltano_keeps_the_bookmark_through_the_mapper(tmp_path, busy_live, melt
 
 def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, meltano_installed):
     env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
-           "TARGET_DUCKDB_FILEPATH": str(tmp_path / "demo.duckdb")}
+           "TARGET_DUCKDB_PROOFPOINT_FILEPATH": str(tmp_path / "demo.duckdb")}
     demo = [sys.executable, "-m", "tap_proofpoint_tap.sandbox.demo"]
     runs = [subprocess.run(demo, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
             for _ in range(2)]

@@ -1,7 +1,7 @@
 """``make demo``: a day of sandbox traffic through Meltano into DuckDB and into ThreatQ.
 
 Starts the sandbox on 127.0.0.1 (real-time clock, seed 7, 25 hours of history), runs
-``meltano run tap-proofpoint-tap threatq target-duckdb`` in the project's ``sandbox``
+``meltano run tap-proofpoint-tap threatq target-duckdb-proofpoint`` in the project's ``sandbox``
 environment and prints rows per table, the top clicked URLs, the most-clicking recipients and
 the ThreatQ run summary. Meltano keeps the bookmark in ``.meltano/meltano.db``, so running the
 demo again reads only the minutes since the last run (plus the 30-minute look-back).
@@ -34,10 +34,10 @@ THREATQ_PIPELINE = ["--full-refresh", "tap-proofpoint-tap", "threatq", "target-t
 FEED_RUN = (("Corporate Emails", "corporate_email"), ("Indicators", "indicators"),
             ("Indicator Attributes", "attributes"), ("Incidents", "incident"),
             ("Relationships", "pivots"))
-# The sandbox environment's file; TARGET_DUCKDB_FILEPATH (Meltano's override) moves it.
-DATABASE = Path(os.environ.get("TARGET_DUCKDB_FILEPATH", "output/sandbox.duckdb"))
+# The sandbox environment's file; TARGET_DUCKDB_PROOFPOINT_FILEPATH (Meltano's override) moves it.
+DATABASE = Path(os.environ.get("TARGET_DUCKDB_PROOFPOINT_FILEPATH", "output/sandbox.duckdb"))
 MELTANO = str(Path(sys.executable).parent / "meltano")
-PIPELINE = ["tap-proofpoint-tap", "threatq", "target-duckdb"]
+PIPELINE = ["tap-proofpoint-tap", "threatq", "target-duckdb-proofpoint"]
 TABLES = (*STREAMS, "threatq_corporate_emails", "threatq_indicators",
           "threatq_indicator_attributes", "threatq_incidents", "threatq_relationships")
 

@@ -10,20 +10,17 @@ ahead of ThreatQ; a run stopped at any point and run again loads every entity on
 from __future__ import annotations
 
 import ipaddress
-import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from tap_proofpoint_tap.errors import TapError
+from tap_proofpoint_tap.held_state import HeldStateTarget
 from tap_proofpoint_tap.threatq import entities as e
 from tap_proofpoint_tap.threatq.api import ThreatQClient, ThreatQError
 from tap_proofpoint_tap.threatq.known import Instance
@@ -83,10 +80,11 @@ class IgnoredSink(BatchSink):
         return
 
 
-class TargetThreatQ(Target):
+class TargetThreatQ(HeldStateTarget):
     """Corporate Emails, Indicators with Attributes, Incidents and their links → ThreatQ."""
 
     name = "target-threatq"
+    destination = "ThreatQ"
     package_name = "tap-proofpoint-tap"
     default_sink_class = ThreatQSink
     config_jsonschema = th.PropertiesList(
@@ -127,13 +125,9 @@ class TargetThreatQ(Target):
             errors = settings_errors(self.config)
             if errors:
                 raise ConfigValidationError("Config validation failed", errors=errors)
-        self.max_parallelism = 1  # one loader: sinks are drained one after the other
         self.loader: Loader | None = None
         self.client: ThreatQClient | None = None
         self.ignored: set[str] = set()
-        self._written_state: dict | None = None
-        self._flushing = False  # a load is under way: no STATE, no drain from a signal
-        self._failed = False  # a load failed: no STATE from here on
 
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
         if stream_name in e.ENTITY_STREAMS:
@@ -151,47 +145,14 @@ class TargetThreatQ(Target):
         if len(pending) >= self.batch_size or self.loader.size >= ROWS_PER_CLICK * self.batch_size:
             self.flush()
 
-    def flush(self) -> None:
-        """Load what is pending, then send the STATE held since (all before it is in ThreatQ)."""
-        if self.loader is not None and not self._failed:
-            self._flushing = True
-            try:
-                self.loader.flush()
-            except BaseException:
-                self._failed = True
-                sys.stderr.write(self.summary().replace("summary", "summary, until it stopped",
-                                                        1) + "\n")
-                raise
-            finally:
-                self._flushing = False
-        self._reset_max_record_age()
-        if self._latest_state:
-            self._write_state_message(self._latest_state)
+    def pending(self) -> bool:
+        return self.loader is not None and self.loader.size > 0
 
-    def _process_state_message(self, message_dict: dict) -> None:
-        super()._process_state_message(message_dict)
-        if self.loader is None or self.loader.size == 0:  # nothing before it is unloaded
-            self._write_state_message(self._latest_state)
+    def commit(self) -> None:
+        self.loader.flush()
 
-    def _write_state_message(self, state: dict) -> None:
-        if state != self._written_state and not (self._flushing or self._failed):
-            self._written_state = state
-            super()._write_state_message(state)
-
-    def _handle_termination(self, signum: int, frame: Any) -> None:
-        """SIGTERM/SIGINT: finish nothing half way. Mid-load, stop at once without a STATE (the
-        next run loads the rest); between loads, load what is pending and send its STATE."""
-        if self._flushing:
-            self.logger.error("Stopped by signal %d during a load into ThreatQ: the STATE of "
-                              "the last whole load is kept; run again to load the rest.", signum)
-            os._exit(1)
-        try:
-            self.drain_all(is_endofpipe=True)
-        except Exception as error:
-            self.logger.error("Stopped by signal %d: %s", signum, error)
-            os._exit(1)
-        sys.stdout.flush()
-        os._exit(0)
+    def on_failure(self) -> None:
+        sys.stderr.write(self.summary().replace("summary", "summary, until it stopped", 1) + "\n")
 
     @property
     def batch_size(self) -> int:
@@ -253,15 +214,6 @@ class TargetThreatQ(Target):
         lines.append(f"Requests: {total} for {clicks} clicks ({per} per 1,000 clicks; "
                      + ", ".join(f"{k} {v}" for k, v in sorted(requests.items())) + ")")
         return "\n".join(lines)
-
-    @classmethod
-    def invoke(cls, *args: Any, **kwargs: Any) -> None:
-        """Run the CLI; a :class:`TapError` ends it with its one-line message and exit 1."""
-        try:
-            super().invoke(*args, **kwargs)
-        except TapError as error:
-            cls.logger.error("%s", error, exc_info=cls.logger.isEnabledFor(logging.DEBUG))
-            sys.exit(1)
 
 
 def settings_errors(config: dict) -> list[str]:

@@ -1,0 +1,1 @@
+"""target-duckdb-proofpoint: the project's DuckDB loader."""

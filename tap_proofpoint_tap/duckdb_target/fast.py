@@ -1,0 +1,131 @@
+"""The short path: RECORD lines read without building a dict per record.
+
+Most records reach the loader untouched by stream maps or flattening. For those, the record's
+JSON is kept as the bytes it arrived as (``msgspec.Raw``), checked by a msgspec decoder compiled
+from the stream's schema (types, nullability, required keys, enumerations: C speed, no objects
+kept), and written to the batch file as it is; DuckDB parses it once, at load. Schemas that
+use a keyword this compiler does not know (patterns, bounds, ``$ref`` …) keep the dict path and
+its fastjsonschema validator, so no check is ever skipped.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter, defaultdict
+from typing import Any, Literal
+
+import msgspec
+from singer_sdk.contrib.msgspec import MsgSpecReader
+
+# What a schema may say for the compiler to check it whole; anything else → the dict path.
+_KNOWN = {"type", "properties", "items", "format", "required", "enum", "description",
+          "title", "anyOf", "additionalProperties", "default", "examples", "$schema"}
+_SCALARS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool}
+
+
+class Envelope(msgspec.Struct):
+    """A Singer line as far as the short path needs it: the record stays unparsed."""
+
+    type: str
+    stream: str = ""
+    record: msgspec.Raw = msgspec.Raw(b"null")
+
+
+_ENVELOPE = msgspec.json.Decoder(Envelope)
+
+
+class Unsupported(Exception):
+    """The schema uses something the compiler cannot check."""
+
+
+def _types(schema: dict) -> tuple[set[str], bool]:
+    declared = schema.get("type", [])
+    types = {declared} if isinstance(declared, str) else set(declared)
+    branches = schema.get("anyOf", [])
+    for branch in branches:
+        if set(branch) - _KNOWN:
+            raise Unsupported
+        types |= _types(branch)[0]
+    if branches and len(types - {"null"}) > 1:
+        raise Unsupported
+    return types - {"null"}, "null" in types
+
+
+def python_type(schema: dict, name: str = "Record") -> Any:
+    """The msgspec type that accepts exactly the JSON the schema accepts."""
+    if set(schema) - _KNOWN or schema.get("additionalProperties") not in (None, True):
+        raise Unsupported
+    types, nullable = _types(schema)
+    if "enum" in schema:
+        values = [v for v in schema["enum"] if v is not None]
+        if not values or not all(isinstance(v, str) for v in values):
+            raise Unsupported
+        kind: Any = Literal[tuple(values)]
+        nullable = nullable or None in schema["enum"]
+    elif not types:
+        return Any
+    elif len(types) > 1:
+        raise Unsupported  # msgspec unions are narrower than JSON schema's
+    elif (only := next(iter(types))) in _SCALARS:
+        kind = _SCALARS[only]
+    elif only == "array":
+        kind = list[python_type(schema.get("items", {}), name)]
+    elif only == "object":
+        kind = struct(schema, name) if schema.get("properties") else dict[str, Any]
+    else:
+        raise Unsupported
+    return kind | None if nullable else kind
+
+
+def struct(schema: dict, name: str = "Record", keys: tuple[str, ...] = ()) -> type:
+    """A Struct of every declared property; keys and ``required`` properties must be present,
+    the others default to null. Undeclared properties are skipped, as the table has no column
+    for them."""
+    required = set(schema.get("required", [])) | set(keys)
+    fields, rename = [], {}
+    for n, (prop, sub) in enumerate(schema.get("properties", {}).items()):
+        rename[f"f{n}"] = prop
+        kind = python_type(sub, f"{name}_{n}")
+        fields.append((f"f{n}", kind) if prop in required else (f"f{n}", kind, None))
+    fields.sort(key=lambda field: len(field) == 3)  # required fields first (no default)
+    return msgspec.defstruct(name, fields, rename=rename)
+
+
+def key_struct(keys: tuple[str, ...]) -> type:
+    """Only the key properties (validation off): everything else is skipped unread."""
+    return msgspec.defstruct("Key", [(f"k{n}", Any) for n in range(len(keys))],
+                             rename={f"k{n}": k for n, k in enumerate(keys)})
+
+
+class RawRecordReader(MsgSpecReader):
+    """Reads stdin as bytes; RECORD lines of streams in ``short`` go to their sink's
+    ``accept_raw``, every other line through the SDK as usual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.short: dict[str, Any] = {}
+
+    def process_lines(self, file_input: Any, callbacks: dict) -> Counter[str]:
+        stats: dict[str, int] = defaultdict(int)
+        short, decode = self.short, _ENVELOPE.decode
+        for line in file_input or sys.stdin.buffer:
+            try:
+                head = decode(line)
+            except msgspec.MsgspecError:  # not a Singer line: the SDK's path names the fault
+                head = None
+            if head is not None and head.type == "RECORD" and (
+                    sink := short.get(head.stream)) is not None:
+                sink.accept_raw(head.record)
+                stats["RECORD"] += 1
+                continue
+            self._current_message = line
+            message = self.deserialize_json(line)
+            self.assert_line_requires(message, requires={"type"})
+            kind = message["type"]
+            if callback := callbacks.get(kind):
+                callback(message)
+            else:
+                self._process_unknown_message(message)
+            stats[kind] += 1
+        return Counter(**stats)
+
