@@ -496,3 +496,20 @@ def test_meltano_invoke_test_costs_one_request(tmp_path, live_sandbox, meltano_i
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Connection OK: principal accepted, 0 events in the last hour read" in proc.stderr
     assert [r.path for r in live_sandbox.requests] == [ALL]
+
+
+def test_a_body_the_streaming_parser_refuses_is_read_again_whole(tmp_path, live_sandbox):
+    """A NaN score (the stdlib's JSON, refused by ijson): the window's second try is parsed
+    by the standard library, and every stream still gets its events once."""
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
+    expected = place(live_sandbox, base, {"clicks_blocked": (0,), "messages_delivered": (0,)})
+    odd = {**event("messages_blocked", 0, base + timedelta(minutes=3)),
+           "impostorScore": float("nan")}
+    live_sandbox.store.add("messages_blocked", odd)
+    config = tap_config(live_sandbox, base, base + timedelta(hours=1))
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    assert [r.path for r in live_sandbox.requests] == [ALL, ALL]
+    assert run.ids("messages_blocked") == ["messages_blocked-0"]
+    for stream in ("clicks_blocked", "messages_delivered"):
+        assert sorted(run.ids(stream)) == sorted(expected[stream])
