@@ -35,6 +35,9 @@ from tests.conftest import (
     assert_no_secret,
     catalog_selecting,
     click,
+    consume,
+    deselect,
+    finish,
     hour_floor,
     run_tap,
     tap_config,
@@ -278,15 +281,9 @@ def test_kill_9_at_random_requests_then_resume_costs_at_most_a_window_per_kill(t
         state = None
         kill_points = sorted(rng.sample(range(2, 46), 3))
         for count in kill_points:
-            for message_ in killed_at_request(tmp_path, config, state, sandbox, count):
-                if message_["type"] == "RECORD":
-                    seen[message_["stream"]].add(message_["record"]["id"])
-                elif message_["type"] == "STATE":
-                    state = message_["value"]
-        final = run_tap(tmp_path, config, state=state)
-        assert final.returncode == 0, final.stderr
-        for stream in STREAMS:
-            seen[stream] |= set(final.ids(stream))
+            state = consume(killed_at_request(tmp_path, config, state, sandbox, count), seen,
+                            state)
+        final = finish(tmp_path, config, state, seen)
         assert seen == expected
         assert {r.path for r in sandbox.requests} == {ALL}
         assert 48 < len(sandbox.requests) <= 48 + len(kill_points)
@@ -413,11 +410,8 @@ def test_stream_maps_and_deselected_properties_apply_to_streams_read_together(tm
     place(live_sandbox, base, dict.fromkeys(STREAMS, (0,)))
     config = tap_config(live_sandbox, base, base + timedelta(hours=1),
                         stream_maps={"messages_blocked": {"__alias__": "quarantined"}})
-    catalog = catalog_selecting(tmp_path, config, *STREAMS)
-    entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == "clicks_permitted")
-    for meta in entry["metadata"]:
-        if meta["breadcrumb"] == ["properties", "userAgent"]:
-            meta["metadata"]["selected"] = False
+    catalog = deselect(catalog_selecting(tmp_path, config, *STREAMS), "clicks_permitted",
+                       "userAgent")
     run = run_tap(tmp_path, config, catalog=catalog)
     assert run.returncode == 0, run.stderr
     assert [r.path for r in live_sandbox.requests] == [ALL]

@@ -30,7 +30,9 @@ from tests.conftest import (
     assert_no_secret,
     catalog_selecting,
     click,
+    consume,
     expected_entities,
+    finish,
     hour_floor,
     kill_meltano_at,
     meltano_env,
@@ -102,15 +104,8 @@ def test_kill_9_anywhere_in_a_backfill_loses_nothing(tmp_path, seed, mode):
             messages, killed = killed_run(tmp_path, config, state, rng.randint(1, 350))
             assert killed, "the run ended before the kill point"
             kills += 1
-            for message in messages:
-                if message["type"] == "RECORD":
-                    seen[message["stream"]].add(message["record"]["id"])
-                elif message["type"] == "STATE":
-                    state = message["value"]
-        final = run_tap(tmp_path, config, state=state)
-        assert final.returncode == 0, final.stderr
-        for stream in STREAMS:
-            seen[stream] |= set(final.ids(stream))
+            state = consume(messages, seen, state)
+        finish(tmp_path, config, state, seen)
         assert kills == 3
         assert seen == expected
         assert sum(map(len, expected.values())) > 500
