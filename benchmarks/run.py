@@ -8,6 +8,8 @@ of 1,000. Measured in the same run, each as a subprocess whose stdout is read an
 this script (the sink), with peak RSS from ``wait4``:
 
 - the tap CLI on the N-click window, and on the 1,000-click window (memory must not grow);
+- the four streams on a window of N events spread over the four arrays: read together
+  through /v2/siem/all (one request) and one stream at a time (four requests);
 - the naive baseline: a plain singer-sdk stream for the same endpoint (benchmarks/naive_tap.py);
 - the floor: the same body decoded and every record encoded as a Singer line with msgspec,
   in process, no HTTP, no SDK (benchmarks/floor.py);
@@ -21,6 +23,8 @@ this script (the sink), with peak RSS from ``wait4``:
 The baseline is not part of the project: it is installed only here, in a throwaway Meltano
 project beside this one, with the DuckDB 1.0.0 it needs (so on a Python <= 3.12:
 ``BASELINE_PYTHON``, else the first of python3.12/3.11/3.10 found). ``--no-baseline`` skips it.
+
+- the requests a 7-day backfill of the four streams spends in each mode (an empty sandbox).
 
 Throughput is "once started": records / (wall time - the same command's ``--about`` time), the
 rate a long backfill sees; the wall-clock rate is printed beside it.
@@ -41,12 +45,14 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import yaml
 
+from tap_proofpoint_tap.sandbox import Clock, Sandbox
+from tap_proofpoint_tap.sandbox.generator import Settings
 from tap_proofpoint_tap.windows import fmt, parse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,12 +138,12 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, str(HERE / "serve.py"), "--clicks",
                                str(args.clicks)], stdout=subprocess.PIPE, text=True)
     try:
-        url, small, large = server.stdout.readline().split()
-        results = run_all(args, url, small, large)
+        url, small, large, mixed = server.stdout.readline().split()
+        results = run_all(args, url, small, large, mixed)
     finally:
         server.terminate()
         server.wait()
-    report(args, results)
+    report(args, results, backfill_requests())
 
 
 def end_of(start: str) -> str:
@@ -145,19 +151,22 @@ def end_of(start: str) -> str:
     return fmt(parse(start) + timedelta(hours=1))
 
 
-def run_all(args: argparse.Namespace, url: str, small: str, large: str) -> dict[str, Measure]:
+def run_all(args: argparse.Namespace, url: str, small: str, large: str,
+            mixed: str) -> dict[str, Measure]:
     with tempfile.TemporaryDirectory(prefix="tap-proofpoint-bench-") as folder:
-        return run_in(args, url, small, large, Path(folder))
+        return run_in(args, url, small, large, mixed, Path(folder))
 
 
-def run_in(args: argparse.Namespace, url: str, small: str, large: str,
+def run_in(args: argparse.Namespace, url: str, small: str, large: str, mixed: str,
            work: Path) -> dict[str, Measure]:
     config = {"principal": "sandbox-principal", "secret": "sandbox-secret", "api_url": url}
     configs = {}
-    for name, start in (("small", small), ("large", large)):
+    for name, start, extra in (("small", small, {}), ("large", large, {}),
+                               ("combined", mixed, {}),
+                               ("per_stream", mixed, {"use_all_endpoint": False})):
         configs[name] = work / f"{name}.json"
         configs[name].write_text(json.dumps({**config, "start_date": start,
-                                             "end_date": end_of(start)}))
+                                             "end_date": end_of(start), **extra}))
     catalog = work / "catalog.json"
     discovered = json.loads(subprocess.run(
         [str(BIN / "tap-proofpoint-tap"), "--config", str(configs["small"]), "--discover"],
@@ -170,7 +179,9 @@ def run_in(args: argparse.Namespace, url: str, small: str, large: str,
     tap = [str(BIN / "tap-proofpoint-tap"), "--catalog", str(catalog), "--config"]
     naive = [sys.executable, str(HERE / "naive_tap.py")]
     mapper = [str(BIN / "mapper-proofpoint-threatq")]
+    every_stream = [str(BIN / "tap-proofpoint-tap"), "--config"]  # no catalog: all four
     taps, smalls, naives, floors, mappers = [], [], [], [], []
+    modes: dict[str, list[Measure]] = {"combined": [], "per_stream": []}
     starts: dict[str, list[float]] = {"tap": [], "naive": [], "mapper": []}
     for run in range(args.runs):
         print(f"run {run + 1}/{args.runs} ...", file=sys.stderr, flush=True)
@@ -181,12 +192,17 @@ def run_in(args: argparse.Namespace, url: str, small: str, large: str,
         naives.append(measure([*naive, "--config", str(configs["large"])]))
         floors.append(floor(url, large, end_of(large)))
         mappers.append(measure(mapper, stdin=work / "clicks.jsonl", keep=work / "mapped.jsonl"))
+        for mode, runs in modes.items():
+            runs.append(measure([*every_stream, str(configs[mode])]))
     results = {"tap": median(taps, starts["tap"]), "tap_small": median(smalls),
                "naive": median(naives, starts["naive"]), "floor": median(floors),
-               "mapper": median(mappers, starts["mapper"])}
-    for name in ("tap", "naive", "floor"):
-        if results[name].records != args.clicks:
-            sys.exit(f"{name} returned {results[name].records} records, not {args.clicks}")
+               "mapper": median(mappers, starts["mapper"]),
+               **{mode: median(runs, starts["tap"]) for mode, runs in modes.items()}}
+    mixed_events = args.clicks // 4 * 4
+    for name, count in (("tap", args.clicks), ("naive", args.clicks), ("floor", args.clicks),
+                        ("combined", mixed_events), ("per_stream", mixed_events)):
+        if results[name].records != count:
+            sys.exit(f"{name} returned {results[name].records} records, not {count}")
     rows = results["mapper"].records  # every row the loaders must load
     results["mapper"].records = args.clicks  # throughput in clicks in, not entities out
     projects = {OURS: ROOT}
@@ -294,7 +310,25 @@ def meltano(project: Path, loader: str, url: str, start: str, clicks: int,
     return Measure(clicks, seconds, 0.0)
 
 
-def report(args: argparse.Namespace, r: dict[str, Measure]) -> None:
+def backfill_requests() -> dict[str, int]:
+    """Requests of a 7-day backfill of the four streams, per mode, counted by a sandbox."""
+    spent = {}
+    with Sandbox(settings=Settings(per_hour=()), clock=Clock(),
+                 history=timedelta(days=8)) as sandbox, tempfile.TemporaryDirectory() as work:
+        for mode, together in (("combined", True), ("per_stream", False)):
+            config = Path(work) / f"{mode}.json"
+            config.write_text(json.dumps({
+                "principal": "sandbox-principal", "secret": "sandbox-secret",
+                "api_url": sandbox.url, "use_all_endpoint": together,
+                "start_date": fmt(datetime.now(timezone.utc) - timedelta(days=7))}))
+            before = len(sandbox.requests)
+            subprocess.run([str(BIN / "tap-proofpoint-tap"), "--config", str(config)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            spent[mode] = len(sandbox.requests) - before
+    return spent
+
+
+def report(args: argparse.Namespace, r: dict[str, Measure], backfill: dict[str, int]) -> None:
     ratio_naive = r["tap"].per_second / r["naive"].per_second
     ratio_floor = r["tap"].per_second / r["floor"].per_second
     ratio_rss = r["tap"].rss_mb / r["tap_small"].rss_mb
@@ -313,6 +347,18 @@ def report(args: argparse.Namespace, r: dict[str, Measure]) -> None:
         ("mapper, clicks/s once started (stdin to stdout)", f"{r['mapper'].per_second:,.0f}",
          f"{r['mapper'].wall_per_second:,.0f}/s with start-up; peak RSS "
          f"{r['mapper'].rss_mb:.0f} MB"),
+    ]
+    mixed = args.clicks // 4 * 4
+    rows += [
+        (f"four streams, {mixed:,} events in one window: through /v2/siem/all, records/s "
+         "once started", f"{r['combined'].per_second:,.0f}",
+         f"{r['combined'].per_second / r['per_stream'].per_second:.2f}x one stream at a time; "
+         f"1 request; peak RSS {r['combined'].rss_mb:.0f} MB"),
+        ("the same, one stream at a time, records/s once started",
+         f"{r['per_stream'].per_second:,.0f}",
+         f"4 requests; peak RSS {r['per_stream'].rss_mb:.0f} MB"),
+        ("7-day backfill of four streams, requests", f"{backfill['combined']:,}",
+         f"through /v2/siem/all; {backfill['per_stream']:,} one stream at a time"),
     ]
     for loader in (OURS, BASELINE):
         if f"alone:{loader}" in r:
@@ -340,7 +386,7 @@ def report(args: argparse.Namespace, r: dict[str, Measure]) -> None:
         print(f"| {name} | {figure} | {note} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(
-        {"clicks": args.clicks, "runs": args.runs,
+        {"clicks": args.clicks, "runs": args.runs, "backfill_requests": backfill,
          **{k: {"records": m.records, "seconds": m.seconds, "startup_seconds": m.startup,
                 "records_per_second": m.per_second, "wall_records_per_second": m.wall_per_second,
                 "peak_rss_mb": m.rss_mb} for k, m in r.items()}}, indent=2))

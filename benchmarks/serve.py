@@ -1,7 +1,9 @@
 """Serve benchmark windows: the sandbox with exactly N permitted clicks in one hour.
 
-Prints ``<url> <small_start> <large_start>`` on one line, then serves until killed. The hour
-starting at ``small_start`` holds ``--small`` clicks, the one at ``large_start`` ``--clicks``.
+Prints ``<url> <small_start> <large_start> <mixed_start>`` on one line, then serves until
+killed. The hour starting at ``small_start`` holds ``--small`` clicks, the one at
+``large_start`` ``--clicks``, the one at ``mixed_start`` ``--clicks`` events spread evenly over
+the four streams (what /v2/siem/all answers in one body).
 Runs in its own process so that serving 100 MB bodies does not share a GIL with what is
 measured.
 """
@@ -14,17 +16,17 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import Settings, generate_hour
+from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings, generate_hour
 from tap_proofpoint_tap.windows import fmt
 
 
-def clicks(count: int, seed: int) -> list[dict]:
-    """``count`` generated permitted clicks (the generator's hours, concatenated)."""
-    settings = Settings(seed=seed, per_hour=(("clicks_permitted", 5000),))
+def clicks(count: int, seed: int, stream: str = "clicks_permitted") -> list[dict]:
+    """``count`` generated events of ``stream`` (the generator's hours, concatenated)."""
+    settings = Settings(seed=seed, per_hour=((stream, 5000),))
     out: list[dict] = []
     hour = datetime(2026, 1, 5, tzinfo=timezone.utc)
     while len(out) < count:
-        out += [g.event for g in generate_hour(settings, "clicks_permitted", hour)]
+        out += [g.event for g in generate_hour(settings, stream, hour)]
         hour += timedelta(hours=1)
     return out[:count]
 
@@ -37,15 +39,22 @@ def main() -> None:
     args = parser.parse_args()
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     small, large = now - timedelta(hours=4), now - timedelta(hours=2)
-    sandbox = Sandbox(settings=Settings(per_hour=()), clock=Clock(), history=timedelta(hours=6))
-    for start, count, seed in ((small, args.small, args.seed + 1), (large, args.clicks, args.seed)):
-        for n, event in enumerate(clicks(count, seed)):
-            event = {**event, "threatStatus": "active", "id": f"{seed}-{n}-{event['id']}"}
-            sandbox.store.add("clicks_permitted", event,
+    mixed = now - timedelta(hours=6)
+    sandbox = Sandbox(settings=Settings(per_hour=()), clock=Clock(), history=timedelta(hours=8))
+    hours = [(small, "clicks_permitted", args.small, args.seed + 1),
+             (large, "clicks_permitted", args.clicks, args.seed)]
+    hours += [(mixed, stream, args.clicks // len(STREAMS), args.seed + 2) for stream in STREAMS]
+    active = frozenset({"active"})
+    for start, stream, count, seed in hours:
+        for n, event in enumerate(clicks(count, seed, stream)):
+            event = {**event, "id": f"{seed}-{n}-{event['id']}"}
+            if stream.startswith("clicks"):
+                event["threatStatus"] = "active"
+            sandbox.store.add(stream, event, statuses=active,
                               created=start + timedelta(milliseconds=n % 3_600_000))
-    sandbox.store.warm(small, large + timedelta(hours=1))
+    sandbox.store.warm(mixed, large + timedelta(hours=1))
     with sandbox:
-        print(sandbox.url, fmt(small), fmt(large), flush=True)
+        print(sandbox.url, fmt(small), fmt(large), fmt(mixed), flush=True)
         while True:
             time.sleep(3600)
 

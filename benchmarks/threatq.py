@@ -59,7 +59,7 @@ def mapped_clicks(clicks: int, work: Path) -> Path:
     server = subprocess.Popen([sys.executable, str(HERE / "serve.py"), "--clicks", str(clicks),
                                "--small", "1"], stdout=subprocess.PIPE, text=True)
     try:
-        url, _, large = server.stdout.readline().split()
+        url, _, large, _ = server.stdout.readline().split()
         config = work / "tap.json"
         config.write_text(json.dumps({
             "principal": "sandbox-principal", "secret": "sandbox-secret", "api_url": url,

@@ -6,6 +6,7 @@ SDK compares bookmark values as strings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -67,14 +68,41 @@ def plan_windows(
     start = whole(start)
     oldest = whole(now - MAX_AGE + AGE_MARGIN)
     lost = Window(whole(wanted), oldest) if wanted < oldest else None
-    start = max(start, oldest)
+    return Plan(split(max(start, oldest), end, window_minutes), lost)
+
+
+def split(start: datetime, end: datetime, window_minutes: int) -> list[Window]:
+    """``[start, end)`` in windows of ``window_minutes``; a last remainder under 30 s is left."""
     windows = []
     step = timedelta(minutes=window_minutes)
     while end - start >= MIN_WINDOW:
         stop = min(start + step, end)
         windows.append(Window(start, stop))
         start = stop
-    return Plan(windows, lost)
+    return windows
+
+
+def combine(plans: Mapping[str, Plan], window_minutes: int) -> list[tuple[Window, frozenset[str]]]:
+    """One series of windows for streams read together, each with the streams it serves.
+
+    The windows run from the earliest start any stream needs to the common end, so one
+    request per window serves every stream. A stream takes part from the window that holds its
+    own start on: a window that ends before it would only re-read what it has, while the
+    window holding its start is read whole (at most one window more than its own plan, like
+    the look-back).
+    """
+    starts = {name: plan.windows[0].start for name, plan in plans.items() if plan.windows}
+    if not starts:
+        return []
+    end = max(plan.windows[-1].end for plan in plans.values() if plan.windows)
+    return [(window, frozenset(name for name, start in starts.items() if start < window.end))
+            for window in split(min(starts.values()), end, window_minutes)]
+
+
+def latest(now: datetime, window_minutes: int) -> Window:
+    """The most recent window the API serves: ``window_minutes`` up to now minus the lag."""
+    end = whole(now - SAFETY_LAG)
+    return Window(end - timedelta(minutes=window_minutes), end)
 
 
 def whole(when: datetime) -> datetime:

@@ -122,6 +122,34 @@ def catalog_selecting(tmp_path, config: dict, *streams: str) -> dict:
     return catalog
 
 
+def deselect(catalog: dict, stream: str, prop: str) -> dict:
+    """``catalog`` with property ``prop`` of ``stream`` deselected."""
+    entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == stream)
+    for meta in entry["metadata"]:
+        if meta["breadcrumb"] == ["properties", prop]:
+            meta["metadata"]["selected"] = False
+    return catalog
+
+
+def consume(messages: list[dict], seen: dict[str, set[str]], state: dict | None) -> dict | None:
+    """What a target keeps of a (killed) run: each stream's ids into ``seen``; the last STATE."""
+    for message in messages:
+        if message["type"] == "RECORD":
+            seen[message["stream"]].add(message["record"]["id"])
+        elif message["type"] == "STATE":
+            state = message["value"]
+    return state
+
+
+def finish(tmp_path, config: dict, state: dict | None, seen: dict[str, set[str]]) -> Run:
+    """Run the tap to the end from ``state`` and add what it emitted to ``seen``."""
+    final = run_tap(tmp_path, config, state=state)
+    assert final.returncode == 0, final.stderr
+    for stream in seen:
+        seen[stream] |= set(final.ids(stream))
+    return final
+
+
 def click(n: int, created: datetime, *, click_time: datetime | None = None) -> dict:
     """A permitted click ``click-<n>`` whose threat was recognised at ``created``."""
     stamp = created.strftime("%Y-%m-%dT%H:%M:%S.000Z")

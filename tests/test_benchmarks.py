@@ -17,9 +17,12 @@ def test_benchmark_script_runs_on_a_small_window(tmp_path, meltano_installed):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| tap CLI, records/s once started |" in proc.stdout
     figures = json.loads(out.read_text())
-    assert {"tap", "tap_small", "naive", "floor", "mapper", "alone:target-duckdb-proofpoint",
-            "meltano:target-duckdb-proofpoint"} <= set(figures)
+    assert {"tap", "tap_small", "naive", "floor", "mapper", "combined", "per_stream",
+            "alone:target-duckdb-proofpoint", "meltano:target-duckdb-proofpoint"} <= set(figures)
     assert figures["tap"]["records"] == figures["naive"]["records"] == 300
+    assert figures["combined"]["records"] == figures["per_stream"]["records"] == 300
+    assert figures["backfill_requests"]["per_stream"] == 4 * figures["backfill_requests"][
+        "combined"] >= 4 * 167
 
 
 def test_threatq_benchmark_runs_on_a_small_window(tmp_path):

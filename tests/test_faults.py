@@ -7,6 +7,7 @@ Tests marked ``long`` add kill points and seeds; ``make test-long`` runs them.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import random
@@ -29,7 +30,9 @@ from tests.conftest import (
     assert_no_secret,
     catalog_selecting,
     click,
+    consume,
     expected_entities,
+    finish,
     hour_floor,
     kill_meltano_at,
     meltano_env,
@@ -39,6 +42,9 @@ from tests.conftest import (
 )
 
 CLICKS = "clicks_permitted"
+ALL = "/v2/siem/all"
+MODES = {"all": {}, "per-stream": {"use_all_endpoint": False}}
+"""Each fault case runs with the streams read together through /v2/siem/all and one by one."""
 ENTITY_TABLES = ("threatq_corporate_emails", "threatq_indicators",
                  "threatq_indicator_attributes", "threatq_incidents", "threatq_relationships")
 
@@ -82,30 +88,24 @@ def killed_run(tmp_path, config: dict, state: dict | None, lines: int) -> tuple[
 KILL_SEEDS = [1, 2] + [pytest.param(seed, marks=pytest.mark.long) for seed in range(3, 10)]
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("seed", KILL_SEEDS)
-def test_kill_9_anywhere_in_a_backfill_loses_nothing(tmp_path, seed):
+def test_kill_9_anywhere_in_a_backfill_loses_nothing(tmp_path, seed, mode):
     """Three kills at random lines of a two-day backfill, each resumed from the last STATE."""
     rng = random.Random(seed)
     with backfill_sandbox(seed) as sandbox:
         end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
         start = end - timedelta(days=2)
         expected = truth(sandbox, start, end)
-        config = tap_config(sandbox, start, end)
+        config = tap_config(sandbox, start, end, **MODES[mode])
         seen: dict[str, set[str]] = {stream: set() for stream in STREAMS}
         state, kills = None, 0
         for _ in range(3):
             messages, killed = killed_run(tmp_path, config, state, rng.randint(1, 350))
             assert killed, "the run ended before the kill point"
             kills += 1
-            for message in messages:
-                if message["type"] == "RECORD":
-                    seen[message["stream"]].add(message["record"]["id"])
-                elif message["type"] == "STATE":
-                    state = message["value"]
-        final = run_tap(tmp_path, config, state=state)
-        assert final.returncode == 0, final.stderr
-        for stream in STREAMS:
-            seen[stream] |= set(final.ids(stream))
+            state = consume(messages, seen, state)
+        finish(tmp_path, config, state, seen)
         assert kills == 3
         assert seen == expected
         assert sum(map(len, expected.values())) > 500
@@ -114,8 +114,9 @@ def test_kill_9_anywhere_in_a_backfill_loses_nothing(tmp_path, seed):
 MELTANO_KILL_SEEDS = [21] + [pytest.param(seed, marks=pytest.mark.long) for seed in (22, 23, 24)]
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("seed", MELTANO_KILL_SEEDS)
-def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed,
+def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed, mode,
                                                                 meltano_installed):
     """``meltano run`` killed with its whole process group at a random request, then rerun."""
     rng = random.Random(seed)
@@ -127,9 +128,10 @@ def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed,
             "clicks_permitted", Window(start, end), None, DEFAULT_THREAT_STATUSES)]
         entities = expected_entities(clicks)
         env = meltano_env(tmp_path, sandbox, start, end,
-                          TARGET_DUCKDB_PROOFPOINT_BATCH_SIZE_ROWS="500")
+                          TARGET_DUCKDB_PROOFPOINT_BATCH_SIZE_ROWS="500",
+                          TAP_PROOFPOINT_TAP_USE_ALL_ENDPOINT=str(mode == "all").lower())
         argv = [MELTANO, "run", "tap-proofpoint-tap", "threatq", "target-duckdb-proofpoint"]
-        kill_at = rng.randint(10, 180)  # of 192 windows
+        kill_at = rng.randint(3, 45) if mode == "all" else rng.randint(10, 180)  # of 48 / 192
         kill_meltano_at(argv, env, tmp_path / "killed.log", sandbox.requests, kill_at)
         assert_no_secret(SANDBOX_CREDENTIALS, (tmp_path / "killed.log").read_text())
         # Meltano sees the killed run as still running for 5 minutes: users wait or --force.
@@ -148,15 +150,16 @@ def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed,
                 assert count == len(entities[key]), table
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("seed", [31, 32, pytest.param(33, marks=pytest.mark.long),
                                   pytest.param(34, marks=pytest.mark.long)])
-def test_429_at_a_random_request_stops_at_once_and_loses_nothing(tmp_path, seed):
+def test_429_at_a_random_request_stops_at_once_and_loses_nothing(tmp_path, seed, mode):
     rng = random.Random(seed)
     with backfill_sandbox(seed, days=2) as sandbox:
         end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
         start = end - timedelta(hours=30)
         expected = truth(sandbox, start, end)
-        config = tap_config(sandbox, start, end)
+        config = tap_config(sandbox, start, end, **MODES[mode])
         sandbox.rate_limit = rng.randint(1, 29)  # each pool's quota: the 429 comes mid-backfill
         started = time.monotonic()
         throttled = run_tap(tmp_path, config)
@@ -174,32 +177,43 @@ def test_429_at_a_random_request_stops_at_once_and_loses_nothing(tmp_path, seed)
             assert set(throttled.ids(stream)) | set(rest.ids(stream)) == expected[stream]
 
 
-def test_a_cut_window_is_never_bookmarked(tmp_path, live_sandbox):
+def selecting(tmp_path, config: dict, mode: str) -> tuple[dict, str]:
+    """A catalog for the clicks (with a second stream when they are read together), and the
+    path their windows are asked at."""
+    if mode == "all":
+        return catalog_selecting(tmp_path, config, CLICKS, "clicks_blocked"), ALL
+    return catalog_selecting(tmp_path, config, CLICKS), "/v2/siem/clicks/permitted"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_cut_window_is_never_bookmarked(tmp_path, live_sandbox, mode):
     """Cut bodies then 502s until the tries run out: exit 1, state at the last whole window."""
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     config = tap_config(live_sandbox, base, base + timedelta(hours=3))
     live_sandbox.inject(Fault("cut", skip=1, count=2))
     live_sandbox.inject(Fault("status", status=502, skip=3, count=50))
-    run = run_tap(tmp_path, config, catalog=catalog_selecting(tmp_path, config, CLICKS))
+    catalog, path = selecting(tmp_path, config, mode)
+    run = run_tap(tmp_path, config, catalog=catalog)
     assert run.returncode != 0
     assert "did not serve" in run.stderr and "Traceback" not in run.stderr
-    assert len(live_sandbox.requests) == 1 + 5  # bounded: five tries of the second window
-    assert [s["bookmarks"][CLICKS]["replication_key_value"] for s in run.states] == \
-        [fmt(base + timedelta(hours=1))]
+    assert len(live_sandbox.siem_requests(path)) == 1 + 5  # bounded: five tries of window 2
+    assert {s["bookmarks"][CLICKS]["replication_key_value"] for s in run.states} == \
+        {fmt(base + timedelta(hours=1))}
 
 
-def test_bursts_of_faults_are_retried_within_the_bound(tmp_path, live_sandbox):
+@pytest.mark.parametrize("mode", MODES)
+def test_bursts_of_faults_are_retried_within_the_bound(tmp_path, live_sandbox, mode):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     # A timeout far above a normal answer, even on a loaded machine, and stalls far above it.
     config = tap_config(live_sandbox, base, base + timedelta(hours=3), request_timeout=4)
-    path = "/v2/siem/clicks/permitted"
+    catalog, path = selecting(tmp_path, config, mode)
     live_sandbox.store.add(CLICKS, click(1, base + timedelta(minutes=70)))
     for fault in (Fault("status", status=503, count=2, skip=0, path=path),
                   Fault("reset", count=2, skip=3, path=path),
                   Fault("delay", seconds=6, count=1, skip=6, path=path),
                   Fault("truncate", count=1, skip=7, path=path)):
         live_sandbox.inject(fault)
-    run = run_tap(tmp_path, config, catalog=catalog_selecting(tmp_path, config, CLICKS))
+    run = run_tap(tmp_path, config, catalog=catalog)
     assert run.returncode == 0, run.stderr
     asked = live_sandbox.siem_requests(path)
     assert len(asked) == 3 + 6  # three windows, six failed tries
@@ -207,20 +221,31 @@ def test_bursts_of_faults_are_retried_within_the_bound(tmp_path, live_sandbox):
     assert run.ids() == ["click-1"]
 
 
-def test_request_budget_stops_cleanly_and_the_next_run_continues(tmp_path):
+BUDGET_LINES = {
+    "all": "Requests this run, per rate-limit pool: shared 7 (28 with each stream at its own "
+           "endpoint: clicks_permitted 7, shared 21).",
+    "per-stream": "Requests this run, per rate-limit pool: clicks_permitted 7, shared 7.",
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_request_budget_stops_cleanly_and_the_next_run_continues(tmp_path, mode):
     with backfill_sandbox(41, days=2) as sandbox:
         end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
         start = end - timedelta(hours=12)
         expected = truth(sandbox, start, end)
-        config = tap_config(sandbox, start, end, max_requests_per_run=7)
+        config = tap_config(sandbox, start, end, max_requests_per_run=7, **MODES[mode])
         first = run_tap(tmp_path, config)
         assert first.returncode == 0, first.stderr
-        pools = [r.path == "/v2/siem/clicks/permitted" for r in sandbox.requests]
-        assert pools.count(True) == 7 and pools.count(False) == 7
+        paths = collections.Counter(r.path for r in sandbox.requests)
+        if mode == "all":
+            assert paths == {ALL: 7}
+        else:
+            assert paths["/v2/siem/clicks/permitted"] == 7 and paths.total() == 14
         assert "max_requests_per_run (7) reached" in first.stderr
-        assert "Requests this run, per rate-limit pool: clicks_permitted 7, shared 7." in \
-            first.stderr
-        assert first.bookmark("clicks_permitted") == fmt(start + timedelta(hours=7))
+        assert BUDGET_LINES[mode] in first.stderr
+        for stream in (STREAMS if mode == "all" else (CLICKS,)):
+            assert first.bookmark(stream) == fmt(start + timedelta(hours=7))
         runs = [first]
         while any(run.bookmark(s) != fmt(end) for s in STREAMS for run in runs[-1:]):
             runs.append(run_tap(tmp_path, config, state=runs[-1].states[-1]))

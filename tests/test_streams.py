@@ -16,7 +16,7 @@ from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
 from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.sandbox.server import ENDPOINTS
 from tap_proofpoint_tap.singer_io import ENCODER, StateFlushingWriter, record_envelope
-from tests.conftest import catalog_selecting, hour_floor, run_tap, tap_config
+from tests.conftest import catalog_selecting, deselect, hour_floor, run_tap, tap_config
 
 SAMPLES = Path(__file__).parent / "samples"  # copied from shared/samples
 SCHEMAS = Path(__file__).resolve().parents[1] / "tap_proofpoint_tap" / "schemas"
@@ -152,11 +152,8 @@ def test_sandbox_envelopes_match_the_streams():
 def test_a_deselected_property_is_left_out(tmp_path, busy_live):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
     config = tap_config(busy_live, start, start + timedelta(hours=1))
-    catalog = catalog_selecting(tmp_path, config, "clicks_permitted")
-    entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == "clicks_permitted")
-    for meta in entry["metadata"]:
-        if meta["breadcrumb"] == ["properties", "userAgent"]:
-            meta["metadata"]["selected"] = False
+    catalog = deselect(catalog_selecting(tmp_path, config, "clicks_permitted"),
+                       "clicks_permitted", "userAgent")
     run = run_tap(tmp_path, config, catalog=catalog)
     assert run.returncode == 0, run.stderr
     assert run.records() and all("userAgent" not in r and "clickIP" in r for r in run.records())

@@ -264,7 +264,7 @@ def test_readme_settings_table_equals_about():
 
 SETTINGS = ("principal", "secret", "api_url", "start_date", "end_date", "threat_status",
             "threat_type", "window_minutes", "lookback_minutes", "request_timeout",
-            "max_requests_per_run")
+            "max_requests_per_run", "use_all_endpoint")
 
 
 def test_config_from_environment(tmp_path, live_sandbox):

@@ -1,0 +1,190 @@
+"""A SIEM answer's arrays, parsed once as the body streams, each by ijson's C parser.
+
+``/v2/siem/all`` sends four arrays in one object. ijson's C parser builds only the items under
+one prefix but pays for every byte it reads (it names each token's path), so parsing the body
+once per wanted array, or routing each token in Python, costs two to four times the per-stream
+mode. Instead the body is cut at its top-level keys (``"clicksBlocked":[``): each wanted array's
+bytes go to their own ``ijson.items`` parser, and the bytes of the others are dropped unread.
+What lies outside the arrays (``{``, ``queryEndTime``, separators) is kept and parsed at the
+end, so a body that is not one object with the wanted arrays is never taken as read.
+
+A cut in the wrong place (a top-level key quoted inside an event, odd spacing) makes a parser
+or the final check fail: :class:`EnvelopeError`, and the caller reads the body again whole
+(:func:`whole_arrays`), so a cleverness of the fast path can never lose an event.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import ijson
+
+ARRAY_KEYS = ("clicksPermitted", "clicksBlocked", "messagesDelivered", "messagesBlocked")
+CHUNK = 1 << 16
+HOLD = 4096
+"""Bytes of an array kept back until the next key is found: what may follow its closing ``]``."""
+MAX_OUTSIDE = 1 << 20
+"""More than this outside the arrays: not the envelope the cuts expect (read it whole)."""
+_KEY = re.compile(rb'"(' + b"|".join(k.encode() for k in ARRAY_KEYS)
+                  + rb')"[ \t\r\n]{0,16}:[ \t\r\n]{0,16}\[')
+_NEEDLES = tuple(b'"' + k.encode() + b'"' for k in ARRAY_KEYS)
+_KEY_BYTES = 64  # longer than any match of _KEY: a key cut between two reads is found whole
+
+
+class EnvelopeError(ValueError):
+    """The body is not (or not only) the expected envelope, or it was cut off."""
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1) -> bytes: ...
+
+
+def stream_arrays(raw: Readable, wanted: frozenset[str]) -> Iterator[tuple[str, Any]]:
+    """``(array key, item)`` for every item of the ``wanted`` arrays, in body order.
+
+    Raises :class:`EnvelopeError` once the body ends, unless it was one JSON object holding
+    every wanted key as an array.
+    """
+    cutter = _Cutter(raw)
+    try:
+        for key, array in cutter.arrays():
+            if key in wanted:
+                yield from ((key, item) for item in ijson.items(array, "item"))
+    except (ijson.JSONError, UnicodeDecodeError) as error:
+        raise EnvelopeError(f"unreadable body ({cutter.size} bytes read: "
+                            f"{str(error).splitlines()[0]})") from None
+    outside = _object(bytes(cutter.outside))
+    missing = [key for key in sorted(wanted) if not isinstance(outside.get(key), list)]
+    if outside is _NOT_AN_OBJECT or missing:
+        raise EnvelopeError(f"body without a {', '.join(missing) or 'JSON object'} array "
+                            f"({cutter.size} bytes)")
+
+
+def whole_arrays(body: bytes, wanted: frozenset[str]) -> Iterator[tuple[str, Any]]:
+    """The same as :func:`stream_arrays`, from a body read whole, parsed by the stdlib (which
+    also takes what ijson refuses, such as a lone surrogate escape)."""
+    envelope = _object(body)
+    missing = [key for key in sorted(wanted) if not isinstance(envelope.get(key), list)]
+    if envelope is _NOT_AN_OBJECT or missing:
+        raise EnvelopeError(f"body without a {', '.join(missing) or 'JSON object'} array "
+                            f"({len(body)} bytes)")
+    for key in ARRAY_KEYS:
+        if key in wanted:
+            yield from ((key, item) for item in envelope[key])
+
+
+_NOT_AN_OBJECT: dict = {}
+
+
+def _object(text: bytes) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return _NOT_AN_OBJECT
+    return value if isinstance(value, dict) else _NOT_AN_OBJECT
+
+
+class _Cutter:
+    """The body in pieces: the bytes outside the arrays, and one reader per array."""
+
+    def __init__(self, raw: Readable) -> None:
+        self.raw = raw
+        self.pending = bytearray()  # read, not yet handed on
+        self.outside = bytearray()  # the envelope with every array emptied: ``"k":[]``
+        self.size = 0
+        self.ended = False
+
+    def fill(self) -> None:
+        data = self.raw.read(CHUNK)
+        self.size += len(data)
+        if data:
+            self.pending += data
+        else:
+            self.ended = True
+
+    def next_key(self) -> re.Match | None:
+        """The first top-level array key in what is pending."""
+        best: re.Match | None = None
+        for needle in _NEEDLES:
+            at = self.pending.find(needle)
+            while at >= 0 and (best is None or at < best.start()):
+                match = _KEY.match(self.pending, at)
+                if match:
+                    best = match
+                    break
+                at = self.pending.find(needle, at + 1)
+        return best
+
+    def keep_outside(self, data: bytes | bytearray) -> None:
+        self.outside += data
+        if len(self.outside) > MAX_OUTSIDE:
+            raise EnvelopeError(f"more than {MAX_OUTSIDE} bytes outside the event arrays")
+
+    def arrays(self) -> Iterator[tuple[str, _Array]]:
+        """Each top-level array as it begins; one not read by the caller is skipped."""
+        while True:
+            match = self.next_key()
+            if match:
+                key = match[1].decode()  # before the buffer under the match changes
+                self.keep_outside(self.pending[:match.start()] + match[0] + b"]")
+                del self.pending[:match.end()]
+                array = _Array(self)
+                yield key, array
+                array.skip()
+            elif self.ended:
+                self.keep_outside(self.pending)
+                self.pending.clear()
+                return
+            else:
+                if len(self.pending) > _KEY_BYTES:
+                    self.keep_outside(self.pending[:-_KEY_BYTES])
+                    del self.pending[:-_KEY_BYTES]
+                self.fill()
+
+
+class _Array:
+    """One array's bytes from ``[`` to its ``]``, as a file for ``ijson.items(..., "item")``.
+
+    It ends where the next top-level key (or the body) begins, at the last ``]`` before it;
+    the bytes after that ``]`` (a comma, ``"queryEndTime":...``) belong to the envelope.
+    """
+
+    def __init__(self, cutter: _Cutter) -> None:
+        self.cutter = cutter
+        self.opened = False
+        self.done = False
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson asks for nothing once, to see whether the file gives bytes
+            return b""
+        if not self.opened:
+            self.opened = True
+            return b"["
+        cutter = self.cutter
+        while not self.done:
+            match = cutter.next_key()
+            if match or cutter.ended:
+                end = match.start() if match else len(cutter.pending)
+                close = cutter.pending.rfind(b"]", 0, end)
+                if close < 0:
+                    raise EnvelopeError("an event array does not end where the next begins")
+                data = bytes(cutter.pending[:close + 1])
+                cutter.keep_outside(cutter.pending[close + 1:end])
+                del cutter.pending[:end]
+                self.done = True
+                return data
+            if len(cutter.pending) > HOLD:
+                data = bytes(cutter.pending[:-HOLD])
+                del cutter.pending[:-HOLD]
+                return data
+            cutter.fill()
+        return b""
+
+    def skip(self) -> None:
+        """Read to the array's end without parsing it (an unwanted array, or the rest)."""
+        self.opened = True
+        while self.read(CHUNK):
+            pass
