@@ -24,7 +24,7 @@ from tap_proofpoint_tap.errors import LoadError
 _HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
@@ -43,9 +43,9 @@ class Database:
             raise LoadError(
                 f"DuckDB file {path} is locked by {who}: stop that process (dbt, a notebook, "
                 "the DuckDB UI) or set filepath to another file; nothing was loaded." if holder
-                else f"Cannot open DuckDB file {path}: {_first_line(error)}") from None
+                else f"Cannot open DuckDB file {path}: {first_line(error)}") from None
         except duckdb.Error as error:
-            raise LoadError(f"Cannot open DuckDB file {path}: {_first_line(error)} (is it a "
+            raise LoadError(f"Cannot open DuckDB file {path}: {first_line(error)} (is it a "
                             "DuckDB database?)") from None
         self.con.execute("SET TimeZone = 'UTC'")  # a time without offset is UTC
         self.con.execute("SET checkpoint_threshold = '1GB'")

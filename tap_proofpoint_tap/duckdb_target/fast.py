@@ -11,7 +11,8 @@ its fastjsonschema validator, so no check is ever skipped.
 from __future__ import annotations
 
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import msgspec
@@ -106,26 +107,27 @@ class RawRecordReader(MsgSpecReader):
         self.short: dict[str, Any] = {}
 
     def process_lines(self, file_input: Any, callbacks: dict) -> Counter[str]:
-        stats: dict[str, int] = defaultdict(int)
-        short, decode = self.short, _ENVELOPE.decode
-        for line in file_input or sys.stdin.buffer:
-            try:
-                head = decode(line)
-            except msgspec.MsgspecError:  # not a Singer line: the SDK's path names the fault
-                head = None
-            if head is not None and head.type == "RECORD" and (
-                    sink := short.get(head.stream)) is not None:
-                sink.accept_raw(head.record)
-                stats["RECORD"] += 1
-                continue
-            self._current_message = line
-            message = self.deserialize_json(line)
-            self.assert_line_requires(message, requires={"type"})
-            kind = message["type"]
-            if callback := callbacks.get(kind):
-                callback(message)
-            else:
-                self._process_unknown_message(message)
-            stats[kind] += 1
-        return Counter(**stats)
+        raw = 0
 
+        def others() -> Iterator[bytes]:
+            """The lines the SDK handles: all but the short path's RECORD lines."""
+            nonlocal raw
+            for line in file_input or sys.stdin.buffer:
+                head = _head(line) if self.short else None
+                if head is not None and head.type == "RECORD" and (
+                        sink := self.short.get(head.stream)) is not None:
+                    sink.accept_raw(head.record)
+                    raw += 1
+                else:
+                    yield line
+
+        stats = super().process_lines(others(), callbacks)
+        stats["RECORD"] += raw
+        return stats
+
+
+def _head(line: bytes) -> Envelope | None:
+    try:
+        return _ENVELOPE.decode(line)
+    except msgspec.MsgspecError:  # not a Singer line: the SDK's path names the fault
+        return None

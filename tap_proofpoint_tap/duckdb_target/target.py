@@ -30,7 +30,7 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
 from tap_proofpoint_tap.duckdb_target.columns import columns, table_name
-from tap_proofpoint_tap.duckdb_target.database import Database, _first_line
+from tap_proofpoint_tap.duckdb_target.database import Database, first_line
 from tap_proofpoint_tap.duckdb_target.fast import RawRecordReader, Unsupported, key_struct, struct
 from tap_proofpoint_tap.errors import LoadError
 from tap_proofpoint_tap.held_state import HeldStateTarget
@@ -97,6 +97,7 @@ class DuckDBSink(BatchSink):
         self.tally_record_read()
         self.record_counter_metric.increment()
         self.owner.received()
+        self.owner._handle_max_record_age()  # the SDK's path checks it after each record too
 
     def process_record(self, record: dict, context: dict) -> None:
         keys = self.keys
@@ -115,9 +116,11 @@ class FastValidator(BaseJSONSchemaValidator):
     def __init__(self, schema: dict, stream: str, keys: list[str]) -> None:
         super().__init__(schema)
         self.stream, self.keys = stream, keys
-        self.check = fastjsonschema.compile(schema)
+        self.check: Any = None  # compiled on first use: short-path streams never need it
 
     def validate(self, record: dict) -> None:
+        if self.check is None:
+            self.check = fastjsonschema.compile(self.schema)
         try:
             self.check(record)
         except fastjsonschema.JsonSchemaValueException as error:
@@ -129,7 +132,7 @@ class FastValidator(BaseJSONSchemaValidator):
 
 def _culprit(error: duckdb.Error, rows: list[dict], keys: list[str]) -> str:
     """DuckDB's reason, naming the record it could not load rather than the batch file."""
-    reason = _first_line(error)
+    reason = first_line(error)
     found = _LINE.search(reason)
     if found and 0 < int(found[2]) <= len(rows):
         record = rows[int(found[2]) - 1]
@@ -173,7 +176,7 @@ class TargetDuckDB(HeldStateTarget):
         self.sinks: list[DuckDBSink] = []
         self.waiting = 0  # records received since the last commit
         self.database: Database | None = None
-        self.types: dict[str, dict[str, str]] = {}  # each table's columns, once seen
+        self.created: set[str] = set()  # tables made to hold their stream in this run
         self.emptied: set[str] = set()
         self.written: dict[str, int] = {}
         self.encoder = msgspec.json.Encoder(decimal_format="number")
@@ -182,7 +185,7 @@ class TargetDuckDB(HeldStateTarget):
 
     def add(self, sink: DuckDBSink) -> None:
         """A stream (or a new schema of one) begins. The file is opened with the first, so a
-        lock held by another process stops the run before anything is read."""
+        lock held by another process stops the run before any row is written."""
         if self.database is None:
             self.database = Database(self.config["filepath"],
                                      self.config.get("default_target_schema", "main"))
@@ -196,7 +199,6 @@ class TargetDuckDB(HeldStateTarget):
         self.waiting += 1
         if self.waiting >= self.batch_size_rows:
             self.flush()
-        self._handle_max_record_age()
 
     def _process_schema_message(self, message_dict: dict) -> None:
         super()._process_schema_message(message_dict)
@@ -212,7 +214,7 @@ class TargetDuckDB(HeldStateTarget):
             self.message_reader.short.pop(name, None)
 
     def pending(self) -> bool:
-        return self.waiting > 0 or any(s.table not in self.types for s in self.sinks)
+        return self.waiting > 0 or any(s.table not in self.created for s in self.sinks)
 
     def commit(self) -> None:
         """Every sink's batch in one transaction: create or evolve its table, then load."""
@@ -227,7 +229,8 @@ class TargetDuckDB(HeldStateTarget):
         table, db = sink.table, self.database
         try:
             if sink.types is None:  # the table is made to hold this schema once per sink
-                final = self.types[table] = db.ensure(table, sink.wanted)
+                final = db.ensure(table, sink.wanted)
+                self.created.add(table)
                 by_fold = {name.casefold(): kind for name, kind in final.items()}
                 sink.types = {name: by_fold[name.casefold()] for name in sink.wanted}
             if self.load_method == OVERWRITE and table not in self.emptied:
