@@ -45,4 +45,4 @@ demo: install
 	$(BIN)/python -m tap_proofpoint_tap.sandbox.demo
 
 clean:
-	rm -rf .venv .venv-* .meltano output *.egg-info .pytest_cache
+	rm -rf .venv .venv-* .meltano output *.egg-info .pytest_cache transform/target transform/logs

@@ -9,10 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psycopg
 import pytest
 from hypothesis import settings as hypothesis_settings
 
@@ -249,3 +251,79 @@ def kill_meltano_at(argv: list[str], env: dict, log: Path, requests: list, count
         assert proc.poll() is None, "meltano finished before the kill point"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres():
+    """A fresh schema on the PostgreSQL server of TEST_POSTGRES_URL (.ci/run starts one)."""
+    try:
+        con = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_URL} ({str(error).strip()[:80]}); "
+                    "set TEST_POSTGRES_URL or run .ci/run, which starts one")
+    schema = f"proofpoint_test_{uuid.uuid4().hex[:8]}"
+    yield con, schema
+    con.execute(f"drop schema if exists {schema} cascade")
+    con.execute(f"drop schema if exists {schema}_analytics cascade")
+    con.close()
+
+
+def postgres_env(schema: str) -> dict[str, str]:
+    """target-postgres and dbt-postgres settings for ``schema`` on the TEST_POSTGRES_URL server."""
+    info = psycopg.conninfo.conninfo_to_dict(POSTGRES_URL)
+    server = {"HOST": info.get("host", "127.0.0.1"), "PORT": str(info.get("port", 5432)),
+              "USER": info.get("user", "postgres"), "PASSWORD": info.get("password", "")}
+    return {**{f"TARGET_POSTGRES_{k}": v for k, v in server.items()},
+            "TARGET_POSTGRES_DATABASE": info.get("dbname", "postgres"),
+            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+            **{f"DBT_POSTGRES_{k}": v for k, v in server.items()},
+            "DBT_POSTGRES_DBNAME": info.get("dbname", "postgres"),
+            "DBT_POSTGRES_SCHEMA": f"{schema}_analytics", "DBT_SOURCE_SCHEMA": schema}
+
+
+@dataclass
+class Warehouse:
+    """A DuckDB file the pipeline loaded and dbt built, with the sandbox's ground truth."""
+
+    path: Path
+    report: Path
+    truth: dict[str, list[dict]]
+    runs: list[subprocess.CompletedProcess]
+
+
+def pipeline_truth(sandbox: Sandbox, start: datetime, end: datetime) -> dict[str, list[dict]]:
+    """Every event the sandbox serves for ``[start, end)``, per stream."""
+    from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
+
+    return {stream: [s.event for s in sandbox.store.select(stream, Window(start, end), None,
+                                                           DEFAULT_THREAT_STATUSES)]
+            for stream in STREAMS}
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory, meltano_installed) -> Warehouse:
+    """Five hours of traffic loaded append-only in two runs, the second re-reading the first's
+    last 30 minutes (the tap's look-back), then dbt and the report, as a user runs them:
+    ``meltano run tap-proofpoint-tap threatq target-duckdb-proofpoint dbt-duckdb:build report:render``.
+    """
+    tmp = tmp_path_factory.mktemp("warehouse")
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=6)
+    with traffic_sandbox(17, 60, timedelta(hours=8)) as sandbox:
+        extra = {"TARGET_DUCKDB_PROOFPOINT_LOAD_METHOD": "append-only",
+                 "DBT_DUCKDB_PATH": str(tmp / "warehouse.duckdb"),
+                 "PROOFPOINT_REPORT_DATABASE": str(tmp / "warehouse.duckdb"),
+                 "PROOFPOINT_REPORT_OUTPUT": str(tmp / "report")}
+        runs = []
+        for end, chain in ((base + timedelta(hours=4), ()),
+                           (base + timedelta(hours=5), ("dbt-duckdb:build", "report:render"))):
+            proc = subprocess.run(
+                [MELTANO, "run", "tap-proofpoint-tap", "threatq", "target-duckdb-proofpoint",
+                 *chain], cwd=ROOT, env=meltano_env(tmp, sandbox, base, end, **extra),
+                capture_output=True, text=True, timeout=900)
+            assert proc.returncode == 0, proc.stderr[-5000:]
+            runs.append(proc)
+        truth = pipeline_truth(sandbox, base, base + timedelta(hours=5))
+    return Warehouse(tmp / "warehouse.duckdb", tmp / "report", truth, runs)

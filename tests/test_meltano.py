@@ -11,13 +11,10 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
-import psycopg
-import pytest
 import yaml
 
 from tap_proofpoint_tap.sandbox import Sandbox
@@ -34,18 +31,20 @@ from tests.conftest import (
     expected_entities,
     hour_floor,
     meltano_env,
+    postgres_env,
 )
+from tests.test_dbt import check_marts
 
 PIPELINE = ("tap-proofpoint-tap", "threatq")
 ENTITY_TABLES = ("threatq_corporate_emails", "threatq_indicators",
                  "threatq_indicator_attributes", "threatq_incidents", "threatq_relationships")
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 
 def meltano_run(tmp_path: Path, sandbox: Sandbox, start: datetime, end: datetime, loader: str,
-                *flags: str, **env: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([MELTANO, "run", *flags, *PIPELINE, loader], cwd=ROOT,
+                *flags: str, then: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess:
+    """``meltano run [flags] tap-proofpoint-tap threatq <loader> [then...]``."""
+    proc = subprocess.run([MELTANO, "run", *flags, *PIPELINE, loader, *then], cwd=ROOT,
                           env=meltano_env(tmp_path, sandbox, start, end, **env),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-5000:]
@@ -148,7 +147,8 @@ def test_meltano_keeps_the_bookmark_through_the_mapper(tmp_path, busy_live, melt
 
 def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, meltano_installed):
     env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
-           "TARGET_DUCKDB_PROOFPOINT_FILEPATH": str(tmp_path / "demo.duckdb")}
+           "TARGET_DUCKDB_PROOFPOINT_FILEPATH": str(tmp_path / "demo.duckdb"),
+           "PROOFPOINT_REPORT_OUTPUT": str(tmp_path / "report")}
     demo = [sys.executable, "-m", "tap_proofpoint_tap.sandbox.demo"]
     runs = [subprocess.run(demo, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
             for _ in range(2)]
@@ -161,42 +161,33 @@ def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, meltano_install
     assert requests[0] >= 24 and requests[1] == 1  # the four streams through /v2/siem/all
     assert "| Incidents" in runs[0].stdout and "Top clicked URLs" in runs[0].stdout
     assert second["clicks_permitted"] >= first["clicks_permitted"]
+    for run in runs:  # dbt built the models, the report has its path and three numbers
+        assert re.search(r"^dbt build \(transform/\): PASS=\d+ WARN=0 ERROR=0 SKIP=0", run.stdout, re.M)
+        assert f"Report: {tmp_path / 'report' / 'report.html'}" in run.stdout
+        for headline in (r"Permitted clicks on active threats: \d+",
+                         r"Median minutes from delivery to click: \d+(\.\d+)?",
+                         r"Retroactive clicks .*: \d+ of \d+"):
+            assert re.search(headline, run.stdout), headline
+    assert (tmp_path / "report" / "report.html").stat().st_size > 100_000
 
 
-@pytest.fixture
-def postgres():
-    """A fresh schema on the PostgreSQL server of TEST_POSTGRES_URL (.ci/run starts one)."""
-    try:
-        con = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"no PostgreSQL server at {POSTGRES_URL} ({str(error).strip()[:80]}); "
-                    "set TEST_POSTGRES_URL or run .ci/run, which starts one")
-    schema = f"proofpoint_test_{uuid.uuid4().hex[:8]}"
-    yield con, schema
-    con.execute(f"drop schema if exists {schema} cascade")
-    con.close()
-
-
-def test_postgres_upserts_overlapping_runs(tmp_path, busy_live, meltano_installed, postgres):
+def test_postgres_upserts_overlapping_runs_and_dbt_builds_the_marts(
+        tmp_path, busy_live, meltano_installed, postgres):
     con, schema = postgres
-    info = psycopg.conninfo.conninfo_to_dict(POSTGRES_URL)
-    env = {"TARGET_POSTGRES_HOST": info.get("host", "127.0.0.1"),
-           "TARGET_POSTGRES_PORT": str(info.get("port", 5432)),
-           "TARGET_POSTGRES_USER": info.get("user", "postgres"),
-           "TARGET_POSTGRES_PASSWORD": info.get("password", ""),
-           "TARGET_POSTGRES_DATABASE": info.get("dbname", "postgres"),
-           "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema}
+    env = postgres_env(schema)
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     meltano_run(tmp_path, busy_live, base, base + timedelta(hours=2), "target-postgres", **env)
-    # Hours 1 to 3, from scratch: hour 1 is sent a second time and must upsert.
+    # Hours 1 to 3, from scratch: hour 1 is sent a second time and must upsert; then dbt.
     meltano_run(tmp_path, busy_live, base + timedelta(hours=1), base + timedelta(hours=3),
-                "target-postgres", "--full-refresh", **env)
+                "target-postgres", "--full-refresh", then=("dbt-postgres:build",), **env)
     events = truth(busy_live, base, base + timedelta(hours=3))
     overlap = truth(busy_live, base + timedelta(hours=1), base + timedelta(hours=2))
     assert overlap["clicks_permitted"], "the overlap should hold clicks"
 
     def query(sql: str, all_rows: bool = False):
-        result = con.execute(sql.replace("proofpoint.", f"{schema}."))
+        sql = sql.replace("analytics.", f"{schema}_analytics.").replace("proofpoint.", f"{schema}.")
+        result = con.execute(sql)
         return result.fetchall() if all_rows else result.fetchone()
 
     check_tables(query, events)
+    check_marts(lambda sql: query(sql, all_rows=True), events)

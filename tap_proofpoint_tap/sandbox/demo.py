@@ -1,10 +1,12 @@
 """``make demo``: a day of sandbox traffic through Meltano into DuckDB and into ThreatQ.
 
-Starts the sandbox on 127.0.0.1 (real-time clock, seed 7, 25 hours of history), runs
-``meltano run tap-proofpoint-tap threatq target-duckdb-proofpoint`` in the project's ``sandbox``
-environment and prints rows per table, the top clicked URLs, the most-clicking recipients and
-the ThreatQ run summary. Meltano keeps the bookmark in ``.meltano/meltano.db``, so running the
-demo again reads only the minutes since the last run (plus the 30-minute look-back).
+Starts the sandbox on 127.0.0.1 (real-time clock, seed 7, 25 hours of history), runs ``meltano
+run tap-proofpoint-tap threatq target-duckdb-proofpoint dbt-duckdb:build report:render`` in the
+project's ``sandbox`` environment and prints rows per table, the top clicked URLs, the
+most-clicking recipients, the ThreatQ run summary, dbt's result and the report's path with its
+three headline numbers (output/report.html). Meltano keeps the bookmark in
+``.meltano/meltano.db``, so running the demo again reads only the minutes since the last run
+(plus the 30-minute look-back).
 
 Then it starts the ThreatQ stand-in (in memory, empty) and runs
 ``meltano run --full-refresh tap-proofpoint-tap threatq target-threatq``, and prints what
@@ -37,7 +39,8 @@ FEED_RUN = (("Corporate Emails", "corporate_email"), ("Indicators", "indicators"
 # The sandbox environment's file; TARGET_DUCKDB_PROOFPOINT_FILEPATH (Meltano's override) moves it.
 DATABASE = Path(os.environ.get("TARGET_DUCKDB_PROOFPOINT_FILEPATH", "output/sandbox.duckdb"))
 MELTANO = str(Path(sys.executable).parent / "meltano")
-PIPELINE = ["tap-proofpoint-tap", "threatq", "target-duckdb-proofpoint"]
+PIPELINE = ["tap-proofpoint-tap", "threatq", "target-duckdb-proofpoint", "dbt-duckdb:build",
+            "report:render"]
 TABLES = (*STREAMS, "threatq_corporate_emails", "threatq_indicators",
           "threatq_indicator_attributes", "threatq_incidents", "threatq_relationships")
 
@@ -54,7 +57,10 @@ def main() -> None:
         print(f"Running: meltano run {' '.join(PIPELINE)}  (environment: sandbox)")
         started = time.monotonic()
         proc = subprocess.run([MELTANO, "--log-format=json", "run", *PIPELINE],
-                              env={**os.environ, "TAP_PROOFPOINT_TAP_API_URL": sb.url},
+                              env={**os.environ, "TAP_PROOFPOINT_TAP_API_URL": sb.url,
+                                   # dbt and the report read the file the loader wrote
+                                   "DBT_DUCKDB_PATH": str(DATABASE.resolve()),
+                                   "PROOFPOINT_REPORT_DATABASE": str(DATABASE.resolve())},
                               capture_output=True, text=True)
         elapsed = time.monotonic() - started
         requests = sb.siem_requests()
@@ -125,6 +131,12 @@ def report(before: dict[str, int], logs: list[dict]) -> None:
                                f"group by 1 order by n desc, 1 limit 5").fetchall()
             for value, count in rows:
                 print(f"  {count:>5}  {value}")
+    print()
+    for entry in logs:
+        if entry.get("name") == "dbt-duckdb" and "Done. PASS=" in entry["event"]:
+            print("dbt build (transform/): " + entry["event"].split("Done. ")[-1].strip())
+        elif entry.get("name") == "report":
+            print(entry["event"])
     print("\nRun `make demo` again later: it reads only the minutes since this run "
           "(and a 30-minute look-back).")
 

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 STREAMS = ("clicks_permitted", "clicks_blocked", "messages_delivered", "messages_blocked")
@@ -56,6 +56,9 @@ class Settings:
     late_fraction: float = 0.05
     max_lag_minutes: int = 20
     sparse_fraction: float = 0.05
+    # Clicks on a URL of a message delivered earlier (same GUID, recipient and threat), as in a
+    # tenant; the rest stand alone, as when the delivery is older than the data read.
+    delivered_click_fraction: float = 0.6
 
     def rate(self, stream: str) -> int:
         """Mean events per hour of ``stream``."""
@@ -191,11 +194,46 @@ def _click(rng: random.Random, settings: Settings, stream: str, created: datetim
         "senderIP": threat["senderIP"],
         "messageID": f"<{_hex(rng, 24)}@{threat['url'].split('/')[2]}>",
     }
+    _link_to_delivery(event, settings, click_time)
     if event["campaignId"] is None and rng.random() < 0.5:
         del event["campaignId"]  # seen: the key is sometimes absent rather than null
     if settings.documented_shapes:
         event["classification"] = event["classification"].upper()
     return [event]
+
+
+def _link_to_delivery(event: dict, settings: Settings, click_time: datetime) -> None:
+    """Make the click one on a URL of a message delivered up to 6 hours before it.
+
+    Its own generator (seeded by the click's id) picks the message, so the other fields and
+    the other events stay as they were without links.
+    """
+    pick = random.Random(event["id"])
+    if pick.random() >= settings.delivered_click_fraction:
+        return
+    hour = click_time.replace(minute=0, second=0, microsecond=0) - timedelta(
+        hours=pick.randrange(0, 6))
+    candidates = [(m, info) for m in _delivered_hour(settings, hour)
+                  if parse_ms(m["messageTime"]) < click_time
+                  for info in m["threatsInfoMap"] if info["threatType"] == "url"]
+    if not candidates:
+        return
+    message, info = pick.choice(candidates)
+    domain = info["threat"].split("/")[2]
+    event.update({
+        "GUID": message["GUID"], "recipient": message["recipient"][0], "url": info["threat"],
+        "classification": info["classification"], "threatID": info["threatID"],
+        "threatURL": info["threatUrl"], "campaignId": info["campaignID"],
+        "sender": message["sender"], "senderIP": message["senderIP"],
+        "messageID": message["messageID"] or f"<{_hex(pick, 24)}@{domain}>",
+    })
+
+
+@functools.lru_cache(maxsize=256)
+def _delivered_hour(settings: Settings, hour: datetime) -> list[dict]:
+    """The delivered messages created in ``hour``, in the shape of the current API."""
+    undocumented = replace(settings, documented_shapes=False)
+    return [g.event for g in generate_hour(undocumented, "messages_delivered", hour)]
 
 
 def _message(rng: random.Random, settings: Settings, stream: str, created: datetime) -> list[dict]:

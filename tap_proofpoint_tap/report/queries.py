@@ -1,0 +1,165 @@
+"""Read the dbt marts the report draws from a DuckDB file, opened read-only.
+
+Read-only so the report can run beside a reader (and never changes the pipeline's file); every
+row comes back as a plain dict with times as ISO 8601 strings in UTC, which is what altair's
+inline data and the HTML table take without pandas.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+Row = dict[str, Any]
+
+MARTS = (
+    "mart_daily_activity",
+    "fct_clicks",
+    "dim_threats",
+    "dim_users",
+    "mart_user_risk",
+    "mart_click_exposure",
+)
+DBT_HINT = "run dbt first: meltano run dbt-duckdb:build (or meltano invoke dbt-duckdb build)"
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+TOP_THREATS = 10
+TOP_CLICKERS = 15
+TOP_ATTACKED = 15
+WORK_QUEUE_ROWS = 20
+
+
+class ReportError(Exception):
+    """A problem the user fixes (a path, a lock, dbt not run): shown as one line, exit 1."""
+
+
+@dataclass(frozen=True)
+class Marts:
+    """The rows of every chart and of the work queue, already cut to what is drawn."""
+
+    daily_clicks: list[Row]
+    latencies: list[Row]
+    click_threat_times: list[Row]
+    funnel: list[Row]
+    top_clickers: list[Row]
+    most_attacked: list[Row]
+    work_queue: list[Row]
+
+
+def quote(identifier: str) -> str:
+    """A SQL identifier in double quotes: the schema comes from the command line."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _lock_holder(message: str) -> str:
+    """'PID 1234 (/usr/bin/python3)' from DuckDB's lock error, or '' when it does not say."""
+    found = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+    return f" (PID {found.group(2)}, {found.group(1)})" if found else ""
+
+
+@contextmanager
+def connect(path: Path, schema: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to ``path`` whose ``schema`` holds every mart, or ReportError."""
+    if not path.is_file():
+        raise ReportError(
+            f"{path} does not exist: point --database (or PROOFPOINT_REPORT_DATABASE) at the "
+            "DuckDB file the pipeline loads (make demo writes output/sandbox.duckdb)"
+        )
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        message = str(exc)
+        if "lock" in message.lower():
+            raise ReportError(
+                f"{path} is locked by another process{_lock_holder(message)}: retry when the "
+                "process writing it (the pipeline or dbt) ends"
+            ) from None
+        first = message.splitlines()[0] if message else type(exc).__name__
+        raise ReportError(f"cannot open {path} as a DuckDB database: {first}") from None
+    try:
+        con.execute("SET TimeZone = 'UTC'")  # casts of TIMESTAMPTZ to TIMESTAMP stay in UTC
+        present = {
+            name
+            for (name,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                [schema],
+            ).fetchall()
+        }
+        missing = [mart for mart in MARTS if mart not in present]
+        if missing:
+            raise ReportError(
+                f"{path} has no {', '.join(missing)} in schema {schema} "
+                f"(pass --schema if dbt writes elsewhere): {DBT_HINT}"
+            )
+        yield con
+    finally:
+        con.close()
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[Row]:
+    """Every row of ``sql`` as a dict keyed by column name."""
+    cursor = con.execute(sql)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def _utc(column: str) -> str:
+    """SQL giving ``column`` as an ISO 8601 string in UTC (TIMESTAMPTZ or naive UTC alike)."""
+    return f"strftime(CAST({column} AS TIMESTAMP), '{ISO}')"
+
+
+def read_marts(con: duckdb.DuckDBPyConnection, schema: str) -> Marts:
+    """What the charts and the work queue show, from the marts in ``schema``."""
+    s = quote(schema)
+    return Marts(
+        daily_clicks=rows(con, f"""
+            SELECT strftime(CAST(activity_date AS DATE), '%Y-%m-%d') AS day,
+                   CASE stream WHEN 'clicks_permitted' THEN 'permitted' ELSE 'blocked' END
+                       AS disposition,
+                   coalesce(classification, 'unknown') AS classification,
+                   CAST(sum(events) AS BIGINT) AS events
+            FROM {s}.mart_daily_activity
+            WHERE stream IN ('clicks_permitted', 'clicks_blocked')
+            GROUP BY ALL ORDER BY day, disposition, classification"""),
+        latencies=rows(con, f"""
+            SELECT CAST(minutes_to_click AS DOUBLE) AS minutes_to_click,
+                   coalesce(classification, 'unknown') AS classification
+            FROM {s}.fct_clicks WHERE minutes_to_click IS NOT NULL
+            ORDER BY minutes_to_click, click_id"""),
+        click_threat_times=rows(con, f"""
+            SELECT {_utc('click_time')} AS click_time, {_utc('threat_time')} AS threat_time,
+                   coalesce(is_retroactive, false) AS is_retroactive,
+                   coalesce(classification, 'unknown') AS classification, url_host
+            FROM {s}.fct_clicks WHERE click_time IS NOT NULL AND threat_time IS NOT NULL
+            ORDER BY click_time, click_id"""),
+        funnel=rows(con, f"""
+            SELECT funnel_rank, threat_id, threat, threat_type,
+                   coalesce(classification, 'unknown') AS classification, threat_status,
+                   recipients_targeted, recipients_delivered, recipients_blocked,
+                   recipients_clicked, recipients_permitted, clicks
+            FROM {s}.dim_threats
+            ORDER BY funnel_rank, threat_id LIMIT {TOP_THREATS}"""),
+        top_clickers=rows(con, f"""
+            SELECT user_email, clicks, clicks_permitted, clicks_blocked, threats_clicked,
+                   coalesce(is_repeat_clicker, false) AS is_repeat_clicker
+            FROM {s}.dim_users WHERE clicks > 0
+            ORDER BY clicks DESC, user_email LIMIT {TOP_CLICKERS}"""),
+        most_attacked=rows(con, f"""
+            SELECT risk_rank, user_email, attack_index_proxy, threats_received,
+                   malware_threats, phish_threats, spam_threats, impostor_threats,
+                   other_threats, clicks_permitted
+            FROM {s}.mart_user_risk
+            ORDER BY risk_rank, user_email LIMIT {TOP_ATTACKED}"""),
+        work_queue=rows(con, f"""
+            SELECT priority_rank, priority_score, {_utc('click_time')} AS click_time,
+                   recipient, url, url_host, classification, threat_id, threat_status,
+                   is_retroactive, is_repeat_clicker, minutes_to_click, click_ip, click_id
+            FROM {s}.mart_click_exposure
+            ORDER BY priority_rank, click_id LIMIT {WORK_QUEUE_ROWS}"""),
+    )

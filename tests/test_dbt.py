@@ -1,0 +1,220 @@
+"""The dbt project in transform/ on what the pipeline loaded, checked against the sandbox.
+
+The session's ``warehouse`` fixture loads five hours append-only in two Meltano runs (the
+second re-reads the first's last 30 minutes) and runs ``dbt-duckdb:build`` and ``report`` in
+the same ``meltano run``. Every expected number here is computed from the sandbox's events
+in Python, not read back from the models.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tap_proofpoint_tap.sandbox.generator import parse_ms
+from tests.conftest import ROOT
+
+DBT = str(Path(sys.executable).parent / "dbt")
+CLICK_STREAMS = ("clicks_permitted", "clicks_blocked")
+
+
+def expected_clicks(truth: dict[str, list[dict]]) -> dict[str, dict]:
+    """Each click's delivery (same GUID and same recipient), minutes to click, retroactive flag."""
+    deliveries = defaultdict(list)
+    for message in truth["messages_delivered"]:
+        for recipient in message["recipient"]:
+            deliveries[message["GUID"], recipient.lower()].append(
+                (parse_ms(message["messageTime"]), f"{message['id']}/{recipient.lower()}"))
+    out = {}
+    for stream in CLICK_STREAMS:
+        for click in truth[stream]:
+            found = deliveries.get((click["GUID"], click["recipient"].lower()))
+            clicked, threat = parse_ms(click["clickTime"]), parse_ms(click["threatTime"])
+            delivered = min(found) if found else (None, None)
+            out[click["id"]] = {
+                "disposition": stream.removeprefix("clicks_"),
+                "delivery_key": delivered[1],
+                "minutes": (clicked - delivered[0]).total_seconds() / 60 if found else None,
+                "retroactive": clicked < threat,
+                "shared_guid": len({k for g, k in deliveries if g == click["GUID"]}) > 1,
+            }
+    return out
+
+
+def expected_funnel(truth: dict[str, list[dict]]) -> dict[str, tuple]:
+    """Per threat id: recipients targeted, delivered, blocked, clicked, permitted; clicks."""
+    sets = defaultdict(lambda: defaultdict(set))
+    clicks = defaultdict(int)
+    for stream in ("messages_delivered", "messages_blocked"):
+        for message in truth[stream]:
+            for info in message["threatsInfoMap"]:
+                for recipient in message["recipient"]:
+                    sets[info["threatID"]]["targeted"].add(recipient.lower())
+                    sets[info["threatID"]][stream].add(recipient.lower())
+    for stream in CLICK_STREAMS:
+        for click in truth[stream]:
+            sets[click["threatID"]]["clicked"].add(click["recipient"].lower())
+            sets[click["threatID"]][stream].add(click["recipient"].lower())
+            clicks[click["threatID"]] += 1
+    return {threat: (len(s["targeted"]), len(s["messages_delivered"]), len(s["messages_blocked"]),
+                     len(s["clicked"]), len(s["clicks_permitted"]), clicks[threat])
+            for threat, s in sets.items()}
+
+
+def check_marts(query, truth: dict[str, list[dict]]) -> None:
+    """The marts against the sandbox: the click ↔ delivery join, minutes to click, the
+    retroactive flag, every threat's funnel, the clickers and the clicks per day."""
+    clicks = expected_clicks(truth)
+    rows = {r[0]: r[1:] for r in query(
+        "select click_id, disposition, delivery_key, minutes_to_click, is_retroactive "
+        "from analytics.fct_clicks")}
+    assert rows.keys() == clicks.keys()
+    for click_id, want in clicks.items():
+        disposition, key, minutes, retro = rows[click_id]
+        assert (disposition, key, retro) == (want["disposition"], want["delivery_key"],
+                                             want["retroactive"]), click_id
+        assert (minutes is None) == (want["minutes"] is None), click_id
+        if minutes is not None:
+            assert minutes == pytest.approx(want["minutes"], abs=1e-6), click_id
+    linked = [c for c in clicks.values() if c["delivery_key"]]
+    # the data must hold the cases the join is about, or this test proves nothing
+    assert len(linked) >= 20 and sum(c["shared_guid"] for c in linked) >= 5
+    assert sum(c["retroactive"] for c in clicks.values()) >= 3
+
+    funnel = expected_funnel(truth)
+    threats = {r[0]: tuple(r[1:]) for r in query(
+        "select threat_id, recipients_targeted, recipients_delivered, recipients_blocked, "
+        "recipients_clicked, recipients_permitted, clicks from analytics.dim_threats")}
+    assert threats == funnel
+
+    per_user = defaultdict(lambda: [0, set(), set()])
+    for stream in CLICK_STREAMS:
+        for click in truth[stream]:
+            user = per_user[click["recipient"].lower()]
+            user[0] += 1
+            user[1].add(click["threatID"])
+            user[2].add(click["GUID"])
+    users = {r[0]: (r[1], r[2]) for r in query(
+        "select user_email, clicks, is_repeat_clicker from analytics.dim_users where clicks > 0")}
+    assert users == {u: (n, len(t) > 1 or len(g) > 1) for u, (n, t, g) in per_user.items()}
+
+    per_day = defaultdict(int)
+    for stream in CLICK_STREAMS:
+        for click in truth[stream]:
+            per_day[stream, parse_ms(click["clickTime"]).date()] += 1
+    daily = {(s, d): n for s, d, n in query(
+        "select stream, activity_date, sum(events) from analytics.mart_daily_activity "
+        "where stream like 'clicks%' group by 1, 2")}
+    assert daily == per_day
+
+
+def duckdb_query(path: Path):
+    con = duckdb.connect(str(path), read_only=True)
+    return con, lambda sql: con.execute(sql).fetchall()
+
+
+def test_meltano_run_builds_the_marts_and_they_match_the_sandbox(warehouse):
+    build = warehouse.runs[1].stderr
+    assert "dbt-duckdb" in build and "ERROR=0" in build and "SKIP=0" in build
+    con, query = duckdb_query(warehouse.path)
+    with con:
+        check_marts(query, warehouse.truth)
+
+
+def test_staging_keeps_one_row_per_event_after_the_look_back_re_read(warehouse):
+    con, query = duckdb_query(warehouse.path)
+    with con:
+        re_read = 0
+        for stream, events in warehouse.truth.items():
+            (rows, ids), = query(f"select count(*), count(distinct id) from proofpoint.{stream}")
+            assert ids == len(events)
+            re_read += rows - ids
+            key = "click_id" if stream.startswith("clicks") else "message_event_id"
+            (staged, distinct), = query(f"select count(*), count(distinct {key}) "
+                                        f"from analytics.stg_tap__{stream}")
+            assert staged == distinct == len(events), stream
+            (health,), = query("select sum(re_reads) from analytics.mart_ingest_health "
+                               f"where stream = '{stream}'")
+            assert health == rows - ids, stream
+        assert re_read > 0, "the second run should re-read the first's last 30 minutes"
+        # the latest read wins: each staged click carries the latest window that returned it
+        stale = query("select count(*) from analytics.stg_tap__clicks_permitted s join "
+                      "(select id, max(\"queryEndTime\") as last from proofpoint.clicks_permitted "
+                      "group by id) r on r.id = s.click_id where s.read_until <> r.last")
+        assert stale == [(0,)]
+
+
+def by_hand(database: Path, *args: str) -> subprocess.CompletedProcess:
+    """dbt as a user runs it by hand, from transform/ with the DuckDB profile."""
+    env = {**os.environ, "DBT_PROFILES_DIR": str(ROOT / "transform/profiles/duckdb"),
+           "DBT_DUCKDB_PATH": str(database)}
+    return subprocess.run([DBT, *args], cwd=ROOT / "transform", env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_snapshot_keeps_a_threats_status_history(warehouse, tmp_path):
+    database = tmp_path / "copy.duckdb"
+    shutil.copy(warehouse.path, database)
+    with duckdb.connect(str(database)) as con:
+        threat, status = con.execute(
+            "select threat_id, threat_status from analytics.dim_threats "
+            "where threat_status = 'active' order by funnel_rank limit 1").fetchone()
+        # a later read: the threat is now a false positive
+        later = datetime.now().astimezone() - timedelta(minutes=10)
+        con.execute("""insert into proofpoint.clicks_permitted
+                       select * replace ('flip-1' as id, 'falsePositive' as "threatStatus",
+                                         ?::timestamptz as "clickTime", ?::timestamptz as "threatTime",
+                                         ?::timestamptz as "queryEndTime")
+                       from proofpoint.clicks_permitted limit 1""", [later, later, later])
+        con.execute("""update proofpoint.clicks_permitted set "threatID" = ? where id = 'flip-1'""",
+                    [threat])
+    proc = by_hand(database, "build")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    with duckdb.connect(str(database), read_only=True) as con:
+        history = con.execute(
+            "select threat_status, dbt_valid_to is null from analytics.snap_threat_status "
+            "where threat_id = ? order by dbt_valid_from", [threat]).fetchall()
+    assert history == [(status, False), ("falsePositive", True)]
+
+
+def test_source_freshness_passes_on_fresh_data_and_fails_on_stale(warehouse, tmp_path):
+    proc = by_hand(warehouse.path, "source", "freshness")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.stdout.count("freshness of tap_proofpoint.") >= 4
+    stale = tmp_path / "stale.duckdb"
+    shutil.copy(warehouse.path, stale)
+    with duckdb.connect(str(stale)) as con:
+        con.execute("""update proofpoint.clicks_permitted
+                       set "queryEndTime" = "queryEndTime" - interval 30 hours""")
+    proc = by_hand(stale, "source", "freshness")
+    assert proc.returncode == 1
+    assert "ERROR STALE freshness of tap_proofpoint.clicks_permitted" in proc.stdout
+
+
+def test_unit_tests_catch_a_guid_only_join(warehouse, tmp_path):
+    """dbt's unit tests pass, and fail once fct_clicks joins on GUID alone (on a copy)."""
+    database = tmp_path / "copy.duckdb"
+    shutil.copy(warehouse.path, database)
+    copy = tmp_path / "transform"
+    shutil.copytree(ROOT / "transform", copy, ignore=shutil.ignore_patterns("target", "logs"))
+    env = {**os.environ, "DBT_PROFILES_DIR": str(copy / "profiles/duckdb"),
+           "DBT_DUCKDB_PATH": str(database)}
+
+    def unit_tests() -> subprocess.CompletedProcess:
+        return subprocess.run([DBT, "test", "--select", "test_type:unit"], cwd=copy, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    passed = unit_tests()
+    assert passed.returncode == 0 and "PASS=2" in passed.stdout, passed.stdout[-3000:]
+    model = copy / "models/marts/fct_clicks.sql"
+    model.write_text(model.read_text().replace("and deliveries.recipient = clicks.recipient", ""))
+    failed = unit_tests()
+    assert failed.returncode == 1 and "FAIL 1 fct_clicks::click_joins_its_own" in failed.stdout

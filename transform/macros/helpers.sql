@@ -1,0 +1,23 @@
+{# Minutes from one timestamp to a later one, as a double (negative when it is earlier). #}
+{% macro minutes_between(earlier, later) -%}
+  cast(extract(epoch from ({{ later }} - {{ earlier }})) / 60.0 as double precision)
+{%- endmacro %}
+
+{# The UTC date of a timestamp with time zone, whatever the session's time zone. #}
+{% macro utc_date(column) -%}
+  cast({{ column }} at time zone 'UTC' as date)
+{%- endmacro %}
+
+{#- One row per id of a raw table: its latest read. The latest read is the one from the window
+    that ends last (queryEndTime, which every loader keeps): a look-back re-read comes from a
+    later window than the first read, as long as window_minutes is not shorter than
+    lookback_minutes. Tables without it (the ThreatQ entities, whose ids are derived from their
+    content) keep any copy. -#}
+{% macro latest_reads(relation, order_by='"queryEndTime" desc nulls last') %}
+  select *
+  from (
+    select raw.*, row_number() over (partition by id order by {{ order_by }}) as read_rank
+    from {{ relation }} as raw
+  ) as ranked
+  where read_rank = 1
+{% endmacro %}

@@ -1,0 +1,29 @@
+-- One row per message event and recipient: the grain of a delivery (or a block). A message
+-- sent to several people shares one GUID across their events, so a click finds its delivery
+-- by GUID and recipient together.
+with messages as (
+    select * from {{ ref('stg_tap__messages_delivered') }}
+    union all
+    select * from {{ ref('stg_tap__messages_blocked') }}
+),
+
+recipients as (
+    select messages.*, unnest(recipients) as recipient_as_sent
+    from messages
+)
+
+select
+    message_event_id || '/' || lower(recipient_as_sent) as delivery_key,
+    message_event_id,
+    disposition,
+    guid,
+    lower(recipient_as_sent) as recipient,
+    message_time,
+    event_created_at,
+    sender,
+    sender_ip,
+    subject,
+    quarantine_folder,
+    quarantine_rule,
+    read_until
+from recipients

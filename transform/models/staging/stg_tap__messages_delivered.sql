@@ -1,0 +1,2 @@
+-- messages_delivered: one row per message event id (one per recipient), its latest read.
+{{ stage_messages('messages_delivered', 'delivered') }}
