@@ -218,3 +218,33 @@ def test_unit_tests_catch_a_guid_only_join(warehouse, tmp_path):
     model.write_text(model.read_text().replace("and deliveries.recipient = clicks.recipient", ""))
     failed = unit_tests()
     assert failed.returncode == 1 and "FAIL 1 fct_clicks::click_joins_its_own" in failed.stdout
+
+
+def test_models_read_the_tables_pypis_target_duckdb_made(warehouse, tmp_path):
+    """Tables PyPI's target-duckdb 0.8.0 created (naive TIMESTAMP times, arrays as JSON), which
+    target-duckdb-proofpoint keeps loading into, give the same clicks and deliveries."""
+    database = tmp_path / "old-shapes.duckdb"
+    shutil.copy(warehouse.path, database)
+    columns = "click_id, delivery_key, minutes_to_click, is_retroactive, click_time"
+    with duckdb.connect(str(database)) as con:
+        before = con.execute(f"select {columns} from analytics.fct_clicks order by 1").fetchall()
+        con.execute("set TimeZone = 'UTC'")
+        for stream, times in (("clicks_permitted", ("clickTime", "threatTime")),
+                              ("clicks_blocked", ("clickTime", "threatTime")),
+                              ("messages_delivered", ("messageTime",)),
+                              ("messages_blocked", ("messageTime",))):
+            for column in (*times, "queryEndTime"):
+                con.execute(f'alter table proofpoint.{stream} alter "{column}" type timestamp')
+            if stream.startswith("messages"):
+                con.execute(f"alter table proofpoint.{stream} alter recipient type json "
+                            "using to_json(recipient)")
+        kinds = dict(con.execute(
+            "select column_name, data_type from information_schema.columns where "
+            "table_schema = 'proofpoint' and table_name = 'messages_delivered'").fetchall())
+        assert (kinds["recipient"], kinds["messageTime"]) == ("JSON", "TIMESTAMP")
+    proc = by_hand(database, "build")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    with duckdb.connect(str(database), read_only=True) as con:
+        after = con.execute(f"select {columns} from analytics.fct_clicks order by 1").fetchall()
+    assert after == before
+    assert sum(1 for row in after if row[1]) >= 20

@@ -101,7 +101,9 @@ def test_meltano_yml_declares_every_setting_of_the_tap_and_the_mapper():
         assert all("kind" in s for s in declared.values())
     secret = next(s for s in plugins["tap-proofpoint-tap"]["settings"] if s["name"] == "secret")
     assert secret["sensitive"] is True
-    assert all("variant" not in p and p.get("pip_url") for p in plugins.values())
+    # custom plugins only (nothing from Meltano Hub); an inheriting one shares its parent's venv
+    assert all("variant" not in p and (p.get("pip_url") or p.get("inherit_from") in plugins)
+               for p in plugins.values())
     assert plugins["mapper-proofpoint-threatq"]["mappings"][0]["name"] == "threatq"
     assert project["send_anonymous_usage_stats"] is False
 

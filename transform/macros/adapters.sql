@@ -7,6 +7,12 @@
 {% macro default__utc(column) %}cast({{ column }} as timestamp with time zone){% endmacro %}
 {% macro postgres__utc(column) %}({{ column }} at time zone 'UTC'){% endmacro %}
 
+{# The elements of an array of strings: VARCHAR[] from target-duckdb-proofpoint (JSON in the
+   tables PyPI's target-duckdb made), text[] on PostgreSQL. #}
+{% macro string_elements(column) %}{{ return(adapter.dispatch('string_elements')(column)) }}{% endmacro %}
+{% macro default__string_elements(column) %}unnest(cast({{ column }} as varchar[])){% endmacro %}
+{% macro postgres__string_elements(column) %}unnest({{ column }}){% endmacro %}
+
 {# The elements of an array of objects: JSON on DuckDB, jsonb[] on PostgreSQL. #}
 {% macro json_elements(column) %}{{ return(adapter.dispatch('json_elements')(column)) }}{% endmacro %}
 {% macro default__json_elements(column) %}unnest(cast({{ column }} as json[])){% endmacro %}

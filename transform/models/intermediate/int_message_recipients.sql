@@ -8,7 +8,7 @@ with messages as (
 ),
 
 recipients as (
-    select messages.*, unnest(recipients) as recipient_as_sent
+    select messages.*, {{ string_elements('recipients') }} as recipient_as_sent
     from messages
 )
 
