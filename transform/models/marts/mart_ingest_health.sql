@@ -1,14 +1,15 @@
--- Is the pipeline complete? Per stream and UTC day of the tap's windows (queryEndTime): the rows
--- loaded, the distinct events, the copies of events read again (the look-back's re-reads, kept
--- when the loader appends; an upserting loader keeps one), and how long after Proofpoint
--- created each event the window that first read it ended.
+-- Is the pipeline complete? One row per stream and API window the tap read (the window's end,
+-- queryEndTime): the rows loaded from it, the events it returned first, the look-back's
+-- re-reads (rows of events an earlier window returned, or the same window again; kept when the
+-- loader appends, an upserting loader keeps one row per event), and how long after
+-- Proofpoint created them its new events were read (minutes from creation to the window's end).
 {% set streams = {'clicks_permitted': ['stg_tap__clicks_permitted', 'click_id'],
                   'clicks_blocked': ['stg_tap__clicks_blocked', 'click_id'],
                   'messages_delivered': ['stg_tap__messages_delivered', 'message_event_id'],
                   'messages_blocked': ['stg_tap__messages_blocked', 'message_event_id']} %}
 with reads as (
     {% for stream, (model, key) in streams.items() %}
-    select '{{ stream }}' as stream, raw.id, {{ utc('raw."queryEndTime"') }} as read_until,
+    select '{{ stream }}' as stream, raw.id, {{ utc('raw."queryEndTime"') }} as window_end,
            staged.event_created_at
     from {{ source('tap_proofpoint', stream) }} as raw
     join {{ ref(model) }} as staged on staged.{{ key }} = raw.id
@@ -17,24 +18,30 @@ with reads as (
 ),
 
 first_reads as (
-    select stream, id, min(read_until) as first_read_until, min(event_created_at) as event_created_at,
-           count(*) as copies
+    select stream, id, min(window_end) as first_window_end
     from reads
     group by stream, id
+),
+
+marked as (
+    select reads.*,
+           reads.window_end = first_reads.first_window_end as is_first_window,
+           case when reads.window_end = first_reads.first_window_end
+                then {{ minutes_between('reads.event_created_at', 'reads.window_end') }} end
+               as minutes_to_read
+    from reads
+    join first_reads on first_reads.stream = reads.stream and first_reads.id = reads.id
 )
 
 select
     stream,
-    {{ utc_date('first_read_until') }} as read_date,
-    sum(copies) as rows_loaded,
-    count(*) as events,
-    sum(copies) - count(*) as re_reads,
-    percentile_cont(0.5) within group (order by {{ minutes_between('event_created_at', 'first_read_until') }})
-        as median_minutes_to_read,
-    percentile_cont(0.9) within group (order by {{ minutes_between('event_created_at', 'first_read_until') }})
-        as p90_minutes_to_read,
-    count(*) filter (where {{ minutes_between('event_created_at', 'first_read_until') }} > 30)
-        as read_over_30_minutes_late,
-    max(first_read_until) as last_read_until
-from first_reads
-group by 1, 2
+    window_end,
+    {{ utc_date('window_end') }} as read_date,
+    count(*) as rows_loaded,
+    count(distinct id) filter (where is_first_window) as new_events,
+    count(*) - count(distinct id) filter (where is_first_window) as re_reads,
+    percentile_cont(0.5) within group (order by minutes_to_read) as median_minutes_to_read,
+    percentile_cont(0.9) within group (order by minutes_to_read) as p90_minutes_to_read,
+    count(distinct id) filter (where minutes_to_read > 30) as new_events_read_over_30_minutes_after_creation
+from marked
+group by stream, window_end
