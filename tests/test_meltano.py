@@ -193,3 +193,10 @@ def test_postgres_upserts_overlapping_runs_and_dbt_builds_the_marts(
 
     check_tables(query, events)
     check_marts(lambda sql: query(sql, all_rows=True), events)
+    # the models with Postgres-specific SQL beyond check_marts' built and hold rows
+    assert query("select sum(rows_loaded) from analytics.mart_ingest_health")[0] == \
+        sum(map(len, events.values()))
+    assert query("select count(*) from analytics.snap_threat_status")[0] == \
+        query("select count(*) from analytics.dim_threats")[0] > 0
+    assert query("select count(*) from analytics.mart_threatq_click_entities "
+                 "where corporate_email_id is null or url_indicator_id is null")[0] == 0

@@ -10,8 +10,8 @@
 
 {#- One row per id of a raw table: its latest read. The latest read is the one from the window
     that ends last (queryEndTime, which every loader keeps): a look-back re-read comes from a
-    later window than the first read, as long as window_minutes is not shorter than
-    lookback_minutes. Tables without it (the ThreatQ entities, whose ids are derived from their
+    later window than the first read as long as window_minutes is longer than lookback_minutes
+    (with equal windows, or a re-run of the same windows, either copy may be kept). Tables without it (the ThreatQ entities, whose ids are derived from their
     content) keep any copy. -#}
 {% macro latest_reads(relation, order_by='"queryEndTime" desc nulls last') %}
   select *

@@ -1,7 +1,8 @@
 -- One row per threat: what it is, its latest status, and its funnel over the data loaded:
 -- recipients targeted → delivered → blocked → clicked → permitted.
 with sightings as (
-    -- every event that names the threat, newest first for its latest status
+    -- every event that names the threat; its latest status is the one the most recent read
+    -- returned (the latest window, then the latest threat time)
     select threat_id, threat, threat_type, classification, campaign_id, threat_status,
            threat_time, event_created_at, read_until
     from {{ ref('int_message_threats') }}
@@ -20,7 +21,7 @@ latest as (
     from (
         select named.*,
                row_number() over (partition by threat_id
-                                  order by event_created_at desc, read_until desc, threat_status) as recency
+                                  order by read_until desc, threat_time desc, threat_status) as recency
         from named
     ) as ranked
     where recency = 1

@@ -2,10 +2,16 @@
 -- The join is on GUID *and* recipient: a message to several people has one GUID, and a join on
 -- GUID alone would give a click every recipient's delivery.
 with deliveries as (
-    select guid, recipient, min(message_time) as delivered_at, min(delivery_key) as delivery_key
-    from {{ ref('int_message_recipients') }}
-    where disposition = 'delivered'
-    group by guid, recipient
+    -- the first delivery of the message to the person (a redelivery keeps the first)
+    select guid, recipient, message_time as delivered_at, delivery_key
+    from (
+        select guid, recipient, message_time, delivery_key,
+               row_number() over (partition by guid, recipient
+                                  order by message_time, delivery_key) as delivery_rank
+        from {{ ref('int_message_recipients') }}
+        where disposition = 'delivered'
+    ) as ranked
+    where delivery_rank = 1
 )
 
 select

@@ -4,7 +4,7 @@ with links as (
     select source_id as incident_id,
            max(case when target_type = 'corporate_email' then target_id end) as corporate_email_id,
            max(case when indicators.indicator_type = 'URL' then target_id end) as url_indicator_id,
-           max(case when indicators.indicator_type <> 'URL' then target_id end) as sender_indicator_id
+           max(case when indicators.indicator_type = 'Email Address' then target_id end) as sender_indicator_id
     from {{ ref('stg_threatq__relationships') }} as relationships
     left join {{ ref('stg_threatq__indicators') }} as indicators
         on relationships.target_type = 'indicator' and indicators.indicator_id = relationships.target_id

@@ -1,43 +1,59 @@
 -- Most-attacked people: a PROXY computed from the events loaded here, not Proofpoint's VAP list
 -- or Attack Index (those come from the People API and weigh more than these events show).
 -- attack_index_proxy = the classification weights (seeds/classification_weights.csv) of the
--- distinct threats a person received, plus 2 for each permitted click.
+-- distinct threats a person received (each threat once, with its classification from
+-- dim_threats), plus 2 for each permitted click. Everyone in dim_users is ranked, so a person
+-- who clicked without a loaded message still scores their clicks.
 with received as (
-    select distinct recipients.recipient, threats.threat_id, threats.classification
+    select distinct recipients.recipient, threats.threat_id
     from {{ ref('int_message_recipients') }} as recipients
     join {{ ref('int_message_threats') }} as threats
         on threats.message_event_id = recipients.message_event_id
     where threats.threat_id is not null
 ),
 
-scored as (
+mix as (
     select
         received.recipient,
         count(*) as threats_received,
-        count(*) filter (where received.classification = 'malware') as malware_threats,
-        count(*) filter (where received.classification = 'phish') as phish_threats,
-        count(*) filter (where received.classification = 'spam') as spam_threats,
-        count(*) filter (where received.classification = 'impostor') as impostor_threats,
-        count(*) filter (where received.classification not in ('malware', 'phish', 'spam', 'impostor')
-                         or received.classification is null) as other_threats,
+        count(*) filter (where threats.classification = 'malware') as malware_threats,
+        count(*) filter (where threats.classification = 'phish') as phish_threats,
+        count(*) filter (where threats.classification = 'spam') as spam_threats,
+        count(*) filter (where threats.classification = 'impostor') as impostor_threats,
+        count(*) filter (where threats.classification not in ('malware', 'phish', 'spam', 'impostor')
+                         or threats.classification is null) as other_threats,
         sum(coalesce(weights.weight, 1)) as weight
     from received
+    join {{ ref('dim_threats') }} as threats on threats.threat_id = received.threat_id
     left join {{ ref('classification_weights') }} as weights
-        on weights.classification = received.classification
+        on weights.classification = threats.classification
     group by received.recipient
+),
+
+scored as (
+    select
+        users.user_email,
+        coalesce(mix.weight, 0) + 2 * users.clicks_permitted as score,
+        coalesce(mix.threats_received, 0) as threats_received,
+        coalesce(mix.malware_threats, 0) as malware_threats,
+        coalesce(mix.phish_threats, 0) as phish_threats,
+        coalesce(mix.spam_threats, 0) as spam_threats,
+        coalesce(mix.impostor_threats, 0) as impostor_threats,
+        coalesce(mix.other_threats, 0) as other_threats,
+        users.clicks_permitted
+    from {{ ref('dim_users') }} as users
+    left join mix on mix.recipient = users.user_email
 )
 
 select
-    scored.recipient as user_email,
-    cast(scored.weight + 2 * coalesce(users.clicks_permitted, 0) as double precision) as attack_index_proxy,
-    row_number() over (order by scored.weight + 2 * coalesce(users.clicks_permitted, 0) desc,
-                                scored.recipient) as risk_rank,
-    scored.threats_received,
-    scored.malware_threats,
-    scored.phish_threats,
-    scored.spam_threats,
-    scored.impostor_threats,
-    scored.other_threats,
-    coalesce(users.clicks_permitted, 0) as clicks_permitted
+    user_email,
+    cast(score as double precision) as attack_index_proxy,
+    row_number() over (order by score desc, user_email) as risk_rank,
+    threats_received,
+    malware_threats,
+    phish_threats,
+    spam_threats,
+    impostor_threats,
+    other_threats,
+    clicks_permitted
 from scored
-left join {{ ref('dim_users') }} as users on users.user_email = scored.recipient
