@@ -20,6 +20,7 @@ from hypothesis import settings as hypothesis_settings
 
 from tap_proofpoint_tap.sandbox import Clock, Sandbox
 from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.windows import fmt
 
 # `make test` tries the same examples on every run (derandomised, no example database), so a
@@ -295,9 +296,8 @@ class Warehouse:
 
 
 def pipeline_truth(sandbox: Sandbox, start: datetime, end: datetime) -> dict[str, list[dict]]:
-    """Every event the sandbox serves for ``[start, end)``, per stream."""
-    from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
-
+    """Every event the sandbox serves for ``[start, end)``, per stream (the ground truth a
+    pipeline's tables are checked against)."""
     return {stream: [s.event for s in sandbox.store.select(stream, Window(start, end), None,
                                                            DEFAULT_THREAT_STATUSES)]
             for stream in STREAMS}

@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from tap_proofpoint_tap.sandbox.generator import parse_ms
-from tests.conftest import ROOT
+from tests.conftest import MELTANO, ROOT
 
 DBT = str(Path(sys.executable).parent / "dbt")
 CLICK_STREAMS = ("clicks_permitted", "clicks_blocked")
@@ -211,8 +211,12 @@ def test_snapshot_keeps_a_threats_status_history(warehouse, tmp_path):
 
 
 def test_source_freshness_passes_on_fresh_data_and_fails_on_stale(warehouse, tmp_path):
-    proc = by_hand(warehouse.path, "source", "freshness")
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    # as the README has it: the utility's freshness command
+    proc = subprocess.run([MELTANO, "invoke", "dbt-duckdb:freshness"], cwd=ROOT,
+                          env={**os.environ, "DBT_DUCKDB_PATH": str(warehouse.path),
+                               "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db"},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     # read up to an hour or two ago: PASS, or WARN (after 2 h) late in a long session
     assert len(re.findall(r"(PASS|WARN) freshness of tap_proofpoint\.", proc.stdout)) == 4
     assert "ERROR" not in proc.stdout

@@ -19,7 +19,6 @@ import yaml
 
 from tap_proofpoint_tap.sandbox import Sandbox
 from tap_proofpoint_tap.sandbox.generator import STREAMS
-from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.tap import TapProofpointTap
 from tap_proofpoint_tap.threatq.mapper import ThreatQMapper
 from tap_proofpoint_tap.windows import fmt
@@ -31,6 +30,7 @@ from tests.conftest import (
     expected_entities,
     hour_floor,
     meltano_env,
+    pipeline_truth,
     postgres_env,
 )
 from tests.test_dbt import check_marts
@@ -50,12 +50,6 @@ def meltano_run(tmp_path: Path, sandbox: Sandbox, start: datetime, end: datetime
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert_no_secret(SANDBOX_CREDENTIALS, proc.stdout, proc.stderr)
     return proc
-
-
-def truth(sandbox: Sandbox, start: datetime, end: datetime) -> dict[str, list[dict]]:
-    return {stream: [s.event for s in sandbox.store.select(stream, Window(start, end), None,
-                                                           DEFAULT_THREAT_STATUSES)]
-            for stream in STREAMS}
 
 
 def check_tables(query, events: dict[str, list[dict]]) -> dict[str, int]:
@@ -112,7 +106,7 @@ def test_duckdb_gets_every_event_once_and_a_rerun_changes_no_count(
         tmp_path, busy_live, meltano_installed):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     end = start + timedelta(hours=3)
-    events = truth(busy_live, start, end)
+    events = pipeline_truth(busy_live, start, end)
     assert len(events["clicks_permitted"]) > 50
     first = meltano_run(tmp_path, busy_live, start, end, "target-duckdb-proofpoint")
     assert "ThreatQ run summary" in first.stderr
@@ -182,8 +176,8 @@ def test_postgres_upserts_overlapping_runs_and_dbt_builds_the_marts(
     # Hours 1 to 3, from scratch: hour 1 is sent a second time and must upsert; then dbt.
     meltano_run(tmp_path, busy_live, base + timedelta(hours=1), base + timedelta(hours=3),
                 "target-postgres", "--full-refresh", then=("dbt-postgres:build",), **env)
-    events = truth(busy_live, base, base + timedelta(hours=3))
-    overlap = truth(busy_live, base + timedelta(hours=1), base + timedelta(hours=2))
+    events = pipeline_truth(busy_live, base, base + timedelta(hours=3))
+    overlap = pipeline_truth(busy_live, base + timedelta(hours=1), base + timedelta(hours=2))
     assert overlap["clicks_permitted"], "the overlap should hold clicks"
 
     def query(sql: str, all_rows: bool = False):

@@ -11,7 +11,6 @@ itself (each batch is de-duplicated before it is loaded).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,13 +18,8 @@ from pathlib import Path
 import duckdb
 
 from tap_proofpoint_tap.duckdb_target.columns import literal, plan, quote, struct
+from tap_proofpoint_tap.duckdb_target.messages import first_line, lock_holder
 from tap_proofpoint_tap.errors import LoadError
-
-_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
-
-
-def first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 class Database:
@@ -38,10 +32,9 @@ class Database:
         try:
             self.con = duckdb.connect(path)
         except duckdb.IOException as error:
-            holder = _HOLDER.search(str(error))
-            who = f"{Path(holder[1]).name} (PID {holder[2]})" if holder else "another process"
+            holder = lock_holder(error)
             raise LoadError(
-                f"DuckDB file {path} is locked by {who}: stop that process (dbt, a notebook, "
+                f"DuckDB file {path} is locked by {holder}: stop that process (dbt, a notebook, "
                 "the DuckDB UI) or set filepath to another file; nothing was loaded." if holder
                 else f"Cannot open DuckDB file {path}: {first_line(error)}") from None
         except duckdb.Error as error:

@@ -30,8 +30,9 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
 from tap_proofpoint_tap.duckdb_target.columns import columns, table_name
-from tap_proofpoint_tap.duckdb_target.database import Database, first_line
+from tap_proofpoint_tap.duckdb_target.database import Database
 from tap_proofpoint_tap.duckdb_target.fast import RawRecordReader, Unsupported, key_struct, struct
+from tap_proofpoint_tap.duckdb_target.messages import first_line
 from tap_proofpoint_tap.errors import LoadError
 from tap_proofpoint_tap.held_state import HeldStateTarget
 

@@ -7,7 +7,6 @@ inline data and the HTML table take without pandas.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from tap_proofpoint_tap.duckdb_target.columns import quote
+from tap_proofpoint_tap.duckdb_target.messages import first_line, lock_holder
 
 Row = dict[str, Any]
 
@@ -52,17 +54,6 @@ class Marts:
     work_queue: list[Row]
 
 
-def quote(identifier: str) -> str:
-    """A SQL identifier in double quotes: the schema comes from the command line."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _lock_holder(message: str) -> str:
-    """'PID 1234 (/usr/bin/python3)' from DuckDB's lock error, or '' when it does not say."""
-    found = re.search(r"held in (.+?) \(PID (\d+)\)", message)
-    return f" (PID {found.group(2)}, {found.group(1)})" if found else ""
-
-
 @contextmanager
 def connect(path: Path, schema: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to ``path`` whose ``schema`` holds every mart, or ReportError."""
@@ -74,14 +65,13 @@ def connect(path: Path, schema: str) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
-        message = str(exc)
-        if "lock" in message.lower():
+        if "lock" in str(exc).lower():
+            holder = lock_holder(exc)
             raise ReportError(
-                f"{path} is locked by another process{_lock_holder(message)}: retry when the "
-                "process writing it (the pipeline or dbt) ends"
+                f"{path} is locked by {holder or 'another process'}: retry when the process "
+                "writing it (the pipeline or dbt) ends"
             ) from None
-        first = message.splitlines()[0] if message else type(exc).__name__
-        raise ReportError(f"cannot open {path} as a DuckDB database: {first}") from None
+        raise ReportError(f"cannot open {path} as a DuckDB database: {first_line(exc)}") from None
     try:
         con.execute("SET TimeZone = 'UTC'")  # casts of TIMESTAMPTZ to TIMESTAMP stay in UTC
         present = {

@@ -1,15 +1,9 @@
 -- One row per message event and recipient: the grain of a delivery (or a block). A message
 -- sent to several people shares one GUID across their events, so a click finds its delivery
 -- by GUID and recipient together.
-with messages as (
-    select * from {{ ref('stg_tap__messages_delivered') }}
-    union all
-    select * from {{ ref('stg_tap__messages_blocked') }}
-),
-
-recipients as (
+with recipients as (
     select messages.*, {{ string_elements('recipients') }} as recipient_as_sent
-    from messages
+    from {{ ref('int_messages') }} as messages
 )
 
 select

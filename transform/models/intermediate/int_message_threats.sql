@@ -1,14 +1,8 @@
 -- One row per message event and threat of its threatsInfoMap.
-with messages as (
-    select * from {{ ref('stg_tap__messages_delivered') }}
-    union all
-    select * from {{ ref('stg_tap__messages_blocked') }}
-),
-
-threats as (
+with threats as (
     select message_event_id, disposition, guid, message_time, event_created_at, read_until,
            {{ json_elements('threats_info_map') }} as threat
-    from messages
+    from {{ ref('int_messages') }} as messages
 )
 
 select
