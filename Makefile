@@ -42,7 +42,7 @@ fuzz: install
 	$(BIN)/python -m tests.fuzz --minutes $(FUZZ_MINUTES)
 
 demo: install
-	$(BIN)/python -m tap_proofpoint_tap.sandbox.demo
+	$(BIN)/python -m tap_proofpoint_tap.sandboxes.demo
 
 clean:
 	rm -rf .venv .venv-* .meltano output *.egg-info .pytest_cache transform/target transform/logs

@@ -51,8 +51,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import Settings
+from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import Settings
 from tap_proofpoint_tap.windows import fmt, parse
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,8 +15,8 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings, generate_hour
+from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings, generate_hour
 from tap_proofpoint_tap.windows import fmt
 
 

@@ -18,9 +18,9 @@ import psycopg
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
-from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
+from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.windows import fmt
 
 # `make test` tries the same examples on every run (derandomised, no example database), so a

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tap_proofpoint_tap.sandbox.generator import parse_ms
+from tap_proofpoint_tap.sandboxes.siem.generator import parse_ms
 from tests.conftest import MELTANO, ROOT
 
 DBT = str(Path(sys.executable).parent / "dbt")

@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 
 from tap_proofpoint_tap.normalise import normalise_click, normalise_message
-from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
 from tap_proofpoint_tap.windows import fmt
 from tests.conftest import expected_entities, hour_floor, run_tap, tap_config
 from tests.lossless import assert_nothing_lost

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import pytest
 
-from tap_proofpoint_tap.sandbox import Fault, Sandbox
-from tap_proofpoint_tap.sandbox.generator import STREAMS
-from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
+from tap_proofpoint_tap.sandboxes.siem import Fault, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
+from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.windows import fmt
 from tests.conftest import (
     MELTANO,

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from tap_proofpoint_tap.normalise import SCHEMAS, normalise_click, normalise_message
-from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import Settings
+from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import Settings
 from tests.conftest import catalog_selecting, hour_floor, run_tap, tap_config
 from tests.lossless import assert_nothing_lost
 

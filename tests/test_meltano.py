@@ -17,10 +17,10 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from tap_proofpoint_tap.sandbox import Sandbox
-from tap_proofpoint_tap.sandbox.generator import STREAMS
+from tap_proofpoint_tap.mappers.threatq.mapper import ThreatQMapper
+from tap_proofpoint_tap.sandboxes.siem import Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
 from tap_proofpoint_tap.tap import TapProofpointTap
-from tap_proofpoint_tap.threatq.mapper import ThreatQMapper
 from tap_proofpoint_tap.windows import fmt
 from tests.conftest import (
     MELTANO,
@@ -145,7 +145,7 @@ def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, meltano_install
     env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
            "TARGET_DUCKDB_PROOFPOINT_FILEPATH": str(tmp_path / "demo.duckdb"),
            "PROOFPOINT_REPORT_OUTPUT": str(tmp_path / "report")}
-    demo = [sys.executable, "-m", "tap_proofpoint_tap.sandbox.demo"]
+    demo = [sys.executable, "-m", "tap_proofpoint_tap.sandboxes.demo"]
     runs = [subprocess.run(demo, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
             for _ in range(2)]
     for run in runs:

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 import requests
 
-from tap_proofpoint_tap.sandbox import Clock, Fault, Sandbox, rules
-from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings, generate_hour
+from tap_proofpoint_tap.sandboxes.siem import Clock, Fault, Sandbox, rules
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings, generate_hour
 from tests.conftest import AUTH, NOW
 
 CLICKS = "/v2/siem/clicks/permitted"
@@ -259,7 +259,7 @@ def test_large_window_is_served_whole(clock):
 
 
 def test_cli_help_documents_every_option():
-    out = subprocess.run([sys.executable, "-m", "tap_proofpoint_tap.sandbox.cli", "--help"],
+    out = subprocess.run([sys.executable, "-m", "tap_proofpoint_tap.sandboxes.siem.cli", "--help"],
                          capture_output=True, text=True, check=True).stdout
     for option in ("--port", "--seed", "--principal", "--secret", "--history-hours", "--rate",
                    "--documented-shapes", "--now", "--offset-minutes", "--rate-limit",
@@ -269,7 +269,7 @@ def test_cli_help_documents_every_option():
 
 def test_cli_serves_on_a_printed_port():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tap_proofpoint_tap.sandbox.cli", "--port", "0",
+        [sys.executable, "-m", "tap_proofpoint_tap.sandboxes.siem.cli", "--port", "0",
          "--now", "2026-03-04T12:00:00Z", "--rate", "clicks_permitted=50"],
         stdout=subprocess.PIPE, text=True)
     try:

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
 from tap_proofpoint_tap.tap import TapProofpointTap
 from tap_proofpoint_tap.windows import fmt
 

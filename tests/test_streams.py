@@ -11,10 +11,10 @@ import jsonschema
 import pytest
 
 from tap_proofpoint_tap.normalise import derived_id, normalise_click, normalise_message
-from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
-from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
-from tap_proofpoint_tap.sandbox.server import ENDPOINTS
+from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
+from tap_proofpoint_tap.sandboxes.siem.server import ENDPOINTS
 from tap_proofpoint_tap.singer_io import ENCODER, StateFlushingWriter, record_envelope
 from tests.conftest import catalog_selecting, deselect, hour_floor, run_tap, tap_config
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_proofpoint_tap.sandbox import Fault
+from tap_proofpoint_tap.sandboxes.siem import Fault
 from tap_proofpoint_tap.windows import fmt, parse
 from tests.conftest import (
     TAP,

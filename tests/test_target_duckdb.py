@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tap_proofpoint_tap.duckdb_target.columns import TIMESTAMP, column_type, plan, widened
+from tap_proofpoint_tap.targets.duckdb.columns import TIMESTAMP, column_type, plan, widened
 
 TARGET = str(Path(sys.executable).parent / "target-duckdb-proofpoint")
 TEXT = {"type": ["string", "null"]}

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
-from tap_proofpoint_tap.threatq_sandbox import Credentials, Fault, Maintenance, ThreatQSandbox
+from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
+from tap_proofpoint_tap.sandboxes.threatq import Credentials, Fault, Maintenance, ThreatQSandbox
 from tests.conftest import (
     MELTANO,
     ROOT,

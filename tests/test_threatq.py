@@ -13,8 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tap_proofpoint_tap.sandbox.rules import DEFAULT_THREAT_STATUSES, Window
-from tap_proofpoint_tap.threatq.entities import (
+from tap_proofpoint_tap.mappers.threatq.entities import (
     NAMESPACE,
     Options,
     address,
@@ -22,6 +21,7 @@ from tap_proofpoint_tap.threatq.entities import (
     entity_id,
     title,
 )
+from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
 from tests.conftest import (
     catalog_selecting,
     expected_entities,

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from tap_proofpoint_tap.threatq_sandbox import Credentials, Fault, Maintenance, ThreatQSandbox
-from tap_proofpoint_tap.threatq_sandbox.cli import parse_fault, parse_maintenance
+from tap_proofpoint_tap.sandboxes.threatq import Credentials, Fault, Maintenance, ThreatQSandbox
+from tap_proofpoint_tap.sandboxes.threatq.cli import parse_fault, parse_maintenance
 
 CREDS = Credentials()
 EMAIL = "corporate_email"
@@ -620,7 +620,7 @@ def test_cli_parsers():
 
 def test_cli_serves_on_a_free_port():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tap_proofpoint_tap.threatq_sandbox.cli", "--port", "0",
+        [sys.executable, "-m", "tap_proofpoint_tap.sandboxes.threatq.cli", "--port", "0",
          "--seed", "3", "--no-corporate-email", "--log-requests"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -633,7 +633,7 @@ def test_cli_serves_on_a_free_port():
         proc.terminate()
         proc.wait(timeout=5)
     assert "POST /api/token" in proc.stderr.read()
-    help_text = subprocess.run([sys.executable, "-m", "tap_proofpoint_tap.threatq_sandbox.cli",
+    help_text = subprocess.run([sys.executable, "-m", "tap_proofpoint_tap.sandboxes.threatq.cli",
                                 "--help"], capture_output=True, text=True, check=True).stdout
     for option in ("--port", "--seed", "--email", "--password", "--client-id", "--client-secret",
                    "--token-expiry", "--corporate-email-code", "--no-corporate-email",

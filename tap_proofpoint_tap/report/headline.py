@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from tap_proofpoint_tap.duckdb_target.columns import quote
+from tap_proofpoint_tap.targets.duckdb.columns import quote
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Any
 
 import duckdb
 
-from tap_proofpoint_tap.duckdb_target.columns import quote
-from tap_proofpoint_tap.duckdb_target.messages import first_line, lock_holder
+from tap_proofpoint_tap.targets.duckdb.columns import quote
+from tap_proofpoint_tap.targets.duckdb.messages import first_line, lock_holder
 
 Row = dict[str, Any]
 

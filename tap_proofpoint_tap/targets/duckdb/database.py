@@ -17,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from tap_proofpoint_tap.duckdb_target.columns import literal, plan, quote, struct
-from tap_proofpoint_tap.duckdb_target.messages import first_line, lock_holder
 from tap_proofpoint_tap.errors import LoadError
+from tap_proofpoint_tap.targets.duckdb.columns import literal, plan, quote, struct
+from tap_proofpoint_tap.targets.duckdb.messages import first_line, lock_holder
 
 
 class Database:

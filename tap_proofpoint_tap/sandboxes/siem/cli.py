@@ -7,9 +7,9 @@ import sys
 import threading
 from datetime import datetime, timedelta
 
-from tap_proofpoint_tap.sandbox.clock import Clock
-from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
-from tap_proofpoint_tap.sandbox.server import FAULT_KINDS, Fault, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.clock import Clock
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandboxes.siem.server import FAULT_KINDS, Fault, Sandbox
 
 
 def parser() -> argparse.ArgumentParser:

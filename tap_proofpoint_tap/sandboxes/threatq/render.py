@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from tap_proofpoint_tap.threatq_sandbox.lookups import Lookups
-from tap_proofpoint_tap.threatq_sandbox.records import AttributeRow, Pivot, Record, SourceLink
+from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups
+from tap_proofpoint_tap.sandboxes.threatq.records import AttributeRow, Pivot, Record, SourceLink
 
 NAMED_BY_CODE = frozenset({"indicators", "events", "adversaries", "attachments", "signatures",
                            "tasks"})

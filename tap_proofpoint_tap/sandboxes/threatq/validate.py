@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tap_proofpoint_tap.threatq_sandbox.lookups import Lookups, ObjectType
+from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups, ObjectType
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 DEFAULT_STATUS = "Review"

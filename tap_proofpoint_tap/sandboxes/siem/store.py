@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from tap_proofpoint_tap.sandbox.generator import (
+from tap_proofpoint_tap.sandboxes.siem.generator import (
     STREAMS,
     Generated,
     Settings,
     creation_time,
     generate_hour,
 )
-from tap_proofpoint_tap.sandbox.rules import Window
+from tap_proofpoint_tap.sandboxes.siem.rules import Window
 
 HOUR = timedelta(hours=1)
 PIECE = 1000  # events per piece of a response body

@@ -3,7 +3,7 @@
 Nothing in the tap imports this package: only tests, benchmarks and the demo do.
 """
 
-from tap_proofpoint_tap.sandbox.clock import Clock
-from tap_proofpoint_tap.sandbox.server import Fault, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.clock import Clock
+from tap_proofpoint_tap.sandboxes.siem.server import Fault, Sandbox
 
 __all__ = ["Clock", "Fault", "Sandbox"]

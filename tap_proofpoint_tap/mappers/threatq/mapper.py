@@ -1,7 +1,7 @@
 """``mapper-proofpoint-threatq``: a Singer mapper from permitted clicks to ThreatQ entities.
 
 It reads the tap's messages and, for every ``clicks_permitted`` record, writes the entities of
-:func:`~tap_proofpoint_tap.threatq.entities.click_entities` into five keyed streams, each id once
+:func:`~tap_proofpoint_tap.mappers.threatq.entities.click_entities` into five keyed streams, each id once
 per run. STATE passes through unchanged (Meltano then keeps the tap's bookmark); the other
 streams pass through untouched, and ``clicks_permitted`` itself too unless ``pass_through`` is
 off. ACTIVATE_VERSION is never sent for entity streams: entities accumulate across runs, and a
@@ -20,9 +20,9 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper_base import InlineMapper
 from singer_sdk.singerlib import Message, SchemaMessage, StateMessage
 
+from tap_proofpoint_tap.mappers.threatq import entities as e
+from tap_proofpoint_tap.mappers.threatq.schemas import SCHEMAS
 from tap_proofpoint_tap.singer_io import MsgSpecReader, StateFlushingWriter
-from tap_proofpoint_tap.threatq import entities as e
-from tap_proofpoint_tap.threatq.schemas import SCHEMAS
 
 CLICKS = "clicks_permitted"
 SUMMARY_ROWS = (("Corporate Emails", e.CORPORATE_EMAILS), ("Indicators", e.INDICATORS),

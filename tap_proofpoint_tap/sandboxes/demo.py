@@ -26,9 +26,9 @@ from pathlib import Path
 
 import duckdb
 
-from tap_proofpoint_tap.sandbox import Clock, Sandbox
-from tap_proofpoint_tap.sandbox.generator import STREAMS, Settings
-from tap_proofpoint_tap.threatq_sandbox import ThreatQSandbox
+from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandboxes.threatq import ThreatQSandbox
 
 DEMO_PORT = 8765  # the api_url of the sandbox environment in meltano.yml
 THREATQ_PORT = 8766  # target-threatq's api_url there

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from tap_proofpoint_tap.sandbox import rules
-from tap_proofpoint_tap.sandbox.clock import Clock
-from tap_proofpoint_tap.sandbox.generator import Settings
-from tap_proofpoint_tap.sandbox.store import EventStore
+from tap_proofpoint_tap.sandboxes.siem import rules
+from tap_proofpoint_tap.sandboxes.siem.clock import Clock
+from tap_proofpoint_tap.sandboxes.siem.generator import Settings
+from tap_proofpoint_tap.sandboxes.siem.store import EventStore
 
 HOST = "127.0.0.1"
 ENDPOINTS: dict[str, tuple[str, ...]] = {

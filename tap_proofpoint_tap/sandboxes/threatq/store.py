@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from tap_proofpoint_tap.threatq_sandbox.lookups import Lookups, ObjectType
-from tap_proofpoint_tap.threatq_sandbox.records import (
+from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups, ObjectType
+from tap_proofpoint_tap.sandboxes.threatq.records import (
     AttributeRow,
     Pivot,
     Policy,
@@ -22,8 +22,8 @@ from tap_proofpoint_tap.threatq_sandbox.records import (
     SourceLink,
     normalise_url,
 )
-from tap_proofpoint_tap.threatq_sandbox.render import render_pivot, render_record
-from tap_proofpoint_tap.threatq_sandbox.validate import Attribute, Invalid, Item, Source
+from tap_proofpoint_tap.sandboxes.threatq.render import render_pivot, render_record
+from tap_proofpoint_tap.sandboxes.threatq.validate import Attribute, Invalid, Item, Source
 
 UNDEDUPLICATED = frozenset({"events", "tasks", "attachments"})
 

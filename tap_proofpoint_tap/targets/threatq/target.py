@@ -2,7 +2,7 @@
 
 It reads the five ``threatq_*`` streams of ``mapper-proofpoint-threatq`` and ignores the others
 (one INFO line names them). Rows gather until ``batch_size`` clicks are pending and are then
-loaded by :class:`~tap_proofpoint_tap.threatq.load.Loader`. A STATE message goes out only once
+loaded by :class:`~tap_proofpoint_tap.targets.threatq.load.Loader`. A STATE message goes out only once
 every row that came before it is committed in ThreatQ, so the bookmark Meltano keeps is never
 ahead of ThreatQ; a run stopped at any point and run again loads every entity once.
 """
@@ -20,11 +20,11 @@ from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from tap_proofpoint_tap.held_state import HeldStateTarget
-from tap_proofpoint_tap.threatq import entities as e
-from tap_proofpoint_tap.threatq.api import ThreatQClient, ThreatQError
-from tap_proofpoint_tap.threatq.known import Instance
-from tap_proofpoint_tap.threatq.load import LABELS, Loader
+from tap_proofpoint_tap.mappers.threatq import entities as e
+from tap_proofpoint_tap.targets.held_state import HeldStateTarget
+from tap_proofpoint_tap.targets.threatq.api import ThreatQClient, ThreatQError
+from tap_proofpoint_tap.targets.threatq.known import Instance
+from tap_proofpoint_tap.targets.threatq.load import LABELS, Loader
 
 SECRETS = ("password", "client_secret")
 CORPORATE_EMAIL = "Corporate Email"

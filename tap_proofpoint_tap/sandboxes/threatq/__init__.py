@@ -4,8 +4,8 @@ Standard library only, and nothing from the rest of the package: it stands in fo
 instance, so it must not share code with what is tested against it.
 """
 
-from tap_proofpoint_tap.threatq_sandbox.auth import Credentials
-from tap_proofpoint_tap.threatq_sandbox.faults import Fault, Maintenance
-from tap_proofpoint_tap.threatq_sandbox.server import LoggedRequest, ThreatQSandbox
+from tap_proofpoint_tap.sandboxes.threatq.auth import Credentials
+from tap_proofpoint_tap.sandboxes.threatq.faults import Fault, Maintenance
+from tap_proofpoint_tap.sandboxes.threatq.server import LoggedRequest, ThreatQSandbox
 
 __all__ = ["Credentials", "Fault", "LoggedRequest", "Maintenance", "ThreatQSandbox"]

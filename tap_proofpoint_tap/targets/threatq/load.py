@@ -29,16 +29,16 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tap_proofpoint_tap.threatq import bodies
-from tap_proofpoint_tap.threatq import entities as e
-from tap_proofpoint_tap.threatq.api import (
+from tap_proofpoint_tap.mappers.threatq import entities as e
+from tap_proofpoint_tap.targets.threatq import bodies
+from tap_proofpoint_tap.targets.threatq.api import (
     WAITS,
     OutcomeUnknown,
     ThreatQClient,
     ThreatQError,
     ThreatQRefused,
 )
-from tap_proofpoint_tap.threatq.known import Context, Instance, Loaded, carrier, identity
+from tap_proofpoint_tap.targets.threatq.known import Context, Instance, Loaded, carrier, identity
 
 KINDS = {e.CORPORATE_EMAILS: "corporate_email", e.INDICATORS: "indicator",
          e.INCIDENTS: "incident"}

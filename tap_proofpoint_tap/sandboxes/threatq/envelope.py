@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tap_proofpoint_tap.threatq_sandbox.validate import Invalid
+from tap_proofpoint_tap.sandboxes.threatq.validate import Invalid
 
 PAGING = frozenset({"limit", "offset", "sort", "with", "normalize", "cursorMark"})
 EMBEDDABLE = frozenset({"attributes", "sources", "tags"})

@@ -8,7 +8,7 @@ stopped at any point therefore leaves Meltano's bookmark at rows that are all in
 the next run loads the rest once.
 
 Speed: a stream without stream maps, flattening or record metadata (the usual case) takes the
-short path of :mod:`~tap_proofpoint_tap.duckdb_target.fast`: its records are never turned into
+short path of :mod:`~tap_proofpoint_tap.targets.duckdb.fast`: its records are never turned into
 dicts. Other streams take the SDK's path, checked by a fastjsonschema validator compiled once.
 """
 
@@ -29,12 +29,12 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from tap_proofpoint_tap.duckdb_target.columns import columns, table_name
-from tap_proofpoint_tap.duckdb_target.database import Database
-from tap_proofpoint_tap.duckdb_target.fast import RawRecordReader, Unsupported, key_struct, struct
-from tap_proofpoint_tap.duckdb_target.messages import first_line
 from tap_proofpoint_tap.errors import LoadError
-from tap_proofpoint_tap.held_state import HeldStateTarget
+from tap_proofpoint_tap.targets.duckdb.columns import columns, table_name
+from tap_proofpoint_tap.targets.duckdb.database import Database
+from tap_proofpoint_tap.targets.duckdb.fast import RawRecordReader, Unsupported, key_struct, struct
+from tap_proofpoint_tap.targets.duckdb.messages import first_line
+from tap_proofpoint_tap.targets.held_state import HeldStateTarget
 
 UPSERT, APPEND, OVERWRITE = "upsert", "append-only", "overwrite"
 _LINE = re.compile(r'in file "([^"]*)", in line (\d+): ')

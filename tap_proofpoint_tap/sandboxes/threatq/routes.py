@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from tap_proofpoint_tap.threatq_sandbox.envelope import HttpError, Reply, embeds, matches, page
-from tap_proofpoint_tap.threatq_sandbox.lookups import Lookups, ObjectType
-from tap_proofpoint_tap.threatq_sandbox.records import Record
-from tap_proofpoint_tap.threatq_sandbox.render import (
+from tap_proofpoint_tap.sandboxes.threatq.envelope import HttpError, Reply, embeds, matches, page
+from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups, ObjectType
+from tap_proofpoint_tap.sandboxes.threatq.records import Record
+from tap_proofpoint_tap.sandboxes.threatq.render import (
     render_attribute,
     render_pivot,
     render_record,
     render_source,
 )
-from tap_proofpoint_tap.threatq_sandbox.store import Store
-from tap_proofpoint_tap.threatq_sandbox.validate import (
+from tap_proofpoint_tap.sandboxes.threatq.store import Store
+from tap_proofpoint_tap.sandboxes.threatq.validate import (
     Invalid,
     Item,
     Source,

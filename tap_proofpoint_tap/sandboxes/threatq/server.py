@@ -14,13 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
-from tap_proofpoint_tap.threatq_sandbox.auth import Credentials, TokenError, Tokens
-from tap_proofpoint_tap.threatq_sandbox.envelope import Reply
-from tap_proofpoint_tap.threatq_sandbox.faults import Fault, Maintenance
-from tap_proofpoint_tap.threatq_sandbox.lookups import Lookups
-from tap_proofpoint_tap.threatq_sandbox.records import Policy
-from tap_proofpoint_tap.threatq_sandbox.routes import Api
-from tap_proofpoint_tap.threatq_sandbox.store import Store
+from tap_proofpoint_tap.sandboxes.threatq.auth import Credentials, TokenError, Tokens
+from tap_proofpoint_tap.sandboxes.threatq.envelope import Reply
+from tap_proofpoint_tap.sandboxes.threatq.faults import Fault, Maintenance
+from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups
+from tap_proofpoint_tap.sandboxes.threatq.records import Policy
+from tap_proofpoint_tap.sandboxes.threatq.routes import Api
+from tap_proofpoint_tap.sandboxes.threatq.store import Store
 
 HOST = "127.0.0.1"
 PROXY_PAGE = ("<html><head><title>{0}</title></head><body><center><h1>{0}</h1></center>"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from tap_proofpoint_tap.threatq_sandbox.lookups import ObjectType
+from tap_proofpoint_tap.sandboxes.threatq.lookups import ObjectType
 
 Ref = tuple[str, int]
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -6,9 +6,9 @@ import argparse
 import sys
 import threading
 
-from tap_proofpoint_tap.threatq_sandbox.auth import Credentials
-from tap_proofpoint_tap.threatq_sandbox.faults import ROUTES, Fault, Maintenance
-from tap_proofpoint_tap.threatq_sandbox.server import ThreatQSandbox
+from tap_proofpoint_tap.sandboxes.threatq.auth import Credentials
+from tap_proofpoint_tap.sandboxes.threatq.faults import ROUTES, Fault, Maintenance
+from tap_proofpoint_tap.sandboxes.threatq.server import ThreatQSandbox
 
 FAULT_HELP = (
     "inject a fault: KIND[:COUNT|PCT%%[:SKIP]][@ROUTE]. KIND: an HTTP status such as 500 or 502 "

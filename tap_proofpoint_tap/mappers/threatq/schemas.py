@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
-from tap_proofpoint_tap.threatq import entities as e
+from tap_proofpoint_tap.mappers.threatq import entities as e
 
 _ID = th.Property("id", th.StringType, required=True, description="Stable key (see README).")
 _SOURCE = th.Property("source", th.StringType, description="The ThreatQ source name.")

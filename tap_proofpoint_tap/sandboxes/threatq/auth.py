@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tap_proofpoint_tap.threatq_sandbox.validate import Source
+from tap_proofpoint_tap.sandboxes.threatq.validate import Source
 
 
 @dataclass(frozen=True)

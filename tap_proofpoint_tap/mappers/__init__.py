@@ -1,0 +1,1 @@
+"""Singer mappers over the tap's streams: ``threatq`` (mapper-proofpoint-threatq)."""
