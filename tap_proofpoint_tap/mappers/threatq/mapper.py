@@ -1,7 +1,7 @@
 """``mapper-proofpoint-threatq``: a Singer mapper from permitted clicks to ThreatQ entities.
 
 It reads the tap's messages and, for every ``clicks_permitted`` record, writes the entities of
-:func:`~tap_proofpoint_tap.mappers.threatq.entities.click_entities` into five keyed streams, each id once
+:func:`~.entities.click_entities` into five keyed streams, each id once
 per run. STATE passes through unchanged (Meltano then keeps the tap's bookmark); the other
 streams pass through untouched, and ``clicks_permitted`` itself too unless ``pass_through`` is
 off. ACTIVATE_VERSION is never sent for entity streams: entities accumulate across runs, and a

@@ -2,7 +2,7 @@
 
 It reads the five ``threatq_*`` streams of ``mapper-proofpoint-threatq`` and ignores the others
 (one INFO line names them). Rows gather until ``batch_size`` clicks are pending and are then
-loaded by :class:`~tap_proofpoint_tap.targets.threatq.load.Loader`. A STATE message goes out only once
+loaded by :class:`~.load.Loader`. A STATE message goes out only once
 every row that came before it is committed in ThreatQ, so the bookmark Meltano keeps is never
 ahead of ThreatQ; a run stopped at any point and run again loads every entity once.
 """
