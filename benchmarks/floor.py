@@ -17,16 +17,21 @@ import requests
 
 
 def main(url: str, start: str, end: str) -> None:
-    body = requests.get(f"{url}/v2/siem/clicks/permitted",
-                        params={"format": "json", "interval": f"{start}/{end}"},
-                        auth=("sandbox-principal", "sandbox-secret"), timeout=600).content
+    body = requests.get(
+        f"{url}/v2/siem/clicks/permitted",
+        params={"format": "json", "interval": f"{start}/{end}"},
+        auth=("sandbox-principal", "sandbox-secret"),
+        timeout=600,
+    ).content
     encoder = msgspec.json.Encoder()
     started = time.perf_counter()
     events = msgspec.json.decode(body)["clicksPermitted"]
     with open(os.devnull, "wb") as sink:
         for event in events:
-            sink.write(encoder.encode({"type": "RECORD", "stream": "clicks_permitted",
-                                       "record": event}) + b"\n")
+            sink.write(
+                encoder.encode({"type": "RECORD", "stream": "clicks_permitted", "record": event})
+                + b"\n"
+            )
     print(json.dumps({"records": len(events), "seconds": time.perf_counter() - started}))
 
 

@@ -17,8 +17,9 @@ from singer_sdk import typing as th
 
 import tap_proofpoint_tap
 
-SCHEMA = json.loads((Path(tap_proofpoint_tap.__file__).parent / "schemas" / "click.json")
-                    .read_text())
+SCHEMA = json.loads(
+    (Path(tap_proofpoint_tap.__file__).parent / "schemas" / "click.json").read_text()
+)
 
 
 class NaiveClicks(RESTStream):
@@ -37,15 +38,20 @@ class NaiveClicks(RESTStream):
         return HTTPBasicAuth(self.config["principal"], self.config["secret"])
 
     def get_url_params(self, context: Any, next_page_token: Any) -> dict[str, Any]:
-        return {"format": "json", "threatStatus": ["active", "cleared"],
-                "interval": f"{self.config['start_date']}/{self.config['end_date']}"}
+        return {
+            "format": "json",
+            "threatStatus": ["active", "cleared"],
+            "interval": f"{self.config['start_date']}/{self.config['end_date']}",
+        }
 
 
 class NaiveTap(Tap):
     name = "naive-proofpoint"
     config_jsonschema = th.PropertiesList(
-        *(th.Property(key, th.StringType, required=True)
-          for key in ("api_url", "principal", "secret", "start_date", "end_date")),
+        *(
+            th.Property(key, th.StringType, required=True)
+            for key in ("api_url", "principal", "secret", "start_date", "end_date")
+        ),
     ).to_dict()
 
     def discover_streams(self) -> list:

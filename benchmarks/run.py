@@ -60,8 +60,11 @@ BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
 RECORD = b'"type":"RECORD"'
 OURS, BASELINE, NULL = "target-duckdb-proofpoint", "target-duckdb", "target-null"
-LOADERS = {OURS: "TARGET_DUCKDB_PROOFPOINT_FILEPATH", BASELINE: "TARGET_DUCKDB_FILEPATH",
-           NULL: "TARGET_NULL_FILEPATH"}
+LOADERS = {
+    OURS: "TARGET_DUCKDB_PROOFPOINT_FILEPATH",
+    BASELINE: "TARGET_DUCKDB_FILEPATH",
+    NULL: "TARGET_NULL_FILEPATH",
+}
 
 
 @dataclass
@@ -81,19 +84,28 @@ class Measure:
         return self.records / self.seconds
 
 
-def measure(argv: list[str], *, stdin: Path | None = None, keep: Path | None = None,
-            env: dict | None = None, cwd: Path | None = None) -> Measure:
+def measure(
+    argv: list[str],
+    *,
+    stdin: Path | None = None,
+    keep: Path | None = None,
+    env: dict | None = None,
+    cwd: Path | None = None,
+) -> Measure:
     """Run ``argv``, count the RECORD lines it prints, return them with wall time and peak RSS."""
-    with tempfile.TemporaryFile() as stderr, \
-            (open(stdin, "rb") if stdin else open(os.devnull, "rb")) as source, \
-            (open(keep, "wb") if keep else open(os.devnull, "wb")) as copy:
+    with (
+        tempfile.TemporaryFile() as stderr,
+        open(stdin, "rb") if stdin else open(os.devnull, "rb") as source,
+        open(keep, "wb") if keep else open(os.devnull, "wb") as copy,
+    ):
         started = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=source, stdout=subprocess.PIPE, stderr=stderr,
-                                env=env, cwd=cwd)
+        proc = subprocess.Popen(
+            argv, stdin=source, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=cwd
+        )
         records, tail = 0, b""
         while chunk := proc.stdout.read(1 << 20):
             records += (tail + chunk).count(RECORD)
-            tail = chunk[1 - len(RECORD):]  # a RECORD cut in two by the read, never a whole one
+            tail = chunk[1 - len(RECORD) :]  # a RECORD cut in two by the read, never a whole one
             copy.write(chunk)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.monotonic() - started
@@ -106,8 +118,13 @@ def measure(argv: list[str], *, stdin: Path | None = None, keep: Path | None = N
 
 def floor(url: str, start: str, end: str) -> Measure:
     """Decode the body and encode each record as a Singer line: msgspec, no SDK, no HTTP."""
-    out = json.loads(subprocess.run([sys.executable, str(HERE / "floor.py"), url, start, end],
-                                    capture_output=True, check=True).stdout)
+    out = json.loads(
+        subprocess.run(
+            [sys.executable, str(HERE / "floor.py"), url, start, end],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
     return Measure(out["records"], out["seconds"], 0.0)
 
 
@@ -119,9 +136,12 @@ def startup(argv: list[str]) -> float:
 
 
 def median(runs: list[Measure], startups: list[float] | None = None) -> Measure:
-    return Measure(runs[0].records, statistics.median(m.seconds for m in runs),
-                   statistics.median(m.rss_mb for m in runs),
-                   statistics.median(startups) if startups else 0.0)
+    return Measure(
+        runs[0].records,
+        statistics.median(m.seconds for m in runs),
+        statistics.median(m.rss_mb for m in runs),
+        statistics.median(startups) if startups else 0.0,
+    )
 
 
 def main() -> None:
@@ -129,14 +149,24 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=100_000, help="clicks in the large window")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--no-meltano", action="store_true", help="skip the end-to-end run")
-    parser.add_argument("--no-baseline", action="store_true",
-                        help="skip PyPI's target-duckdb 0.8.0 (the loaders' baseline)")
-    parser.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark.json",
-                        help="where to write the figures as JSON")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip PyPI's target-duckdb 0.8.0 (the loaders' baseline)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "output" / "benchmark.json",
+        help="where to write the figures as JSON",
+    )
     args = parser.parse_args()
 
-    server = subprocess.Popen([sys.executable, str(HERE / "serve.py"), "--clicks",
-                               str(args.clicks)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "serve.py"), "--clicks", str(args.clicks)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url, small, large, mixed = server.stdout.readline().split()
         results = run_all(args, url, small, large, mixed)
@@ -151,26 +181,36 @@ def end_of(start: str) -> str:
     return fmt(parse(start) + timedelta(hours=1))
 
 
-def run_all(args: argparse.Namespace, url: str, small: str, large: str,
-            mixed: str) -> dict[str, Measure]:
+def run_all(
+    args: argparse.Namespace, url: str, small: str, large: str, mixed: str
+) -> dict[str, Measure]:
     with tempfile.TemporaryDirectory(prefix="tap-proofpoint-bench-") as folder:
         return run_in(args, url, small, large, mixed, Path(folder))
 
 
-def run_in(args: argparse.Namespace, url: str, small: str, large: str, mixed: str,
-           work: Path) -> dict[str, Measure]:
+def run_in(
+    args: argparse.Namespace, url: str, small: str, large: str, mixed: str, work: Path
+) -> dict[str, Measure]:
     config = {"principal": "sandbox-principal", "secret": "sandbox-secret", "api_url": url}
     configs = {}
-    for name, start, extra in (("small", small, {}), ("large", large, {}),
-                               ("combined", mixed, {}),
-                               ("per_stream", mixed, {"use_all_endpoint": False})):
+    for name, start, extra in (
+        ("small", small, {}),
+        ("large", large, {}),
+        ("combined", mixed, {}),
+        ("per_stream", mixed, {"use_all_endpoint": False}),
+    ):
         configs[name] = work / f"{name}.json"
-        configs[name].write_text(json.dumps({**config, "start_date": start,
-                                             "end_date": end_of(start), **extra}))
+        configs[name].write_text(
+            json.dumps({**config, "start_date": start, "end_date": end_of(start), **extra})
+        )
     catalog = work / "catalog.json"
-    discovered = json.loads(subprocess.run(
-        [str(BIN / "tap-proofpoint-tap"), "--config", str(configs["small"]), "--discover"],
-        capture_output=True, check=True).stdout)
+    discovered = json.loads(
+        subprocess.run(
+            [str(BIN / "tap-proofpoint-tap"), "--config", str(configs["small"]), "--discover"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
     for entry in discovered["streams"]:
         for meta in entry["metadata"]:
             if meta["breadcrumb"] == []:
@@ -194,13 +234,22 @@ def run_in(args: argparse.Namespace, url: str, small: str, large: str, mixed: st
         mappers.append(measure(mapper, stdin=work / "clicks.jsonl", keep=work / "mapped.jsonl"))
         for mode, runs in modes.items():
             runs.append(measure([*every_stream, str(configs[mode])]))
-    results = {"tap": median(taps, starts["tap"]), "tap_small": median(smalls),
-               "naive": median(naives, starts["naive"]), "floor": median(floors),
-               "mapper": median(mappers, starts["mapper"]),
-               **{mode: median(runs, starts["tap"]) for mode, runs in modes.items()}}
+    results = {
+        "tap": median(taps, starts["tap"]),
+        "tap_small": median(smalls),
+        "naive": median(naives, starts["naive"]),
+        "floor": median(floors),
+        "mapper": median(mappers, starts["mapper"]),
+        **{mode: median(runs, starts["tap"]) for mode, runs in modes.items()},
+    }
     mixed_events = args.clicks // 4 * 4
-    for name, count in (("tap", args.clicks), ("naive", args.clicks), ("floor", args.clicks),
-                        ("combined", mixed_events), ("per_stream", mixed_events)):
+    for name, count in (
+        ("tap", args.clicks),
+        ("naive", args.clicks),
+        ("floor", args.clicks),
+        ("combined", mixed_events),
+        ("per_stream", mixed_events),
+    ):
         if results[name].records != count:
             sys.exit(f"{name} returned {results[name].records} records, not {count}")
     rows = results["mapper"].records  # every row the loaders must load
@@ -216,8 +265,9 @@ def run_in(args: argparse.Namespace, url: str, small: str, large: str, mixed: st
         if BASELINE in projects:
             projects[NULL] = projects[BASELINE]
         for loader, project in projects.items():
-            runs = [meltano(project, loader, url, large, args.clicks, work)
-                    for _ in range(args.runs)]
+            runs = [
+                meltano(project, loader, url, large, args.clicks, work) for _ in range(args.runs)
+            ]
             results[f"meltano:{loader}"] = median(runs)
     return results
 
@@ -226,13 +276,21 @@ def baseline_project(work: Path) -> Path:
     """A throwaway Meltano project: this project's tap and mapper, and PyPI's target-duckdb
     0.8.0 with duckdb 1.0.0 (the only DuckDB it loads correctly) on an older Python."""
     python = os.environ.get("BASELINE_PYTHON") or next(
-        (p for p in [*map(shutil.which, ("python3.12", "python3.11", "python3.10")),
-                     *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[012]*/bin/"
-                                                          "python3")))]
-         if p and subprocess.run([p, "-c", ""], capture_output=True).returncode == 0), None)
+        (
+            p
+            for p in [
+                *map(shutil.which, ("python3.12", "python3.11", "python3.10")),
+                *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[012]*/bin/python3"))),
+            ]
+            if p and subprocess.run([p, "-c", ""], capture_output=True).returncode == 0
+        ),
+        None,
+    )
     if python is None:
-        sys.exit("The baseline needs Python 3.10-3.12 (duckdb 1.0.0 has no newer wheel): set "
-                 "BASELINE_PYTHON, or run with --no-baseline.")
+        sys.exit(
+            "The baseline needs Python 3.10-3.12 (duckdb 1.0.0 has no newer wheel): set "
+            "BASELINE_PYTHON, or run with --no-baseline."
+        )
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     keep = {"tap-proofpoint-tap", "mapper-proofpoint-threatq", OURS}
     for kind, plugins in project["plugins"].items():
@@ -244,20 +302,29 @@ def baseline_project(work: Path) -> Path:
     null.write_text("#!/bin/sh\ncat > /dev/null\n")
     null.chmod(0o755)
     project["plugins"]["loaders"].append(
-        {"name": NULL, "namespace": "target_null", "pip_url": "pip", "executable": str(null)})
+        {"name": NULL, "namespace": "target_null", "pip_url": "pip", "executable": str(null)}
+    )
     project["plugins"]["loaders"].append(
-        {"name": BASELINE, "namespace": "target_duckdb", "python": python,
-         "pip_url": "target-duckdb==0.8.0 duckdb==1.0.0", "executable": BASELINE,
-         "settings": [{"name": name} for name in settings],
-         # the settings the project used with it: 10,000-row batches, all streams together
-         "config": {"default_target_schema": "proofpoint", "batch_size_rows": 10000,
-                    "flush_all_streams": True}})
+        {
+            "name": BASELINE,
+            "namespace": "target_duckdb",
+            "python": python,
+            "pip_url": "target-duckdb==0.8.0 duckdb==1.0.0",
+            "executable": BASELINE,
+            "settings": [{"name": name} for name in settings],
+            # the settings the project used with it: 10,000-row batches, all streams together
+            "config": {
+                "default_target_schema": "proofpoint",
+                "batch_size_rows": 10000,
+                "flush_all_streams": True,
+            },
+        }
+    )
     project["environments"], project["default_environment"] = [{"name": "bench"}], "bench"
     folder = work / "baseline-project"
     folder.mkdir()
     (folder / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
-    subprocess.run([str(BIN / "meltano"), "install"], cwd=folder, check=True,
-                   capture_output=True)
+    subprocess.run([str(BIN / "meltano"), "install"], cwd=folder, check=True, capture_output=True)
     return folder
 
 
@@ -266,37 +333,57 @@ def loader_alone(project: Path, loader: str, work: Path, rows: int) -> Measure:
     database = work / f"alone-{loader}.duckdb"
     database.unlink(missing_ok=True)
     config = work / f"{loader}.json"
-    config.write_text(json.dumps({"filepath": str(database), "default_target_schema": "proofpoint",
-                                  "batch_size_rows": 10000, "flush_all_streams": True}))
-    executable = (BIN / loader if project == ROOT else
-                  project / ".meltano" / "loaders" / loader / "venv" / "bin" / loader)
+    config.write_text(
+        json.dumps(
+            {
+                "filepath": str(database),
+                "default_target_schema": "proofpoint",
+                "batch_size_rows": 10000,
+                "flush_all_streams": True,
+            }
+        )
+    )
+    executable = (
+        BIN / loader
+        if project == ROOT
+        else project / ".meltano" / "loaders" / loader / "venv" / "bin" / loader
+    )
     result = measure([str(executable), "--config", str(config)], stdin=work / "mapped.jsonl")
     with duckdb.connect(str(database), read_only=True) as con:
-        loaded = sum(con.execute(f"select count(*) from proofpoint.{t}").fetchone()[0]
-                     for (t,) in con.execute("select table_name from duckdb_tables()").fetchall())
+        loaded = sum(
+            con.execute(f"select count(*) from proofpoint.{t}").fetchone()[0]
+            for (t,) in con.execute("select table_name from duckdb_tables()").fetchall()
+        )
     if loaded != rows:
         sys.exit(f"{loader} loaded {loaded} rows, not {rows}")
     return Measure(rows, result.seconds, result.rss_mb)
 
 
-def meltano(project: Path, loader: str, url: str, start: str, clicks: int,
-            work: Path) -> Measure:
+def meltano(project: Path, loader: str, url: str, start: str, clicks: int, work: Path) -> Measure:
     """``meltano run tap-proofpoint-tap threatq <loader>`` into a fresh file, checked."""
     database = work / f"bench-{loader}.duckdb"
     database.unlink(missing_ok=True)
-    env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{work}/meltano-{loader}.db",
-           "TAP_PROOFPOINT_TAP_API_URL": url, "TAP_PROOFPOINT_TAP_START_DATE": start,
-           "TAP_PROOFPOINT_TAP_END_DATE": end_of(start), LOADERS[loader]: str(database),
-           "TAP_PROOFPOINT_TAP_PRINCIPAL": "sandbox-principal",
-           "TAP_PROOFPOINT_TAP_SECRET": "sandbox-secret",
-           "TAP_PROOFPOINT_TAP__SELECT": json.dumps(["clicks_permitted.*"])}
+    env = {
+        **os.environ,
+        "MELTANO_DATABASE_URI": f"sqlite:///{work}/meltano-{loader}.db",
+        "TAP_PROOFPOINT_TAP_API_URL": url,
+        "TAP_PROOFPOINT_TAP_START_DATE": start,
+        "TAP_PROOFPOINT_TAP_END_DATE": end_of(start),
+        LOADERS[loader]: str(database),
+        "TAP_PROOFPOINT_TAP_PRINCIPAL": "sandbox-principal",
+        "TAP_PROOFPOINT_TAP_SECRET": "sandbox-secret",
+        "TAP_PROOFPOINT_TAP__SELECT": json.dumps(["clicks_permitted.*"]),
+    }
     if project == ROOT:
-        subprocess.run([str(BIN / "meltano"), "install"], cwd=ROOT, check=True,
-                       capture_output=True)
+        subprocess.run([str(BIN / "meltano"), "install"], cwd=ROOT, check=True, capture_output=True)
     started = time.monotonic()
-    proc = subprocess.run([str(BIN / "meltano"), "run", "--full-refresh", "tap-proofpoint-tap",
-                           "threatq", loader], cwd=project, env=env, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [str(BIN / "meltano"), "run", "--full-refresh", "tap-proofpoint-tap", "threatq", loader],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         sys.exit(f"meltano run ... {loader} failed:\n{proc.stderr[-3000:]}")
     seconds = time.monotonic() - started
@@ -313,17 +400,32 @@ def meltano(project: Path, loader: str, url: str, start: str, clicks: int,
 def backfill_requests() -> dict[str, int]:
     """Requests of a 7-day backfill of the four streams, per mode, counted by a sandbox."""
     spent = {}
-    with Sandbox(settings=Settings(per_hour=()), clock=Clock(),
-                 history=timedelta(days=8)) as sandbox, tempfile.TemporaryDirectory() as work:
+    with (
+        Sandbox(
+            settings=Settings(per_hour=()), clock=Clock(), history=timedelta(days=8)
+        ) as sandbox,
+        tempfile.TemporaryDirectory() as work,
+    ):
         for mode, together in (("combined", True), ("per_stream", False)):
             config = Path(work) / f"{mode}.json"
-            config.write_text(json.dumps({
-                "principal": "sandbox-principal", "secret": "sandbox-secret",
-                "api_url": sandbox.url, "use_all_endpoint": together,
-                "start_date": fmt(datetime.now(timezone.utc) - timedelta(days=7))}))
+            config.write_text(
+                json.dumps(
+                    {
+                        "principal": "sandbox-principal",
+                        "secret": "sandbox-secret",
+                        "api_url": sandbox.url,
+                        "use_all_endpoint": together,
+                        "start_date": fmt(datetime.now(timezone.utc) - timedelta(days=7)),
+                    }
+                )
+            )
             before = len(sandbox.requests)
-            subprocess.run([str(BIN / "tap-proofpoint-tap"), "--config", str(config)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                [str(BIN / "tap-proofpoint-tap"), "--config", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
             spent[mode] = len(sandbox.requests) - before
     return spent
 
@@ -333,63 +435,116 @@ def report(args: argparse.Namespace, r: dict[str, Measure], backfill: dict[str, 
     ratio_floor = r["tap"].per_second / r["floor"].per_second
     ratio_rss = r["tap"].rss_mb / r["tap_small"].rss_mb
     rows = [
-        ("tap CLI, records/s once started", f"{r['tap'].per_second:,.0f}",
-         f"{ratio_naive:.1f}x naive, {ratio_floor:.0%} of floor; "
-         f"{r['tap'].wall_per_second:,.0f}/s with its {r['tap'].startup:.2f} s start-up"),
-        ("naive singer-sdk stream, records/s once started", f"{r['naive'].per_second:,.0f}",
-         f"{r['naive'].wall_per_second:,.0f}/s with its {r['naive'].startup:.2f} s start-up"),
-        ("floor: msgspec decode + encode in process, records/s",
-         f"{r['floor'].per_second:,.0f}", ""),
-        (f"tap peak RSS, {args.clicks:,}-click window", f"{r['tap'].rss_mb:.0f} MB",
-         f"{ratio_rss:.2f}x the 1,000-click window"),
+        (
+            "tap CLI, records/s once started",
+            f"{r['tap'].per_second:,.0f}",
+            f"{ratio_naive:.1f}x naive, {ratio_floor:.0%} of floor; "
+            f"{r['tap'].wall_per_second:,.0f}/s with its {r['tap'].startup:.2f} s start-up",
+        ),
+        (
+            "naive singer-sdk stream, records/s once started",
+            f"{r['naive'].per_second:,.0f}",
+            f"{r['naive'].wall_per_second:,.0f}/s with its {r['naive'].startup:.2f} s start-up",
+        ),
+        (
+            "floor: msgspec decode + encode in process, records/s",
+            f"{r['floor'].per_second:,.0f}",
+            "",
+        ),
+        (
+            f"tap peak RSS, {args.clicks:,}-click window",
+            f"{r['tap'].rss_mb:.0f} MB",
+            f"{ratio_rss:.2f}x the 1,000-click window",
+        ),
         ("tap peak RSS, 1,000-click window", f"{r['tap_small'].rss_mb:.0f} MB", ""),
         ("naive peak RSS", f"{r['naive'].rss_mb:.0f} MB", ""),
-        ("mapper, clicks/s once started (stdin to stdout)", f"{r['mapper'].per_second:,.0f}",
-         f"{r['mapper'].wall_per_second:,.0f}/s with start-up; peak RSS "
-         f"{r['mapper'].rss_mb:.0f} MB"),
+        (
+            "mapper, clicks/s once started (stdin to stdout)",
+            f"{r['mapper'].per_second:,.0f}",
+            f"{r['mapper'].wall_per_second:,.0f}/s with start-up; peak RSS "
+            f"{r['mapper'].rss_mb:.0f} MB",
+        ),
     ]
     mixed = args.clicks // 4 * 4
     rows += [
-        (f"four streams, {mixed:,} events in one window: through /v2/siem/all, records/s "
-         "once started", f"{r['combined'].per_second:,.0f}",
-         f"{r['combined'].per_second / r['per_stream'].per_second:.2f}x one stream at a time; "
-         f"1 request; peak RSS {r['combined'].rss_mb:.0f} MB"),
-        ("the same, one stream at a time, records/s once started",
-         f"{r['per_stream'].per_second:,.0f}",
-         f"4 requests; peak RSS {r['per_stream'].rss_mb:.0f} MB"),
-        ("7-day backfill of four streams, requests", f"{backfill['combined']:,}",
-         f"through /v2/siem/all; {backfill['per_stream']:,} one stream at a time"),
+        (
+            f"four streams, {mixed:,} events in one window: through /v2/siem/all, records/s "
+            "once started",
+            f"{r['combined'].per_second:,.0f}",
+            f"{r['combined'].per_second / r['per_stream'].per_second:.2f}x one stream at a time; "
+            f"1 request; peak RSS {r['combined'].rss_mb:.0f} MB",
+        ),
+        (
+            "the same, one stream at a time, records/s once started",
+            f"{r['per_stream'].per_second:,.0f}",
+            f"4 requests; peak RSS {r['per_stream'].rss_mb:.0f} MB",
+        ),
+        (
+            "7-day backfill of four streams, requests",
+            f"{backfill['combined']:,}",
+            f"through /v2/siem/all; {backfill['per_stream']:,} one stream at a time",
+        ),
     ]
     for loader in (OURS, BASELINE):
         if f"alone:{loader}" in r:
             m = r[f"alone:{loader}"]
-            rows.append((f"{loader} alone (Singer file → DuckDB), rows/s",
-                         f"{m.per_second:,.0f}", f"{m.records:,} rows in {m.seconds:.1f} s; "
-                         f"peak RSS {m.rss_mb:.0f} MB"))
+            rows.append(
+                (
+                    f"{loader} alone (Singer file → DuckDB), rows/s",
+                    f"{m.per_second:,.0f}",
+                    f"{m.records:,} rows in {m.seconds:.1f} s; peak RSS {m.rss_mb:.0f} MB",
+                )
+            )
     if f"alone:{BASELINE}" in r:
         ratio = r[f"alone:{OURS}"].per_second / r[f"alone:{BASELINE}"].per_second
         rows.append(("loader speed-up of the new loader (alone)", f"{ratio:.1f}x", ""))
     for loader in (OURS, BASELINE, NULL):
         if f"meltano:{loader}" in r:
             m = r[f"meltano:{loader}"]
-            rows.append((f"meltano run tap → threatq → {loader}, clicks/s",
-                         f"{m.per_second:,.0f}", f"{m.seconds:.1f} s"))
+            rows.append(
+                (
+                    f"meltano run tap → threatq → {loader}, clicks/s",
+                    f"{m.per_second:,.0f}",
+                    f"{m.seconds:.1f} s",
+                )
+            )
     if f"meltano:{BASELINE}" in r and f"meltano:{OURS}" in r:
         ratio = r[f"meltano:{OURS}"].per_second / r[f"meltano:{BASELINE}"].per_second
-        floor = (f"; the floor (no loader) is {r[f'meltano:{NULL}'].seconds:.1f} s"
-                 if f"meltano:{NULL}" in r else "")
+        floor = (
+            f"; the floor (no loader) is {r[f'meltano:{NULL}'].seconds:.1f} s"
+            if f"meltano:{NULL}" in r
+            else ""
+        )
         rows.append(("pipeline speed-up of the new loader", f"{ratio:.1f}x", floor[2:]))
-    print(f"\n{args.clicks:,} clicks in one window, median of {args.runs} run(s), "
-          f"{os.cpu_count()} cores\n")
+    print(
+        f"\n{args.clicks:,} clicks in one window, median of {args.runs} run(s), "
+        f"{os.cpu_count()} cores\n"
+    )
     print("| measurement | figure | note |\n|---|---:|---|")
     for name, figure, note in rows:
         print(f"| {name} | {figure} | {note} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(
-        {"clicks": args.clicks, "runs": args.runs, "backfill_requests": backfill,
-         **{k: {"records": m.records, "seconds": m.seconds, "startup_seconds": m.startup,
-                "records_per_second": m.per_second, "wall_records_per_second": m.wall_per_second,
-                "peak_rss_mb": m.rss_mb} for k, m in r.items()}}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "clicks": args.clicks,
+                "runs": args.runs,
+                "backfill_requests": backfill,
+                **{
+                    k: {
+                        "records": m.records,
+                        "seconds": m.seconds,
+                        "startup_seconds": m.startup,
+                        "records_per_second": m.per_second,
+                        "wall_records_per_second": m.wall_per_second,
+                        "peak_rss_mb": m.rss_mb,
+                    }
+                    for k, m in r.items()
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,10 @@ def main() -> None:
     small, large = now - timedelta(hours=4), now - timedelta(hours=2)
     mixed = now - timedelta(hours=6)
     sandbox = Sandbox(settings=Settings(per_hour=()), clock=Clock(), history=timedelta(hours=8))
-    hours = [(small, "clicks_permitted", args.small, args.seed + 1),
-             (large, "clicks_permitted", args.clicks, args.seed)]
+    hours = [
+        (small, "clicks_permitted", args.small, args.seed + 1),
+        (large, "clicks_permitted", args.clicks, args.seed),
+    ]
     hours += [(mixed, stream, args.clicks // len(STREAMS), args.seed + 2) for stream in STREAMS]
     active = frozenset({"active"})
     for start, stream, count, seed in hours:
@@ -50,8 +52,12 @@ def main() -> None:
             event = {**event, "id": f"{seed}-{n}-{event['id']}"}
             if stream.startswith("clicks"):
                 event["threatStatus"] = "active"
-            sandbox.store.add(stream, event, statuses=active,
-                              created=start + timedelta(milliseconds=n % 3_600_000))
+            sandbox.store.add(
+                stream,
+                event,
+                statuses=active,
+                created=start + timedelta(milliseconds=n % 3_600_000),
+            )
     sandbox.store.warm(mixed, large + timedelta(hours=1))
     with sandbox:
         print(sandbox.url, fmt(small), fmt(large), fmt(mixed), flush=True)

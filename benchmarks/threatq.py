@@ -48,28 +48,54 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tap-proofpoint-tq-bench-"))
     mapped = mapped_clicks(args.clicks, work)
-    figures = {mode: [load_twice(mapped, work, flags) for _ in range(args.runs)]
-               for mode, flags in MODES.items()}
-    report(args, {mode: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-                  for mode, runs in figures.items()})
+    figures = {
+        mode: [load_twice(mapped, work, flags) for _ in range(args.runs)]
+        for mode, flags in MODES.items()
+    }
+    report(
+        args,
+        {
+            mode: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+            for mode, runs in figures.items()
+        },
+    )
 
 
 def mapped_clicks(clicks: int, work: Path) -> Path:
     """tap | mapper over one window of ``clicks`` permitted clicks, kept in a file."""
-    server = subprocess.Popen([sys.executable, str(HERE / "serve.py"), "--clicks", str(clicks),
-                               "--small", "1"], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "serve.py"), "--clicks", str(clicks), "--small", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url, _, large, _ = server.stdout.readline().split()
         config = work / "tap.json"
-        config.write_text(json.dumps({
-            "principal": "sandbox-principal", "secret": "sandbox-secret", "api_url": url,
-            "start_date": large, "end_date": fmt(parse(large) + timedelta(hours=1))}))
+        config.write_text(
+            json.dumps(
+                {
+                    "principal": "sandbox-principal",
+                    "secret": "sandbox-secret",
+                    "api_url": url,
+                    "start_date": large,
+                    "end_date": fmt(parse(large) + timedelta(hours=1)),
+                }
+            )
+        )
         out = work / "mapped.jsonl"
         with open(out, "wb") as sink:
-            tap = subprocess.Popen([str(BIN / "tap-proofpoint-tap"), "--config", str(config)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            subprocess.run([str(BIN / "mapper-proofpoint-threatq")], stdin=tap.stdout,
-                           stdout=sink, stderr=subprocess.DEVNULL, check=True)
+            tap = subprocess.Popen(
+                [str(BIN / "tap-proofpoint-tap"), "--config", str(config)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            subprocess.run(
+                [str(BIN / "mapper-proofpoint-threatq")],
+                stdin=tap.stdout,
+                stdout=sink,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
             tap.wait()
     finally:
         server.terminate()
@@ -78,15 +104,24 @@ def mapped_clicks(clicks: int, work: Path) -> Path:
 
 
 def load_twice(mapped: Path, work: Path, flags: list[str]) -> dict[str, float]:
-    stand_in = subprocess.Popen([str(BIN / "threatq-sandbox"), "--port", "0", *flags],
-                                stdout=subprocess.PIPE, text=True)
+    stand_in = subprocess.Popen(
+        [str(BIN / "threatq-sandbox"), "--port", "0", *flags], stdout=subprocess.PIPE, text=True
+    )
     try:
-        url = next(word for word in stand_in.stdout.readline().split()
-                   if word.startswith("http://"))
+        url = next(
+            word for word in stand_in.stdout.readline().split() if word.startswith("http://")
+        )
         config = work / "target.json"
-        config.write_text(json.dumps({"api_url": url, "client_id": "sandbox-client-id",
-                                      "email": "analyst@sandbox.example",
-                                      "password": "sandbox-password"}))
+        config.write_text(
+            json.dumps(
+                {
+                    "api_url": url,
+                    "client_id": "sandbox-client-id",
+                    "email": "analyst@sandbox.example",
+                    "password": "sandbox-password",
+                }
+            )
+        )
         first, first_clicks = load(mapped, config)
         held = counts(url)
         first_requests = len(requests.get(f"{url}/_debug/requests", timeout=30).json()["data"])
@@ -98,19 +133,28 @@ def load_twice(mapped: Path, work: Path, flags: list[str]) -> dict[str, float]:
         stand_in.terminate()
         stand_in.wait()
     entities = sum(held.values())
-    return {"clicks": first_clicks, "entities": entities, "seconds": first,
-            "clicks_per_second": first_clicks / first, "entities_per_second": entities / first,
-            "requests_per_1000": 1000 * first_requests / first_clicks,
-            "reload_seconds": again,
-            "reload_requests_per_1000": 1000 * (all_requests - first_requests) / first_clicks}
+    return {
+        "clicks": first_clicks,
+        "entities": entities,
+        "seconds": first,
+        "clicks_per_second": first_clicks / first,
+        "entities_per_second": entities / first,
+        "requests_per_1000": 1000 * first_requests / first_clicks,
+        "reload_seconds": again,
+        "reload_requests_per_1000": 1000 * (all_requests - first_requests) / first_clicks,
+    }
 
 
 def load(mapped: Path, config: Path) -> tuple[float, int]:
     """Wall seconds of one ``target-threatq`` run, and the clicks it read."""
     started = time.monotonic()
     with open(mapped, "rb") as source:
-        proc = subprocess.run([str(BIN / "target-threatq"), "--config", str(config)],
-                              stdin=source, capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(BIN / "target-threatq"), "--config", str(config)],
+            stdin=source,
+            capture_output=True,
+            text=True,
+        )
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         sys.exit(f"target-threatq failed:\n{proc.stderr[-3000:]}")
@@ -125,15 +169,18 @@ def counts(url: str) -> dict[str, int]:
 
 def report(args: argparse.Namespace, medians: dict[str, dict[str, float]]) -> None:
     print(f"\n{args.clicks:,} clicks, median of {args.runs} run(s), {os.cpu_count()} cores\n")
-    print("| stand-in | first load: clicks/s | entities/s | requests per 1,000 clicks | "
-          "reload: s | reload requests per 1,000 clicks |\n|---|---:|---:|---:|---:|---:|")
+    print(
+        "| stand-in | first load: clicks/s | entities/s | requests per 1,000 clicks | "
+        "reload: s | reload requests per 1,000 clicks |\n|---|---:|---:|---:|---:|---:|"
+    )
     for mode, m in medians.items():
-        print(f"| {mode} | {m['clicks_per_second']:,.0f} | {m['entities_per_second']:,.0f} | "
-              f"{m['requests_per_1000']:.1f} | {m['reload_seconds']:.1f} | "
-              f"{m['reload_requests_per_1000']:,.0f} |")
+        print(
+            f"| {mode} | {m['clicks_per_second']:,.0f} | {m['entities_per_second']:,.0f} | "
+            f"{m['requests_per_1000']:.1f} | {m['reload_seconds']:.1f} | "
+            f"{m['reload_requests_per_1000']:,.0f} |"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"clicks": args.clicks, "runs": args.runs, **medians},
-                                   indent=2))
+    args.out.write_text(json.dumps({"clicks": args.clicks, "runs": args.runs, **medians}, indent=2))
 
 
 if __name__ == "__main__":

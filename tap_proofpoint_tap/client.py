@@ -85,17 +85,26 @@ class SiemStream(RESTStream):
         if self._plain_messages is None:
             self._plain_messages = not any(
                 not selected for breadcrumb, selected in self.mask.items() if breadcrumb
-            ) and all(type(m) is SameRecordTransform and not m.flattening_enabled
-                      for m in self.stream_maps)
+            ) and all(
+                type(m) is SameRecordTransform and not m.flattening_enabled
+                for m in self.stream_maps
+            )
         if not self._plain_messages:
             super()._write_record_message(record)
             return
         if self._envelopes is None:
             version = {} if self._stream_version is None else {"version": self._stream_version}
             self._envelopes = [
-                record_envelope({"type": "RECORD", "stream": stream_map.stream_alias,
-                                 "time_extracted": self._extracted_at, **version})
-                for stream_map in self.stream_maps]
+                record_envelope(
+                    {
+                        "type": "RECORD",
+                        "stream": stream_map.stream_alias,
+                        "time_extracted": self._extracted_at,
+                        **version,
+                    }
+                )
+                for stream_map in self.stream_maps
+            ]
         for envelope in self._envelopes:
             self._tap.message_writer.write_record(envelope, record)
         self.state_manager.is_flushed = False
@@ -116,9 +125,13 @@ class SiemStream(RESTStream):
         problems: list[str] = []
         record = type(self).normalise(event, problems)
         if problems:
-            self.logger.warning("%s: event %s kept with nulls (the values as sent are in %s): "
-                                "%s", self.name, record["id"], UNKNOWN_FIELDS,
-                                "; ".join(problems))
+            self.logger.warning(
+                "%s: event %s kept with nulls (the values as sent are in %s): %s",
+                self.name,
+                record["id"],
+                UNKNOWN_FIELDS,
+                "; ".join(problems),
+            )
         if UNKNOWN_FIELDS in record:
             self._name_unknown_fields(record)
         return record
@@ -132,8 +145,7 @@ class SiemStream(RESTStream):
         if endpoint.streams[0] is self:
             yield from self._read(endpoint)
         else:
-            self.logger.info("%s: read with %s, nothing left to sync", self.name,
-                             endpoint.label)
+            self.logger.info("%s: read with %s, nothing left to sync", self.name, endpoint.label)
 
     def _read(self, endpoint: Endpoint) -> Generator[dict, None, None]:
         """Read the endpoint's windows for all its streams: this stream's records are yielded
@@ -142,8 +154,9 @@ class SiemStream(RESTStream):
         streams = endpoint.streams
         for stream in streams[1:]:
             stream._write_schema_message()
-        series = windows.combine({s.name: s._plan() for s in streams},
-                                 int(self.config.get("window_minutes", 60)))
+        series = windows.combine(
+            {s.name: s._plan() for s in streams}, int(self.config.get("window_minutes", 60))
+        )
         reader = WindowReader(endpoint, lambda: bookmarks_text(streams))
         events: collections.Counter[str] = collections.Counter()
         done: collections.Counter[str] = collections.Counter()
@@ -154,8 +167,13 @@ class SiemStream(RESTStream):
                 self.logger.warning(
                     "%s: max_requests_per_run (%d) reached for the %s pool; stopping after %d "
                     "of %d windows with the bookmark at %s: the next run continues from there.",
-                    endpoint.label, self.config["max_requests_per_run"], endpoint.pool,
-                    finished, len(series), bookmarks_text(streams))
+                    endpoint.label,
+                    self.config["max_requests_per_run"],
+                    endpoint.pool,
+                    finished,
+                    len(series),
+                    bookmarks_text(streams),
+                )
                 break
             served = [s for s in streams if s.name in members]
             for stream in served:
@@ -166,18 +184,29 @@ class SiemStream(RESTStream):
             self._write_state_message()  # the tap's whole state: every stream's bookmark
             for stream in served:
                 stream.state_manager.is_flushed = True
-            self.logger.info("%s: window %s: %s events; bookmark %s", endpoint.label,
-                             window.interval, counts[self.name] if len(streams) == 1 else
-                             ", ".join(f"{s.name} {counts.get(s.name, 0)}" for s in served),
-                             bookmarks_text(served))
+            self.logger.info(
+                "%s: window %s: %s events; bookmark %s",
+                endpoint.label,
+                window.interval,
+                counts[self.name]
+                if len(streams) == 1
+                else ", ".join(f"{s.name} {counts.get(s.name, 0)}" for s in served),
+                bookmarks_text(served),
+            )
         for stream in streams:
             stream.logger.info(
                 "%s: done: %d windows, %d events, bookmark %s (%s pool: %d requests this run)",
-                stream.name, done[stream.name], events[stream.name], stream._bookmark_text(),
-                endpoint.pool, self._tap.request_counts[endpoint.pool])
+                stream.name,
+                done[stream.name],
+                events[stream.name],
+                stream._bookmark_text(),
+                endpoint.pool,
+                self._tap.request_counts[endpoint.pool],
+            )
 
-    def _route(self, records: Generator[tuple[SiemStream, dict], None, dict[str, int]]
-               ) -> Generator[dict, None, dict[str, int]]:
+    def _route(
+        self, records: Generator[tuple[SiemStream, dict], None, dict[str, int]]
+    ) -> Generator[dict, None, dict[str, int]]:
         """This stream's records to the SDK, the others' to their streams; returns the counts."""
         while True:
             try:
@@ -202,8 +231,12 @@ class SiemStream(RESTStream):
         if plan.lost:
             self.logger.warning(
                 "%s: Proofpoint serves only the last 7 days; events created from %s to %s can "
-                "no longer be fetched. Starting at %s.", self.name, windows.fmt(plan.lost.start),
-                windows.fmt(plan.lost.end), windows.fmt(plan.lost.end))
+                "no longer be fetched. Starting at %s.",
+                self.name,
+                windows.fmt(plan.lost.start),
+                windows.fmt(plan.lost.end),
+                windows.fmt(plan.lost.end),
+            )
         return plan
 
     def _name_unknown_fields(self, record: dict) -> None:
@@ -215,7 +248,11 @@ class SiemStream(RESTStream):
             self._declared |= new
             self.logger.warning(
                 "%s: %s not in the schema, kept in %s (first in event %s; named once per run)",
-                self.name, ", ".join(sorted(new)), UNKNOWN_FIELDS, record["id"])
+                self.name,
+                ", ".join(sorted(new)),
+                UNKNOWN_FIELDS,
+                record["id"],
+            )
 
     # -- state --
 

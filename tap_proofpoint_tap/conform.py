@@ -26,9 +26,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _INDEX = re.compile(r"\[\d+\]")
 _DATE_TIME = re.compile(  # the time of day is checked here; the calendar day by _valid_date
     r"(\d{4}-\d\d-\d\d)[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?"
-    r"([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?")
+    r"([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?"
+)
 _CANONICAL_TIME = re.compile(  # the form Proofpoint sends, kept as it is once the day is checked
-    r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z").fullmatch
+    r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z"
+).fullmatch
 
 
 def compile_schema(schema: dict) -> Conformer:
@@ -44,7 +46,8 @@ def compile_schema(schema: dict) -> Conformer:
         return _array_conformer(compile_schema(schema.get("items", {})))
     if "boolean" in types:
         return lambda value, name, problems, kept: (
-            value if isinstance(value, bool) else boolean(value, name, problems))
+            value if isinstance(value, bool) else boolean(value, name, problems)
+        )
     if "integer" in types:
         return lambda value, name, problems, kept: _integer(value, name or "event", problems)
     if "number" in types:
@@ -97,20 +100,24 @@ def _plain_string(schema: dict) -> bool:
 
 
 def _object_conformer(properties: dict) -> Conformer:
-    plan = {key: (compile_schema(sub), str if _plain_string(sub) else None)
-            for key, sub in properties.items()}
+    plan = {
+        key: (compile_schema(sub), str if _plain_string(sub) else None)
+        for key, sub in properties.items()
+    }
     strings = {key for key, sub in properties.items() if _plain_string(sub)}
     times = tuple(key for key, sub in properties.items() if sub.get("format") == "date-time")
     textual = strings.union(times)
 
-    def conform_object(value: Any, path: str, problems: list[str],
-                       kept: dict[str, Any]) -> dict | None:
+    def conform_object(
+        value: Any, path: str, problems: list[str], kept: dict[str, Any]
+    ) -> dict | None:
         if not isinstance(value, dict):
             problems.append(f"{path or 'event'} is not an object")
             return None
         try:  # a value other than null or text raises
             plain = value.keys() <= textual and all(
-                map(str.isascii, filter(_NOT_NULL, value.values())))
+                map(str.isascii, filter(_NOT_NULL, value.values()))
+            )
         except TypeError:
             plain = False
         if plain:  # the usual event (every click): known keys, ASCII text; only times to check
@@ -142,8 +149,9 @@ def _object_conformer(properties: dict) -> Conformer:
 
 
 def _array_conformer(convert: Conformer) -> Conformer:
-    def conform_array(value: Any, path: str, problems: list[str],
-                      kept: dict[str, Any]) -> list | None:
+    def conform_array(
+        value: Any, path: str, problems: list[str], kept: dict[str, Any]
+    ) -> list | None:
         if not isinstance(value, list):
             problems.append(f"{path} is not a list")
             return None
@@ -169,8 +177,9 @@ def _lost(result: Any) -> bool:
     return not isinstance(result, (dict, list, str))
 
 
-def _string_conformer(value: Any, name: str, problems: list[str],
-                      kept: dict[str, Any]) -> str | None:
+def _string_conformer(
+    value: Any, name: str, problems: list[str], kept: dict[str, Any]
+) -> str | None:
     text = _text(value, name, problems)
     if text is None or text.isascii() or _valid_text(text):
         return text
@@ -183,8 +192,9 @@ def _valid_text(text: str) -> bool:
     return not _SURROGATE.search(text)
 
 
-def _date_time_conformer(value: Any, name: str, problems: list[str],
-                         kept: dict[str, Any]) -> str | None:
+def _date_time_conformer(
+    value: Any, name: str, problems: list[str], kept: dict[str, Any]
+) -> str | None:
     text = _text(value, name, problems)
     return None if text is None else _date_time(text, name, problems)
 

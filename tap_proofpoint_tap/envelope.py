@@ -28,8 +28,9 @@ HOLD = 4096
 """Bytes of an array kept back until the next key is found: what may follow its closing ``]``."""
 MAX_OUTSIDE = 1 << 20
 """More than this outside the arrays: not the envelope the cuts expect (read it whole)."""
-_KEY = re.compile(rb'"(' + b"|".join(k.encode() for k in ARRAY_KEYS)
-                  + rb')"[ \t\r\n]{0,16}:[ \t\r\n]{0,16}\[')
+_KEY = re.compile(
+    rb'"(' + b"|".join(k.encode() for k in ARRAY_KEYS) + rb')"[ \t\r\n]{0,16}:[ \t\r\n]{0,16}\['
+)
 _NEEDLES = tuple(b'"' + k.encode() + b'"' for k in ARRAY_KEYS)
 _KEY_BYTES = 64  # longer than any match of _KEY: a key cut between two reads is found whole
 
@@ -54,13 +55,15 @@ def stream_arrays(raw: Readable, wanted: frozenset[str]) -> Iterator[tuple[str, 
             if key in wanted:
                 yield from ((key, item) for item in ijson.items(array, "item"))
     except (ijson.JSONError, UnicodeDecodeError) as error:
-        raise EnvelopeError(f"unreadable body ({cutter.size} bytes read: "
-                            f"{str(error).splitlines()[0]})") from None
+        raise EnvelopeError(
+            f"unreadable body ({cutter.size} bytes read: {str(error).splitlines()[0]})"
+        ) from None
     outside = _object(bytes(cutter.outside))
     missing = [key for key in sorted(wanted) if not isinstance(outside.get(key), list)]
     if outside is _NOT_AN_OBJECT or missing:
-        raise EnvelopeError(f"body without a {', '.join(missing) or 'JSON object'} array "
-                            f"({cutter.size} bytes)")
+        raise EnvelopeError(
+            f"body without a {', '.join(missing) or 'JSON object'} array ({cutter.size} bytes)"
+        )
 
 
 def whole_arrays(body: bytes, wanted: frozenset[str]) -> Iterator[tuple[str, Any]]:
@@ -69,8 +72,9 @@ def whole_arrays(body: bytes, wanted: frozenset[str]) -> Iterator[tuple[str, Any
     envelope = _object(body)
     missing = [key for key in sorted(wanted) if not isinstance(envelope.get(key), list)]
     if envelope is _NOT_AN_OBJECT or missing:
-        raise EnvelopeError(f"body without a {', '.join(missing) or 'JSON object'} array "
-                            f"({len(body)} bytes)")
+        raise EnvelopeError(
+            f"body without a {', '.join(missing) or 'JSON object'} array ({len(body)} bytes)"
+        )
     for key in ARRAY_KEYS:
         if key in wanted:
             yield from ((key, item) for item in envelope[key])
@@ -129,8 +133,8 @@ class _Cutter:
             match = self.next_key()
             if match:
                 key = match[1].decode()  # before the buffer under the match changes
-                self.keep_outside(self.pending[:match.start()] + match[0] + b"]")
-                del self.pending[:match.end()]
+                self.keep_outside(self.pending[: match.start()] + match[0] + b"]")
+                del self.pending[: match.end()]
                 array = _Array(self)
                 yield key, array
                 array.skip()
@@ -171,8 +175,8 @@ class _Array:
                 close = cutter.pending.rfind(b"]", 0, end)
                 if close < 0:
                     raise EnvelopeError("an event array does not end where the next begins")
-                data = bytes(cutter.pending[:close + 1])
-                cutter.keep_outside(cutter.pending[close + 1:end])
+                data = bytes(cutter.pending[: close + 1])
+                cutter.keep_outside(cutter.pending[close + 1 : end])
                 del cutter.pending[:end]
                 self.done = True
                 return data

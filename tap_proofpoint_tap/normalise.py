@@ -22,15 +22,33 @@ ID_NAMESPACE = uuid.UUID("6f1c8f5e-2b1e-4a35-9d2b-7c1b3e0c9a41")
 UNKNOWN_FIELDS = "unknownFields"
 ADDRESS_FIELDS = ("recipient", "toAddresses", "ccAddresses", "fromAddress", "replyToAddress")
 STRING_LISTS = ("policyRoutes", "modulesRun")
-PART_FIELDS = ("contentType", "oContentType", "disposition", "filename", "md5", "sha256",
-               "sandboxStatus")
+PART_FIELDS = (
+    "contentType",
+    "oContentType",
+    "disposition",
+    "filename",
+    "md5",
+    "sha256",
+    "sandboxStatus",
+)
 THREAT_RENAMES = {"threatId": "threatID", "campaignId": "campaignID"}
-THREAT_FIELDS = ("threatID", "campaignID", "classification", "threat", "threatStatus",
-                 "threatTime", "threatType", "threatUrl", "detectionType")
+THREAT_FIELDS = (
+    "threatID",
+    "campaignID",
+    "classification",
+    "threat",
+    "threatStatus",
+    "threatTime",
+    "threatType",
+    "threatUrl",
+    "detectionType",
+)
 THREAT_STATUSES = {s.lower(): s for s in ("active", "cleared", "falsePositive")}
 THREAT_TYPES = {s.lower(): s for s in ("url", "attachment", "messageText")}
-SCHEMAS = {name: json.loads((Path(__file__).parent / "schemas" / f"{name}.json").read_text())
-           for name in ("click", "message")}
+SCHEMAS = {
+    name: json.loads((Path(__file__).parent / "schemas" / f"{name}.json").read_text())
+    for name in ("click", "message")
+}
 _CONFORM = {name: compile_schema(schema) for name, schema in SCHEMAS.items()}
 
 
@@ -44,8 +62,10 @@ def normalise_click(event: dict, problems: list[str]) -> dict:
         out["recipient"] = addresses[0] if addresses else None
         if len(addresses) > 1:
             kept["recipient"] = as_json(recipient)
-            problems.append(f"recipient holds {len(addresses)} addresses: recipient keeps the "
-                            f"first, {UNKNOWN_FIELDS}.recipient all of them")
+            problems.append(
+                f"recipient holds {len(addresses)} addresses: recipient keeps the "
+                f"first, {UNKNOWN_FIELDS}.recipient all of them"
+            )
     out["classification"] = _lower(out.get("classification"))
     out["threatStatus"] = _enum(out.get("threatStatus"), THREAT_STATUSES)
     if isinstance(out.get("messageParts"), list):
@@ -77,10 +97,12 @@ def derived_id(event: dict) -> str:
     """
     content = {k: v for k, v in event.items() if k not in ("id", "queryEndTime")}
     if UNKNOWN_FIELDS in content:
-        content[UNKNOWN_FIELDS] = [[generic_path(path), value]
-                                   for path, value in (content[UNKNOWN_FIELDS] or {}).items()]
-    canonical = json.dumps(_canonical(content), sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False, default=str)
+        content[UNKNOWN_FIELDS] = [
+            [generic_path(path), value] for path, value in (content[UNKNOWN_FIELDS] or {}).items()
+        ]
+    canonical = json.dumps(
+        _canonical(content), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return str(uuid.uuid5(ID_NAMESPACE, canonical))
 
 

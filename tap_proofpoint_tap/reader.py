@@ -79,14 +79,18 @@ class WindowReader:
         self.http = endpoint.streams[0]
         self.bookmarks = bookmarks  # the state kept, for error messages
 
-    def read(self, window: windows.Window, members: frozenset[str], *,
-             tries: int | None = None) -> Generator[tuple[SiemStream, dict], None, dict[str, int]]:
+    def read(
+        self, window: windows.Window, members: frozenset[str], *, tries: int | None = None
+    ) -> Generator[tuple[SiemStream, dict], None, dict[str, int]]:
         """Yield ``(stream, record)`` for the streams named in ``members`` as the body streams
         in; retry the window on a failed try. Returns how many records each stream got."""
         http = self.http
         prepared = http.build_prepared_request(
-            method="GET", url=f"{http.url_base}{self.endpoint.path}",
-            params=self.params(window), headers=http.http_headers)
+            method="GET",
+            url=f"{http.url_base}{self.endpoint.path}",
+            params=self.params(window),
+            headers=http.http_headers,
+        )
         streams = [s for s in self.endpoint.streams if s.name in members]
         seen: dict[str, set[str]] = {stream.name: set() for stream in streams}
         waits = http.backoff_wait_generator()
@@ -106,17 +110,30 @@ class WindowReader:
                     raise UnavailableError(
                         f"{self.endpoint.label}: Proofpoint did not serve {window.interval} "
                         f"after {tries} tries ({describe(error)}); state is kept at "
-                        f"{self.bookmarks()}, run again later.") from None
+                        f"{self.bookmarks()}, run again later."
+                    ) from None
                 wait = 0.0 if refused else http.backoff_jitter(next(waits))
-                http.logger.warning("%s: %s: try %d of %d failed (%s); trying again in %.1f s",
-                                    self.endpoint.label, window.interval, attempt, tries,
-                                    describe(error), wait)
+                http.logger.warning(
+                    "%s: %s: try %d of %d failed (%s); trying again in %.1f s",
+                    self.endpoint.label,
+                    window.interval,
+                    attempt,
+                    tries,
+                    describe(error),
+                    wait,
+                )
                 time.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _records(self, prepared: requests.PreparedRequest, window: windows.Window,
-                 streams: list[SiemStream], seen: dict[str, set[str]], *,
-                 whole: bool) -> Iterator[tuple[SiemStream, dict]]:
+    def _records(
+        self,
+        prepared: requests.PreparedRequest,
+        window: windows.Window,
+        streams: list[SiemStream],
+        seen: dict[str, set[str]],
+        *,
+        whole: bool,
+    ) -> Iterator[tuple[SiemStream, dict]]:
         """One try: each stream's new records, normalised, as the body is parsed."""
         query_end = windows.fmt(window.end)
         response = self.send(prepared)
@@ -143,8 +160,12 @@ class WindowReader:
         for key, items in others.items():
             by_key[key].logger.warning(
                 "%s: %s: %d entries of %s are not objects and cannot be records: %s",
-                by_key[key].name, window.interval, len(items), key,
-                json.dumps(items, default=str)[:200])
+                by_key[key].name,
+                window.interval,
+                len(items),
+                key,
+                json.dumps(items, default=str)[:200],
+            )
 
     def send(self, prepared: requests.PreparedRequest) -> requests.Response:
         """Send one request and check its status; the body is left to stream."""
@@ -160,8 +181,9 @@ class WindowReader:
         self.check_status(response)
         return response
 
-    def events(self, response: requests.Response, keys: frozenset[str], *,
-               whole: bool) -> Iterator[tuple[str, Any]]:
+    def events(
+        self, response: requests.Response, keys: frozenset[str], *, whole: bool
+    ) -> Iterator[tuple[str, Any]]:
         """``(array key, item)`` of the body, whatever its Content-Type; a body that is not
         JSON, stops half way or lacks an array raises a retriable error, so a window is never
         taken as empty by mistake."""
@@ -182,17 +204,20 @@ class WindowReader:
         if status in (401, 403):
             raise AuthError(
                 f"Proofpoint refused the credentials ({status}): check the 'principal' and "
-                "'secret' settings (TAP_PROOFPOINT_TAP_PRINCIPAL / TAP_PROOFPOINT_TAP_SECRET).")
+                "'secret' settings (TAP_PROOFPOINT_TAP_PRINCIPAL / TAP_PROOFPOINT_TAP_SECRET)."
+            )
         if status == 429:
             raise ThrottledError(
                 f"{label}: Proofpoint throttled the account (429). It allows 1,800 requests "
                 f"per rolling 24 hours per pool ({self.endpoint.pool} pool here) and keeps "
                 f"refusing for up to 24 hours; state is kept at {self.bookmarks()}, run again "
-                "later.")
+                "later."
+            )
         if 400 <= status < 500:
             raise WindowRefused(
                 f"{label}: Proofpoint refused {_interval(response)} ({status}): "
-                f"{response.text.strip() or 'no reason given'}")
+                f"{response.text.strip() or 'no reason given'}"
+            )
         if status >= 500:
             raise RetriableAPIError(f"{status} {response.reason}", response)
 
@@ -216,8 +241,9 @@ def describe(error: Exception) -> str:
         return "no answer within request_timeout"
     if isinstance(error, requests.exceptions.ConnectionError):
         return "cannot connect or the connection dropped: check api_url and the network"
-    if isinstance(error, (requests.exceptions.ChunkedEncodingError,
-                          urllib3.exceptions.ProtocolError)):
+    if isinstance(
+        error, (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError)
+    ):
         return "the body was cut off"
     return type(error).__name__
 
@@ -229,4 +255,3 @@ def _interval(response: requests.Response) -> str:
 
 class _StreamParseError(RetriableAPIError):
     """The streaming parser refused the body (cut off, or beyond what it can parse)."""
-

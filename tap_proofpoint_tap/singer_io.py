@@ -80,7 +80,7 @@ class StateFlushingWriter(MsgSpecWriter):
         view = memoryview(self._pending)
         while view:
             written = sys.stdout.buffer.write(view)
-            view = view[written if written is not None else len(view):]
+            view = view[written if written is not None else len(view) :]
         view.release()
         self._pending.clear()
         sys.stdout.flush()

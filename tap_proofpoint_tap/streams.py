@@ -53,5 +53,9 @@ class MessagesBlockedStream(SiemStream):
     sends_threat_type = True
 
 
-STREAM_TYPES = [ClicksPermittedStream, ClicksBlockedStream, MessagesDeliveredStream,
-                MessagesBlockedStream]
+STREAM_TYPES = [
+    ClicksPermittedStream,
+    ClicksBlockedStream,
+    MessagesDeliveredStream,
+    MessagesBlockedStream,
+]

@@ -36,41 +36,84 @@ class TapProofpointTap(Tap):
     message_writer_class = StateFlushingWriter
 
     config_jsonschema = th.PropertiesList(
-        th.Property("principal", th.StringType, required=True,
-                    description="TAP service principal (Settings → Connected Applications)."),
-        th.Property("secret", th.StringType, required=True, secret=True,
-                    description="TAP service secret of that principal."),
-        th.Property("api_url", th.StringType, default="https://tap-api-v2.proofpoint.com",
-                    description="Base URL of the TAP API (http or https)."),
-        th.Property("start_date", th.DateTimeType,
-                    description="ISO 8601 time to start from when there is no bookmark "
-                    "(default: 24 hours ago; at most 7 days back, as the API allows). A "
-                    "start_date later than the bookmark wins."),
-        th.Property("end_date", th.DateTimeType,
-                    description="ISO 8601 time to stop at (default: now minus a 5-minute "
-                    "safety lag; a later end_date is capped to that)."),
-        th.Property("threat_status", th.ArrayType(th.StringType),
-                    default=["active", "cleared"],
-                    description="Threat statuses to fetch: any of active, cleared, "
-                    "falsePositive (sent as repeated threatStatus keys)."),
-        th.Property("threat_type", th.ArrayType(th.StringType),
-                    description="Message streams only: any of url, attachment, messageText "
-                    "(default: all)."),
-        th.Property("window_minutes", th.IntegerType, default=60,
-                    description="Length of each API window in minutes, 1-60."),
-        th.Property("lookback_minutes", th.IntegerType, default=30,
-                    description="Each run starts this many minutes before the bookmark, to "
-                    "catch events Proofpoint indexed late (0-1440)."),
-        th.Property("request_timeout", th.IntegerType, default=300,
-                    description="Seconds to wait for one API response before retrying."),
-        th.Property("max_requests_per_run", th.IntegerType,
-                    description="Most requests (retries included) each rate-limit pool may "
-                    "spend in one run; when reached, the pool's streams stop cleanly after "
-                    "their last whole window and the next run continues (default: no limit)."),
-        th.Property("use_all_endpoint", th.BooleanType, default=True,
-                    description="Read two or more selected streams together through "
-                    "/v2/siem/all: one request per window for all of them instead of one per "
-                    "stream (with threat_type set, the message streams read their own)."),
+        th.Property(
+            "principal",
+            th.StringType,
+            required=True,
+            description="TAP service principal (Settings → Connected Applications).",
+        ),
+        th.Property(
+            "secret",
+            th.StringType,
+            required=True,
+            secret=True,
+            description="TAP service secret of that principal.",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default="https://tap-api-v2.proofpoint.com",
+            description="Base URL of the TAP API (http or https).",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="ISO 8601 time to start from when there is no bookmark "
+            "(default: 24 hours ago; at most 7 days back, as the API allows). A "
+            "start_date later than the bookmark wins.",
+        ),
+        th.Property(
+            "end_date",
+            th.DateTimeType,
+            description="ISO 8601 time to stop at (default: now minus a 5-minute "
+            "safety lag; a later end_date is capped to that).",
+        ),
+        th.Property(
+            "threat_status",
+            th.ArrayType(th.StringType),
+            default=["active", "cleared"],
+            description="Threat statuses to fetch: any of active, cleared, "
+            "falsePositive (sent as repeated threatStatus keys).",
+        ),
+        th.Property(
+            "threat_type",
+            th.ArrayType(th.StringType),
+            description="Message streams only: any of url, attachment, messageText (default: all).",
+        ),
+        th.Property(
+            "window_minutes",
+            th.IntegerType,
+            default=60,
+            description="Length of each API window in minutes, 1-60.",
+        ),
+        th.Property(
+            "lookback_minutes",
+            th.IntegerType,
+            default=30,
+            description="Each run starts this many minutes before the bookmark, to "
+            "catch events Proofpoint indexed late (0-1440).",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=300,
+            description="Seconds to wait for one API response before retrying.",
+        ),
+        th.Property(
+            "max_requests_per_run",
+            th.IntegerType,
+            description="Most requests (retries included) each rate-limit pool may "
+            "spend in one run; when reached, the pool's streams stop cleanly after "
+            "their last whole window and the next run continues (default: no limit).",
+        ),
+        th.Property(
+            "use_all_endpoint",
+            th.BooleanType,
+            default=True,
+            description="Read two or more selected streams together through "
+            "/v2/siem/all: one request per window for all of them instead of one per "
+            "stream (with threat_type set, the message streams read their own).",
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
@@ -78,9 +121,13 @@ class TapProofpointTap(Tap):
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as error:  # the SDK's messages quote the wrong value
             secret = str(getattr(self, "_config", {}).get("secret", "")) or None
-            raise ConfigValidationError(str(error), errors=[
-                message.replace(secret, "<secret>") if secret else message
-                for message in error.errors]) from None
+            raise ConfigValidationError(
+                str(error),
+                errors=[
+                    message.replace(secret, "<secret>") if secret else message
+                    for message in error.errors
+                ],
+            ) from None
         self.request_counts: collections.Counter[str] = collections.Counter()
         self.one_by_one_counts: collections.Counter[str] = collections.Counter()
         """What the same windows would have cost with each stream at its own endpoint."""
@@ -98,14 +145,17 @@ class TapProofpointTap(Tap):
         if not isinstance(bookmarks, dict):
             bookmarks = {}
             if state:
-                raise StateError("The --state file is not a Singer state (no 'bookmarks'): pass "
-                                 "the last STATE the tap printed, or no --state.")
+                raise StateError(
+                    "The --state file is not a Singer state (no 'bookmarks'): pass "
+                    "the last STATE the tap printed, or no --state."
+                )
         foreign = sorted(set(bookmarks) - STREAM_NAMES)
         if foreign:
             raise StateError(
                 f"The --state file has bookmarks of streams this tap does not have "
                 f"({', '.join(foreign)[:100]}): is it another tap's state? Pass the last STATE "
-                "this tap printed, or no --state.")
+                "this tap printed, or no --state."
+            )
         for stream, entry in bookmarks.items():
             value = entry.get("replication_key_value") if isinstance(entry, dict) else entry
             try:
@@ -115,7 +165,8 @@ class TapProofpointTap(Tap):
                 raise StateError(
                     f"The --state bookmark of {stream} ({str(value)[:40]!r}) is not a time: "
                     "pass the last STATE the tap printed, or no --state to start from "
-                    "start_date.") from None
+                    "start_date."
+                ) from None
         super().load_state(state)
 
     def discover_streams(self) -> list:
@@ -125,12 +176,15 @@ class TapProofpointTap(Tap):
         """Where ``stream`` is read this run: with others through /v2/siem/all, or alone."""
         if self._endpoints is None:
             selected = [s for s in self.streams.values() if s.selected]
-            names = combined_names([s.name for s in selected],
-                                   use_all=bool(self.config.get("use_all_endpoint", True)),
-                                   own=self._own_endpoint_names(selected))
+            names = combined_names(
+                [s.name for s in selected],
+                use_all=bool(self.config.get("use_all_endpoint", True)),
+                own=self._own_endpoint_names(selected),
+            )
             together = Endpoint.all(tuple(s for s in selected if s.name in names))
-            self._endpoints = {s.name: together if s.name in names else Endpoint.own(s)
-                               for s in selected}
+            self._endpoints = {
+                s.name: together if s.name in names else Endpoint.own(s) for s in selected
+            }
         return self._endpoints[stream.name]
 
     def _own_endpoint_names(self, selected: list[SiemStream]) -> frozenset[str]:
@@ -142,7 +196,9 @@ class TapProofpointTap(Tap):
             self.logger.info(
                 "threat_type is set: %s read their own endpoints with it (what threatType does "
                 "to the clicks of /v2/siem/all is not documented); no /v2/siem/all request "
-                "carries it.", ", ".join(sorted(own)))
+                "carries it.",
+                ", ".join(sorted(own)),
+            )
         return own
 
     def sync_all(self) -> None:
@@ -150,22 +206,31 @@ class TapProofpointTap(Tap):
         try:
             super().sync_all()
         finally:
-            self.logger.info("Requests this run, per rate-limit pool: %s.",
-                             requests_line(self.request_counts, self.one_by_one_counts))
+            self.logger.info(
+                "Requests this run, per rate-limit pool: %s.",
+                requests_line(self.request_counts, self.one_by_one_counts),
+            )
 
     def run_connection_test(self) -> bool:
         """``--test``: one request for the latest window (through /v2/siem/all unless
         use_all_endpoint is false): credentials and envelope checked, one line said."""
         streams = tuple(self.streams.values())
-        endpoint = (Endpoint.all(streams) if self.config.get("use_all_endpoint", True)
-                    else Endpoint.own(streams[0]))
+        endpoint = (
+            Endpoint.all(streams)
+            if self.config.get("use_all_endpoint", True)
+            else Endpoint.own(streams[0])
+        )
         minutes = int(self.config.get("window_minutes", 60))
         window = windows.latest(datetime.now(timezone.utc), minutes)
         reader = WindowReader(endpoint, lambda: "unchanged (a test keeps no state)")
         counts = yield_counts(reader.read(window, frozenset(s.name for s in streams), tries=1))
         span = "hour" if minutes == 60 else f"{minutes} minutes"
-        self.logger.info("Connection OK: principal accepted, %d events in the last %s read "
-                         "(%s, 1 request).", sum(counts.values()), span, endpoint.path)
+        self.logger.info(
+            "Connection OK: principal accepted, %d events in the last %s read (%s, 1 request).",
+            sum(counts.values()),
+            span,
+            endpoint.path,
+        )
         return True
 
     @classmethod
@@ -210,13 +275,16 @@ def combined_names(selected: list[str], *, use_all: bool, own: frozenset[str]) -
 
 def requests_line(spent: Mapping[str, int], one_by_one: Mapping[str, int]) -> str:
     """``shared 168 (672 with each stream at its own endpoint: clicks_permitted 168, ...)``."""
+
     def pools(counts: Mapping[str, int]) -> str:
         return ", ".join(f"{pool} {count}" for pool, count in sorted(counts.items()) if count)
 
     line = pools(spent) or "none"
     if sum(one_by_one.values()) > sum(spent.values()):
-        line += (f" ({sum(one_by_one.values())} with each stream at its own endpoint: "
-                 f"{pools(one_by_one)})")
+        line += (
+            f" ({sum(one_by_one.values())} with each stream at its own endpoint: "
+            f"{pools(one_by_one)})"
+        )
     return line
 
 
@@ -239,8 +307,9 @@ def checked_json(source: IO[str] | Path, option: str) -> IO[str]:
     try:
         value = json.loads(text)
     except ValueError as error:
-        raise InputError(f"The --{option} file {name} is not valid JSON ({error}): fix or "
-                         "replace it.") from None
+        raise InputError(
+            f"The --{option} file {name} is not valid JSON ({error}): fix or replace it."
+        ) from None
     if not isinstance(value, dict):
         raise InputError(f"The --{option} file {name} does not hold a JSON object.")
     return io.StringIO(text)
@@ -250,19 +319,26 @@ def check_catalog(catalog: dict) -> None:
     """Refuse a catalog that selects a stream this tap does not have (a typo reads nothing)."""
     entries = catalog.get("streams")
     if not isinstance(entries, list):
-        raise InputError("The --catalog file has no 'streams' list: use the output of "
-                         "--discover.")
-    selected = (entry.get("tap_stream_id") or entry.get("stream")
-                for entry in entries if isinstance(entry, dict) and _selected(entry))
+        raise InputError("The --catalog file has no 'streams' list: use the output of --discover.")
+    selected = (
+        entry.get("tap_stream_id") or entry.get("stream")
+        for entry in entries
+        if isinstance(entry, dict) and _selected(entry)
+    )
     unknown = sorted(str(name) for name in selected if name not in STREAM_NAMES)
     if unknown:
-        raise InputError(f"The --catalog file selects {', '.join(unknown)[:100]}, which this "
-                         f"tap does not have; its streams are {', '.join(sorted(STREAM_NAMES))}.")
+        raise InputError(
+            f"The --catalog file selects {', '.join(unknown)[:100]}, which this "
+            f"tap does not have; its streams are {', '.join(sorted(STREAM_NAMES))}."
+        )
 
 
 def _selected(entry: dict) -> bool:
-    root = [m.get("metadata", {}) for m in entry.get("metadata") or []
-            if isinstance(m, dict) and m.get("breadcrumb") == []]
+    root = [
+        m.get("metadata", {})
+        for m in entry.get("metadata") or []
+        if isinstance(m, dict) and m.get("breadcrumb") == []
+    ]
     return bool(entry.get("selected") or (root and root[0].get("selected")))
 
 
@@ -271,8 +347,9 @@ def settings_errors(config: dict, now: datetime) -> list[str]:
     errors = []
     for name in ("principal", "secret"):
         if not str(config.get(name) or "").strip():
-            errors.append(f"{name} is empty: set it in the config or as "
-                          f"TAP_PROOFPOINT_TAP_{name.upper()}.")
+            errors.append(
+                f"{name} is empty: set it in the config or as TAP_PROOFPOINT_TAP_{name.upper()}."
+            )
     api_url = str(config.get("api_url", ""))
     if not api_url.lower().startswith(("http://", "https://")):
         errors.append(f"api_url must start with https:// (got {api_url[:60]!r}).")
@@ -280,8 +357,12 @@ def settings_errors(config: dict, now: datetime) -> list[str]:
         for value in config.get(name) or []:
             if value not in allowed:
                 errors.append(f"{name}: unknown value {value!r}; use {', '.join(allowed)}.")
-    bounds = {"window_minutes": (1, 60), "lookback_minutes": (0, 1440),
-              "request_timeout": (1, 3600), "max_requests_per_run": (1, 1800)}
+    bounds = {
+        "window_minutes": (1, 60),
+        "lookback_minutes": (0, 1440),
+        "request_timeout": (1, 3600),
+        "max_requests_per_run": (1, 1800),
+    }
     for name, (low, high) in bounds.items():
         value = config.get(name)
         if value is not None and not low <= value <= high:
@@ -296,7 +377,8 @@ def settings_errors(config: dict, now: datetime) -> list[str]:
     if "start_date" in times and times["start_date"] > now:
         errors.append(f"start_date {config['start_date']} is in the future.")
     if {"start_date", "end_date"} <= times.keys() and (
-            times["end_date"] - times["start_date"] < timedelta(minutes=1)):
+        times["end_date"] - times["start_date"] < timedelta(minutes=1)
+    ):
         errors.append("end_date must be at least a minute after start_date.")
     return errors
 

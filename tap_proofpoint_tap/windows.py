@@ -95,8 +95,10 @@ def combine(plans: Mapping[str, Plan], window_minutes: int) -> list[tuple[Window
     if not starts:
         return []
     end = max(plan.windows[-1].end for plan in plans.values() if plan.windows)
-    return [(window, frozenset(name for name, start in starts.items() if start < window.end))
-            for window in split(min(starts.values()), end, window_minutes)]
+    return [
+        (window, frozenset(name for name, start in starts.items() if start < window.end))
+        for window in split(min(starts.values()), end, window_minutes)
+    ]
 
 
 def latest(now: datetime, window_minutes: int) -> Window:

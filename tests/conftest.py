@@ -25,8 +25,9 @@ from tap_proofpoint_tap.windows import fmt
 
 # `make test` tries the same examples on every run (derandomised, no example database), so a
 # red suite means a change broke something; `make fuzz` (tests/fuzz.py) explores new ones.
-hypothesis_settings.register_profile("repeatable", derandomize=True, database=None,
-                                     max_examples=400, print_blob=True)
+hypothesis_settings.register_profile(
+    "repeatable", derandomize=True, database=None, max_examples=400, print_blob=True
+)
 hypothesis_settings.register_profile("explore", max_examples=5000, print_blob=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
@@ -62,8 +63,11 @@ class Run:
     stderr: str
 
     def records(self, stream: str | None = None) -> list[dict]:
-        return [m["record"] for m in self.messages
-                if m["type"] == "RECORD" and (stream is None or m["stream"] == stream)]
+        return [
+            m["record"]
+            for m in self.messages
+            if m["type"] == "RECORD" and (stream is None or m["stream"] == stream)
+        ]
 
     def ids(self, stream: str | None = None) -> list[str]:
         return [r["id"] for r in self.records(stream)]
@@ -76,8 +80,14 @@ class Run:
         return self.states[-1]["bookmarks"].get(stream, {}).get("replication_key_value")
 
 
-def run_tap(tmp_path, config: dict, state: dict | None = None, catalog: dict | None = None,
-            args: tuple[str, ...] = (), timeout: float = 300) -> Run:
+def run_tap(
+    tmp_path,
+    config: dict,
+    state: dict | None = None,
+    catalog: dict | None = None,
+    args: tuple[str, ...] = (),
+    timeout: float = 300,
+) -> Run:
     """Run ``tap-proofpoint-tap`` with files for config, state and catalog; parse its stdout."""
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(config))
@@ -108,16 +118,24 @@ def assert_no_secret(config: dict, *outputs: str) -> None:
 
 
 def tap_config(sandbox, start, end, **extra) -> dict:
-    return {**SANDBOX_CREDENTIALS, "api_url": sandbox.url,
-            "start_date": fmt(start), "end_date": fmt(end), **extra}
+    return {
+        **SANDBOX_CREDENTIALS,
+        "api_url": sandbox.url,
+        "start_date": fmt(start),
+        "end_date": fmt(end),
+        **extra,
+    }
 
 
 def catalog_selecting(tmp_path, config: dict, *streams: str) -> dict:
     """The tap's discovered catalog with only ``streams`` selected."""
     cfg = tmp_path / "discover.json"
     cfg.write_text(json.dumps(config))
-    catalog = json.loads(subprocess.run([TAP, "--config", str(cfg), "--discover"],
-                                        capture_output=True, text=True, check=True).stdout)
+    catalog = json.loads(
+        subprocess.run(
+            [TAP, "--config", str(cfg), "--discover"], capture_output=True, text=True, check=True
+        ).stdout
+    )
     for entry in catalog["streams"]:
         for meta in entry["metadata"]:
             if meta["breadcrumb"] == []:
@@ -156,18 +174,28 @@ def finish(tmp_path, config: dict, state: dict | None, seen: dict[str, set[str]]
 def click(n: int, created: datetime, *, click_time: datetime | None = None) -> dict:
     """A permitted click ``click-<n>`` whose threat was recognised at ``created``."""
     stamp = created.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    return {"id": f"click-{n}", "GUID": f"guid-{n}", "url": f"https://bad.example/{n}",
-            "classification": "phish", "clickTime": (click_time or created).strftime(
-                "%Y-%m-%dT%H:%M:%S.000Z"), "threatTime": stamp, "threatStatus": "active",
-            "threatID": f"t{n}", "threatURL": "https://threatinsight.example/t", "clickIP": "1.2.3.4",
-            "userAgent": "ua", "sender": "s@bad.example", "recipient": f"user{n}@acme.example",
-            "senderIP": "5.6.7.8", "messageID": f"<m{n}>"}
+    return {
+        "id": f"click-{n}",
+        "GUID": f"guid-{n}",
+        "url": f"https://bad.example/{n}",
+        "classification": "phish",
+        "clickTime": (click_time or created).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "threatTime": stamp,
+        "threatStatus": "active",
+        "threatID": f"t{n}",
+        "threatURL": "https://threatinsight.example/t",
+        "clickIP": "1.2.3.4",
+        "userAgent": "ua",
+        "sender": "s@bad.example",
+        "recipient": f"user{n}@acme.example",
+        "senderIP": "5.6.7.8",
+        "messageID": f"<m{n}>",
+    }
 
 
 def traffic_sandbox(seed: int, per_hour: int, history: timedelta) -> Sandbox:
     """A sandbox on the real clock with seeded traffic on every stream, all indexed at once."""
-    settings = Settings(seed=seed, per_hour=tuple((s, per_hour) for s in STREAMS),
-                        late_fraction=0)
+    settings = Settings(seed=seed, per_hour=tuple((s, per_hour) for s in STREAMS), late_fraction=0)
     return Sandbox(settings=settings, clock=Clock(), history=history)
 
 
@@ -200,13 +228,23 @@ def expected_entities(clicks: list[dict]) -> dict[str, set]:
         i, u = c["id"], c["url"]
         r, s = (c["recipient"] or "").strip().lower(), (c["sender"] or "").strip().lower()
         links |= {(i, r), (i, u), (r, u)} | ({(i, s), (u, s)} if s else set())
-        attributes |= {(u, name, c[field]) for name, field in (
-            ("Classification", "classification"), ("Threat Status", "threatStatus"),
-            ("Threat ID", "threatID"), ("Threat URL", "threatURL"),
-            ("Campaign ID", "campaignId")) if c.get(field)}
+        attributes |= {
+            (u, name, c[field])
+            for name, field in (
+                ("Classification", "classification"),
+                ("Threat Status", "threatStatus"),
+                ("Threat ID", "threatID"),
+                ("Threat URL", "threatURL"),
+                ("Campaign ID", "campaignId"),
+            )
+            if c.get(field)
+        }
         if s:
-            attributes |= {(s, name, c[field]) for name, field in (
-                ("Sender IP", "senderIP"), ("Classification", "classification")) if c.get(field)}
+            attributes |= {
+                (s, name, c[field])
+                for name, field in (("Sender IP", "senderIP"), ("Classification", "classification"))
+                if c.get(field)
+            }
     senders = {(c["sender"] or "").strip().lower() for c in clicks} - {""}
     return {
         "emails": {(c["recipient"] or "").strip().lower() for c in clicks} - {""},
@@ -226,27 +264,32 @@ MELTANO = str(Path(sys.executable).parent / "meltano")
 @pytest.fixture(scope="session")
 def meltano_installed() -> None:
     """``meltano install`` once: the plugins' virtual environments under .meltano/."""
-    proc = subprocess.run([MELTANO, "install"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=1200)
+    proc = subprocess.run(
+        [MELTANO, "install"], cwd=ROOT, capture_output=True, text=True, timeout=1200
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def meltano_env(tmp_path: Path, sandbox, start: datetime, end: datetime, **extra: str) -> dict:
     """Environment for a ``meltano run`` of this project with its own state and DuckDB file."""
-    return {**os.environ,
-            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
-            "TAP_PROOFPOINT_TAP_API_URL": sandbox.url,
-            "TAP_PROOFPOINT_TAP_START_DATE": fmt(start),
-            "TAP_PROOFPOINT_TAP_END_DATE": fmt(end),
-            "TARGET_DUCKDB_PROOFPOINT_FILEPATH": str(tmp_path / "warehouse.duckdb"), **extra}
+    return {
+        **os.environ,
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+        "TAP_PROOFPOINT_TAP_API_URL": sandbox.url,
+        "TAP_PROOFPOINT_TAP_START_DATE": fmt(start),
+        "TAP_PROOFPOINT_TAP_END_DATE": fmt(end),
+        "TARGET_DUCKDB_PROOFPOINT_FILEPATH": str(tmp_path / "warehouse.duckdb"),
+        **extra,
+    }
 
 
 def kill_meltano_at(argv: list[str], env: dict, log: Path, requests: list, count: int) -> None:
     """Run ``meltano run`` and SIGKILL its whole process group once the stand-in whose request
     log is ``requests`` has seen ``count`` requests."""
     with open(log, "w") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=out,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+        )
         while len(requests) < count and proc.poll() is None:
             time.sleep(0.002)
         assert proc.poll() is None, "meltano finished before the kill point"
@@ -263,8 +306,10 @@ def postgres():
     try:
         con = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as error:
-        pytest.skip(f"no PostgreSQL server at {POSTGRES_URL} ({str(error).strip()[:80]}); "
-                    "set TEST_POSTGRES_URL or run .ci/run, which starts one")
+        pytest.skip(
+            f"no PostgreSQL server at {POSTGRES_URL} ({str(error).strip()[:80]}); "
+            "set TEST_POSTGRES_URL or run .ci/run, which starts one"
+        )
     schema = f"proofpoint_test_{uuid.uuid4().hex[:8]}"
     yield con, schema
     con.execute(f"drop schema if exists {schema} cascade")
@@ -275,14 +320,21 @@ def postgres():
 def postgres_env(schema: str) -> dict[str, str]:
     """target-postgres and dbt-postgres settings for ``schema`` on the TEST_POSTGRES_URL server."""
     info = psycopg.conninfo.conninfo_to_dict(POSTGRES_URL)
-    server = {"HOST": info.get("host", "127.0.0.1"), "PORT": str(info.get("port", 5432)),
-              "USER": info.get("user", "postgres"), "PASSWORD": info.get("password", "")}
-    return {**{f"TARGET_POSTGRES_{k}": v for k, v in server.items()},
-            "TARGET_POSTGRES_DATABASE": info.get("dbname", "postgres"),
-            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-            **{f"DBT_POSTGRES_{k}": v for k, v in server.items()},
-            "DBT_POSTGRES_DBNAME": info.get("dbname", "postgres"),
-            "DBT_POSTGRES_SCHEMA": f"{schema}_analytics", "DBT_SOURCE_SCHEMA": schema}
+    server = {
+        "HOST": info.get("host", "127.0.0.1"),
+        "PORT": str(info.get("port", 5432)),
+        "USER": info.get("user", "postgres"),
+        "PASSWORD": info.get("password", ""),
+    }
+    return {
+        **{f"TARGET_POSTGRES_{k}": v for k, v in server.items()},
+        "TARGET_POSTGRES_DATABASE": info.get("dbname", "postgres"),
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+        **{f"DBT_POSTGRES_{k}": v for k, v in server.items()},
+        "DBT_POSTGRES_DBNAME": info.get("dbname", "postgres"),
+        "DBT_POSTGRES_SCHEMA": f"{schema}_analytics",
+        "DBT_SOURCE_SCHEMA": schema,
+    }
 
 
 @dataclass
@@ -298,9 +350,13 @@ class Warehouse:
 def pipeline_truth(sandbox: Sandbox, start: datetime, end: datetime) -> dict[str, list[dict]]:
     """Every event the sandbox serves for ``[start, end)``, per stream (the ground truth a
     pipeline's tables are checked against)."""
-    return {stream: [s.event for s in sandbox.store.select(stream, Window(start, end), None,
-                                                           DEFAULT_THREAT_STATUSES)]
-            for stream in STREAMS}
+    return {
+        stream: [
+            s.event
+            for s in sandbox.store.select(stream, Window(start, end), None, DEFAULT_THREAT_STATUSES)
+        ]
+        for stream in STREAMS
+    }
 
 
 @pytest.fixture(scope="session")
@@ -312,17 +368,32 @@ def warehouse(tmp_path_factory, meltano_installed) -> Warehouse:
     tmp = tmp_path_factory.mktemp("warehouse")
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=6)
     with traffic_sandbox(17, 60, timedelta(hours=8)) as sandbox:
-        extra = {"TARGET_DUCKDB_PROOFPOINT_LOAD_METHOD": "append-only",
-                 "DBT_DUCKDB_PATH": str(tmp / "warehouse.duckdb"),
-                 "PROOFPOINT_REPORT_DATABASE": str(tmp / "warehouse.duckdb"),
-                 "PROOFPOINT_REPORT_OUTPUT": str(tmp / "report")}
+        extra = {
+            "TARGET_DUCKDB_PROOFPOINT_LOAD_METHOD": "append-only",
+            "DBT_DUCKDB_PATH": str(tmp / "warehouse.duckdb"),
+            "PROOFPOINT_REPORT_DATABASE": str(tmp / "warehouse.duckdb"),
+            "PROOFPOINT_REPORT_OUTPUT": str(tmp / "report"),
+        }
         runs = []
-        for end, chain in ((base + timedelta(hours=4), ()),
-                           (base + timedelta(hours=5), ("dbt-duckdb:build", "report:render"))):
+        for end, chain in (
+            (base + timedelta(hours=4), ()),
+            (base + timedelta(hours=5), ("dbt-duckdb:build", "report:render")),
+        ):
             proc = subprocess.run(
-                [MELTANO, "run", "tap-proofpoint-tap", "threatq", "target-duckdb-proofpoint",
-                 *chain], cwd=ROOT, env=meltano_env(tmp, sandbox, base, end, **extra),
-                capture_output=True, text=True, timeout=900)
+                [
+                    MELTANO,
+                    "run",
+                    "tap-proofpoint-tap",
+                    "threatq",
+                    "target-duckdb-proofpoint",
+                    *chain,
+                ],
+                cwd=ROOT,
+                env=meltano_env(tmp, sandbox, base, end, **extra),
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
             assert proc.returncode == 0, proc.stderr[-5000:]
             runs.append(proc)
         truth = pipeline_truth(sandbox, base, base + timedelta(hours=5))

@@ -26,8 +26,12 @@ FALSIFYING = re.compile(r"^(?:E\s+|\s*\|?\s*)(Falsifying example: .*|Draw \d+: .
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10,
-                        help="how long to explore (default 10); a round started is finished")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=10,
+        help="how long to explore (default 10); a round started is finished",
+    )
     parser.add_argument("-k", default="", help="only the tests matching this pytest -k")
     args = parser.parse_args(argv)
     deadline = time.monotonic() + args.minutes * 60
@@ -36,9 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     while time.monotonic() < deadline:
         seed = random.randrange(2**32)
         rounds += 1
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   f"--hypothesis-seed={seed}", "tests/test_fuzz.py", *(
-                       ["-k", args.k] if args.k else [])]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--hypothesis-seed={seed}",
+            "tests/test_fuzz.py",
+            *(["-k", args.k] if args.k else []),
+        ]
         proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         summary = (proc.stdout.strip().splitlines() or ["no output"])[-1]
         print(f"round {rounds} (seed {seed}): {summary}", flush=True)
@@ -47,10 +59,15 @@ def main(argv: list[str] | None = None) -> int:
             found = [m[1] for line in proc.stdout.splitlines() if (m := FALSIFYING.match(line))]
             for line in dict.fromkeys(found) or proc.stdout.splitlines()[-40:]:
                 print(f"    {line}")
-    print(f"{rounds} rounds in {args.minutes:g} minutes; "
-          + (f"failing seeds: {', '.join(map(str, failed))} (rerun one with `python -m pytest "
-             f"tests/test_fuzz.py --hypothesis-seed=SEED` and HYPOTHESIS_PROFILE=explore)"
-             if failed else "nothing failed"))
+    print(
+        f"{rounds} rounds in {args.minutes:g} minutes; "
+        + (
+            f"failing seeds: {', '.join(map(str, failed))} (rerun one with `python -m pytest "
+            f"tests/test_fuzz.py --hypothesis-seed=SEED` and HYPOTHESIS_PROFILE=explore)"
+            if failed
+            else "nothing failed"
+        )
+    )
     return 1 if failed else 0
 
 

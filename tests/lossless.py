@@ -11,8 +11,15 @@ import math
 from typing import Any
 
 THREAT_RENAMED = {"threatId": "threatID", "campaignId": "campaignID"}
-TO_ARRAYS = {"recipient", "toAddresses", "ccAddresses", "fromAddress", "replyToAddress",
-             "policyRoutes", "modulesRun"}
+TO_ARRAYS = {
+    "recipient",
+    "toAddresses",
+    "ccAddresses",
+    "fromAddress",
+    "replyToAddress",
+    "policyRoutes",
+    "modulesRun",
+}
 TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
@@ -21,10 +28,10 @@ def assert_nothing_lost(event: dict, record: dict, problems: list[str], kind: st
     _check(event, record, "", kept, problems, kind)
 
 
-def _check(source: Any, target: Any, path: str, kept: dict, problems: list[str],
-           kind: str) -> None:
-    if path in kept or source is None or path == "queryEndTime" or (
-            path == "id" and source == ""):  # the tap's window end; an id derived for ""
+def _check(source: Any, target: Any, path: str, kept: dict, problems: list[str], kind: str) -> None:
+    if (
+        path in kept or source is None or path == "queryEndTime" or (path == "id" and source == "")
+    ):  # the tap's window end; an id derived for ""
         return
     if isinstance(source, dict):
         assert isinstance(target, dict), (path, source, target)
@@ -34,8 +41,7 @@ def _check(source: Any, target: Any, path: str, kept: dict, problems: list[str],
                 name = key
             if f"{path}.{name}" in kept:  # kept under its new name
                 continue
-            _check(value, target.get(name), f"{path}.{key}" if path else key, kept, problems,
-                   kind)
+            _check(value, target.get(name), f"{path}.{key}" if path else key, kept, problems, kind)
         return
     if isinstance(source, list):
         if kind == "click" and path == "recipient":  # one address: the first
@@ -61,8 +67,9 @@ def _check(source: Any, target: Any, path: str, kept: dict, problems: list[str],
     assert _same(source, target) or _repaired(path, problems), (path, source, target)
 
 
-def _match(source: Any, candidates: list, path: str, kept: dict, problems: list[str],
-           kind: str) -> Any:
+def _match(
+    source: Any, candidates: list, path: str, kept: dict, problems: list[str], kind: str
+) -> Any:
     """The first candidate that holds all of ``source``."""
     for candidate in candidates:
         try:
@@ -98,8 +105,9 @@ def _same(source: Any, target: Any) -> bool:
         return True
     if isinstance(target, bool):
         return str(source).strip().lower() in (TRUE if target else FALSE)
-    if isinstance(target, (int, float)) or (isinstance(source, (int, float))
-                                            and not isinstance(source, bool)):
+    if isinstance(target, (int, float)) or (
+        isinstance(source, (int, float)) and not isinstance(source, bool)
+    ):
         try:
             return math.isclose(float(source), float(target), rel_tol=1e-12)
         except (TypeError, ValueError):

@@ -33,7 +33,8 @@ def expected_clicks(truth: dict[str, list[dict]]) -> dict[str, dict]:
     for message in truth["messages_delivered"]:
         for recipient in message["recipient"]:
             deliveries[message["GUID"], recipient.lower()].append(
-                (parse_ms(message["messageTime"]), f"{message['id']}/{recipient.lower()}"))
+                (parse_ms(message["messageTime"]), f"{message['id']}/{recipient.lower()}")
+            )
     out = {}
     for stream in CLICK_STREAMS:
         for click in truth[stream]:
@@ -65,23 +66,38 @@ def expected_funnel(truth: dict[str, list[dict]]) -> dict[str, tuple]:
             sets[click["threatID"]]["clicked"].add(click["recipient"].lower())
             sets[click["threatID"]][stream].add(click["recipient"].lower())
             clicks[click["threatID"]] += 1
-    return {threat: (len(s["targeted"]), len(s["messages_delivered"]), len(s["messages_blocked"]),
-                     len(s["clicked"]), len(s["clicks_permitted"]), clicks[threat])
-            for threat, s in sets.items()}
+    return {
+        threat: (
+            len(s["targeted"]),
+            len(s["messages_delivered"]),
+            len(s["messages_blocked"]),
+            len(s["clicked"]),
+            len(s["clicks_permitted"]),
+            clicks[threat],
+        )
+        for threat, s in sets.items()
+    }
 
 
 def check_marts(query, truth: dict[str, list[dict]]) -> None:
     """The marts against the sandbox: the click ↔ delivery join, minutes to click, the
     retroactive flag, every threat's funnel, the clickers and the clicks per day."""
     clicks = expected_clicks(truth)
-    rows = {r[0]: r[1:] for r in query(
-        "select click_id, disposition, delivery_key, minutes_to_click, is_retroactive "
-        "from analytics.fct_clicks")}
+    rows = {
+        r[0]: r[1:]
+        for r in query(
+            "select click_id, disposition, delivery_key, minutes_to_click, is_retroactive "
+            "from analytics.fct_clicks"
+        )
+    }
     assert rows.keys() == clicks.keys()
     for click_id, want in clicks.items():
         disposition, key, minutes, retro = rows[click_id]
-        assert (disposition, key, retro) == (want["disposition"], want["delivery_key"],
-                                             want["retroactive"]), click_id
+        assert (disposition, key, retro) == (
+            want["disposition"],
+            want["delivery_key"],
+            want["retroactive"],
+        ), click_id
         assert (minutes is None) == (want["minutes"] is None), click_id
         if minutes is not None:
             assert minutes == pytest.approx(want["minutes"], abs=1e-6), click_id
@@ -91,9 +107,13 @@ def check_marts(query, truth: dict[str, list[dict]]) -> None:
     assert any(c["retroactive"] for c in clicks.values())
 
     funnel = expected_funnel(truth)
-    threats = {r[0]: tuple(r[1:]) for r in query(
-        "select threat_id, recipients_targeted, recipients_delivered, recipients_blocked, "
-        "recipients_clicked, recipients_permitted, clicks from analytics.dim_threats")}
+    threats = {
+        r[0]: tuple(r[1:])
+        for r in query(
+            "select threat_id, recipients_targeted, recipients_delivered, recipients_blocked, "
+            "recipients_clicked, recipients_permitted, clicks from analytics.dim_threats"
+        )
+    }
     assert threats == funnel
 
     per_user = defaultdict(lambda: [0, set(), set()])
@@ -103,17 +123,25 @@ def check_marts(query, truth: dict[str, list[dict]]) -> None:
             user[0] += 1
             user[1].add(click["threatID"])
             user[2].add(click["GUID"])
-    users = {r[0]: (r[1], r[2]) for r in query(
-        "select user_email, clicks, is_repeat_clicker from analytics.dim_users where clicks > 0")}
+    users = {
+        r[0]: (r[1], r[2])
+        for r in query(
+            "select user_email, clicks, is_repeat_clicker from analytics.dim_users where clicks > 0"
+        )
+    }
     assert users == {u: (n, len(t) > 1 or len(g) > 1) for u, (n, t, g) in per_user.items()}
 
     per_day = defaultdict(int)
     for stream in CLICK_STREAMS:
         for click in truth[stream]:
             per_day[stream, parse_ms(click["clickTime"]).date()] += 1
-    daily = {(s, d): n for s, d, n in query(
-        "select stream, activity_date, sum(events) from analytics.mart_daily_activity "
-        "where stream like 'clicks%' group by 1, 2")}
+    daily = {
+        (s, d): n
+        for s, d, n in query(
+            "select stream, activity_date, sum(events) from analytics.mart_daily_activity "
+            "where stream like 'clicks%' group by 1, 2"
+        )
+    }
     assert daily == per_day
 
 
@@ -135,24 +163,29 @@ def test_staging_keeps_one_row_per_event_after_the_look_back_re_read(warehouse):
     with con:
         re_read = 0
         for stream, events in warehouse.truth.items():
-            (rows, ids), = query(f"select count(*), count(distinct id) from proofpoint.{stream}")
+            ((rows, ids),) = query(f"select count(*), count(distinct id) from proofpoint.{stream}")
             assert ids == len(events)
             re_read += rows - ids
             key = "click_id" if stream.startswith("clicks") else "message_event_id"
-            (staged, distinct), = query(f"select count(*), count(distinct {key}) "
-                                        f"from analytics.stg_tap__{stream}")
+            ((staged, distinct),) = query(
+                f"select count(*), count(distinct {key}) from analytics.stg_tap__{stream}"
+            )
             assert staged == distinct == len(events), stream
             # every event was visible when its window was first read: the look-back's copies
             # are re-reads, none of them a late event
-            health = query("select sum(rows_loaded), sum(new_events), sum(re_reads), "
-                           "sum(late_events) from analytics.mart_ingest_health "
-                           f"where stream = '{stream}'")
+            health = query(
+                "select sum(rows_loaded), sum(new_events), sum(re_reads), "
+                "sum(late_events) from analytics.mart_ingest_health "
+                f"where stream = '{stream}'"
+            )
             assert health == [(rows, ids, rows - ids, 0)], stream
         assert re_read > 0, "the second run should re-read the first's last 30 minutes"
         # the latest read wins: each staged click carries the latest window that returned it
-        stale = query("select count(*) from analytics.stg_tap__clicks_permitted s join "
-                      "(select id, max(\"queryEndTime\") as last from proofpoint.clicks_permitted "
-                      "group by id) r on r.id = s.click_id where s.read_until <> r.last")
+        stale = query(
+            "select count(*) from analytics.stg_tap__clicks_permitted s join "
+            '(select id, max("queryEndTime") as last from proofpoint.clicks_permitted '
+            "group by id) r on r.id = s.click_id where s.read_until <> r.last"
+        )
         assert stale == [(0,)]
 
 
@@ -162,27 +195,36 @@ def test_the_later_copy_of_a_re_read_click_is_the_one_kept(warehouse, tmp_path):
     database = tmp_path / "copy.duckdb"
     shutil.copy(warehouse.path, database)
     with duckdb.connect(str(database)) as con:
-        click_id, = con.execute(
+        (click_id,) = con.execute(
             "select id from proofpoint.clicks_permitted group by id having count(*) > 1 "
-            "order by id limit 1").fetchone()
-        con.execute("""update proofpoint.clicks_permitted set "threatStatus" =
+            "order by id limit 1"
+        ).fetchone()
+        con.execute(
+            """update proofpoint.clicks_permitted set "threatStatus" =
                        case when "queryEndTime" = (select max("queryEndTime") from
                             proofpoint.clicks_permitted where id = $1) then 'cleared'
-                       else 'active' end where id = $1""", [click_id])
+                       else 'active' end where id = $1""",
+            [click_id],
+        )
     proc = by_hand(database, "build", "--select", "stg_tap__clicks_permitted+")
     assert proc.returncode == 0, proc.stdout[-3000:]
     with duckdb.connect(str(database), read_only=True) as con:
-        kept = con.execute("select threat_status from analytics.fct_clicks where click_id = ?",
-                           [click_id]).fetchall()
+        kept = con.execute(
+            "select threat_status from analytics.fct_clicks where click_id = ?", [click_id]
+        ).fetchall()
     assert kept == [("cleared",)]
 
 
 def by_hand(database: Path, *args: str) -> subprocess.CompletedProcess:
     """dbt as a user runs it by hand, from transform/ with the DuckDB profile."""
-    env = {**os.environ, "DBT_PROFILES_DIR": str(ROOT / "transform/profiles/duckdb"),
-           "DBT_DUCKDB_PATH": str(database)}
-    return subprocess.run([DBT, *args], cwd=ROOT / "transform", env=env, capture_output=True,
-                          text=True, timeout=600)
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(ROOT / "transform/profiles/duckdb"),
+        "DBT_DUCKDB_PATH": str(database),
+    }
+    return subprocess.run(
+        [DBT, *args], cwd=ROOT / "transform", env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_snapshot_keeps_a_threats_status_history(warehouse, tmp_path):
@@ -191,31 +233,47 @@ def test_snapshot_keeps_a_threats_status_history(warehouse, tmp_path):
     with duckdb.connect(str(database)) as con:
         threat, status = con.execute(
             "select threat_id, threat_status from analytics.dim_threats "
-            "where threat_status = 'active' order by funnel_rank limit 1").fetchone()
+            "where threat_status = 'active' order by funnel_rank limit 1"
+        ).fetchone()
         # a later read: the threat is now a false positive
         later = datetime.now().astimezone() - timedelta(minutes=10)
-        con.execute("""insert into proofpoint.clicks_permitted
+        con.execute(
+            """insert into proofpoint.clicks_permitted
                        select * replace ('flip-1' as id, 'falsePositive' as "threatStatus",
                                          ?::timestamptz as "clickTime", ?::timestamptz as "threatTime",
                                          ?::timestamptz as "queryEndTime")
-                       from proofpoint.clicks_permitted limit 1""", [later, later, later])
-        con.execute("""update proofpoint.clicks_permitted set "threatID" = ? where id = 'flip-1'""",
-                    [threat])
+                       from proofpoint.clicks_permitted limit 1""",
+            [later, later, later],
+        )
+        con.execute(
+            """update proofpoint.clicks_permitted set "threatID" = ? where id = 'flip-1'""",
+            [threat],
+        )
     proc = by_hand(database, "build")
     assert proc.returncode == 0, proc.stdout[-3000:]
     with duckdb.connect(str(database), read_only=True) as con:
         history = con.execute(
             "select threat_status, dbt_valid_to is null from analytics.snap_threat_status "
-            "where threat_id = ? order by dbt_valid_from", [threat]).fetchall()
+            "where threat_id = ? order by dbt_valid_from",
+            [threat],
+        ).fetchall()
     assert history == [(status, False), ("falsePositive", True)]
 
 
 def test_source_freshness_passes_on_fresh_data_and_fails_on_stale(warehouse, tmp_path):
     # as the README has it: the utility's freshness command
-    proc = subprocess.run([MELTANO, "invoke", "dbt-duckdb:freshness"], cwd=ROOT,
-                          env={**os.environ, "DBT_DUCKDB_PATH": str(warehouse.path),
-                               "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db"},
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [MELTANO, "invoke", "dbt-duckdb:freshness"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DBT_DUCKDB_PATH": str(warehouse.path),
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     # read up to an hour or two ago: PASS, or WARN (after 2 h) late in a long session
     assert len(re.findall(r"(PASS|WARN) freshness of tap_proofpoint\.", proc.stdout)) == 4
@@ -236,12 +294,21 @@ def test_unit_tests_catch_a_guid_only_join(warehouse, tmp_path):
     shutil.copy(warehouse.path, database)
     copy = tmp_path / "transform"
     shutil.copytree(ROOT / "transform", copy, ignore=shutil.ignore_patterns("target", "logs"))
-    env = {**os.environ, "DBT_PROFILES_DIR": str(copy / "profiles/duckdb"),
-           "DBT_DUCKDB_PATH": str(database)}
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(copy / "profiles/duckdb"),
+        "DBT_DUCKDB_PATH": str(database),
+    }
 
     def unit_tests() -> subprocess.CompletedProcess:
-        return subprocess.run([DBT, "test", "--select", "test_type:unit"], cwd=copy, env=env,
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [DBT, "test", "--select", "test_type:unit"],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
     passed = unit_tests()
     assert passed.returncode == 0 and "PASS=2" in passed.stdout, passed.stdout[-3000:]
@@ -260,18 +327,25 @@ def test_models_read_the_tables_pypis_target_duckdb_made(warehouse, tmp_path):
     with duckdb.connect(str(database)) as con:
         before = con.execute(f"select {columns} from analytics.fct_clicks order by 1").fetchall()
         con.execute("set TimeZone = 'UTC'")
-        for stream, times in (("clicks_permitted", ("clickTime", "threatTime")),
-                              ("clicks_blocked", ("clickTime", "threatTime")),
-                              ("messages_delivered", ("messageTime",)),
-                              ("messages_blocked", ("messageTime",))):
+        for stream, times in (
+            ("clicks_permitted", ("clickTime", "threatTime")),
+            ("clicks_blocked", ("clickTime", "threatTime")),
+            ("messages_delivered", ("messageTime",)),
+            ("messages_blocked", ("messageTime",)),
+        ):
             for column in (*times, "queryEndTime"):
                 con.execute(f'alter table proofpoint.{stream} alter "{column}" type timestamp')
             if stream.startswith("messages"):
-                con.execute(f"alter table proofpoint.{stream} alter recipient type json "
-                            "using to_json(recipient)")
-        kinds = dict(con.execute(
-            "select column_name, data_type from information_schema.columns where "
-            "table_schema = 'proofpoint' and table_name = 'messages_delivered'").fetchall())
+                con.execute(
+                    f"alter table proofpoint.{stream} alter recipient type json "
+                    "using to_json(recipient)"
+                )
+        kinds = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns where "
+                "table_schema = 'proofpoint' and table_name = 'messages_delivered'"
+            ).fetchall()
+        )
         assert (kinds["recipient"], kinds["messageTime"]) == ("JSON", "TIMESTAMP")
     proc = by_hand(database, "build")
     assert proc.returncode == 0, proc.stdout[-3000:]

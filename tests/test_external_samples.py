@@ -21,14 +21,24 @@ from tests.lossless import assert_nothing_lost
 from tests.test_threatq import natural, run_mapper
 
 SAMPLES = Path(__file__).parent / "samples" / "external"
-ARRAYS = {"clicksPermitted": "clicks_permitted", "clicksBlocked": "clicks_blocked",
-          "messagesDelivered": "messages_delivered", "messagesBlocked": "messages_blocked"}
-KIND = {"clicks_permitted": "click", "clicks_blocked": "click",
-        "messages_delivered": "message", "messages_blocked": "message"}
+ARRAYS = {
+    "clicksPermitted": "clicks_permitted",
+    "clicksBlocked": "clicks_blocked",
+    "messagesDelivered": "messages_delivered",
+    "messagesBlocked": "messages_blocked",
+}
+KIND = {
+    "clicks_permitted": "click",
+    "clicks_blocked": "click",
+    "messages_delivered": "message",
+    "messages_blocked": "message",
+}
 EVENTS_IN_MANIFEST = 59
-CANONICAL = {"threatStatus": {"active", "cleared", "falsePositive"},
-             "classification": {"malware", "phish", "spam", "impostor", "unknown"},
-             "threatType": {"url", "attachment", "messageText"}}
+CANONICAL = {
+    "threatStatus": {"active", "cleared", "falsePositive"},
+    "classification": {"malware", "phish", "spam", "impostor", "unknown"},
+    "threatType": {"url", "attachment", "messageText"},
+}
 
 
 def corpus() -> dict[str, list[tuple[str, dict]]]:
@@ -67,7 +77,9 @@ def served():
                 # The samples' statuses are missing or in any case: let the filter pass them.
                 sb.store.add(stream, event, created=created, statuses=frozenset({"active"}))
                 windows[stream, fmt(created.replace(second=0) + timedelta(minutes=1))] = (
-                    name, event)
+                    name,
+                    event,
+                )
         end = base + timedelta(minutes=max(map(len, CORPUS.values())))
         yield windows, tap_config(sb, base, end, window_minutes=1)
 
@@ -83,8 +95,9 @@ def test_every_sample_arrives_once_valid_and_whole(tmp_path, served):
     assert sorted((s, r["queryEndTime"]) for s, r in got) == sorted(windows)
     for stream, record in got:
         name, event = windows[stream, record["queryEndTime"]]
-        jsonschema.Draft7Validator(schemas[stream], format_checker=jsonschema.FormatChecker()
-                                   ).validate(record)
+        jsonschema.Draft7Validator(
+            schemas[stream], format_checker=jsonschema.FormatChecker()
+        ).validate(record)
         if isinstance(event.get("id"), str) and event["id"]:
             assert record["id"] == event["id"], name
         assert_nothing_lost(event, record, [], KIND[stream])
@@ -97,8 +110,14 @@ def test_sample_ids_are_stable_across_reads(tmp_path, served):
     _, config = served
     first, second = (run_tap(tmp_path, config) for _ in range(2))
     assert first.returncode == second.returncode == 0
-    ids = [sorted((m["stream"], m["record"]["queryEndTime"], m["record"]["id"])
-                  for m in run.messages if m["type"] == "RECORD") for run in (first, second)]
+    ids = [
+        sorted(
+            (m["stream"], m["record"]["queryEndTime"], m["record"]["id"])
+            for m in run.messages
+            if m["type"] == "RECORD"
+        )
+        for run in (first, second)
+    ]
     assert ids[0] == ids[1]
     assert len(ids[0]) == EVENTS_IN_MANIFEST
 
@@ -127,58 +146,100 @@ def test_sample_clicks_map_to_their_entities(tmp_path, served):
 
 def test_a_click_recipient_array_becomes_its_address():
     problems: list[str] = []
-    assert normalise_click({"id": "c", "recipient": ["Bob@corp.example"]},
-                           problems)["recipient"] == "Bob@corp.example"
+    assert (
+        normalise_click({"id": "c", "recipient": ["Bob@corp.example"]}, problems)["recipient"]
+        == "Bob@corp.example"
+    )
     assert problems == []
     record = normalise_click({"id": "c", "recipient": ["a@x.example", "b@x.example"]}, problems)
     assert record["recipient"] == "a@x.example"
     assert record["unknownFields"] == {"recipient": ["a@x.example", "b@x.example"]}
-    assert problems == ["recipient holds 2 addresses: recipient keeps the first, "
-                        "unknownFields.recipient all of them"]
+    assert problems == [
+        "recipient holds 2 addresses: recipient keeps the first, "
+        "unknownFields.recipient all of them"
+    ]
 
 
-@pytest.mark.parametrize(("sent", "canonical"), [
-    ("falsepositive", "falsePositive"), ("FALSEPOSITIVE", "falsePositive"),
-    ("Active", "active"), ("CLEARED", "cleared"), ("retired", "retired")])
+@pytest.mark.parametrize(
+    ("sent", "canonical"),
+    [
+        ("falsepositive", "falsePositive"),
+        ("FALSEPOSITIVE", "falsePositive"),
+        ("Active", "active"),
+        ("CLEARED", "cleared"),
+        ("retired", "retired"),
+    ],
+)
 def test_threat_status_in_any_case_is_understood(sent, canonical):
     assert normalise_click({"id": "c", "threatStatus": sent}, [])["threatStatus"] == canonical
     message = normalise_message(
-        {"id": "m", "threatsInfoMap": [{"threatStatus": sent, "threatType": "MESSAGETEXT"}]}, [])
+        {"id": "m", "threatsInfoMap": [{"threatStatus": sent, "threatType": "MESSAGETEXT"}]}, []
+    )
     assert message["threatsInfoMap"][0]["threatStatus"] == canonical
     assert message["threatsInfoMap"][0]["threatType"] == "messageText"
 
 
 def test_undeclared_and_unconvertible_values_are_kept_by_path():
     problems: list[str] = []
-    record = normalise_message({
-        "id": "m", "spamScore": "high", "newTopLevel": {"a": 1.5},
-        "threatsInfoMap": [{"threatId": "t1", "threatID": "t2", "actors": [
-            {"id": "a1", "name": "TA1", "type": "ACTOR", "aliases": ["x"]}]}]}, problems)
+    record = normalise_message(
+        {
+            "id": "m",
+            "spamScore": "high",
+            "newTopLevel": {"a": 1.5},
+            "threatsInfoMap": [
+                {
+                    "threatId": "t1",
+                    "threatID": "t2",
+                    "actors": [{"id": "a1", "name": "TA1", "type": "ACTOR", "aliases": ["x"]}],
+                }
+            ],
+        },
+        problems,
+    )
     assert record["spamScore"] is None
     assert record["threatsInfoMap"][0]["threatID"] == "t2"
     assert record["threatsInfoMap"][0]["actors"] == [{"id": "a1", "name": "TA1", "type": "ACTOR"}]
     assert record["unknownFields"] == {
-        "spamScore": "high", "newTopLevel": {"a": 1.5}, "threatsInfoMap[0].threatId": "t1",
-        "threatsInfoMap[0].actors[0].aliases": ["x"]}
+        "spamScore": "high",
+        "newTopLevel": {"a": 1.5},
+        "threatsInfoMap[0].threatId": "t1",
+        "threatsInfoMap[0].actors[0].aliases": ["x"],
+    }
     assert problems == ["spamScore is not a number"]
 
 
 def test_each_unknown_field_is_named_once_per_run(tmp_path, live_sandbox):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
     for n in range(6):
-        live_sandbox.store.add("messages_blocked", {
-            "id": f"m{n}", "messageTime": fmt(start + timedelta(minutes=10 * n + 1)),
-            "brandNew": n, "threatsInfoMap": [{"threatStatus": "active", "later": "x"},
-                                              {"threatStatus": "active", "later": "y"}]})
+        live_sandbox.store.add(
+            "messages_blocked",
+            {
+                "id": f"m{n}",
+                "messageTime": fmt(start + timedelta(minutes=10 * n + 1)),
+                "brandNew": n,
+                "threatsInfoMap": [
+                    {"threatStatus": "active", "later": "x"},
+                    {"threatStatus": "active", "later": "y"},
+                ],
+            },
+        )
     config = tap_config(live_sandbox, start, start + timedelta(hours=2))
     run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr
     records = run.records("messages_blocked")
     assert len(records) == 6
-    assert all(r["unknownFields"] == {"brandNew": int(r["id"][1:]),
-                                      "threatsInfoMap[0].later": "x",
-                                      "threatsInfoMap[1].later": "y"} for r in records)
+    assert all(
+        r["unknownFields"]
+        == {
+            "brandNew": int(r["id"][1:]),
+            "threatsInfoMap[0].later": "x",
+            "threatsInfoMap[1].later": "y",
+        }
+        for r in records
+    )
     named = [line for line in run.stderr.splitlines() if "not in the schema" in line]
     assert len(named) == 1, named
-    assert "messages_blocked: brandNew, threatsInfoMap[].later not in the schema, kept in " \
-           "unknownFields" in named[0]
+    assert (
+        "messages_blocked: brandNew, threatsInfoMap[].later not in the schema, kept in "
+        "unknownFields" in named[0]
+    )

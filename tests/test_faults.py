@@ -45,8 +45,13 @@ CLICKS = "clicks_permitted"
 ALL = "/v2/siem/all"
 MODES = {"all": {}, "per-stream": {"use_all_endpoint": False}}
 """Each fault case runs with the streams read together through /v2/siem/all and one by one."""
-ENTITY_TABLES = ("threatq_corporate_emails", "threatq_indicators",
-                 "threatq_indicator_attributes", "threatq_incidents", "threatq_relationships")
+ENTITY_TABLES = (
+    "threatq_corporate_emails",
+    "threatq_indicators",
+    "threatq_indicator_attributes",
+    "threatq_incidents",
+    "threatq_relationships",
+)
 
 
 def backfill_sandbox(seed: int, per_hour: int = 6, days: int = 3) -> Sandbox:
@@ -54,8 +59,13 @@ def backfill_sandbox(seed: int, per_hour: int = 6, days: int = 3) -> Sandbox:
 
 
 def truth(sandbox: Sandbox, start: datetime, end: datetime) -> dict[str, set[str]]:
-    return {stream: {s.event["id"] for s in sandbox.store.select(
-        stream, Window(start, end), None, DEFAULT_THREAT_STATUSES)} for stream in STREAMS}
+    return {
+        stream: {
+            s.event["id"]
+            for s in sandbox.store.select(stream, Window(start, end), None, DEFAULT_THREAT_STATUSES)
+        }
+        for stream in STREAMS
+    }
 
 
 def killed_run(tmp_path, config: dict, state: dict | None, lines: int) -> tuple[list[dict], bool]:
@@ -116,27 +126,43 @@ MELTANO_KILL_SEEDS = [21] + [pytest.param(seed, marks=pytest.mark.long) for seed
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("seed", MELTANO_KILL_SEEDS)
-def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed, mode,
-                                                                meltano_installed):
+def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(
+    tmp_path, seed, mode, meltano_installed
+):
     """``meltano run`` killed with its whole process group at a random request, then rerun."""
     rng = random.Random(seed)
     with backfill_sandbox(seed, per_hour=40) as sandbox:
         end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
         start = end - timedelta(days=2)
         expected = truth(sandbox, start, end)
-        clicks = [s.event for s in sandbox.store.select(
-            "clicks_permitted", Window(start, end), None, DEFAULT_THREAT_STATUSES)]
+        clicks = [
+            s.event
+            for s in sandbox.store.select(
+                "clicks_permitted", Window(start, end), None, DEFAULT_THREAT_STATUSES
+            )
+        ]
         entities = expected_entities(clicks)
-        env = meltano_env(tmp_path, sandbox, start, end,
-                          TARGET_DUCKDB_PROOFPOINT_BATCH_SIZE_ROWS="500",
-                          TAP_PROOFPOINT_TAP_USE_ALL_ENDPOINT=str(mode == "all").lower())
+        env = meltano_env(
+            tmp_path,
+            sandbox,
+            start,
+            end,
+            TARGET_DUCKDB_PROOFPOINT_BATCH_SIZE_ROWS="500",
+            TAP_PROOFPOINT_TAP_USE_ALL_ENDPOINT=str(mode == "all").lower(),
+        )
         argv = [MELTANO, "run", "tap-proofpoint-tap", "threatq", "target-duckdb-proofpoint"]
         kill_at = rng.randint(3, 45) if mode == "all" else rng.randint(10, 180)  # of 48 / 192
         kill_meltano_at(argv, env, tmp_path / "killed.log", sandbox.requests, kill_at)
         assert_no_secret(SANDBOX_CREDENTIALS, (tmp_path / "killed.log").read_text())
         # Meltano sees the killed run as still running for 5 minutes: users wait or --force.
-        rerun = subprocess.run([MELTANO, "run", "--force", *argv[2:]], cwd=ROOT, env=env,
-                               capture_output=True, text=True, timeout=600)
+        rerun = subprocess.run(
+            [MELTANO, "run", "--force", *argv[2:]],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert_no_secret(SANDBOX_CREDENTIALS, rerun.stdout, rerun.stderr)
         with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
@@ -144,15 +170,20 @@ def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed, m
                 rows = con.execute(f"select id from proofpoint.{stream}").fetchall()
                 assert len(rows) == len(expected[stream]), stream
                 assert {r for (r,) in rows} == expected[stream], stream
-            for table, key in zip(ENTITY_TABLES, ("emails", "indicators", "attributes",
-                                                  "incidents", "links"), strict=True):
+            for table, key in zip(
+                ENTITY_TABLES,
+                ("emails", "indicators", "attributes", "incidents", "links"),
+                strict=True,
+            ):
                 count = con.execute(f"select count(*) from proofpoint.{table}").fetchone()[0]
                 assert count == len(entities[key]), table
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("seed", [31, 32, pytest.param(33, marks=pytest.mark.long),
-                                  pytest.param(34, marks=pytest.mark.long)])
+@pytest.mark.parametrize(
+    "seed",
+    [31, 32, pytest.param(33, marks=pytest.mark.long), pytest.param(34, marks=pytest.mark.long)],
+)
 def test_429_at_a_random_request_stops_at_once_and_loses_nothing(tmp_path, seed, mode):
     rng = random.Random(seed)
     with backfill_sandbox(seed, days=2) as sandbox:
@@ -197,8 +228,9 @@ def test_a_cut_window_is_never_bookmarked(tmp_path, live_sandbox, mode):
     assert run.returncode != 0
     assert "did not serve" in run.stderr and "Traceback" not in run.stderr
     assert len(live_sandbox.siem_requests(path)) == 1 + 5  # bounded: five tries of window 2
-    assert {s["bookmarks"][CLICKS]["replication_key_value"] for s in run.states} == \
-        {fmt(base + timedelta(hours=1))}
+    assert {s["bookmarks"][CLICKS]["replication_key_value"] for s in run.states} == {
+        fmt(base + timedelta(hours=1))
+    }
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -208,10 +240,12 @@ def test_bursts_of_faults_are_retried_within_the_bound(tmp_path, live_sandbox, m
     config = tap_config(live_sandbox, base, base + timedelta(hours=3), request_timeout=4)
     catalog, path = selecting(tmp_path, config, mode)
     live_sandbox.store.add(CLICKS, click(1, base + timedelta(minutes=70)))
-    for fault in (Fault("status", status=503, count=2, skip=0, path=path),
-                  Fault("reset", count=2, skip=3, path=path),
-                  Fault("delay", seconds=6, count=1, skip=6, path=path),
-                  Fault("truncate", count=1, skip=7, path=path)):
+    for fault in (
+        Fault("status", status=503, count=2, skip=0, path=path),
+        Fault("reset", count=2, skip=3, path=path),
+        Fault("delay", seconds=6, count=1, skip=6, path=path),
+        Fault("truncate", count=1, skip=7, path=path),
+    ):
         live_sandbox.inject(fault)
     run = run_tap(tmp_path, config, catalog=catalog)
     assert run.returncode == 0, run.stderr
@@ -223,7 +257,7 @@ def test_bursts_of_faults_are_retried_within_the_bound(tmp_path, live_sandbox, m
 
 BUDGET_LINES = {
     "all": "Requests this run, per rate-limit pool: shared 7 (28 with each stream at its own "
-           "endpoint: clicks_permitted 7, shared 21).",
+    "endpoint: clicks_permitted 7, shared 21).",
     "per-stream": "Requests this run, per rate-limit pool: clicks_permitted 7, shared 7.",
 }
 
@@ -244,7 +278,7 @@ def test_request_budget_stops_cleanly_and_the_next_run_continues(tmp_path, mode)
             assert paths["/v2/siem/clicks/permitted"] == 7 and paths.total() == 14
         assert "max_requests_per_run (7) reached" in first.stderr
         assert BUDGET_LINES[mode] in first.stderr
-        for stream in (STREAMS if mode == "all" else (CLICKS,)):
+        for stream in STREAMS if mode == "all" else (CLICKS,):
             assert first.bookmark(stream) == fmt(start + timedelta(hours=7))
         runs = [first]
         while any(run.bookmark(s) != fmt(end) for s in STREAMS for run in runs[-1:]):
@@ -257,32 +291,55 @@ def test_request_budget_stops_cleanly_and_the_next_run_continues(tmp_path, mode)
 
 # -- bad input: one line naming the file or setting, exit 1, no traceback, no request --
 
+
 def bad_input_run(tmp_path, sandbox, *args: str, debug: bool = False):
     now = datetime.now(timezone.utc)
     config = tap_config(sandbox, now - timedelta(hours=3), now - timedelta(hours=1))
     (tmp_path / "config.json").write_text(json.dumps(config))
     env = {**os.environ, "TAP_PROOFPOINT_TAP_LOGLEVEL": "DEBUG"} if debug else None
-    proc = subprocess.run([TAP, "--config", str(tmp_path / "config.json"), *args],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [TAP, "--config", str(tmp_path / "config.json"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode != 0
     assert not sandbox.requests
     assert_no_secret(config, proc.stdout, proc.stderr)
     return proc
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("state", "{not json", "The --state file {path} is not valid JSON"),
-    ("state", "[]", "The --state file {path} does not hold a JSON object"),
-    ("state", json.dumps({"bookmarks": {"issues": {"replication_key_value": "2026-01-01"}}}),
-     "bookmarks of streams this tap does not have (issues): is it another tap's state?"),
-    ("state", json.dumps({"bookmarks": []}), "is not a Singer state"),
-    ("catalog", '{"streams": [', "The --catalog file {path} is not valid JSON"),
-    ("catalog", json.dumps({"streams": [{"tap_stream_id": "clicks_permited", "schema": {},
-                                         "metadata": [{"breadcrumb": [],
-                                                       "metadata": {"selected": True}}]}]}),
-     "selects clicks_permited, which this tap does not have"),
-    ("catalog", json.dumps({"items": []}), "has no 'streams' list"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("state", "{not json", "The --state file {path} is not valid JSON"),
+        ("state", "[]", "The --state file {path} does not hold a JSON object"),
+        (
+            "state",
+            json.dumps({"bookmarks": {"issues": {"replication_key_value": "2026-01-01"}}}),
+            "bookmarks of streams this tap does not have (issues): is it another tap's state?",
+        ),
+        ("state", json.dumps({"bookmarks": []}), "is not a Singer state"),
+        ("catalog", '{"streams": [', "The --catalog file {path} is not valid JSON"),
+        (
+            "catalog",
+            json.dumps(
+                {
+                    "streams": [
+                        {
+                            "tap_stream_id": "clicks_permited",
+                            "schema": {},
+                            "metadata": [{"breadcrumb": [], "metadata": {"selected": True}}],
+                        }
+                    ]
+                }
+            ),
+            "selects clicks_permited, which this tap does not have",
+        ),
+        ("catalog", json.dumps({"items": []}), "has no 'streams' list"),
+    ],
+)
 def test_bad_state_or_catalog_file_is_named(tmp_path, live_sandbox, name, content, message):
     path = tmp_path / f"{name}.json"
     path.write_text(content)

@@ -23,19 +23,58 @@ from tests.lossless import assert_nothing_lost
 
 CLICK_KEYS = list(SCHEMAS["click"]["properties"])
 MESSAGE_KEYS = list(SCHEMAS["message"]["properties"])
-THREAT_KEYS = ["threatID", "threatId", "campaignID", "campaignId", "classification", "threat",
-               "threatTime", "threatType", "threatUrl", "detectionType", "actors"]
-VALIDATORS = {name: jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
-              for name, schema in SCHEMAS.items()}
+THREAT_KEYS = [
+    "threatID",
+    "threatId",
+    "campaignID",
+    "campaignId",
+    "classification",
+    "threat",
+    "threatTime",
+    "threatType",
+    "threatUrl",
+    "detectionType",
+    "actors",
+]
+VALIDATORS = {
+    name: jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    for name, schema in SCHEMAS.items()
+}
 
-text = st.text(st.characters(codec="utf-8"), max_size=30) | st.sampled_from([
-    "", " ", "na", "N/A", "true", "0", "12.5", "2026-02-30T00:00:00Z", "2026-03-04T10:00:00Z",
-    "2026-03-04 10:00:00", "x" * 100_000, "bob@\x00corp.example", "\u202eevil@corp.example",
-    "http://ex.ample/a\r\nb", "Ünïcødé <ü@exämple.de>", "\t\x07\x1b[31m"])
-scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-           | st.floats(allow_nan=False, allow_infinity=False) | text)
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+text = st.text(st.characters(codec="utf-8"), max_size=30) | st.sampled_from(
+    [
+        "",
+        " ",
+        "na",
+        "N/A",
+        "true",
+        "0",
+        "12.5",
+        "2026-02-30T00:00:00Z",
+        "2026-03-04T10:00:00Z",
+        "2026-03-04 10:00:00",
+        "x" * 100_000,
+        "bob@\x00corp.example",
+        "\u202eevil@corp.example",
+        "http://ex.ample/a\r\nb",
+        "Ünïcødé <ü@exämple.de>",
+        "\t\x07\x1b[31m",
+    ]
+)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | text
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 def events(keys: list[str], special: dict) -> st.SearchStrategy[dict]:
@@ -45,15 +84,26 @@ def events(keys: list[str], special: dict) -> st.SearchStrategy[dict]:
     return st.builds(lambda a, b: {**b, **a}, known, extra)
 
 
-threat = events(THREAT_KEYS, {"actors": st.lists(values | st.fixed_dictionaries(
-    {"id": values, "name": values}), max_size=2)})
+threat = events(
+    THREAT_KEYS,
+    {
+        "actors": st.lists(
+            values | st.fixed_dictionaries({"id": values, "name": values}), max_size=2
+        )
+    },
+)
 clicks = events(CLICK_KEYS, {})
-messages = events(MESSAGE_KEYS, {
-    "threatsInfoMap": st.lists(threat, max_size=3) | values,
-    "messageParts": st.lists(st.dictionaries(st.text(max_size=12), values, max_size=4)
-                             | values, max_size=3) | values,
-    "recipient": st.lists(values, max_size=3) | values,
-})
+messages = events(
+    MESSAGE_KEYS,
+    {
+        "threatsInfoMap": st.lists(threat, max_size=3) | values,
+        "messageParts": st.lists(
+            st.dictionaries(st.text(max_size=12), values, max_size=4) | values, max_size=3
+        )
+        | values,
+        "recipient": st.lists(values, max_size=3) | values,
+    },
+)
 
 
 def check_normalised(event: dict, record: dict, problems: list[str], stream: str) -> None:
@@ -115,8 +165,12 @@ CATALOGS: dict[str, dict] = {}
 
 
 @given(st.lists(clicks, min_size=1, max_size=25))
-@settings(max_examples=5, deadline=None, phases=END_TO_END_PHASES,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=5,
+    deadline=None,
+    phases=END_TO_END_PHASES,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 def test_the_tap_emits_every_fuzzed_click(tmp_path, batch):
     batch = [{**event, "threatStatus": "active"} for event in batch]  # served by the filter
     run = serve_and_read(tmp_path, "clicks_permitted", batch)
@@ -127,11 +181,17 @@ def test_the_tap_emits_every_fuzzed_click(tmp_path, batch):
 
 
 @given(st.lists(messages, min_size=1, max_size=15))
-@settings(max_examples=4, deadline=None, phases=END_TO_END_PHASES,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=4,
+    deadline=None,
+    phases=END_TO_END_PHASES,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 def test_the_tap_emits_every_fuzzed_message(tmp_path, batch):
-    batch = [{**event, "threatsInfoMap": [{"threatStatus": "active", "threatType": "url"}]}
-             for event in batch]
+    batch = [
+        {**event, "threatsInfoMap": [{"threatStatus": "active", "threatType": "url"}]}
+        for event in batch
+    ]
     run = serve_and_read(tmp_path, "messages_delivered", batch)
     assert run.returncode == 0, run.stderr[-2000:]
     expected = {normalise_message(copy.deepcopy(e), [])["id"] for e in batch}
@@ -140,10 +200,16 @@ def test_the_tap_emits_every_fuzzed_message(tmp_path, batch):
 
 def test_what_the_streaming_parser_refuses_is_read_whole_and_kept(tmp_path):
     """A lone surrogate escape stops the C parser; the stdlib reads it, the record keeps it."""
-    batch = [{"id": "odd", "threatStatus": "active", "userAgent": "bad \udc80 agent",
-              "clickTime": "2026-03-04T10:00:00.000Z", "spare": -(2**70)},
-             {"id": "plain", "threatStatus": "active",
-              "url": "https://x.example/ü\u2028\x85"}]  # line separators, unescaped in JSON
+    batch = [
+        {
+            "id": "odd",
+            "threatStatus": "active",
+            "userAgent": "bad \udc80 agent",
+            "clickTime": "2026-03-04T10:00:00.000Z",
+            "spare": -(2**70),
+        },
+        {"id": "plain", "threatStatus": "active", "url": "https://x.example/ü\u2028\x85"},
+    ]  # line separators, unescaped in JSON
     run = serve_and_read(tmp_path, "clicks_permitted", batch)
     assert run.returncode == 0, run.stderr[-2000:]
     records = {r["id"]: r for r in run.records()}

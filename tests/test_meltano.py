@@ -36,17 +36,34 @@ from tests.conftest import (
 from tests.test_dbt import check_marts
 
 PIPELINE = ("tap-proofpoint-tap", "threatq")
-ENTITY_TABLES = ("threatq_corporate_emails", "threatq_indicators",
-                 "threatq_indicator_attributes", "threatq_incidents", "threatq_relationships")
+ENTITY_TABLES = (
+    "threatq_corporate_emails",
+    "threatq_indicators",
+    "threatq_indicator_attributes",
+    "threatq_incidents",
+    "threatq_relationships",
+)
 
 
-
-def meltano_run(tmp_path: Path, sandbox: Sandbox, start: datetime, end: datetime, loader: str,
-                *flags: str, then: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess:
+def meltano_run(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    start: datetime,
+    end: datetime,
+    loader: str,
+    *flags: str,
+    then: tuple[str, ...] = (),
+    **env: str,
+) -> subprocess.CompletedProcess:
     """``meltano run [flags] tap-proofpoint-tap threatq <loader> [then...]``."""
-    proc = subprocess.run([MELTANO, "run", *flags, *PIPELINE, loader, *then], cwd=ROOT,
-                          env=meltano_env(tmp_path, sandbox, start, end, **env),
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [MELTANO, "run", *flags, *PIPELINE, loader, *then],
+        cwd=ROOT,
+        env=meltano_env(tmp_path, sandbox, start, end, **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert_no_secret(SANDBOX_CREDENTIALS, proc.stdout, proc.stderr)
     return proc
@@ -58,12 +75,14 @@ def check_tables(query, events: dict[str, list[dict]]) -> dict[str, int]:
     for stream in STREAMS:
         rows, ids = query(f"select count(*), count(distinct id) from proofpoint.{stream}")
         assert rows == ids == len(events[stream]), stream
-        assert {r for (r,) in query(f"select id from proofpoint.{stream}", all_rows=True)} == \
-            {e["id"] for e in events[stream]}, stream
+        assert {r for (r,) in query(f"select id from proofpoint.{stream}", all_rows=True)} == {
+            e["id"] for e in events[stream]
+        }, stream
         counts[stream] = rows
     expected = expected_entities(events["clicks_permitted"])
-    for table, key in zip(ENTITY_TABLES, ("emails", "indicators", "attributes", "incidents",
-                                          "links"), strict=True):
+    for table, key in zip(
+        ENTITY_TABLES, ("emails", "indicators", "attributes", "incidents", "links"), strict=True
+    ):
         rows, ids = query(f"select count(*), count(distinct id) from proofpoint.{table}")
         assert rows == ids == len(expected[key]), table
         counts[table] = rows
@@ -85,25 +104,37 @@ def duckdb_query(path: Path):
 def test_meltano_yml_declares_every_setting_of_the_tap_and_the_mapper():
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     plugins = {p["name"]: p for kind in project["plugins"].values() for p in kind}
-    builtin = {"stream_maps", "stream_map_config", "faker_config", "flattening_enabled",
-               "flattening_max_depth", "flattening_max_key_length", "flattening_separator",
-               "batch_config"}
-    for name, plugin_class in (("tap-proofpoint-tap", TapProofpointTap),
-                               ("mapper-proofpoint-threatq", ThreatQMapper)):
+    builtin = {
+        "stream_maps",
+        "stream_map_config",
+        "faker_config",
+        "flattening_enabled",
+        "flattening_max_depth",
+        "flattening_max_key_length",
+        "flattening_separator",
+        "batch_config",
+    }
+    for name, plugin_class in (
+        ("tap-proofpoint-tap", TapProofpointTap),
+        ("mapper-proofpoint-threatq", ThreatQMapper),
+    ):
         declared = {s["name"]: s for s in plugins[name]["settings"]}
         assert set(declared) == set(plugin_class.config_jsonschema["properties"]) - builtin
         assert all("kind" in s for s in declared.values())
     secret = next(s for s in plugins["tap-proofpoint-tap"]["settings"] if s["name"] == "secret")
     assert secret["sensitive"] is True
     # custom plugins only (nothing from Meltano Hub); an inheriting one shares its parent's venv
-    assert all("variant" not in p and (p.get("pip_url") or p.get("inherit_from") in plugins)
-               for p in plugins.values())
+    assert all(
+        "variant" not in p and (p.get("pip_url") or p.get("inherit_from") in plugins)
+        for p in plugins.values()
+    )
     assert plugins["mapper-proofpoint-threatq"]["mappings"][0]["name"] == "threatq"
     assert project["send_anonymous_usage_stats"] is False
 
 
 def test_duckdb_gets_every_event_once_and_a_rerun_changes_no_count(
-        tmp_path, busy_live, meltano_installed):
+    tmp_path, busy_live, meltano_installed
+):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     end = start + timedelta(hours=3)
     events = pipeline_truth(busy_live, start, end)
@@ -116,8 +147,15 @@ def test_duckdb_gets_every_event_once_and_a_rerun_changes_no_count(
     requests = len(busy_live.requests)
     # The same hours again from scratch: every event and entity is sent again and upserted,
     # now in batches of 7 rows (the first run loaded each table in one batch of 10,000).
-    meltano_run(tmp_path, busy_live, start, end, "target-duckdb-proofpoint", "--full-refresh",
-                TARGET_DUCKDB_PROOFPOINT_BATCH_SIZE_ROWS="7")
+    meltano_run(
+        tmp_path,
+        busy_live,
+        start,
+        end,
+        "target-duckdb-proofpoint",
+        "--full-refresh",
+        TARGET_DUCKDB_PROOFPOINT_BATCH_SIZE_ROWS="7",
+    )
     assert len(busy_live.requests) > requests
     con, query = duckdb_query(tmp_path / "warehouse.duckdb")
     assert check_tables(query, events) == counts
@@ -129,9 +167,14 @@ def test_meltano_keeps_the_bookmark_through_the_mapper(tmp_path, busy_live, melt
     end = start + timedelta(hours=2)
     meltano_run(tmp_path, busy_live, start, end, "target-duckdb-proofpoint")
     environ = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db"}
-    got = subprocess.run([MELTANO, "state", "get",
-                          "sandbox:tap-proofpoint-tap-to-target-duckdb-proofpoint"],
-                         cwd=ROOT, env=environ, capture_output=True, text=True, check=True)
+    got = subprocess.run(
+        [MELTANO, "state", "get", "sandbox:tap-proofpoint-tap-to-target-duckdb-proofpoint"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     bookmarks = json.loads(got.stdout)["singer_state"]["bookmarks"]
     assert {b["replication_key_value"] for b in bookmarks.values()} == {fmt(end)}
     before = len(busy_live.requests)
@@ -142,12 +185,17 @@ def test_meltano_keeps_the_bookmark_through_the_mapper(tmp_path, busy_live, melt
 
 
 def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, meltano_installed):
-    env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
-           "TARGET_DUCKDB_PROOFPOINT_FILEPATH": str(tmp_path / "demo.duckdb"),
-           "PROOFPOINT_REPORT_OUTPUT": str(tmp_path / "report")}
+    env = {
+        **os.environ,
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
+        "TARGET_DUCKDB_PROOFPOINT_FILEPATH": str(tmp_path / "demo.duckdb"),
+        "PROOFPOINT_REPORT_OUTPUT": str(tmp_path / "report"),
+    }
     demo = [sys.executable, "-m", "tap_proofpoint_tap.sandboxes.demo"]
-    runs = [subprocess.run(demo, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-            for _ in range(2)]
+    runs = [
+        subprocess.run(demo, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        for _ in range(2)
+    ]
     for run in runs:
         assert run.returncode == 0, run.stderr[-3000:]
     first, second = (dict(re.findall(r"^  (\w+) +(\d+) +\d+$", run.stdout, re.M)) for run in runs)
@@ -158,24 +206,37 @@ def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, meltano_install
     assert "| Incidents" in runs[0].stdout and "Top clicked URLs" in runs[0].stdout
     assert second["clicks_permitted"] >= first["clicks_permitted"]
     for run in runs:  # dbt built the models, the report has its path and three numbers
-        assert re.search(r"^dbt build \(transform/\): PASS=\d+ WARN=0 ERROR=0 SKIP=0", run.stdout, re.M)
+        assert re.search(
+            r"^dbt build \(transform/\): PASS=\d+ WARN=0 ERROR=0 SKIP=0", run.stdout, re.M
+        )
         assert f"Report: {tmp_path / 'report' / 'report.html'}" in run.stdout
-        for headline in (r"Permitted clicks on active threats: \d+",
-                         r"Median minutes from delivery to click: \d+(\.\d+)?",
-                         r"Retroactive clicks .*: \d+ of \d+"):
+        for headline in (
+            r"Permitted clicks on active threats: \d+",
+            r"Median minutes from delivery to click: \d+(\.\d+)?",
+            r"Retroactive clicks .*: \d+ of \d+",
+        ):
             assert re.search(headline, run.stdout), headline
     assert (tmp_path / "report" / "report.html").stat().st_size > 100_000
 
 
 def test_postgres_upserts_overlapping_runs_and_dbt_builds_the_marts(
-        tmp_path, busy_live, meltano_installed, postgres):
+    tmp_path, busy_live, meltano_installed, postgres
+):
     con, schema = postgres
     env = postgres_env(schema)
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     meltano_run(tmp_path, busy_live, base, base + timedelta(hours=2), "target-postgres", **env)
     # Hours 1 to 3, from scratch: hour 1 is sent a second time and must upsert; then dbt.
-    meltano_run(tmp_path, busy_live, base + timedelta(hours=1), base + timedelta(hours=3),
-                "target-postgres", "--full-refresh", then=("dbt-postgres:build",), **env)
+    meltano_run(
+        tmp_path,
+        busy_live,
+        base + timedelta(hours=1),
+        base + timedelta(hours=3),
+        "target-postgres",
+        "--full-refresh",
+        then=("dbt-postgres:build",),
+        **env,
+    )
     events = pipeline_truth(busy_live, base, base + timedelta(hours=3))
     overlap = pipeline_truth(busy_live, base + timedelta(hours=1), base + timedelta(hours=2))
     assert overlap["clicks_permitted"], "the overlap should hold clicks"
@@ -188,9 +249,18 @@ def test_postgres_upserts_overlapping_runs_and_dbt_builds_the_marts(
     check_tables(query, events)
     check_marts(lambda sql: query(sql, all_rows=True), events)
     # the models with Postgres-specific SQL beyond check_marts' built and hold rows
-    assert query("select sum(rows_loaded) from analytics.mart_ingest_health")[0] == \
-        sum(map(len, events.values()))
-    assert query("select count(*) from analytics.snap_threat_status")[0] == \
-        query("select count(*) from analytics.dim_threats")[0] > 0
-    assert query("select count(*) from analytics.mart_threatq_click_entities "
-                 "where corporate_email_id is null or url_indicator_id is null")[0] == 0
+    assert query("select sum(rows_loaded) from analytics.mart_ingest_health")[0] == sum(
+        map(len, events.values())
+    )
+    assert (
+        query("select count(*) from analytics.snap_threat_status")[0]
+        == query("select count(*) from analytics.dim_threats")[0]
+        > 0
+    )
+    assert (
+        query(
+            "select count(*) from analytics.mart_threatq_click_entities "
+            "where corporate_email_id is null or url_indicator_id is null"
+        )[0]
+        == 0
+    )

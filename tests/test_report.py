@@ -55,11 +55,18 @@ def test_meltano_run_renders_the_report(warehouse):
 # -- helpers -------------------------------------------------------------------------------
 
 
-def run_report(*args: str, env: dict[str, str] | None = None,
-               cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_report(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PROOFPOINT_REPORT_")}
-    return subprocess.run([REPORT, *args], capture_output=True, text=True, timeout=120,
-                          env={**clean, **(env or {})}, cwd=cwd)
+    return subprocess.run(
+        [REPORT, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**clean, **(env or {})},
+        cwd=cwd,
+    )
 
 
 @dataclass(frozen=True)
@@ -81,13 +88,18 @@ class Expected:
 def expected(database: Path, schema: str = SCHEMA) -> Expected:
     con = duckdb.connect(str(database), read_only=True)
     try:
+
         def one(sql: str) -> int:
             return con.execute(sql).fetchone()[0]
 
-        latencies = [m for (m,) in con.execute(
-            f"SELECT minutes_to_click FROM {schema}.fct_clicks").fetchall() if m is not None]
-        flags = [r for (r,) in con.execute(
-            f"SELECT is_retroactive FROM {schema}.fct_clicks").fetchall()]
+        latencies = [
+            m
+            for (m,) in con.execute(f"SELECT minutes_to_click FROM {schema}.fct_clicks").fetchall()
+            if m is not None
+        ]
+        flags = [
+            r for (r,) in con.execute(f"SELECT is_retroactive FROM {schema}.fct_clicks").fetchall()
+        ]
         active = one(f"SELECT count(*) FROM {schema}.mart_click_exposure")
         return Expected(
             active=active,
@@ -109,8 +121,9 @@ def expected(database: Path, schema: str = SCHEMA) -> Expected:
 
 
 def embedded_specs(html: str) -> dict[str, dict]:
-    found = re.search(r'<script type="application/json" id="report-specs">(.*?)</script>',
-                      html, re.S)
+    found = re.search(
+        r'<script type="application/json" id="report-specs">(.*?)</script>', html, re.S
+    )
     assert found, "report.html has no embedded chart specs"
     return json.loads(found.group(1))
 
@@ -147,8 +160,22 @@ class ChartDom:
 class ReportDom(HTMLParser):
     """What the browser built: per chart container, its SVG and the marks in it."""
 
-    VOID: ClassVar[set[str]] = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-            "param", "source", "track", "wbr"}
+    VOID: ClassVar[set[str]] = {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -176,8 +203,11 @@ class ReportDom(HTMLParser):
             if "role-mark" in parent_class and tag in {"path", "text", "line", "rect"}:
                 kind = next(c for c in parent_class if c.startswith("mark-"))
                 dom.marks[kind] = dom.marks.get(kind, 0) + 1
-        if tag == "tr" and self._ancestor_id("work-queue") and any(
-                t == "tbody" for t, _ in self.stack):
+        if (
+            tag == "tr"
+            and self._ancestor_id("work-queue")
+            and any(t == "tbody" for t, _ in self.stack)
+        ):
             self.queue_rows += 1
         if tag not in self.VOID:
             self.stack.append((tag, attrs))
@@ -206,20 +236,34 @@ def chromium() -> str:
     if path is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not on PATH (CI installs it with .ci/chromium.sh)")
-        pytest.skip("chromium is not on PATH: install Debian's chromium package to run "
-                    "the browser test")
+        pytest.skip(
+            "chromium is not on PATH: install Debian's chromium package to run the browser test"
+        )
     return path
 
 
 def run_chromium(report: Path, profile: Path, *mode: str) -> subprocess.CompletedProcess:
     """Headless Chromium on the file, with every network path closed."""
     return subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--disable-background-networking", "--disable-extensions", "--disable-sync",
-         "--no-first-run", "--proxy-server=127.0.0.1:9",
-         "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}",
-         *mode, report.resolve().as_uri()],
-        capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT,
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-extensions",
+            "--disable-sync",
+            "--no-first-run",
+            "--proxy-server=127.0.0.1:9",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={profile}",
+            *mode,
+            report.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=CHROMIUM_TIMEOUT,
     )
 
 
@@ -237,8 +281,9 @@ class Written:
 def written(marts_database, tmp_path_factory) -> Written:
     out = tmp_path_factory.mktemp("report") / "output"
     started = time.monotonic()
-    process = run_report("--database", str(marts_database), "--schema", SCHEMA,
-                         "--output", str(out))
+    process = run_report(
+        "--database", str(marts_database), "--schema", SCHEMA, "--output", str(out)
+    )
     return Written(out=out, process=process, seconds=time.monotonic() - started)
 
 
@@ -254,8 +299,10 @@ def test_cli_prints_the_report_path_and_the_three_numbers(written, marts_databas
     assert want.median is not None, "the fixture must have clicks matched to deliveries"
     assert float(median.group(1)) == pytest.approx(want.median, abs=0.05)
     share = f"{want.retroactive / want.clicks:.1%}"
-    assert lines[3] == ("  Retroactive clicks (clicked before the threat was known): "
-                        f"{want.retroactive} of {want.clicks} ({share})")
+    assert lines[3] == (
+        "  Retroactive clicks (clicked before the threat was known): "
+        f"{want.retroactive} of {want.clicks} ({share})"
+    )
     assert want.retroactive > 0 and want.active > 0  # the checks above would be weak otherwise
 
 
@@ -264,8 +311,9 @@ def test_report_html_opens_offline_by_construction(written):
     assert not re.search(r"<script[^>]*\ssrc\s*=", html, re.I)
     assert not re.search(r"<link\b", html, re.I)
     # The data (chart specs, the table) may name any host, a CDN's included: grep the rest.
-    page = re.sub(r'<script type="application/json" id="report-specs">.*?</script>', "", html,
-                  flags=re.S)
+    page = re.sub(
+        r'<script type="application/json" id="report-specs">.*?</script>', "", html, flags=re.S
+    )
     page = re.sub(r'<table id="work-queue">.*?</table>', "", page, flags=re.S)
     assert not re.search(r"cdn", page, re.I)
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
@@ -294,8 +342,12 @@ def test_every_png_is_a_drawn_chart_of_the_declared_size(written):
 
 def test_browser_draws_every_chart_and_the_work_queue(written, marts_database, tmp_path):
     want = expected(marts_database)
-    done = run_chromium(written.out / "report.html", tmp_path / "profile",
-                        "--virtual-time-budget=15000", "--dump-dom")
+    done = run_chromium(
+        written.out / "report.html",
+        tmp_path / "profile",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     dom = ReportDom()
     dom.feed(done.stdout)
@@ -320,18 +372,26 @@ def test_browser_draws_every_chart_and_the_work_queue(written, marts_database, t
 
 def test_browser_screenshot_shows_the_charts(written, tmp_path):
     shot = tmp_path / "report.png"
-    done = run_chromium(written.out / "report.html", tmp_path / "profile",
-                        "--virtual-time-budget=15000", f"--screenshot={shot}",
-                        "--window-size=1400,5000", "--hide-scrollbars")
+    done = run_chromium(
+        written.out / "report.html",
+        tmp_path / "profile",
+        "--virtual-time-budget=15000",
+        f"--screenshot={shot}",
+        "--window-size=1400,5000",
+        "--hide-scrollbars",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert not png_problems(shot.read_bytes(), (1400, 5000), min_share=0.03)
     pixels = Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 24)
     counts = dict((colour, n) for n, colour in pixels)
 
     def near(hex_colour: str) -> int:
-        r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
-        return sum(n for (cr, cg, cb), n in counts.items()
-                   if abs(cr - r) <= 3 and abs(cg - g) <= 3 and abs(cb - b) <= 3)
+        r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+        return sum(
+            n
+            for (cr, cg, cb), n in counts.items()
+            if abs(cr - r) <= 3 and abs(cg - g) <= 3 and abs(cb - b) <= 3
+        )
 
     # Bar fills only the charts paint: the page's own CSS uses none of these colours.
     for colour in (charts.CLASSIFICATION_COLOURS["phish"], charts.STAGE_COLOURS[1], "#d94801"):
@@ -347,19 +407,26 @@ def test_empty_marts_give_a_report_of_no_data_charts(marts_database, tmp_path):
     try:
         con.execute(f"ATTACH '{marts_database}' AS marts (READ_ONLY)")
         con.execute("CREATE SCHEMA reporting")
-        for (table,) in con.execute("SELECT table_name FROM information_schema.tables "
-                                    "WHERE table_catalog = 'marts' AND table_schema = ?",
-                                    [SCHEMA]).fetchall():
-            con.execute(f"CREATE TABLE reporting.{table} AS "
-                        f"SELECT * FROM marts.{SCHEMA}.{table} LIMIT 0")
+        for (table,) in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = 'marts' AND table_schema = ?",
+            [SCHEMA],
+        ).fetchall():
+            con.execute(
+                f"CREATE TABLE reporting.{table} AS SELECT * FROM marts.{SCHEMA}.{table} LIMIT 0"
+            )
     finally:
         con.close()
     out = tmp_path / "out"
     # A reader holds the file meanwhile: the report, which opens it read-only, runs beside it.
     with duckdb.connect(str(empty), read_only=True):
-        done = run_report(env={"PROOFPOINT_REPORT_DATABASE": str(empty),
-                               "PROOFPOINT_REPORT_SCHEMA": "reporting",
-                               "PROOFPOINT_REPORT_OUTPUT": str(out)})
+        done = run_report(
+            env={
+                "PROOFPOINT_REPORT_DATABASE": str(empty),
+                "PROOFPOINT_REPORT_SCHEMA": "reporting",
+                "PROOFPOINT_REPORT_OUTPUT": str(out),
+            }
+        )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"Report: {out / 'report.html'}",
@@ -402,20 +469,27 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *needles: str) -> N
 
 def test_missing_file_is_one_line(tmp_path):
     missing = tmp_path / "nowhere.duckdb"
-    assert_one_line_error(run_report("--database", str(missing)), str(missing),
-                          "does not exist", "--database")
+    assert_one_line_error(
+        run_report("--database", str(missing)), str(missing), "does not exist", "--database"
+    )
     assert_one_line_error(run_report(cwd=tmp_path), "output/sandbox.duckdb", "does not exist")
-    assert_one_line_error(run_report(env={"PROOFPOINT_REPORT_DATABASE": str(missing)}),
-                          str(missing))
+    assert_one_line_error(
+        run_report(env={"PROOFPOINT_REPORT_DATABASE": str(missing)}), str(missing)
+    )
 
 
 def test_file_without_the_marts_says_run_dbt(marts_database, tmp_path):
     bare = tmp_path / "raw.duckdb"
     duckdb.connect(str(bare)).close()
-    assert_one_line_error(run_report("--database", str(bare)), str(bare), "fct_clicks",
-                          "dbt-duckdb")
-    assert_one_line_error(run_report("--database", str(marts_database), "--schema", "nope"),
-                          "schema nope", "--schema", "dbt-duckdb")
+    assert_one_line_error(
+        run_report("--database", str(bare)), str(bare), "fct_clicks", "dbt-duckdb"
+    )
+    assert_one_line_error(
+        run_report("--database", str(marts_database), "--schema", "nope"),
+        "schema nope",
+        "--schema",
+        "dbt-duckdb",
+    )
     garbage = tmp_path / "garbage.duckdb"
     garbage.write_bytes(b"not a database" * 100)
     assert_one_line_error(run_report("--database", str(garbage)), str(garbage))
@@ -425,13 +499,21 @@ def test_file_locked_by_a_writer_says_retry(marts_database, tmp_path):
     copy = tmp_path / "locked.duckdb"
     shutil.copyfile(marts_database, copy)
     writer = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('ready', flush=True); time.sleep(120)", str(copy)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(120)",
+            str(copy),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert writer.stdout.readline().strip() == "ready"
-        assert_one_line_error(run_report("--database", str(copy)), str(copy), "locked",
-                              "retry", f"PID {writer.pid}")
+        assert_one_line_error(
+            run_report("--database", str(copy)), str(copy), "locked", "retry", f"PID {writer.pid}"
+        )
     finally:
         writer.kill()
         writer.wait(timeout=10)

@@ -24,11 +24,23 @@ def get(sandbox, path=CLICKS, auth=AUTH, **params):
 
 
 def click(event_id: str, click_time: str, threat_time: str, status: str = "active") -> dict:
-    return {"id": event_id, "GUID": "g-" + event_id, "url": "https://bad.example/" + event_id,
-            "classification": "phish", "clickTime": click_time, "threatTime": threat_time,
-            "threatStatus": status, "threatID": "t", "threatURL": "https://tu", "clickIP": "1.2.3.4",
-            "userAgent": "ua", "sender": "s@bad.example", "recipient": "r@acme.example",
-            "senderIP": "5.6.7.8", "messageID": "<m>"}
+    return {
+        "id": event_id,
+        "GUID": "g-" + event_id,
+        "url": "https://bad.example/" + event_id,
+        "classification": "phish",
+        "clickTime": click_time,
+        "threatTime": threat_time,
+        "threatStatus": status,
+        "threatID": "t",
+        "threatURL": "https://tu",
+        "clickIP": "1.2.3.4",
+        "userAgent": "ua",
+        "sender": "s@bad.example",
+        "recipient": "r@acme.example",
+        "senderIP": "5.6.7.8",
+        "messageID": "<m>",
+    }
 
 
 @pytest.fixture
@@ -44,8 +56,12 @@ def test_endpoints_have_their_own_envelopes(busy):
         "/v2/siem/clicks/blocked": {"clicksBlocked"},
         "/v2/siem/messages/delivered": {"messagesDelivered"},
         "/v2/siem/messages/blocked": {"messagesBlocked"},
-        "/v2/siem/all": {"clicksPermitted", "clicksBlocked", "messagesDelivered",
-                         "messagesBlocked"},
+        "/v2/siem/all": {
+            "clicksPermitted",
+            "clicksBlocked",
+            "messagesDelivered",
+            "messagesBlocked",
+        },
         "/v2/siem/issues": {"clicksPermitted", "messagesDelivered"},
     }
     for path, keys in expected.items():
@@ -57,11 +73,18 @@ def test_endpoints_have_their_own_envelopes(busy):
 
 def test_all_carries_empty_arrays(quiet_sandbox):
     body = get(quiet_sandbox, "/v2/siem/all", interval=HOUR).json()
-    assert body == {"clicksBlocked": [], "clicksPermitted": [], "messagesBlocked": [],
-                    "messagesDelivered": [], "queryEndTime": "2026-03-04T11:00:00Z"}
+    assert body == {
+        "clicksBlocked": [],
+        "clicksPermitted": [],
+        "messagesBlocked": [],
+        "messagesDelivered": [],
+        "queryEndTime": "2026-03-04T11:00:00Z",
+    }
 
 
-@pytest.mark.parametrize("auth", [None, ("sandbox-principal", "wrong"), ("other", "sandbox-secret")])
+@pytest.mark.parametrize(
+    "auth", [None, ("sandbox-principal", "wrong"), ("other", "sandbox-secret")]
+)
 def test_wrong_or_missing_credentials_get_401(quiet_sandbox, auth):
     assert get(quiet_sandbox, auth=auth, interval=HOUR).status_code == 401
 
@@ -107,8 +130,10 @@ def test_refused_windows_get_the_real_texts(quiet_sandbox, params, text):
 
 
 def test_too_old_text_is_the_observed_one():
-    assert rules.TOO_OLD == ("The requested start time is too far into the past. Requests for "
-                             "information up to 7.00d are accepted")
+    assert rules.TOO_OLD == (
+        "The requested start time is too far into the past. Requests for "
+        "information up to 7.00d are accepted"
+    )
 
 
 def test_format_json_is_required(quiet_sandbox):
@@ -117,11 +142,15 @@ def test_format_json_is_required(quiet_sandbox):
 
 def test_threat_status_default_and_repeated_keys(quiet_sandbox):
     for n, status in enumerate(("active", "cleared", "falsePositive")):
-        quiet_sandbox.store.add("clicks_permitted", click(
-            f"c{n}", "2026-03-04T10:10:00.000Z", "2026-03-04T10:00:00.000Z", status))
+        quiet_sandbox.store.add(
+            "clicks_permitted",
+            click(f"c{n}", "2026-03-04T10:10:00.000Z", "2026-03-04T10:00:00.000Z", status),
+        )
+
     def statuses(**params):
         body = get(quiet_sandbox, interval=HOUR, **params).json()
         return sorted(e["threatStatus"] for e in body["clicksPermitted"])
+
     assert statuses() == ["active", "cleared"]
     assert statuses(threatStatus=["falsePositive"]) == ["falsePositive"]
     assert statuses(threatStatus=["active", "falsePositive"]) == ["active", "falsePositive"]
@@ -132,6 +161,7 @@ def test_threat_type_filters_messages(busy):
     def types(**params):
         body = get(busy, "/v2/siem/messages/delivered", interval=HOUR, **params).json()
         return [{i["threatType"] for i in e["threatsInfoMap"]} for e in body["messagesDelivered"]]
+
     everything = types()
     attachments = types(threatType="attachment")
     assert 0 < len(attachments) < len(everything)
@@ -140,10 +170,12 @@ def test_threat_type_filters_messages(busy):
 
 def test_event_is_served_in_the_window_of_its_creation_time(quiet_sandbox):
     # Clicked three days ago, condemned at 10:20 today: the 10:00-11:00 window returns it.
-    quiet_sandbox.store.add("clicks_permitted", click(
-        "retro", "2026-03-01T08:00:00.000Z", "2026-03-04T10:20:00.000Z"))
+    quiet_sandbox.store.add(
+        "clicks_permitted", click("retro", "2026-03-01T08:00:00.000Z", "2026-03-04T10:20:00.000Z")
+    )
     assert [e["id"] for e in get(quiet_sandbox, interval=HOUR).json()["clicksPermitted"]] == [
-        "retro"]
+        "retro"
+    ]
     early = get(quiet_sandbox, interval="2026-03-01T07:30:00Z/2026-03-01T08:30:00Z").json()
     assert early["clicksPermitted"] == []
 
@@ -154,8 +186,12 @@ def test_late_indexed_event_appears_only_after_its_lag(quiet_sandbox):
     quiet_sandbox.store.add("clicks_permitted", event, visible=NOW.replace(hour=10, minute=25))
     window = "2026-03-04T10:00:00Z/2026-03-04T10:30:00Z"
     quiet_sandbox.clock.set(NOW.replace(hour=10, minute=20))
-    assert get(quiet_sandbox, interval="2026-03-04T10:00:00Z/2026-03-04T10:19:00Z").json()[
-        "clicksPermitted"] == []
+    assert (
+        get(quiet_sandbox, interval="2026-03-04T10:00:00Z/2026-03-04T10:19:00Z").json()[
+            "clicksPermitted"
+        ]
+        == []
+    )
     quiet_sandbox.clock.set(NOW.replace(hour=10, minute=40))
     assert len(get(quiet_sandbox, interval=window).json()["clicksPermitted"]) == 1
 
@@ -173,8 +209,10 @@ def test_generated_late_and_retroactive_events_exist():
 def test_results_and_message_parts_are_shuffled(busy):
     def fetch():
         body = get(busy, "/v2/siem/messages/blocked", interval=HOUR).json()["messagesBlocked"]
-        return [e["id"] for e in body], {e["id"]: [p["filename"] for p in e["messageParts"]]
-                                         for e in body}
+        return [e["id"] for e in body], {
+            e["id"]: [p["filename"] for p in e["messageParts"]] for e in body
+        }
+
     orders, parts = zip(*(fetch() for _ in range(4)), strict=True)
     assert len({tuple(o) for o in orders}) > 1 and len({frozenset(o) for o in orders}) == 1
     assert any(parts[0][k] != p[k] for p in parts[1:] for k in p)
@@ -185,12 +223,14 @@ def test_same_seed_same_events_other_seed_other_events(clock):
         settings = Settings(seed=seed, per_hour=(("clicks_permitted", 30),), late_fraction=0)
         with Sandbox(settings=settings, clock=Clock(fixed=NOW)) as sandbox:
             return sorted(e["id"] for e in get(sandbox, interval=HOUR).json()["clicksPermitted"])
+
     assert ids(5) == ids(5) and ids(5) != ids(6)
 
 
 def test_documented_shapes_switch():
-    settings = Settings(per_hour=(("messages_delivered", 20), ("clicks_permitted", 5)),
-                        documented_shapes=True)
+    settings = Settings(
+        per_hour=(("messages_delivered", 20), ("clicks_permitted", 5)), documented_shapes=True
+    )
     message = generate_hour(settings, "messages_delivered", NOW)[0].event
     assert "id" not in message and "clusterId" in message and isinstance(message["recipient"], str)
     assert message["completelyRewritten"] in ("true", "false", "na")
@@ -220,10 +260,16 @@ def test_rate_limit_pools_are_kept_apart(quiet_sandbox):
 
 
 def test_faults(quiet_sandbox):
-    quiet_sandbox.store.add("clicks_permitted", click(
-        "x", "2026-03-04T10:10:00.000Z", "2026-03-04T10:00:00.000Z"))
-    quiet_sandbox.inject(Fault("status", status=503, skip=1), Fault("text-plain", skip=2),
-                         Fault("truncate", skip=3), Fault("cut", skip=4), Fault("reset", skip=5))
+    quiet_sandbox.store.add(
+        "clicks_permitted", click("x", "2026-03-04T10:10:00.000Z", "2026-03-04T10:00:00.000Z")
+    )
+    quiet_sandbox.inject(
+        Fault("status", status=503, skip=1),
+        Fault("text-plain", skip=2),
+        Fault("truncate", skip=3),
+        Fault("cut", skip=4),
+        Fault("reset", skip=5),
+    )
     assert get(quiet_sandbox, interval=HOUR).status_code == 200
     assert get(quiet_sandbox, interval=HOUR).status_code == 503
     plain = get(quiet_sandbox, interval=HOUR)
@@ -236,48 +282,91 @@ def test_faults(quiet_sandbox):
         get(quiet_sandbox, interval=HOUR)
     assert get(quiet_sandbox, interval=HOUR).status_code == 200
     log = quiet_sandbox.siem_requests(CLICKS)
-    assert [r.fault for r in log] == [None, "status", "text-plain", "truncate", "cut", "reset",
-                                      None]
+    assert [r.fault for r in log] == [
+        None,
+        "status",
+        "text-plain",
+        "truncate",
+        "cut",
+        "reset",
+        None,
+    ]
     assert log[0].params["interval"] == [HOUR] and log[1].status == 503
 
 
 def test_delay_fault_stalls(quiet_sandbox):
     quiet_sandbox.inject(Fault("delay", seconds=1.5))
     with pytest.raises(requests.exceptions.Timeout):
-        requests.get(quiet_sandbox.url + CLICKS, params={"format": "json", "interval": HOUR},
-                     auth=AUTH, timeout=0.5)
+        requests.get(
+            quiet_sandbox.url + CLICKS,
+            params={"format": "json", "interval": HOUR},
+            auth=AUTH,
+            timeout=0.5,
+        )
 
 
 def test_large_window_is_served_whole(clock):
     settings = Settings(per_hour=(("clicks_permitted", 20_000),), late_fraction=0)
     with Sandbox(settings=settings, clock=clock) as sandbox:
-        expected = sandbox.store.select("clicks_permitted", rules.Window(
-            NOW.replace(hour=10), NOW.replace(hour=11)), statuses=rules.DEFAULT_THREAT_STATUSES)
+        expected = sandbox.store.select(
+            "clicks_permitted",
+            rules.Window(NOW.replace(hour=10), NOW.replace(hour=11)),
+            statuses=rules.DEFAULT_THREAT_STATUSES,
+        )
         body = get(sandbox, interval=HOUR).json()["clicksPermitted"]
         assert len(body) == len(expected) > 15_000
         assert len({e["id"] for e in body}) == len(body)
 
 
 def test_cli_help_documents_every_option():
-    out = subprocess.run([sys.executable, "-m", "tap_proofpoint_tap.sandboxes.siem.cli", "--help"],
-                         capture_output=True, text=True, check=True).stdout
-    for option in ("--port", "--seed", "--principal", "--secret", "--history-hours", "--rate",
-                   "--documented-shapes", "--now", "--offset-minutes", "--rate-limit",
-                   "--fault", "--late-fraction", "--retroactive-fraction", "--log-requests"):
+    out = subprocess.run(
+        [sys.executable, "-m", "tap_proofpoint_tap.sandboxes.siem.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for option in (
+        "--port",
+        "--seed",
+        "--principal",
+        "--secret",
+        "--history-hours",
+        "--rate",
+        "--documented-shapes",
+        "--now",
+        "--offset-minutes",
+        "--rate-limit",
+        "--fault",
+        "--late-fraction",
+        "--retroactive-fraction",
+        "--log-requests",
+    ):
         assert option in out
 
 
 def test_cli_serves_on_a_printed_port():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tap_proofpoint_tap.sandboxes.siem.cli", "--port", "0",
-         "--now", "2026-03-04T12:00:00Z", "--rate", "clicks_permitted=50"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tap_proofpoint_tap.sandboxes.siem.cli",
+            "--port",
+            "0",
+            "--now",
+            "2026-03-04T12:00:00Z",
+            "--rate",
+            "clicks_permitted=50",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         url = line.split(" on ")[1].split()[0]
         assert url.startswith("http://127.0.0.1:")
-        body = requests.get(url + CLICKS, params={"format": "json", "interval": HOUR}, auth=AUTH,
-                            timeout=10).json()
+        body = requests.get(
+            url + CLICKS, params={"format": "json", "interval": HOUR}, auth=AUTH, timeout=10
+        ).json()
         assert body["clicksPermitted"]
     finally:
         proc.terminate()

@@ -22,7 +22,6 @@ SAMPLES = Path(__file__).parent / "samples"  # copied from shared/samples
 SCHEMAS = Path(__file__).resolve().parents[1] / "tap_proofpoint_tap" / "schemas"
 
 
-
 def test_every_stream_emits_exactly_its_events_and_they_validate(tmp_path, busy_live):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     end = start + timedelta(hours=3)
@@ -33,8 +32,9 @@ def test_every_stream_emits_exactly_its_events_and_they_validate(tmp_path, busy_
     for stream in STREAMS:
         truth = busy_live.store.select(stream, Window(start, end), None, DEFAULT_THREAT_STATUSES)
         assert sorted(run.ids(stream)) == sorted(s.event["id"] for s in truth), stream
-        validator = jsonschema.Draft7Validator(schemas[stream],
-                                               format_checker=jsonschema.FormatChecker())
+        validator = jsonschema.Draft7Validator(
+            schemas[stream], format_checker=jsonschema.FormatChecker()
+        )
         for record in run.records(stream):
             validator.validate(record)
         keys = next(m for m in run.messages if m["type"] == "SCHEMA" and m["stream"] == stream)
@@ -45,8 +45,7 @@ def test_every_stream_emits_exactly_its_events_and_they_validate(tmp_path, busy_
 def test_deselected_streams_cost_no_requests(tmp_path, busy_live):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
     config = tap_config(busy_live, start, start + timedelta(hours=2))
-    run = run_tap(tmp_path, config,
-                  catalog=catalog_selecting(tmp_path, config, "messages_blocked"))
+    run = run_tap(tmp_path, config, catalog=catalog_selecting(tmp_path, config, "messages_blocked"))
     assert run.returncode == 0, run.stderr
     assert {r.path for r in busy_live.requests} == {"/v2/siem/messages/blocked"}
     assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} == {"messages_blocked"}
@@ -54,8 +53,9 @@ def test_deselected_streams_cost_no_requests(tmp_path, busy_live):
 
 def test_threat_type_is_sent_for_message_streams_only(tmp_path, busy_live):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=2)
-    config = tap_config(busy_live, start, start + timedelta(hours=1),
-                        threat_type=["attachment", "url"])
+    config = tap_config(
+        busy_live, start, start + timedelta(hours=1), threat_type=["attachment", "url"]
+    )
     run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr
     for request in busy_live.requests:
@@ -70,8 +70,12 @@ def test_documented_shapes_come_out_like_observed_ones(tmp_path):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
     types = {}
     for documented in (False, True):
-        settings = Settings(seed=9, per_hour=tuple((s, 30) for s in STREAMS),
-                            documented_shapes=documented, late_fraction=0)
+        settings = Settings(
+            seed=9,
+            per_hour=tuple((s, 30) for s in STREAMS),
+            documented_shapes=documented,
+            late_fraction=0,
+        )
         with Sandbox(settings=settings, clock=Clock(), history=timedelta(hours=5)) as sandbox:
             run = run_tap(tmp_path, tap_config(sandbox, start, start + timedelta(hours=2)))
         assert run.returncode == 0, run.stderr
@@ -100,18 +104,31 @@ def load(name: str) -> dict:
 def test_every_sample_normalises_to_the_schema_types():
     message_schema = json.loads((SCHEMAS / "message.json").read_text())
     click_schema = json.loads((SCHEMAS / "click.json").read_text())
-    clicks = [load(n) for n in ("doc_example_click_event.json", "observed_click_blocked.json",
-                                "observed_click_permitted_cleared.json",
-                                "observed_click_permitted_retroactive.json")]
+    clicks = [
+        load(n)
+        for n in (
+            "doc_example_click_event.json",
+            "observed_click_blocked.json",
+            "observed_click_permitted_cleared.json",
+            "observed_click_permitted_retroactive.json",
+        )
+    ]
     clicks += load("observed_clicks_blocked_envelope_demo_tenant.json")["clicksBlocked"]
-    messages = [load(n) for n in ("doc_example_message_event.json", "observed_message_blocked.json",
-                                  "observed_message_delivered_full.json",
-                                  "observed_message_delivered_sparse.json",
-                                  "sumo_demo_message_blocked_event.json")]
+    messages = [
+        load(n)
+        for n in (
+            "doc_example_message_event.json",
+            "observed_message_blocked.json",
+            "observed_message_delivered_full.json",
+            "observed_message_delivered_sparse.json",
+            "sumo_demo_message_blocked_event.json",
+        )
+    ]
     messages += load("observed_all_envelope_demo_tenant.json")["messagesBlocked"]
     now = "2026-01-01T00:00:00Z"
     for event, schema, normalise in [(c, click_schema, normalise_click) for c in clicks] + [
-            (m, message_schema, normalise_message) for m in messages]:
+        (m, message_schema, normalise_message) for m in messages
+    ]:
         problems: list[str] = []
         record = {**normalise(event, problems), "queryEndTime": now}
         assert problems == []
@@ -152,16 +169,19 @@ def test_sandbox_envelopes_match_the_streams():
 def test_a_deselected_property_is_left_out(tmp_path, busy_live):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
     config = tap_config(busy_live, start, start + timedelta(hours=1))
-    catalog = deselect(catalog_selecting(tmp_path, config, "clicks_permitted"),
-                       "clicks_permitted", "userAgent")
+    catalog = deselect(
+        catalog_selecting(tmp_path, config, "clicks_permitted"), "clicks_permitted", "userAgent"
+    )
     run = run_tap(tmp_path, config, catalog=catalog)
     assert run.returncode == 0, run.stderr
     assert run.records() and all("userAgent" not in r and "clickIP" in r for r in run.records())
-    plain = run_tap(tmp_path, config, catalog=catalog_selecting(tmp_path, config,
-                                                                 "clicks_permitted"))
+    plain = run_tap(
+        tmp_path, config, catalog=catalog_selecting(tmp_path, config, "clicks_permitted")
+    )
     assert all("userAgent" in r for r in plain.records())
-    assert all(isinstance(m.get("time_extracted"), str) for m in plain.messages
-               if m["type"] == "RECORD")
+    assert all(
+        isinstance(m.get("time_extracted"), str) for m in plain.messages if m["type"] == "RECORD"
+    )
 
 
 def test_stream_maps_and_flattening_give_what_the_sdk_gives(tmp_path, busy_live):
@@ -181,18 +201,19 @@ def test_stream_maps_and_flattening_give_what_the_sdk_gives(tmp_path, busy_live)
 
     plain = records()
     assert records(flattening_enabled=True, flattening_max_depth=1) == plain
-    renamed = records(stream_maps={"clicks_permitted": {"__alias__": "clicks",
-                                                        "userAgent": None}})
+    renamed = records(stream_maps={"clicks_permitted": {"__alias__": "clicks", "userAgent": None}})
     assert [m["stream"] for m in renamed] == ["clicks"] * len(plain)
     assert [m["record"] for m in renamed] == [
-        {k: v for k, v in m["record"].items() if k != "userAgent"} for m in plain]
+        {k: v for k, v in m["record"].items() if k != "userAgent"} for m in plain
+    ]
 
 
 def test_a_record_line_is_its_message_encoded():
     record = {"id": "1", "url": 'https://x.example/"record":null', "note": "é\u2028"}
-    for fields in ({"type": "RECORD", "stream": "clicks_permitted"},
-                   {"type": "RECORD", "stream": 'odd "record":null', "time_extracted": "t",
-                    "version": 3}):
+    for fields in (
+        {"type": "RECORD", "stream": "clicks_permitted"},
+        {"type": "RECORD", "stream": 'odd "record":null', "time_extracted": "t", "version": 3},
+    ):
         head, tail = record_envelope(fields)
         line = head + ENCODER.encode(record) + tail
         assert line.endswith(b"\n") and json.loads(line) == {**fields, "record": record}
@@ -211,4 +232,5 @@ def test_a_message_that_cannot_be_encoded_leaves_no_half_line(capsysbinary):
     lines = capsysbinary.readouterr().out.split(b"\n")
     assert [json.loads(line) for line in lines if line] == [
         {"type": "RECORD", "stream": "s", "record": {"id": "1"}},
-        {"type": "STATE", "value": {}}]
+        {"type": "STATE", "value": {}},
+    ]

@@ -46,14 +46,17 @@ def parse_qs_interval(params):
 
 def test_five_hours_with_two_empty_hours(tmp_path, live_sandbox):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=7)
-    add_clicks(live_sandbox, [base + timedelta(hours=h, minutes=7 * n)
-                              for n, h in enumerate((0, 0, 2, 4, 4, 4))])
+    add_clicks(
+        live_sandbox,
+        [base + timedelta(hours=h, minutes=7 * n) for n, h in enumerate((0, 0, 2, 4, 4, 4))],
+    )
     config = tap_config(live_sandbox, base, base + timedelta(hours=5))
     run = run_tap(tmp_path, config, catalog=only_clicks(tmp_path, config))
     assert run.returncode == 0, run.stderr
     assert sorted(run.ids()) == [f"click-{n}" for n in range(6)]
-    bookmarks = [s["bookmarks"]["clicks_permitted"].get("replication_key_value")
-                 for s in run.states]
+    bookmarks = [
+        s["bookmarks"]["clicks_permitted"].get("replication_key_value") for s in run.states
+    ]
     expected = [fmt(base + timedelta(hours=h)) for h in range(1, 6)]
     assert list(dict.fromkeys(b for b in bookmarks if b)) == expected  # a STATE per window
     assert run.bookmark() == fmt(base + timedelta(hours=5))
@@ -72,9 +75,13 @@ def test_resume_from_a_mid_run_state_loses_nothing(tmp_path, live_sandbox):
     catalog = only_clicks(tmp_path, config)
     full = run_tap(tmp_path, config, catalog=catalog)
     # What a kill right after the second window leaves: its records and its last STATE.
-    cut = next(i for i, m in enumerate(full.messages) if m["type"] == "STATE"
-               and m["value"]["bookmarks"]["clicks_permitted"].get("replication_key_value")
-               == fmt(base + timedelta(hours=2)))
+    cut = next(
+        i
+        for i, m in enumerate(full.messages)
+        if m["type"] == "STATE"
+        and m["value"]["bookmarks"]["clicks_permitted"].get("replication_key_value")
+        == fmt(base + timedelta(hours=2))
+    )
     before = [m["record"]["id"] for m in full.messages[:cut] if m["type"] == "RECORD"]
     first_requests = len(live_sandbox.siem_requests(CLICKS))
     resumed = run_tap(tmp_path, config, state=full.messages[cut]["value"], catalog=catalog)
@@ -98,8 +105,12 @@ def test_retroactive_and_late_indexed_clicks_arrive_in_later_runs(tmp_path, live
     first = run_tap(tmp_path, config, catalog=catalog)
     assert first.returncode == 0 and first.ids() == []
     live_sandbox.clock.advance(timedelta(hours=1))  # the late event is now indexed
-    second = run_tap(tmp_path, {**config, "end_date": fmt(first_end + timedelta(hours=1))},
-                     state=first.states[-1], catalog=catalog)
+    second = run_tap(
+        tmp_path,
+        {**config, "end_date": fmt(first_end + timedelta(hours=1))},
+        state=first.states[-1],
+        catalog=catalog,
+    )
     assert second.returncode == 0, second.stderr
     assert sorted(second.ids()) == ["click-1", "click-2"]
 
@@ -109,8 +120,11 @@ def test_nine_day_old_bookmark_is_clamped_without_a_400_loop(tmp_path, live_sand
     old = fmt(now - timedelta(days=9))
     config = tap_config(live_sandbox, now - timedelta(days=9), now - timedelta(days=6, hours=22))
     del config["start_date"]
-    state = {"bookmarks": {"clicks_permitted": {"replication_key": "queryEndTime",
-                                                "replication_key_value": old}}}
+    state = {
+        "bookmarks": {
+            "clicks_permitted": {"replication_key": "queryEndTime", "replication_key_value": old}
+        }
+    }
     run = run_tap(tmp_path, config, state=state, catalog=only_clicks(tmp_path, config))
     assert run.returncode == 0, run.stderr
     assert "can no longer be fetched" in run.stderr and old in run.stderr
@@ -120,8 +134,9 @@ def test_nine_day_old_bookmark_is_clamped_without_a_400_loop(tmp_path, live_sand
 
 def test_wrong_credentials_stop_at_once(tmp_path, live_sandbox):
     now = datetime.now(timezone.utc)
-    config = tap_config(live_sandbox, now - timedelta(hours=3), now - timedelta(hours=1),
-                        secret="not-the-secret-42")
+    config = tap_config(
+        live_sandbox, now - timedelta(hours=3), now - timedelta(hours=1), secret="not-the-secret-42"
+    )
     run = run_tap(tmp_path, config)
     assert run.returncode != 0
     assert "'principal'" in run.stderr and "'secret'" in run.stderr
@@ -150,9 +165,18 @@ def test_429_mid_run_stops_cleanly_and_a_later_run_completes(tmp_path, live_sand
     assert set(throttled.ids()) | set(rest.ids()) == {f"click-{n}" for n in range(10)}
 
 
-@pytest.mark.parametrize("fault", [Fault("status", status=500), Fault("status", status=503),
-                                   Fault("truncate"), Fault("cut"), Fault("reset"),
-                                   Fault("text-plain"), Fault("delay", seconds=8)])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("status", status=500),
+        Fault("status", status=503),
+        Fault("truncate"),
+        Fault("cut"),
+        Fault("reset"),
+        Fault("text-plain"),
+        Fault("delay", seconds=8),
+    ],
+)
 def test_transient_faults_are_retried(tmp_path, live_sandbox, fault):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     add_clicks(live_sandbox, [base + timedelta(minutes=19 * n) for n in range(6)])
@@ -187,20 +211,29 @@ def test_other_400_stops_with_the_api_text(tmp_path, live_sandbox):
         ({"threat_type": ["pdf"]}, "threat_type: unknown value 'pdf'"),
         ({"window_minutes": 0}, "window_minutes must be between 1 and 60"),
         ({"window_minutes": 61}, "window_minutes must be between 1 and 60"),
-        ({"end_date": "2026-01-01T00:00:30Z", "start_date": "2026-01-01T00:00:00Z"},
-         "end_date must be at least a minute after start_date"),
-        ({"start_date": "2999-01-01T00:00:00Z"}, "start_date 2999-01-01T00:00:00Z is in the future"),
+        (
+            {"end_date": "2026-01-01T00:00:30Z", "start_date": "2026-01-01T00:00:00Z"},
+            "end_date must be at least a minute after start_date",
+        ),
+        (
+            {"start_date": "2999-01-01T00:00:00Z"},
+            "start_date 2999-01-01T00:00:00Z is in the future",
+        ),
         ({"api_url": "ftp://example.com"}, "api_url must start with https://"),
         ({"lookback_minutes": -5}, "lookback_minutes must be between 0 and 1440"),
         ({"lookback_minutes": 1441}, "lookback_minutes must be between 0 and 1440"),
         ({"request_timeout": 0}, "request_timeout must be between 1 and 3600"),
         ({"request_timeout": 3601}, "request_timeout must be between 1 and 3600"),
         ({"max_requests_per_run": 0}, "max_requests_per_run must be between 1 and 1800"),
-        ({"window_minutes": "sixty"}, "'sixty' is not of type 'integer', 'null' in "
-                                      "config['window_minutes']"),
+        (
+            {"window_minutes": "sixty"},
+            "'sixty' is not of type 'integer', 'null' in config['window_minutes']",
+        ),
         ({"max_requests_per_run": "ten"}, "config['max_requests_per_run']"),
-        ({"threat_status": "active"}, "'active' is not of type 'array', 'null' in "
-                                      "config['threat_status']"),
+        (
+            {"threat_status": "active"},
+            "'active' is not of type 'array', 'null' in config['threat_status']",
+        ),
         ({"threat_type": [5]}, "config['threat_type'][0]"),
         ({"start_date": "yesterday"}, "start_date 'yesterday' is not an ISO 8601 date-time"),
         ({"end_date": "soon"}, "end_date 'soon' is not an ISO 8601 date-time"),
@@ -211,8 +244,10 @@ def test_other_400_stops_with_the_api_text(tmp_path, live_sandbox):
 )
 def test_bad_settings_get_one_clear_message(tmp_path, live_sandbox, change, message):
     now = datetime.now(timezone.utc)
-    config = {**tap_config(live_sandbox, now - timedelta(hours=3), now - timedelta(hours=1)),
-              **change}
+    config = {
+        **tap_config(live_sandbox, now - timedelta(hours=3), now - timedelta(hours=1)),
+        **change,
+    }
     run = run_tap(tmp_path, config)
     assert run.returncode != 0
     assert message in run.stderr
@@ -230,8 +265,14 @@ def test_missing_secret_is_named(tmp_path, live_sandbox):
 def test_corrupt_state_is_named(tmp_path, live_sandbox):
     now = datetime.now(timezone.utc)
     config = tap_config(live_sandbox, now - timedelta(hours=3), now - timedelta(hours=1))
-    state = {"bookmarks": {"clicks_permitted": {"replication_key": "queryEndTime",
-                                                "replication_key_value": "yesterday-ish"}}}
+    state = {
+        "bookmarks": {
+            "clicks_permitted": {
+                "replication_key": "queryEndTime",
+                "replication_key_value": "yesterday-ish",
+            }
+        }
+    }
     run = run_tap(tmp_path, config, state=state, catalog=only_clicks(tmp_path, config))
     assert run.returncode != 0
     assert "is not a time" in run.stderr and "Traceback" not in run.stderr
@@ -249,22 +290,38 @@ def test_no_id_twice_within_a_window(tmp_path, live_sandbox):
     for record in run.records():
         by_window.setdefault(record["queryEndTime"], []).append(record["id"])
     assert {end: sorted(ids) for end, ids in by_window.items()} == {
-        fmt(base + timedelta(hours=1)): ["click-1", "click-2"]}
+        fmt(base + timedelta(hours=1)): ["click-1", "click-2"]
+    }
 
 
 def test_readme_settings_table_equals_about():
-    about = subprocess.run([TAP, "--about", "--format", "markdown"], capture_output=True,
-                           text=True, check=True).stdout
+    about = subprocess.run(
+        [TAP, "--about", "--format", "markdown"], capture_output=True, text=True, check=True
+    ).stdout
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    ours = [line for line in about.splitlines() if line.startswith("| ")
-            and line.split("|")[1].strip() in SETTINGS]
+    ours = [
+        line
+        for line in about.splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip() in SETTINGS
+    ]
     assert [line.split("|")[1].strip() for line in ours] == list(SETTINGS)
     assert all(line in readme.splitlines() for line in ours)
 
 
-SETTINGS = ("principal", "secret", "api_url", "start_date", "end_date", "threat_status",
-            "threat_type", "window_minutes", "lookback_minutes", "request_timeout",
-            "max_requests_per_run", "use_all_endpoint")
+SETTINGS = (
+    "principal",
+    "secret",
+    "api_url",
+    "start_date",
+    "end_date",
+    "threat_status",
+    "threat_type",
+    "window_minutes",
+    "lookback_minutes",
+    "request_timeout",
+    "max_requests_per_run",
+    "use_all_endpoint",
+)
 
 
 def test_config_from_environment(tmp_path, live_sandbox):
@@ -274,12 +331,16 @@ def test_config_from_environment(tmp_path, live_sandbox):
     catalog = tmp_path / "catalog.json"
     catalog.write_text(json.dumps(only_clicks(tmp_path, config)))
     env = {**os.environ, **{f"TAP_PROOFPOINT_TAP_{k.upper()}": v for k, v in config.items()}}
-    proc = subprocess.run([TAP, "--config", "ENV", "--catalog", str(catalog)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [TAP, "--config", "ENV", "--catalog", str(catalog)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert '"id":"click-1"' in proc.stdout.replace(" ", "")
     assert_no_secret(config, proc.stdout, proc.stderr)
-
 
 
 @pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_GETPIPE_SZ"), reason="Linux pipes only")
@@ -290,8 +351,11 @@ def test_stdout_pipe_is_widened(tmp_path, live_sandbox):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=2)
     config = tap_config(live_sandbox, start, start + timedelta(hours=1))
     (tmp_path / "config.json").write_text(json.dumps(config))
-    proc = subprocess.Popen([TAP, "--config", str(tmp_path / "config.json")],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [TAP, "--config", str(tmp_path / "config.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     proc.stdout.readline()  # the first line: the writer is set up
     size = fcntl.fcntl(proc.stdout.fileno(), fcntl.F_GETPIPE_SZ)
     proc.communicate()

@@ -59,14 +59,25 @@ def day(tmp_path_factory) -> Day:
         config = tap_config(siem, end - timedelta(hours=24), end)
         tap = run_tap(tmp, config, catalog=catalog_selecting(tmp, config, "clicks_permitted"))
     assert tap.returncode == 0, tap.stderr[-2000:]
-    mapped = subprocess.run([MAPPER], input="".join(json.dumps(m) + "\n" for m in tap.messages),
-                            capture_output=True, text=True, check=True, timeout=300)
+    mapped = subprocess.run(
+        [MAPPER],
+        input="".join(json.dumps(m) + "\n" for m in tap.messages),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     return Day(mapped.stdout.splitlines(keepends=True), tap.records("clicks_permitted"))
 
 
 def tq_config(tq: ThreatQSandbox, **extra) -> dict:
-    return {"api_url": tq.url, "client_id": CREDENTIALS.client_id, "email": CREDENTIALS.email,
-            "password": CREDENTIALS.password, **extra}
+    return {
+        "api_url": tq.url,
+        "client_id": CREDENTIALS.client_id,
+        "email": CREDENTIALS.email,
+        "password": CREDENTIALS.password,
+        **extra,
+    }
 
 
 @dataclass
@@ -87,8 +98,13 @@ class TargetRun:
 def run_target(tmp_path, lines: list[str], config: dict, timeout: float = 600) -> TargetRun:
     path = tmp_path / "target.json"
     path.write_text(json.dumps(config))
-    proc = subprocess.run([TARGET, "--config", str(path)], input="".join(lines),
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [TARGET, "--config", str(path)],
+        input="".join(lines),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     for secret in SECRETS:
         assert secret not in proc.stdout + proc.stderr, "a secret or token leaked"
     states = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -112,16 +128,24 @@ def stored(tq: ThreatQSandbox) -> dict[str, set]:
         click = row["value"].rsplit("[click ", 1)[1].rstrip("]")
         names["incident", row["id"]] = click
         incidents.add(click)
-    links = {(names[p["src_type"], p["src_object_id"]], names[p["dest_type"], p["dest_object_id"]])
-             for p in dump["pivots"]}
-    return {"emails": emails, "indicators": indicators, "attributes": attributes,
-            "incidents": incidents, "links": links}
+    links = {
+        (names[p["src_type"], p["src_object_id"]], names[p["dest_type"], p["dest_object_id"]])
+        for p in dump["pivots"]
+    }
+    return {
+        "emails": emails,
+        "indicators": indicators,
+        "attributes": attributes,
+        "incidents": incidents,
+        "links": links,
+    }
 
 
 def counts(tq: ThreatQSandbox) -> dict[str, int]:
     dump = tq.store.dump()["counts"]
-    return {k: dump[k] for k in ("corporate_email", "indicators", "attributes", "incident",
-                                 "pivots")}
+    return {
+        k: dump[k] for k in ("corporate_email", "indicators", "attributes", "incident", "pivots")
+    }
 
 
 def undirected(links: set[tuple]) -> set[frozenset]:
@@ -133,11 +157,13 @@ def assert_holds_exactly(tq: ThreatQSandbox, clicks: list[dict]) -> None:
     for key in ("emails", "indicators", "attributes", "incidents"):
         assert got[key] == expected[key], key
     assert undirected(got["links"]) == undirected(expected["links"])
-    assert counts(tq) == {"corporate_email": len(expected["emails"]),
-                          "indicators": len(expected["indicators"]),
-                          "attributes": len(expected["attributes"]),
-                          "incident": len(expected["incidents"]),
-                          "pivots": len(expected["links"])}
+    assert counts(tq) == {
+        "corporate_email": len(expected["emails"]),
+        "indicators": len(expected["indicators"]),
+        "attributes": len(expected["attributes"]),
+        "incident": len(expected["incidents"]),
+        "pivots": len(expected["links"]),
+    }
 
 
 def committed_through_last_state(tq: ThreatQSandbox, day: Day, run: TargetRun) -> None:
@@ -155,9 +181,10 @@ def committed_through_last_state(tq: ThreatQSandbox, day: Day, run: TargetRun) -
 def assert_statuses(tq: ThreatQSandbox) -> None:
     """URLs Active, senders Review: the mapper's statuses, set on every indicator created."""
     statuses = {s["id"]: s["name"] for s in tq.lookups.statuses}
-    assert {(r["type"]["name"], statuses[r["status_id"]])
-            for r in tq.store.dump()["objects"]["indicators"]} == {
-        ("URL", "Active"), ("Email Address", "Review")}
+    assert {
+        (r["type"]["name"], statuses[r["status_id"]])
+        for r in tq.store.dump()["objects"]["indicators"]
+    } == {("URL", "Active"), ("Email Address", "Review")}
 
 
 # -- what lands --
@@ -170,11 +197,14 @@ def test_a_day_lands_once_and_reloading_changes_nothing(tmp_path, day, duplicate
         assert first.returncode == 0, first.stderr[-3000:]
         assert len(day.clicks) > 800
         assert_holds_exactly(tq, day.clicks)
-        by_click = {r["value"].rsplit("[click ", 1)[1].rstrip("]"): r
-                    for r in tq.store.dump()["objects"]["incident"]}
+        by_click = {
+            r["value"].rsplit("[click ", 1)[1].rstrip("]"): r
+            for r in tq.store.dump()["objects"]["incident"]
+        }
         for click in day.clicks:
             assert by_click[click["id"]]["started_at"] == datetime.fromisoformat(
-                click["clickTime"].replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S")
+                click["clickTime"].replace("Z", "+00:00")
+            ).strftime("%Y-%m-%d %H:%M:%S")
         summary = first.summary()
         expected = expected_entities(day.clicks)
         assert summary["Incidents"] == (len(day.clicks), 0)
@@ -198,12 +228,18 @@ def test_url_statuses_are_set_once_and_an_analysts_change_stays(tmp_path, day):
         assert by_type == {("URL", "Active"), ("Email Address", "Review")}
         whitelisted = next(s for s in tq.lookups.statuses if s["name"] == "Whitelisted")
         url = next(r for r in rows if r["type"]["name"] == "URL")
-        token = requests.post(f"{tq.url}/api/token", params={
-            "grant_type": "password", "client_id": CREDENTIALS.client_id}, json={
-            "email": CREDENTIALS.email, "password": CREDENTIALS.password}, timeout=10).json()
-        requests.put(f"{tq.url}/api/indicators/{url['id']}", json={"status_id": whitelisted["id"]},
-                     headers={"Authorization": f"Bearer {token['access_token']}"},
-                     timeout=10).raise_for_status()
+        token = requests.post(
+            f"{tq.url}/api/token",
+            params={"grant_type": "password", "client_id": CREDENTIALS.client_id},
+            json={"email": CREDENTIALS.email, "password": CREDENTIALS.password},
+            timeout=10,
+        ).json()
+        requests.put(
+            f"{tq.url}/api/indicators/{url['id']}",
+            json={"status_id": whitelisted["id"]},
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+            timeout=10,
+        ).raise_for_status()
         assert run_target(tmp_path, day.lines, tq_config(tq)).returncode == 0
         again = {r["id"]: r for r in tq.store.dump()["objects"]["indicators"]}
         assert again[url["id"]]["status_id"] == whitelisted["id"]
@@ -211,9 +247,13 @@ def test_url_statuses_are_set_once_and_an_analysts_change_stays(tmp_path, day):
 
 def test_client_credentials_and_a_custom_object_code(tmp_path, day):
     with ThreatQSandbox(corporate_email_code="pp_corporate_mail") as tq:
-        config = {"api_url": tq.url, "client_id": CREDENTIALS.client_id,
-                  "client_secret": CREDENTIALS.client_secret, "batch_size": 50,
-                  "corporate_email_object": "pp_corporate_mail"}
+        config = {
+            "api_url": tq.url,
+            "client_id": CREDENTIALS.client_id,
+            "client_secret": CREDENTIALS.client_secret,
+            "batch_size": 50,
+            "corporate_email_object": "pp_corporate_mail",
+        }
         run = run_target(tmp_path, day.lines, config)
         assert run.returncode == 0, run.stderr[-3000:]
         dump = tq.store.dump()["counts"]
@@ -232,6 +272,7 @@ def test_other_streams_are_named_once_and_ignored(tmp_path, day):
 
 def test_a_token_that_expires_mid_run_is_renewed(tmp_path, day):
     with ThreatQSandbox() as tq:
+
         def expire_after_some_writes() -> None:
             while len(tq.requests) < 8:
                 time.sleep(0.005)
@@ -273,8 +314,9 @@ def test_5xx_on_bulk_calls_are_retried_without_doubling(tmp_path, day, after):
 def test_a_500_after_writing_never_doubles_incidents_on_an_instance_that_would(tmp_path, day):
     """Incidents are not deduplicated there: a blind retry would add a second one."""
     with ThreatQSandbox(incident_dedup=False, duplicate_reposts=True) as tq:
-        tq.inject(Fault("status", route="/api/incident/consume", count=2, skip=1, status=500,
-                        after=True))
+        tq.inject(
+            Fault("status", route="/api/incident/consume", count=2, skip=1, status=500, after=True)
+        )
         run = run_target(tmp_path, day.lines, tq_config(tq, batch_size=250))
         assert run.returncode == 0, run.stderr[-3000:]
         assert_holds_exactly(tq, day.clicks)
@@ -310,8 +352,13 @@ def test_sigterm_mid_load_sends_no_state_and_a_rerun_completes(tmp_path, day):
         path.write_text(json.dumps(tq_config(tq, batch_size=100)))
         lines.write_text("".join(day.lines))
         with open(lines) as source:
-            proc = subprocess.Popen([TARGET, "--config", str(path)], stdin=source,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                [TARGET, "--config", str(path)],
+                stdin=source,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         while not stall.fired:
             time.sleep(0.01)
         proc.send_signal(signal.SIGTERM)
@@ -338,8 +385,9 @@ def test_a_2xx_body_with_errors_stops_the_run_and_the_state_is_not_ahead(tmp_pat
         assert run_target(tmp_path, day.lines, tq_config(dry, batch_size=60)).returncode == 0
         calls = sum(r.path.endswith("/consume") for r in dry.requests)
     with ThreatQSandbox() as tq:  # the last one refused: every earlier flush is committed
-        tq.inject(Fault("errors", route="consume", skip=calls - 1,
-                        message="Database is read-only."))
+        tq.inject(
+            Fault("errors", route="consume", skip=calls - 1, message="Database is read-only.")
+        )
         run = run_target(tmp_path, day.lines, tq_config(tq, batch_size=60))
         assert run.returncode == 1
         errors = [line for line in run.stderr.splitlines() if "ERROR" in line]
@@ -352,8 +400,15 @@ def test_a_2xx_body_with_errors_stops_the_run_and_the_state_is_not_ahead(tmp_pat
 def test_a_rejected_item_is_named_and_nothing_after_it_is_claimed(tmp_path, day):
     url = day.clicks[len(day.clicks) // 2]["url"]
     with ThreatQSandbox() as tq:
-        tq.inject(Fault("item-error", route="consume", value=url, count=None,
-                        message="Value is on the deny list."))
+        tq.inject(
+            Fault(
+                "item-error",
+                route="consume",
+                value=url,
+                count=None,
+                message="Value is on the deny list.",
+            )
+        )
         run = run_target(tmp_path, day.lines, tq_config(tq, batch_size=60))
         assert run.returncode == 1
         errors = [line for line in run.stderr.splitlines() if "ERROR" in line]
@@ -367,22 +422,27 @@ def test_a_rejected_item_is_named_and_nothing_after_it_is_claimed(tmp_path, day)
 # -- mistakes: one line, exit 1, nothing loaded --
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"api_url": "http://threatq.example.com"}, "api_url must be https://"),
-    ({"client_id": ""}, "client_id is empty"),
-    ({"password": None}, "email and password go together"),
-    ({"client_secret": "x"}, "either email + password or client_secret"),
-    ({"email": None, "password": None}, "no credentials"),
-    ({"batch_size": 501}, "batch_size must be between 1 and 500"),
-    ({"batch_size": 0}, "batch_size must be between 1 and 500"),
-    ({"request_timeout": 0}, "request_timeout must be between 1 and 3600"),
-    ({"ca_bundle": "/nonexistent/ca.pem"}, "ca_bundle '/nonexistent/ca.pem' is not a file"),
-    ({"api_url": "https://threatq.example.com/api"}, "api_url is the host only"),
-    ({"password": "wrong-password"}, "ThreatQ refused the credentials"),
-    ({"client_id": "unknown-client"}, "ThreatQ refused the credentials"),
-    ({"corporate_email_object": "corp_mail"}, "ThreatQ has no Corporate Email object with "
-                                              "code 'corp_mail'"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"api_url": "http://threatq.example.com"}, "api_url must be https://"),
+        ({"client_id": ""}, "client_id is empty"),
+        ({"password": None}, "email and password go together"),
+        ({"client_secret": "x"}, "either email + password or client_secret"),
+        ({"email": None, "password": None}, "no credentials"),
+        ({"batch_size": 501}, "batch_size must be between 1 and 500"),
+        ({"batch_size": 0}, "batch_size must be between 1 and 500"),
+        ({"request_timeout": 0}, "request_timeout must be between 1 and 3600"),
+        ({"ca_bundle": "/nonexistent/ca.pem"}, "ca_bundle '/nonexistent/ca.pem' is not a file"),
+        ({"api_url": "https://threatq.example.com/api"}, "api_url is the host only"),
+        ({"password": "wrong-password"}, "ThreatQ refused the credentials"),
+        ({"client_id": "unknown-client"}, "ThreatQ refused the credentials"),
+        (
+            {"corporate_email_object": "corp_mail"},
+            "ThreatQ has no Corporate Email object with code 'corp_mail'",
+        ),
+    ],
+)
 def test_each_mistake_gets_one_line_and_loads_nothing(tmp_path, day, change, message):
     with ThreatQSandbox() as tq:
         config = {k: v for k, v in {**tq_config(tq), **change}.items() if v is not None}
@@ -398,16 +458,21 @@ def test_an_instance_without_the_custom_object_is_told_what_to_install(tmp_path,
     with ThreatQSandbox(corporate_email=False) as tq:
         run = run_target(tmp_path, day.lines, tq_config(tq))
         assert run.returncode == 1
-        assert "ThreatQ has no Corporate Email object: install the Corporate Email custom " \
-               "object" in run.stderr
+        assert (
+            "ThreatQ has no Corporate Email object: install the Corporate Email custom "
+            "object" in run.stderr
+        )
         assert not [r for r in tq.requests if r.method == "POST" and r.path != "/api/token"]
 
 
 def test_an_unknown_status_name_is_named_before_anything_is_written(tmp_path, day):
     messages = [json.loads(line) for line in day.lines]
     for message in messages:
-        if message.get("stream") == "threatq_indicators" and message["type"] == "RECORD" and \
-                message["record"]["type"] == "URL":
+        if (
+            message.get("stream") == "threatq_indicators"
+            and message["type"] == "RECORD"
+            and message["record"]["type"] == "URL"
+        ):
             message["record"]["status"] = "Condemned"
     with ThreatQSandbox() as tq:
         run = run_target(tmp_path, [json.dumps(m) + "\n" for m in messages], tq_config(tq))
@@ -428,35 +493,54 @@ def test_an_unknown_indicator_type_is_named_before_anything_is_written(tmp_path,
     with ThreatQSandbox() as tq:
         run = run_target(tmp_path, [json.dumps(m) + "\n" for m in messages], tq_config(tq))
         assert run.returncode == 1
-        assert "ThreatQ has no indicator type named 'Sender Address': add the indicator type " \
-               "in ThreatQ" in run.stderr
+        assert (
+            "ThreatQ has no indicator type named 'Sender Address': add the indicator type "
+            "in ThreatQ" in run.stderr
+        )
         assert counts(tq)["indicators"] == 0
 
 
 def test_a_record_that_breaks_its_schema_gets_one_line(tmp_path, day):
     messages = [json.loads(line) for line in day.lines]
-    bad = next(m for m in messages if m.get("stream") == "threatq_indicators"
-               and m["type"] == "RECORD")
+    bad = next(
+        m for m in messages if m.get("stream") == "threatq_indicators" and m["type"] == "RECORD"
+    )
     bad["record"]["type"] = "Hostname"
     with ThreatQSandbox() as tq:
         run = run_target(tmp_path, [json.dumps(m) + "\n" for m in messages], tq_config(tq))
         assert run.returncode == 1
         errors = [line for line in run.stderr.splitlines() if "ERROR" in line]
-        assert len(errors) == 1 and "A threatq_indicators record does not match its SCHEMA" \
-            in errors[0]
+        assert (
+            len(errors) == 1
+            and "A threatq_indicators record does not match its SCHEMA" in errors[0]
+        )
         assert "'Hostname' is not one of" in errors[0]
         assert "Traceback" not in run.stderr
 
 
 def test_readme_settings_table_equals_about():
-    about = subprocess.run([TARGET, "--about", "--format", "markdown"], capture_output=True,
-                           text=True, check=True).stdout
+    about = subprocess.run(
+        [TARGET, "--about", "--format", "markdown"], capture_output=True, text=True, check=True
+    ).stdout
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    names = [line.split("|")[1].strip() for line in about.splitlines()
-             if line.startswith("| ") and not line.startswith("| Setting")]
+    names = [
+        line.split("|")[1].strip()
+        for line in about.splitlines()
+        if line.startswith("| ") and not line.startswith("| Setting")
+    ]
     section = readme.split("## Loading into ThreatQ", 1)[1].split("\n## ", 1)[0]
-    for name in ("api_url", "client_id", "email", "password", "client_secret", "verify_ssl",
-                 "ca_bundle", "corporate_email_object", "batch_size", "request_timeout"):
+    for name in (
+        "api_url",
+        "client_id",
+        "email",
+        "password",
+        "client_secret",
+        "verify_ssl",
+        "ca_bundle",
+        "corporate_email_object",
+        "batch_size",
+        "request_timeout",
+    ):
         assert name in names, name
         assert f"| {name} |" in section, name
 
@@ -465,29 +549,44 @@ def test_readme_settings_table_equals_about():
 
 
 def meltano_threatq(tmp_path, siem, tq, start, end, *args: str, **env: str):
-    environment = meltano_env(tmp_path, siem, start, end, TARGET_THREATQ_API_URL=tq.url,
-                              TAP_PROOFPOINT_TAP__SELECT='["clicks_permitted.*"]', **env)
+    environment = meltano_env(
+        tmp_path,
+        siem,
+        start,
+        end,
+        TARGET_THREATQ_API_URL=tq.url,
+        TAP_PROOFPOINT_TAP__SELECT='["clicks_permitted.*"]',
+        **env,
+    )
     argv = [MELTANO, "run", *args, "tap-proofpoint-tap", "threatq", "target-threatq"]
     return argv, environment
 
 
 def window_clicks(siem, start, end) -> list[dict]:
-    return [s.event for s in siem.store.select("clicks_permitted", Window(start, end), None,
-                                               DEFAULT_THREAT_STATUSES)]
+    return [
+        s.event
+        for s in siem.store.select(
+            "clicks_permitted", Window(start, end), None, DEFAULT_THREAT_STATUSES
+        )
+    ]
 
 
 @pytest.mark.parametrize("duplicate_reposts", [False, True])
-def test_meltano_run_loads_threatq_and_full_refresh_changes_nothing(tmp_path, meltano_installed,
-                                                                    duplicate_reposts):
-    with traffic_sandbox(7, 30, timedelta(hours=10)) as siem, \
-            ThreatQSandbox(duplicate_reposts=duplicate_reposts) as tq:
+def test_meltano_run_loads_threatq_and_full_refresh_changes_nothing(
+    tmp_path, meltano_installed, duplicate_reposts
+):
+    with (
+        traffic_sandbox(7, 30, timedelta(hours=10)) as siem,
+        ThreatQSandbox(duplicate_reposts=duplicate_reposts) as tq,
+    ):
         end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
         start = end - timedelta(hours=6)
         clicks = window_clicks(siem, start, end)
         for args in ((), ("--full-refresh",)):
             argv, env = meltano_threatq(tmp_path, siem, tq, start, end, *args)
-            run = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
-                                 timeout=600)
+            run = subprocess.run(
+                argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+            )
             assert run.returncode == 0, run.stderr[-3000:]
             assert_no_secret({"secret": CREDENTIALS.password}, run.stdout, run.stderr)
             assert_holds_exactly(tq, clicks)
@@ -499,12 +598,15 @@ KILL_SEEDS = [61, 62] + [pytest.param(seed, marks=pytest.mark.long) for seed in 
 
 @pytest.mark.parametrize("seed", KILL_SEEDS)
 def test_kill_9_of_meltano_run_into_threatq_then_rerun_loads_every_entity_once(
-        tmp_path, meltano_installed, seed):
+    tmp_path, meltano_installed, seed
+):
     """Killed with its whole process group at a random ThreatQ request, against an instance
     that would duplicate re-posted attributes and links; then run again."""
     rng = random.Random(seed)
-    with traffic_sandbox(seed, 40, timedelta(hours=14)) as siem, \
-            ThreatQSandbox(duplicate_reposts=True) as tq:
+    with (
+        traffic_sandbox(seed, 40, timedelta(hours=14)) as siem,
+        ThreatQSandbox(duplicate_reposts=True) as tq,
+    ):
         end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
         start = end - timedelta(hours=12)
         clicks = window_clicks(siem, start, end)
@@ -512,8 +614,14 @@ def test_kill_9_of_meltano_run_into_threatq_then_rerun_loads_every_entity_once(
         kill_at = rng.randint(6, 40)
         kill_meltano_at(argv, env, tmp_path / "killed.log", tq.requests, kill_at)
         assert counts(tq)["incident"] < len(clicks), "the kill came after the whole load"
-        rerun = subprocess.run([*argv[:2], "--force", *argv[2:]], cwd=ROOT, env=env,
-                               capture_output=True, text=True, timeout=600)
+        rerun = subprocess.run(
+            [*argv[:2], "--force", *argv[2:]],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert_holds_exactly(tq, clicks)
         assert_statuses(tq)

@@ -31,9 +31,12 @@ class Ticker:
 
 
 def password_token(sb: ThreatQSandbox) -> dict:
-    r = requests.post(sb.url + "/api/token", params={"grant_type": "password",
-                                                     "client_id": CREDS.client_id},
-                      json={"email": CREDS.email, "password": CREDS.password}, timeout=5)
+    r = requests.post(
+        sb.url + "/api/token",
+        params={"grant_type": "password", "client_id": CREDS.client_id},
+        json={"email": CREDS.email, "password": CREDS.password},
+        timeout=5,
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -52,8 +55,10 @@ class Api:
 
     def __getattr__(self, verb: str):
         def call(path: str, body=None, **params):
-            return self.s.request(verb.upper(), self.sb.url + "/api" + path, json=body,
-                                  params=params, timeout=5)
+            return self.s.request(
+                verb.upper(), self.sb.url + "/api" + path, json=body, params=params, timeout=5
+            )
+
         return call
 
 
@@ -78,57 +83,107 @@ def url_item(value: str, **extra) -> dict:
 
 # -- §2 auth --
 
+
 def test_every_password_grant_variant_and_client_credentials(sb):
     url = sb.url + "/api/token"
     answers = [
-        requests.post(url, params={"grant_type": "password", "client_id": CREDS.client_id},
-                      json={"email": CREDS.email, "password": CREDS.password}),
-        requests.post(url, data={"grant_type": "password", "email": CREDS.email,
-                                 "password": CREDS.password, "client_id": CREDS.client_id}),
-        requests.post(url, json={"grant_type": "password", "email": CREDS.email,
-                                 "password": CREDS.password, "client_id": CREDS.client_id}),
-        requests.post(url, params={"grant_type": "client_credentials"},
-                      auth=(CREDS.client_id, CREDS.client_secret)),
-        requests.post(url, params={"grant_type": "client_credentials",
-                                   "client_id": CREDS.client_id,
-                                   "client_secret": CREDS.client_secret}),
+        requests.post(
+            url,
+            params={"grant_type": "password", "client_id": CREDS.client_id},
+            json={"email": CREDS.email, "password": CREDS.password},
+        ),
+        requests.post(
+            url,
+            data={
+                "grant_type": "password",
+                "email": CREDS.email,
+                "password": CREDS.password,
+                "client_id": CREDS.client_id,
+            },
+        ),
+        requests.post(
+            url,
+            json={
+                "grant_type": "password",
+                "email": CREDS.email,
+                "password": CREDS.password,
+                "client_id": CREDS.client_id,
+            },
+        ),
+        requests.post(
+            url,
+            params={"grant_type": "client_credentials"},
+            auth=(CREDS.client_id, CREDS.client_secret),
+        ),
+        requests.post(
+            url,
+            params={
+                "grant_type": "client_credentials",
+                "client_id": CREDS.client_id,
+                "client_secret": CREDS.client_secret,
+            },
+        ),
     ]
     for r in answers:
         assert r.status_code == 200, r.text
         body = r.json()
         assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
         assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
-        got = requests.get(sb.url + "/api/objects",
-                           headers={"Authorization": "Bearer " + body["access_token"]})
+        got = requests.get(
+            sb.url + "/api/objects", headers={"Authorization": "Bearer " + body["access_token"]}
+        )
         assert got.status_code == 200
     assert len({r.json()["access_token"] for r in answers}) == len(answers)
 
 
 def test_refresh_rotates_the_pair_and_revokes_the_old_one(sb):
     first = password_token(sb)
-    r = requests.post(sb.url + "/api/token", params={"grant_type": "refresh_token",
-                                                     "refresh_token": first["refresh_token"]},
-                      headers={"Authorization": "Bearer " + first["access_token"]})
+    r = requests.post(
+        sb.url + "/api/token",
+        params={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+        headers={"Authorization": "Bearer " + first["access_token"]},
+    )
     assert r.status_code == 200
     second = r.json()
     assert second["access_token"] != first["access_token"]
-    assert requests.get(sb.url + "/api/objects", headers={
-        "Authorization": "Bearer " + second["access_token"]}).status_code == 200
-    assert requests.get(sb.url + "/api/objects", headers={
-        "Authorization": "Bearer " + first["access_token"]}).status_code == 401
-    again = requests.post(sb.url + "/api/token", params={
-        "grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert (
+        requests.get(
+            sb.url + "/api/objects", headers={"Authorization": "Bearer " + second["access_token"]}
+        ).status_code
+        == 200
+    )
+    assert (
+        requests.get(
+            sb.url + "/api/objects", headers={"Authorization": "Bearer " + first["access_token"]}
+        ).status_code
+        == 401
+    )
+    again = requests.post(
+        sb.url + "/api/token",
+        params={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+    )
     assert again.status_code == 400 and again.json()["error"] == "invalid_request"
 
 
-@pytest.mark.parametrize(("params", "body", "auth", "error"), [
-    ({"grant_type": "password", "client_id": CREDS.client_id},
-     {"email": CREDS.email, "password": "wrong"}, None, "invalid_grant"),
-    ({"grant_type": "password", "client_id": "other"},
-     {"email": CREDS.email, "password": CREDS.password}, None, "invalid_client"),
-    ({"grant_type": "client_credentials"}, None, (CREDS.client_id, "wrong"), "invalid_client"),
-    ({"grant_type": "implicit"}, None, None, "unsupported_grant_type"),
-])
+@pytest.mark.parametrize(
+    ("params", "body", "auth", "error"),
+    [
+        (
+            {"grant_type": "password", "client_id": CREDS.client_id},
+            {"email": CREDS.email, "password": "wrong"},
+            None,
+            "invalid_grant",
+        ),
+        (
+            {"grant_type": "password", "client_id": "other"},
+            {"email": CREDS.email, "password": CREDS.password},
+            None,
+            "invalid_client",
+        ),
+        ({"grant_type": "client_credentials"}, None, (CREDS.client_id, "wrong"), "invalid_client"),
+        ({"grant_type": "implicit"}, None, None, "unsupported_grant_type"),
+    ],
+)
 def test_bad_credentials_are_400(sb, params, body, auth, error):
     r = requests.post(sb.url + "/api/token", params=params, json=body, auth=auth)
     assert r.status_code == 400
@@ -155,12 +210,15 @@ def test_custom_credentials():
     creds = Credentials("ops@acme.example", "pw", "cid", "sec")
     with ThreatQSandbox(credentials=creds) as sb:
         ok = requests.post(sb.url + "/api/token?grant_type=client_credentials", auth=("cid", "sec"))
-        bad = requests.post(sb.url + "/api/token?grant_type=client_credentials",
-                            auth=(CREDS.client_id, CREDS.client_secret))
+        bad = requests.post(
+            sb.url + "/api/token?grant_type=client_credentials",
+            auth=(CREDS.client_id, CREDS.client_secret),
+        )
         assert (ok.status_code, bad.status_code) == (200, 400)
 
 
 # -- §3 lookups --
+
 
 def test_lookups_resolve_by_name_with_shuffled_seeded_ids(api):
     names = {t["name"] for t in api.get("/indicator/types").json()["data"]}
@@ -170,26 +228,37 @@ def test_lookups_resolve_by_name_with_shuffled_seeded_ids(api):
     assert url["data"][0]["class"] == "network"
     assert api.get(f"/indicator/types/{url['data'][0]['id']}").json()["data"]["name"] == "URL"
     statuses = api.get("/indicator/statuses").json()["data"]
-    assert {s["name"] for s in statuses} == {"Active", "Review", "Whitelisted", "Expired",
-                                             "Indirect"}
+    assert {s["name"] for s in statuses} == {
+        "Active",
+        "Review",
+        "Whitelisted",
+        "Expired",
+        "Indirect",
+    }
     assert all(s["id"] > 5 for s in statuses)
     assert api.get("/indicator/statuses", name="Active").json()["total"] == 1
     events = api.get("/event/types").json()["data"]
     assert "Spearphish" in {t["name"] for t in events}
     made = api.post("/event/types", {"name": "Phishing Click"})
     assert made.status_code == 201
-    assert api.get("/event/types", name="phishing click").json()["data"][0]["id"] == \
-        made.json()["data"]["id"]
+    assert (
+        api.get("/event/types", name="phishing click").json()["data"][0]["id"]
+        == made.json()["data"]["id"]
+    )
 
     def ids(seed: int) -> dict:
         with ThreatQSandbox(seed=seed) as other:
             a = Api(other)
-            return {t["name"]: t["id"] for t in
-                    a.get("/indicator/types").json()["data"] + a.get(
-                        "/indicator/statuses").json()["data"]}
+            return {
+                t["name"]: t["id"]
+                for t in a.get("/indicator/types").json()["data"]
+                + a.get("/indicator/statuses").json()["data"]
+            }
+
     assert ids(7) == ids(7) != ids(8)
-    assert ids(7) == {t["name"]: t["id"] for t in api.get("/indicator/types").json()["data"]
-                      + statuses}
+    assert ids(7) == {
+        t["name"]: t["id"] for t in api.get("/indicator/types").json()["data"] + statuses
+    }
 
 
 def corporate(api: Api) -> list[dict]:
@@ -214,6 +283,7 @@ def test_objects_lists_corporate_email_custom_or_absent(api):
 
 # -- §1 envelopes, §4 creates --
 
+
 def test_envelopes_paging_sort_filters_and_with(api):
     made = api.post("/indicators", [url_item(f"https://x.example/{i}") for i in range(5)])
     assert made.status_code == 201 and made.json()["total"] == 5
@@ -232,45 +302,86 @@ def test_envelopes_paging_sort_filters_and_with(api):
 
 
 def test_single_creates(api):
-    one = api.post("/indicators", url_item("https://one.example/",
-                                           sources=[{"name": "Proofpoint TAP"}],
-                                           attributes=[{"name": "Threat", "value": "phish"}]))
+    one = api.post(
+        "/indicators",
+        url_item(
+            "https://one.example/",
+            sources=[{"name": "Proofpoint TAP"}],
+            attributes=[{"name": "Threat", "value": "phish"}],
+        ),
+    )
     assert one.status_code == 201
     body = one.json()
     assert body["total"] == 1 and isinstance(body["data"], list)
     item = body["data"][0]
     assert item["existing"] == "N" and item["type"]["name"] == "URL"
-    assert item["sources"][0]["name"] == "Proofpoint TAP" and item["attributes"][0]["value"] == "phish"
+    assert (
+        item["sources"][0]["name"] == "Proofpoint TAP" and item["attributes"][0]["value"] == "phish"
+    )
     adversary = api.post("/adversaries", {"name": "TA505"}).json()
     assert isinstance(adversary["data"], dict) and adversary["data"]["name"] == "TA505"
-    event = api.post("/events", {"title": "Click", "type": "Spearphish",
-                                 "happened_at": "2026-03-04 10:00:00"}).json()["data"]
+    event = api.post(
+        "/events", {"title": "Click", "type": "Spearphish", "happened_at": "2026-03-04 10:00:00"}
+    ).json()["data"]
     assert event["type"]["name"] == "Spearphish" and event["happened_at"] == "2026-03-04 10:00:00"
 
 
 def test_bulk_consume_with_attributes_sources_and_links(api, sb):
-    emails = api.post(f"/{EMAIL}/consume", [
-        {"value": "alice@acme.example", "sources": [{"name": "Proofpoint TAP"}],
-         "attributes": [{"name": "Department", "value": "Finance"}]},
-        {"value": "bob@acme.example"}])
+    emails = api.post(
+        f"/{EMAIL}/consume",
+        [
+            {
+                "value": "alice@acme.example",
+                "sources": [{"name": "Proofpoint TAP"}],
+                "attributes": [{"name": "Department", "value": "Finance"}],
+            },
+            {"value": "bob@acme.example"},
+        ],
+    )
     assert emails.status_code == 201
     alice, bob = (e["id"] for e in emails.json()["data"])
-    indicators = api.post("/indicators/consume", [
-        url_item("https://bad.example/a", sources=[{"name": "Proofpoint TAP"}],
-                 attributes=[{"name": "Threat Status", "value": "active",
-                              "sources": [{"name": "Proofpoint TAP"}]}],
-                 published_at="2026-03-04 10:00:00", **{EMAIL: [{"id": alice}, {"value": "x"}]}),
-        {"value": "evil@bad.example", "type_id": type_id(api, "Email Address"),
-         "status_id": api.get("/indicator/statuses", name="Review").json()["data"][0]["id"]},
-    ]).json()["data"]
-    assert [i["type_id"] for i in indicators] == [type_id(api, "URL"),
-                                                  type_id(api, "Email Address")]
+    indicators = api.post(
+        "/indicators/consume",
+        [
+            url_item(
+                "https://bad.example/a",
+                sources=[{"name": "Proofpoint TAP"}],
+                attributes=[
+                    {
+                        "name": "Threat Status",
+                        "value": "active",
+                        "sources": [{"name": "Proofpoint TAP"}],
+                    }
+                ],
+                published_at="2026-03-04 10:00:00",
+                **{EMAIL: [{"id": alice}, {"value": "x"}]},
+            ),
+            {
+                "value": "evil@bad.example",
+                "type_id": type_id(api, "Email Address"),
+                "status_id": api.get("/indicator/statuses", name="Review").json()["data"][0]["id"],
+            },
+        ],
+    ).json()["data"]
+    assert [i["type_id"] for i in indicators] == [
+        type_id(api, "URL"),
+        type_id(api, "Email Address"),
+    ]
     assert all(set(i) >= {"id", "value", "type_id", "existing"} for i in indicators)
     url, sender = (i["id"] for i in indicators)
-    incidents = api.post("/incident/consume", [{
-        "value": "alice clicked https://bad.example/a", "started_at": "2026-03-04 10:00:00",
-        "ended_at": "2026-03-04 10:05:00", "description": "click",
-        "indicators": [{"id": url}, {"id": sender}], EMAIL: [{"id": alice}]}])
+    incidents = api.post(
+        "/incident/consume",
+        [
+            {
+                "value": "alice clicked https://bad.example/a",
+                "started_at": "2026-03-04 10:00:00",
+                "ended_at": "2026-03-04 10:05:00",
+                "description": "click",
+                "indicators": [{"id": url}, {"id": sender}],
+                EMAIL: [{"id": alice}],
+            }
+        ],
+    )
     assert incidents.status_code == 201
     incident = incidents.json()["data"][0]
     assert incident["started_at"] == "2026-03-04 10:00:00"
@@ -290,8 +401,10 @@ def test_bulk_consume_with_attributes_sources_and_links(api, sb):
 
 
 def test_consume_new_and_lean_consume(api):
-    r = api.post("/indicators/consume/new", [{"type": "MD5", "status": "Active",
-                                              "value": "d41d8cd98f00b204e9800998ecf8427e"}])
+    r = api.post(
+        "/indicators/consume/new",
+        [{"type": "MD5", "status": "Active", "value": "d41d8cd98f00b204e9800998ecf8427e"}],
+    )
     assert r.status_code == 201 and r.json()["data"][0]["id"] == 1
     assert api.post("/incident/consume/new", [{"value": "x"}]).status_code == 404
     with ThreatQSandbox(lean_consume=True) as s:
@@ -299,18 +412,21 @@ def test_consume_new_and_lean_consume(api):
         assert item == {"data": [{"id": 1, "value": "https://a.example/"}]}
 
 
-@pytest.mark.parametrize(("item", "field"), [
-    ({"type": "URL"}, "value"),
-    ({"value": "  ", "type": "URL"}, "value"),
-    ({"value": "x"}, "type_id"),
-    ({"value": "x", "type": "Nonsense"}, "type"),
-    ({"value": "x", "type_id": 1}, "type_id"),
-    ({"value": "x", "type": "URL", "status": "Bogus"}, "status"),
-    ({"value": "x", "type": "URL", "published_at": "2026-03-04T10:00:00Z"}, "published_at"),
-    ({"value": "x", "type": "URL", "published_at": "2026-13-04 10:00:00"}, "published_at"),
-    ({"value": "x", "type": "URL", "attributes": [{"name": "A"}]}, "attributes.0.value"),
-    ({"value": "x", "type": "URL", "sources": [{"tlp_id": 1}]}, "sources.0.name"),
-])
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"type": "URL"}, "value"),
+        ({"value": "  ", "type": "URL"}, "value"),
+        ({"value": "x"}, "type_id"),
+        ({"value": "x", "type": "Nonsense"}, "type"),
+        ({"value": "x", "type_id": 1}, "type_id"),
+        ({"value": "x", "type": "URL", "status": "Bogus"}, "status"),
+        ({"value": "x", "type": "URL", "published_at": "2026-03-04T10:00:00Z"}, "published_at"),
+        ({"value": "x", "type": "URL", "published_at": "2026-13-04 10:00:00"}, "published_at"),
+        ({"value": "x", "type": "URL", "attributes": [{"name": "A"}]}, "attributes.0.value"),
+        ({"value": "x", "type": "URL", "sources": [{"tlp_id": 1}]}, "sources.0.name"),
+    ],
+)
 def test_validation_errors_are_400_and_store_nothing(api, sb, item, field):
     r = api.post("/indicators/consume", [url_item("https://fine.example/"), item])
     assert r.status_code == 400
@@ -321,26 +437,35 @@ def test_validation_errors_are_400_and_store_nothing(api, sb, item, field):
 
 def test_other_validation(api):
     assert api.post("/incident", {"description": "no value"}).json() == {
-        "data": {"errors": {"value": ["The value field is required."]}}}
+        "data": {"errors": {"value": ["The value field is required."]}}
+    }
     assert api.post("/adversaries", {"value": "named by name"}).status_code == 400
     assert api.post("/incident", {"value": "x", "started_at": "2026-03-04"}).status_code == 400
     assert api.post("/incident", {"value": "x", "status_id": 3}).status_code == 400
     assert api.post("/events", {"title": "t"}).json()["data"]["errors"] == {
-        "type_id": ["The type id field is required."]}
+        "type_id": ["The type id field is required."]
+    }
     assert api.post("/indicators/consume", {"value": "x"}).status_code == 400
     with ThreatQSandbox(max_items=3) as s:
         other = Api(s)
-        assert other.post("/incident/consume", [{"value": str(i)} for i in range(3)]).status_code == 201
+        assert (
+            other.post("/incident/consume", [{"value": str(i)} for i in range(3)]).status_code
+            == 201
+        )
         r = other.post("/incident/consume", [{"value": str(i)} for i in range(4)])
         assert r.status_code == 413 and "at most 3" in r.json()["errors"][0]
 
 
 def test_unknown_related_ids_are_per_item_errors(api, sb):
     api.post("/incident/consume", [{"value": "i1"}])
-    r = api.post("/indicators/consume", [
-        url_item("https://a.example/", incident=[{"id": 1}]),
-        url_item("https://b.example/", incident=[{"id": 1}, {"id": 99}]),
-        url_item("https://c.example/", incident=[{"name": "no id"}])])
+    r = api.post(
+        "/indicators/consume",
+        [
+            url_item("https://a.example/", incident=[{"id": 1}]),
+            url_item("https://b.example/", incident=[{"id": 1}, {"id": 99}]),
+            url_item("https://c.example/", incident=[{"name": "no id"}]),
+        ],
+    )
     assert r.status_code == 201
     a, b, c = r.json()["data"]
     assert "id" in a and "error" not in a
@@ -351,13 +476,27 @@ def test_unknown_related_ids_are_per_item_errors(api, sb):
 
 # -- §4.5, §5 dedup --
 
+
 def test_indicators_are_unique_on_type_and_value_in_any_case(api, sb):
-    first = api.post("/indicators", url_item("https://Bad.example/X", sources=[{"name": "A"}],
-                                             attributes=[{"name": "k", "value": "v"}]))
+    first = api.post(
+        "/indicators",
+        url_item(
+            "https://Bad.example/X",
+            sources=[{"name": "A"}],
+            attributes=[{"name": "k", "value": "v"}],
+        ),
+    )
     item = first.json()["data"][0]
-    again = api.post("/indicators/consume", [
-        url_item("HTTPS://BAD.EXAMPLE/x", sources=[{"name": "B"}],
-                 attributes=[{"name": "k", "value": "V"}, {"name": "k", "value": "w"}])])
+    again = api.post(
+        "/indicators/consume",
+        [
+            url_item(
+                "HTTPS://BAD.EXAMPLE/x",
+                sources=[{"name": "B"}],
+                attributes=[{"name": "k", "value": "V"}, {"name": "k", "value": "w"}],
+            )
+        ],
+    )
     second = again.json()["data"][0]
     assert (second["id"], second["existing"]) == (item["id"], "Y")
     assert second["value"] == "https://Bad.example/X"
@@ -370,7 +509,9 @@ def test_indicators_are_unique_on_type_and_value_in_any_case(api, sb):
     stored = sb.store.dump()["objects"]["indicators"][0]
     assert [s["name"] for s in stored["sources"]] == ["A", "B", CREDS.email]
     assert [(a["value"], [s["name"] for s in a["sources"]]) for a in stored["attributes"]] == [
-        ("v", ["A", "B"]), ("w", ["B"])]
+        ("v", ["A", "B"]),
+        ("w", ["B"]),
+    ]
 
 
 def test_url_normalising_switch():
@@ -387,6 +528,7 @@ def test_url_normalising_switch():
 def test_dedup_of_other_objects(api):
     def ids(collection: str, items: list[dict]) -> list[int]:
         return [i["id"] for i in api.post(f"/{collection}/consume", items).json()["data"]]
+
     assert ids(EMAIL, [{"value": "a@acme.example"}, {"value": "A@ACME.example"}]) == [1, 1]
     assert ids("adversaries", [{"name": "TA505"}, {"name": "ta505"}]) == [1, 1]
     assert ids("incident", [{"value": "click 1"}, {"value": "Click 1"}]) == [1, 1]
@@ -409,6 +551,7 @@ def test_put_and_delete_objects(api):
 
 
 # -- §6 context --
+
 
 def test_attribute_rows_post_get_put_delete(api):
     iid = api.post("/indicators", url_item("https://a.example/")).json()["data"][0]["id"]
@@ -434,8 +577,9 @@ def test_duplicate_reposts_switch_duplicates_attributes_and_links():
     with ThreatQSandbox(duplicate_reposts=True) as s:
         api = Api(s)
         api.post("/incident/consume", [{"value": "i"}])
-        item = url_item("https://a.example/", attributes=[{"name": "k", "value": "v"}],
-                        incident=[{"id": 1}])
+        item = url_item(
+            "https://a.example/", attributes=[{"name": "k", "value": "v"}], incident=[{"id": 1}]
+        )
         api.post("/indicators/consume", [item])
         api.post("/indicators/consume", [item])
         api.post("/indicators/1/attributes", {"name": "k", "value": "v"})
@@ -455,12 +599,15 @@ def test_sources_existing_flag_and_tags(api):
     assert len(api.get(f"/indicators/{iid}/sources").json()["data"]) == 2
     assert api.delete(f"/indicators/{iid}/sources/{again['id']}").status_code == 204
     assert api.post(f"/indicators/{iid}/tags", [{"name": "tap"}, {"name": "TAP"}]).json() == {
-        "data": [{"name": "tap"}]}
+        "data": [{"name": "tap"}]
+    }
     assert api.post(f"/indicators/{iid}/tags", {"name": "click"}).json()["data"][-1] == {
-        "name": "click"}
+        "name": "click"
+    }
 
 
 # -- §7 links --
+
 
 def test_links_single_pivot_both_ends_and_delete(api, sb):
     api.post("/incident/consume", [{"value": "i1"}, {"value": "i2"}])
@@ -473,7 +620,9 @@ def test_links_single_pivot_both_ends_and_delete(api, sb):
     assert back[0]["pivot"]["id"] == pivot["id"] and back[1]["pivot"]["id"] != pivot["id"]
     from_indicator = api.get("/indicators/1/incident").json()["data"]
     assert [(o["id"], o["pivot"]["src_type"]) for o in from_indicator] == [
-        (1, "incident"), (2, "indicator")]
+        (1, "incident"),
+        (2, "indicator"),
+    ]
     assert api.get("/incident/1/indicators").json()["data"][0]["pivot"]["id"] == pivot["id"]
     assert api.post("/incident/1/indicators", {"id": 42}).status_code == 400
     assert api.delete("/indicators/1/incident", [pivot["id"]]).status_code == 204
@@ -485,8 +634,10 @@ def test_relationship_limit_drops_links_and_flags_the_object():
     with ThreatQSandbox(relationship_limit=2) as s:
         api = Api(s)
         api.post("/incident/consume", [{"value": f"i{n}"} for n in range(3)])
-        r = api.post("/indicators/consume", [url_item("https://hot.example/", incident=[
-            {"id": 1}, {"id": 2}, {"id": 3}])])
+        r = api.post(
+            "/indicators/consume",
+            [url_item("https://hot.example/", incident=[{"id": 1}, {"id": 2}, {"id": 3}])],
+        )
         assert "error" not in r.json()["data"][0]
         dump = s.store.dump()
         assert dump["counts"]["pivots"] == 2
@@ -496,17 +647,28 @@ def test_relationship_limit_drops_links_and_flags_the_object():
 
 # -- §12.9 faults --
 
+
 def test_maintenance_stretch_of_requests_covers_the_token_route():
     with ThreatQSandbox(maintenance=[Maintenance(requests=2, skip=1)]) as s:
         token = password_token(s)["access_token"]
-        down = [requests.post(s.url + "/api/token", params={"grant_type": "client_credentials"},
-                              auth=(CREDS.client_id, CREDS.client_secret)),
-                requests.get(s.url + "/api/objects", headers={"Authorization": "Bearer x"})]
+        down = [
+            requests.post(
+                s.url + "/api/token",
+                params={"grant_type": "client_credentials"},
+                auth=(CREDS.client_id, CREDS.client_secret),
+            ),
+            requests.get(s.url + "/api/objects", headers={"Authorization": "Bearer x"}),
+        ]
         assert [r.status_code for r in down] == [503, 503]
         assert "Be right back" in down[0].text and down[0].headers["Content-Type"].startswith(
-            "text/html")
-        assert requests.get(s.url + "/api/objects",
-                            headers={"Authorization": "Bearer " + token}).status_code == 200
+            "text/html"
+        )
+        assert (
+            requests.get(
+                s.url + "/api/objects", headers={"Authorization": "Bearer " + token}
+            ).status_code
+            == 200
+        )
         assert [r.fault for r in s.requests] == [None, "maintenance", "maintenance", None]
 
 
@@ -522,8 +684,9 @@ def test_maintenance_for_a_time_span():
 def consume_statuses(fault: Fault, calls: int = 12) -> tuple[list[int], int]:
     with ThreatQSandbox(faults=[fault]) as s:
         api = Api(s)
-        codes = [api.post("/incident/consume", [{"value": f"i{n}"}]).status_code
-                 for n in range(calls)]
+        codes = [
+            api.post("/incident/consume", [{"value": f"i{n}"}]).status_code for n in range(calls)
+        ]
         assert api.get("/objects").status_code == 200
         return codes, s.store.dump()["counts"]["incident"]
 
@@ -547,8 +710,12 @@ def test_5xx_on_chosen_calls_before_or_after_applying():
 
 
 def test_errors_inside_a_2xx_body():
-    with ThreatQSandbox(faults=[Fault("errors", message="boom"),
-                                Fault("errors", after=True, skip=1, message="half")]) as s:
+    with ThreatQSandbox(
+        faults=[
+            Fault("errors", message="boom"),
+            Fault("errors", after=True, skip=1, message="half"),
+        ]
+    ) as s:
         api = Api(s)
         lost = api.post("/incident/consume", [{"value": "a"}])
         assert lost.status_code == 201 and lost.json() == {"data": [], "errors": ["boom"]}
@@ -559,20 +726,34 @@ def test_errors_inside_a_2xx_body():
 
 
 def test_per_item_errors_by_index_and_by_value():
-    faults = [Fault("item-error", item=1, message="index"),
-              Fault("item-error", value="https://bad.example/", count=None, route="write",
-                    message="Value is whitelisted")]
+    faults = [
+        Fault("item-error", item=1, message="index"),
+        Fault(
+            "item-error",
+            value="https://bad.example/",
+            count=None,
+            route="write",
+            message="Value is whitelisted",
+        ),
+    ]
     with ThreatQSandbox(faults=faults) as s:
         api = Api(s)
-        data = api.post("/indicators/consume", [url_item(f"https://{n}.example/")
-                                                for n in range(3)]).json()["data"]
+        data = api.post(
+            "/indicators/consume", [url_item(f"https://{n}.example/") for n in range(3)]
+        ).json()["data"]
         assert [("id" in d, d.get("error")) for d in data] == [
-            (True, None), (False, "index"), (True, None)]
+            (True, None),
+            (False, "index"),
+            (True, None),
+        ]
         for path in ("/indicators/consume", "/indicators"):
             r = api.post(path, [url_item("https://ok.example/"), url_item("HTTPS://bad.example/")])
             assert r.status_code == 201
-            assert r.json()["data"][1] == {"value": "HTTPS://bad.example/", "error":
-                                           "Value is whitelisted", "type_id": type_id(api, "URL")}
+            assert r.json()["data"][1] == {
+                "value": "HTTPS://bad.example/",
+                "error": "Value is whitelisted",
+                "type_id": type_id(api, "URL"),
+            }
         assert s.store.dump()["counts"]["indicators"] == 3
         assert s.faults[1].fired == 2
 
@@ -592,8 +773,11 @@ def test_slow_answers():
 
 # -- §12.10 introspection --
 
+
 def test_dump_route_and_request_log(api, sb):
-    api.post("/indicators/consume", [url_item("https://a.example/"), url_item("https://b.example/")])
+    api.post(
+        "/indicators/consume", [url_item("https://a.example/"), url_item("https://b.example/")]
+    )
     dump = requests.get(sb.url + "/_debug/dump")
     assert dump.status_code == 200 and dump.json() == sb.store.dump()
     assert set(dump.json()) == {"objects", "pivots", "counts"}
@@ -606,6 +790,7 @@ def test_dump_route_and_request_log(api, sb):
 
 
 # -- the console script --
+
 
 def test_cli_parsers():
     f = parse_fault("502:20%@write", 9)
@@ -620,23 +805,55 @@ def test_cli_parsers():
 
 def test_cli_serves_on_a_free_port():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tap_proofpoint_tap.sandboxes.threatq.cli", "--port", "0",
-         "--seed", "3", "--no-corporate-email", "--log-requests"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tap_proofpoint_tap.sandboxes.threatq.cli",
+            "--port",
+            "0",
+            "--seed",
+            "3",
+            "--no-corporate-email",
+            "--log-requests",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
-        r = requests.post(url + "/api/token", params={"grant_type": "client_credentials"},
-                          auth=(CREDS.client_id, CREDS.client_secret), timeout=5)
+        r = requests.post(
+            url + "/api/token",
+            params={"grant_type": "client_credentials"},
+            auth=(CREDS.client_id, CREDS.client_secret),
+            timeout=5,
+        )
         assert r.status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=5)
     assert "POST /api/token" in proc.stderr.read()
-    help_text = subprocess.run([sys.executable, "-m", "tap_proofpoint_tap.sandboxes.threatq.cli",
-                                "--help"], capture_output=True, text=True, check=True).stdout
-    for option in ("--port", "--seed", "--email", "--password", "--client-id", "--client-secret",
-                   "--token-expiry", "--corporate-email-code", "--no-corporate-email",
-                   "--duplicate-reposts", "--maintenance", "--fault", "--delay",
-                   "--log-requests"):
+    help_text = subprocess.run(
+        [sys.executable, "-m", "tap_proofpoint_tap.sandboxes.threatq.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for option in (
+        "--port",
+        "--seed",
+        "--email",
+        "--password",
+        "--client-id",
+        "--client-secret",
+        "--token-expiry",
+        "--corporate-email-code",
+        "--no-corporate-email",
+        "--duplicate-reposts",
+        "--maintenance",
+        "--fault",
+        "--delay",
+        "--log-requests",
+    ):
         assert option in help_text

@@ -11,8 +11,14 @@ NOW = datetime(2026, 3, 4, 12, 0, 30, 123456, tzinfo=timezone.utc)
 
 
 def plan(**kwargs):
-    args = {"now": NOW, "bookmark": None, "start_date": None, "end_date": None,
-            "window_minutes": 60, "lookback_minutes": 30}
+    args = {
+        "now": NOW,
+        "bookmark": None,
+        "start_date": None,
+        "end_date": None,
+        "window_minutes": 60,
+        "lookback_minutes": 30,
+    }
     return plan_windows(**{**args, **kwargs})
 
 

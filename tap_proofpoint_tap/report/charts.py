@@ -70,12 +70,14 @@ def _sized(chart: Any, name: str, title: str | alt.TitleParams) -> Any:
 
 def no_data(name: str, title: str, note: str) -> alt.Chart:
     """The chart's frame with a note where the marks would be: an empty mart is not an error."""
-    chart = alt.Chart(alt.Data(values=[{"note": note}])).mark_text(
-        fontSize=16, color="#666666"
-    ).encode(
-        text="note:N",
-        x=alt.value(WIDTH / 2),
-        y=alt.value(HEIGHTS[name] / 2 - 20),
+    chart = (
+        alt.Chart(alt.Data(values=[{"note": note}]))
+        .mark_text(fontSize=16, color="#666666")
+        .encode(
+            text="note:N",
+            x=alt.value(WIDTH / 2),
+            y=alt.value(HEIGHTS[name] / 2 - 20),
+        )
     )
     return _sized(chart, name, title)
 
@@ -126,17 +128,23 @@ def clicks_per_day(rows: list[Row]) -> Any:
         for row in rows
     ]
     scale = classification_scale([row["classification"] for row in rows])
-    bars = alt.Chart(alt.Data(values=values)).mark_bar().encode(
-        x=alt.X("day:O", title="day (UTC)", axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("signed:Q", title="clicks: blocked ↓ · permitted ↑", stack="zero",
-                axis=alt.Axis(labelExpr="abs(datum.value)", tickMinStep=1)),
-        color=alt.Color("classification:N", scale=scale, title="classification"),
-        order=alt.Order("classification:N"),
-        tooltip=["day:O", "disposition:N", "classification:N", "events:Q"],
+    bars = (
+        alt.Chart(alt.Data(values=values))
+        .mark_bar()
+        .encode(
+            x=alt.X("day:O", title="day (UTC)", axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y(
+                "signed:Q",
+                title="clicks: blocked ↓ · permitted ↑",
+                stack="zero",
+                axis=alt.Axis(labelExpr="abs(datum.value)", tickMinStep=1),
+            ),
+            color=alt.Color("classification:N", scale=scale, title="classification"),
+            order=alt.Order("classification:N"),
+            tooltip=["day:O", "disposition:N", "classification:N", "events:Q"],
+        )
     )
-    zero = alt.Chart(alt.Data(values=[{"zero": 0}])).mark_rule(color="#333333").encode(
-        y="zero:Q"
-    )
+    zero = alt.Chart(alt.Data(values=[{"zero": 0}])).mark_rule(color="#333333").encode(y="zero:Q")
     return _sized(alt.layer(bars, zero), name, title)
 
 
@@ -159,29 +167,50 @@ def click_latency(rows: list[Row]) -> Any:
     )
     top = max(row["minutes_to_click"] for row in rows)
     ticks = [tick for tick in LATENCY_TICKS if tick <= max(top, 1)]
-    ecdf = alt.Chart(alt.Data(values=rows)).transform_window(
-        share="cume_dist()", sort=[alt.SortField("minutes_to_click")],
-        groupby=["classification"],
-    ).mark_line(interpolate="step-after", strokeWidth=2).encode(
-        x=alt.X("minutes_to_click:Q", title="minutes from delivery to click",
+    ecdf = (
+        alt.Chart(alt.Data(values=rows))
+        .transform_window(
+            share="cume_dist()",
+            sort=[alt.SortField("minutes_to_click")],
+            groupby=["classification"],
+        )
+        .mark_line(interpolate="step-after", strokeWidth=2)
+        .encode(
+            x=alt.X(
+                "minutes_to_click:Q",
+                title="minutes from delivery to click",
                 scale=alt.Scale(type="symlog"),
-                axis=alt.Axis(values=ticks, labelExpr=(
-                    "datum.value >= 1440 ? datum.value / 1440 + ' d' : "
-                    "datum.value >= 60 ? datum.value / 60 + ' h' : datum.value + ' min'"))),
-        y=alt.Y("share:Q", title="share of clicks", axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("classification:N",
-                        scale=classification_scale([row["classification"] for row in rows])),
+                axis=alt.Axis(
+                    values=ticks,
+                    labelExpr=(
+                        "datum.value >= 1440 ? datum.value / 1440 + ' d' : "
+                        "datum.value >= 60 ? datum.value / 60 + ' h' : datum.value + ' min'"
+                    ),
+                ),
+            ),
+            y=alt.Y(
+                "share:Q",
+                title="share of clicks",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            color=alt.Color(
+                "classification:N",
+                scale=classification_scale([row["classification"] for row in rows]),
+            ),
+        )
     )
-    marks = alt.Data(values=[
-        {"minutes": median, "label": f"median {median:.1f} min"},
-        {"minutes": p90, "label": f"p90 {p90:.1f} min"},
-    ])
-    rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3], color="#333333").encode(
-        x="minutes:Q"
+    marks = alt.Data(
+        values=[
+            {"minutes": median, "label": f"median {median:.1f} min"},
+            {"minutes": p90, "label": f"p90 {p90:.1f} min"},
+        ]
     )
-    labels = alt.Chart(marks).mark_text(align="left", dx=4, color="#333333").encode(
-        x="minutes:Q", y=alt.datum(0.03), text="label:N"
+    rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3], color="#333333").encode(x="minutes:Q")
+    labels = (
+        alt.Chart(marks)
+        .mark_text(align="left", dx=4, color="#333333")
+        .encode(x="minutes:Q", y=alt.datum(0.03), text="label:N")
     )
     return _sized(alt.layer(ecdf, rules, labels), name, title)
 
@@ -203,25 +232,45 @@ def retroactive_exposure(rows: list[Row]) -> Any:
     margin = max((high - low) * 0.02, 60_000)
     domain = [low - margin, high + margin]
     values = [
-        {**row, "kind": RETROACTIVE if row["is_retroactive"] else NOT_RETROACTIVE}
-        for row in rows
+        {**row, "kind": RETROACTIVE if row["is_retroactive"] else NOT_RETROACTIVE} for row in rows
     ]
-    points = alt.Chart(alt.Data(values=values)).mark_circle(size=36, opacity=0.7).encode(
-        x=alt.X("click_time:T", title="click time", scale=alt.Scale(type="utc", domain=domain),
-                axis=alt.Axis(format="%b %d %H:%M")),
-        y=alt.Y("threat_time:T", title="threat time (when it was condemned)",
+    points = (
+        alt.Chart(alt.Data(values=values))
+        .mark_circle(size=36, opacity=0.7)
+        .encode(
+            x=alt.X(
+                "click_time:T",
+                title="click time",
                 scale=alt.Scale(type="utc", domain=domain),
-                axis=alt.Axis(format="%b %d %H:%M")),
-        color=alt.Color("kind:N", title=None, legend=alt.Legend(orient="top-left", labelLimit=0),
-                        scale=alt.Scale(domain=[RETROACTIVE, NOT_RETROACTIVE],
-                                        range=["#d62728", "#9aa5b1"])),
-        tooltip=[alt.Tooltip("click_time:N", title="click time (UTC)"),
-                 alt.Tooltip("threat_time:N", title="threat time (UTC)"),
-                 "classification:N", "url_host:N"],
+                axis=alt.Axis(format="%b %d %H:%M"),
+            ),
+            y=alt.Y(
+                "threat_time:T",
+                title="threat time (when it was condemned)",
+                scale=alt.Scale(type="utc", domain=domain),
+                axis=alt.Axis(format="%b %d %H:%M"),
+            ),
+            color=alt.Color(
+                "kind:N",
+                title=None,
+                legend=alt.Legend(orient="top-left", labelLimit=0),
+                scale=alt.Scale(
+                    domain=[RETROACTIVE, NOT_RETROACTIVE], range=["#d62728", "#9aa5b1"]
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("click_time:N", title="click time (UTC)"),
+                alt.Tooltip("threat_time:N", title="threat time (UTC)"),
+                "classification:N",
+                "url_host:N",
+            ],
+        )
     )
-    diagonal = alt.Chart(alt.Data(values=[{"t": domain[0]}, {"t": domain[1]}])).mark_line(
-        color="#555555", strokeDash=[6, 4]
-    ).encode(x="t:T", y="t:T")
+    diagonal = (
+        alt.Chart(alt.Data(values=[{"t": domain[0]}, {"t": domain[1]}]))
+        .mark_line(color="#555555", strokeDash=[6, 4])
+        .encode(x="t:T", y="t:T")
+    )
     return _sized(alt.layer(diagonal, points), name, title)
 
 
@@ -237,20 +286,37 @@ def threat_funnel(rows: list[Row]) -> Any:
         return no_data(name, title, "No data: dim_threats is empty")
     labels = [f"#{row['funnel_rank']} {_short(row['threat'])}" for row in rows]
     values = [
-        {"threat": label, "stage": stage, "order": i, "recipients": row[column] or 0,
-         "threat_id": row["threat_id"], "classification": row["classification"]}
+        {
+            "threat": label,
+            "stage": stage,
+            "order": i,
+            "recipients": row[column] or 0,
+            "threat_id": row["threat_id"],
+            "classification": row["classification"],
+        }
         for label, row in zip(labels, rows, strict=True)
         for i, (column, stage) in enumerate(STAGES)
     ]
     stages = [stage for _, stage in STAGES]
-    chart = alt.Chart(alt.Data(values=values)).mark_bar().encode(
-        y=alt.Y("threat:N", sort=labels, title=None, axis=alt.Axis(labelLimit=340)),
-        yOffset=alt.YOffset("stage:N", sort=stages),
-        x=alt.X("recipients:Q", title="distinct recipients",
-                axis=alt.Axis(tickMinStep=1, format="d")),
-        color=alt.Color("stage:N", sort=stages, title="stage",
-                        scale=alt.Scale(domain=stages, range=list(STAGE_COLOURS))),
-        tooltip=["threat:N", "threat_id:N", "classification:N", "stage:N", "recipients:Q"],
+    chart = (
+        alt.Chart(alt.Data(values=values))
+        .mark_bar()
+        .encode(
+            y=alt.Y("threat:N", sort=labels, title=None, axis=alt.Axis(labelLimit=340)),
+            yOffset=alt.YOffset("stage:N", sort=stages),
+            x=alt.X(
+                "recipients:Q",
+                title="distinct recipients",
+                axis=alt.Axis(tickMinStep=1, format="d"),
+            ),
+            color=alt.Color(
+                "stage:N",
+                sort=stages,
+                title="stage",
+                scale=alt.Scale(domain=stages, range=list(STAGE_COLOURS)),
+            ),
+            tooltip=["threat:N", "threat_id:N", "classification:N", "stage:N", "recipients:Q"],
+        )
     )
     return _sized(chart, name, title)
 
@@ -266,9 +332,11 @@ def top_clickers(rows: list[Row]) -> Any:
     if not rows:
         return no_data(name, title, "No data: no user in dim_users has clicked")
     values = [
-        {**row,
-         "kind": "repeat clicker" if row["is_repeat_clicker"] else "single clicker",
-         "note": f"{row['threats_clicked']} threat{'s' if row['threats_clicked'] != 1 else ''}"}
+        {
+            **row,
+            "kind": "repeat clicker" if row["is_repeat_clicker"] else "single clicker",
+            "note": f"{row['threats_clicked']} threat{'s' if row['threats_clicked'] != 1 else ''}",
+        }
         for row in rows
     ]
     order = [row["user_email"] for row in rows]
@@ -277,11 +345,22 @@ def top_clickers(rows: list[Row]) -> Any:
         x=alt.X("clicks:Q", title="clicks", axis=alt.Axis(tickMinStep=1, format="d")),
     )
     bars = base.mark_bar().encode(
-        color=alt.Color("kind:N", title=None, legend=alt.Legend(orient="bottom-right"),
-                        scale=alt.Scale(domain=["repeat clicker", "single clicker"],
-                                        range=["#d94801", "#9aa5b1"])),
-        tooltip=["user_email:N", "clicks:Q", "clicks_permitted:Q", "clicks_blocked:Q",
-                 "threats_clicked:Q", "kind:N"],
+        color=alt.Color(
+            "kind:N",
+            title=None,
+            legend=alt.Legend(orient="bottom-right"),
+            scale=alt.Scale(
+                domain=["repeat clicker", "single clicker"], range=["#d94801", "#9aa5b1"]
+            ),
+        ),
+        tooltip=[
+            "user_email:N",
+            "clicks:Q",
+            "clicks_permitted:Q",
+            "clicks_blocked:Q",
+            "threats_clicked:Q",
+            "kind:N",
+        ],
     )
     notes = base.mark_text(align="left", dx=4, color="#333333").encode(text="note:N")
     return _sized(alt.layer(bars, notes), name, title)
@@ -299,31 +378,53 @@ def most_attacked(rows: list[Row]) -> Any:
     if not rows:
         return no_data(name, title, "No data: mart_user_risk is empty")
     values = [
-        {"user_email": row["user_email"], "classification": label, "order": i,
-         "threats": row[column] or 0, "attack_index_proxy": row["attack_index_proxy"]}
+        {
+            "user_email": row["user_email"],
+            "classification": label,
+            "order": i,
+            "threats": row[column] or 0,
+            "attack_index_proxy": row["attack_index_proxy"],
+        }
         for row in rows
         for i, (column, label) in enumerate(THREAT_MIX)
     ]
     totals = [
-        {"user_email": row["user_email"],
-         "total": sum(row[column] or 0 for column, _ in THREAT_MIX),
-         "note": f"proxy {row['attack_index_proxy']:.1f}"
-         if row["attack_index_proxy"] is not None else ""}
+        {
+            "user_email": row["user_email"],
+            "total": sum(row[column] or 0 for column, _ in THREAT_MIX),
+            "note": f"proxy {row['attack_index_proxy']:.1f}"
+            if row["attack_index_proxy"] is not None
+            else "",
+        }
         for row in rows
     ]
     order = [row["user_email"] for row in rows]
     mix = [label for _, label in THREAT_MIX]
     y = alt.Y("user_email:N", sort=order, title=None, axis=alt.Axis(labelLimit=300))
-    bars = alt.Chart(alt.Data(values=values)).mark_bar().encode(
-        y=y,
-        x=alt.X("threats:Q", title="distinct threats received", stack="zero",
-                axis=alt.Axis(tickMinStep=1, format="d")),
-        color=alt.Color("classification:N", sort=mix, title="classification", scale=alt.Scale(
-            domain=mix, range=[CLASSIFICATION_COLOURS[label] for label in mix])),
-        order=alt.Order("order:Q"),
-        tooltip=["user_email:N", "classification:N", "threats:Q", "attack_index_proxy:Q"],
+    bars = (
+        alt.Chart(alt.Data(values=values))
+        .mark_bar()
+        .encode(
+            y=y,
+            x=alt.X(
+                "threats:Q",
+                title="distinct threats received",
+                stack="zero",
+                axis=alt.Axis(tickMinStep=1, format="d"),
+            ),
+            color=alt.Color(
+                "classification:N",
+                sort=mix,
+                title="classification",
+                scale=alt.Scale(domain=mix, range=[CLASSIFICATION_COLOURS[label] for label in mix]),
+            ),
+            order=alt.Order("order:Q"),
+            tooltip=["user_email:N", "classification:N", "threats:Q", "attack_index_proxy:Q"],
+        )
     )
-    notes = alt.Chart(alt.Data(values=totals)).mark_text(
-        align="left", dx=4, color="#333333"
-    ).encode(y=y, x="total:Q", text="note:N")
+    notes = (
+        alt.Chart(alt.Data(values=totals))
+        .mark_text(align="left", dx=4, color="#333333")
+        .encode(y=y, x="total:Q", text="note:N")
+    )
     return _sized(alt.layer(bars, notes), name, title)

@@ -24,16 +24,25 @@ def parser() -> argparse.ArgumentParser:
         description="Write the click-exposure report (report.html, one self-contained page "
         "that opens offline, and a PNG per chart) from the dbt marts in a DuckDB file.",
     )
-    p.add_argument("--database", type=Path,
-                   default=Path(env("PROOFPOINT_REPORT_DATABASE") or "output/sandbox.duckdb"),
-                   help="DuckDB file holding the marts, opened read-only "
-                   "(env PROOFPOINT_REPORT_DATABASE; default output/sandbox.duckdb)")
-    p.add_argument("--schema", default=env("PROOFPOINT_REPORT_SCHEMA") or "analytics",
-                   help="schema of the marts (env PROOFPOINT_REPORT_SCHEMA; default analytics)")
-    p.add_argument("--output", type=Path,
-                   default=Path(env("PROOFPOINT_REPORT_OUTPUT") or "output"),
-                   help="directory to write report.html and the PNGs to "
-                   "(env PROOFPOINT_REPORT_OUTPUT; default output)")
+    p.add_argument(
+        "--database",
+        type=Path,
+        default=Path(env("PROOFPOINT_REPORT_DATABASE") or "output/sandbox.duckdb"),
+        help="DuckDB file holding the marts, opened read-only "
+        "(env PROOFPOINT_REPORT_DATABASE; default output/sandbox.duckdb)",
+    )
+    p.add_argument(
+        "--schema",
+        default=env("PROOFPOINT_REPORT_SCHEMA") or "analytics",
+        help="schema of the marts (env PROOFPOINT_REPORT_SCHEMA; default analytics)",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=Path(env("PROOFPOINT_REPORT_OUTPUT") or "output"),
+        help="directory to write report.html and the PNGs to "
+        "(env PROOFPOINT_REPORT_OUTPUT; default output)",
+    )
     return p
 
 
@@ -47,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         from tap_proofpoint_tap.report.render import write_report
 
         try:
-            report = write_report(marts, numbers, args.output,
-                                  source=f"{args.database} (schema {args.schema})")
+            report = write_report(
+                marts, numbers, args.output, source=f"{args.database} (schema {args.schema})"
+            )
         except OSError as exc:
             raise ReportError(
                 f"cannot write the report to {args.output}: {exc.strerror or exc}: "

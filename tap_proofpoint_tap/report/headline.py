@@ -38,8 +38,7 @@ class Headline:
         return [
             f"Permitted clicks on active threats: {self.active_permitted_clicks}",
             f"Median minutes from delivery to click: {self.median_text()}",
-            "Retroactive clicks (clicked before the threat was known): "
-            f"{self.retroactive_text()}",
+            f"Retroactive clicks (clicked before the threat was known): {self.retroactive_text()}",
         ]
 
 

@@ -108,7 +108,9 @@ def read_marts(con: duckdb.DuckDBPyConnection, schema: str) -> Marts:
     """What the charts and the work queue show, from the marts in ``schema``."""
     s = quote(schema)
     return Marts(
-        daily_clicks=rows(con, f"""
+        daily_clicks=rows(
+            con,
+            f"""
             SELECT strftime(CAST(activity_date AS DATE), '%Y-%m-%d') AS day,
                    CASE stream WHEN 'clicks_permitted' THEN 'permitted' ELSE 'blocked' END
                        AS disposition,
@@ -116,40 +118,59 @@ def read_marts(con: duckdb.DuckDBPyConnection, schema: str) -> Marts:
                    CAST(sum(events) AS BIGINT) AS events
             FROM {s}.mart_daily_activity
             WHERE stream IN ('clicks_permitted', 'clicks_blocked')
-            GROUP BY ALL ORDER BY day, disposition, classification"""),
-        latencies=rows(con, f"""
+            GROUP BY ALL ORDER BY day, disposition, classification""",
+        ),
+        latencies=rows(
+            con,
+            f"""
             SELECT CAST(minutes_to_click AS DOUBLE) AS minutes_to_click,
                    coalesce(classification, 'unknown') AS classification
             FROM {s}.fct_clicks WHERE minutes_to_click IS NOT NULL
-            ORDER BY minutes_to_click, click_id"""),
-        click_threat_times=rows(con, f"""
-            SELECT {_utc('click_time')} AS click_time, {_utc('threat_time')} AS threat_time,
+            ORDER BY minutes_to_click, click_id""",
+        ),
+        click_threat_times=rows(
+            con,
+            f"""
+            SELECT {_utc("click_time")} AS click_time, {_utc("threat_time")} AS threat_time,
                    coalesce(is_retroactive, false) AS is_retroactive,
                    coalesce(classification, 'unknown') AS classification, url_host
             FROM {s}.fct_clicks WHERE click_time IS NOT NULL AND threat_time IS NOT NULL
-            ORDER BY click_time, click_id"""),
-        funnel=rows(con, f"""
+            ORDER BY click_time, click_id""",
+        ),
+        funnel=rows(
+            con,
+            f"""
             SELECT funnel_rank, threat_id, threat, threat_type,
                    coalesce(classification, 'unknown') AS classification, threat_status,
                    recipients_targeted, recipients_delivered, recipients_blocked,
                    recipients_clicked, recipients_permitted, clicks
             FROM {s}.dim_threats
-            ORDER BY funnel_rank, threat_id LIMIT {TOP_THREATS}"""),
-        top_clickers=rows(con, f"""
+            ORDER BY funnel_rank, threat_id LIMIT {TOP_THREATS}""",
+        ),
+        top_clickers=rows(
+            con,
+            f"""
             SELECT user_email, clicks, clicks_permitted, clicks_blocked, threats_clicked,
                    coalesce(is_repeat_clicker, false) AS is_repeat_clicker
             FROM {s}.dim_users WHERE clicks > 0
-            ORDER BY clicks DESC, user_email LIMIT {TOP_CLICKERS}"""),
-        most_attacked=rows(con, f"""
+            ORDER BY clicks DESC, user_email LIMIT {TOP_CLICKERS}""",
+        ),
+        most_attacked=rows(
+            con,
+            f"""
             SELECT risk_rank, user_email, attack_index_proxy, threats_received,
                    malware_threats, phish_threats, spam_threats, impostor_threats,
                    other_threats, clicks_permitted
             FROM {s}.mart_user_risk
-            ORDER BY risk_rank, user_email LIMIT {TOP_ATTACKED}"""),
-        work_queue=rows(con, f"""
-            SELECT priority_rank, priority_score, {_utc('click_time')} AS click_time,
+            ORDER BY risk_rank, user_email LIMIT {TOP_ATTACKED}""",
+        ),
+        work_queue=rows(
+            con,
+            f"""
+            SELECT priority_rank, priority_score, {_utc("click_time")} AS click_time,
                    recipient, url, url_host, classification, threat_id, threat_status,
                    is_retroactive, is_repeat_clicker, minutes_to_click, click_ip, click_id
             FROM {s}.mart_click_exposure
-            ORDER BY priority_rank, click_id LIMIT {WORK_QUEUE_ROWS}"""),
+            ORDER BY priority_rank, click_id LIMIT {WORK_QUEUE_ROWS}""",
+        ),
     )

@@ -70,8 +70,13 @@ def specs(marts: Marts) -> dict[str, dict[str, Any]]:
 def script_json(value: Any) -> str:
     """JSON safe inside a <script> element: no '<', '>' or '&' that HTML could act on."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                       ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, code in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, code)
     return text
 
@@ -108,22 +113,32 @@ for (const [id, spec] of Object.entries(specs)) {
 def headline_html(headline: Headline) -> str:
     """The three numbers, each in a box with a stable id."""
     boxes = (
-        ("headline-active", str(headline.active_permitted_clicks),
-         "permitted clicks on threats still active"),
-        ("headline-median", headline.median_text(),
-         "median minutes from delivery to click"),
-        ("headline-retroactive", headline.retroactive_text(),
-         "retroactive clicks: clicked before the threat was known"),
+        (
+            "headline-active",
+            str(headline.active_permitted_clicks),
+            "permitted clicks on threats still active",
+        ),
+        ("headline-median", headline.median_text(), "median minutes from delivery to click"),
+        (
+            "headline-retroactive",
+            headline.retroactive_text(),
+            "retroactive clicks: clicked before the threat was known",
+        ),
     )
-    return '<div id="headline">' + "".join(
-        f'<div class="number" id="{element_id}"><div class="value">{escape(value)}</div>'
-        f'<div class="label">{escape(label)}</div></div>'
-        for element_id, value, label in boxes
-    ) + "</div>"
+    return (
+        '<div id="headline">'
+        + "".join(
+            f'<div class="number" id="{element_id}"><div class="value">{escape(value)}</div>'
+            f'<div class="label">{escape(label)}</div></div>'
+            for element_id, value, label in boxes
+        )
+        + "</div>"
+    )
 
 
-def page(chart_specs: dict[str, dict[str, Any]], marts: Marts, headline: Headline,
-         source: str) -> str:
+def page(
+    chart_specs: dict[str, dict[str, Any]], marts: Marts, headline: Headline, source: str
+) -> str:
     """The whole report as one HTML document."""
     containers = "\n".join(
         f'<div class="chart" id="{element_id}"></div>' for element_id, *_ in CHARTS
@@ -159,7 +174,8 @@ def write_report(marts: Marts, headline: Headline, out: Path, source: str) -> Re
     pngs = {}
     for element_id, name, _, _ in CHARTS:
         path = out / f"{name}.png"
-        path.write_bytes(vl_convert.vegalite_to_png(
-            chart_specs[element_id], vl_version=version, scale=PNG_SCALE))
+        path.write_bytes(
+            vl_convert.vegalite_to_png(chart_specs[element_id], vl_version=version, scale=PNG_SCALE)
+        )
         pngs[name] = path
     return Report(html=html, pngs=pngs)

@@ -40,15 +40,18 @@ def work_queue_table(rows: list[Row], total: int) -> str:
     """The top rows of ``mart_click_exposure``, of ``total`` permitted clicks on active threats."""
     head = "".join(f'<th scope="col">{escape(header)}</th>' for _, header, _ in COLUMNS)
     body = "\n".join(
-        "<tr>" + "".join(
-            f'<td class="{kind}">{cell(row.get(column), kind)}</td>'
-            for column, _, kind in COLUMNS
-        ) + "</tr>"
+        "<tr>"
+        + "".join(
+            f'<td class="{kind}">{cell(row.get(column), kind)}</td>' for column, _, kind in COLUMNS
+        )
+        + "</tr>"
         for row in rows
     )
     if rows:
-        caption = (f"Work queue: the top {len(rows)} of {total} permitted clicks on threats "
-                   "still active, by priority (mart_click_exposure)")
+        caption = (
+            f"Work queue: the top {len(rows)} of {total} permitted clicks on threats "
+            "still active, by priority (mart_click_exposure)"
+        )
     else:
         caption = "Work queue: no permitted click on a threat still active (mart_click_exposure)"
     return (

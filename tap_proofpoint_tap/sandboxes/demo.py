@@ -33,16 +33,31 @@ from tap_proofpoint_tap.sandboxes.threatq import ThreatQSandbox
 DEMO_PORT = 8765  # the api_url of the sandbox environment in meltano.yml
 THREATQ_PORT = 8766  # target-threatq's api_url there
 THREATQ_PIPELINE = ["--full-refresh", "tap-proofpoint-tap", "threatq", "target-threatq"]
-FEED_RUN = (("Corporate Emails", "corporate_email"), ("Indicators", "indicators"),
-            ("Indicator Attributes", "attributes"), ("Incidents", "incident"),
-            ("Relationships", "pivots"))
+FEED_RUN = (
+    ("Corporate Emails", "corporate_email"),
+    ("Indicators", "indicators"),
+    ("Indicator Attributes", "attributes"),
+    ("Incidents", "incident"),
+    ("Relationships", "pivots"),
+)
 # The sandbox environment's file; TARGET_DUCKDB_PROOFPOINT_FILEPATH (Meltano's override) moves it.
 DATABASE = Path(os.environ.get("TARGET_DUCKDB_PROOFPOINT_FILEPATH", "output/sandbox.duckdb"))
 MELTANO = str(Path(sys.executable).parent / "meltano")
-PIPELINE = ["tap-proofpoint-tap", "threatq", "target-duckdb-proofpoint", "dbt-duckdb:build",
-            "report:render"]
-TABLES = (*STREAMS, "threatq_corporate_emails", "threatq_indicators",
-          "threatq_indicator_attributes", "threatq_incidents", "threatq_relationships")
+PIPELINE = [
+    "tap-proofpoint-tap",
+    "threatq",
+    "target-duckdb-proofpoint",
+    "dbt-duckdb:build",
+    "report:render",
+]
+TABLES = (
+    *STREAMS,
+    "threatq_corporate_emails",
+    "threatq_indicators",
+    "threatq_indicator_attributes",
+    "threatq_incidents",
+    "threatq_relationships",
+)
 
 
 def main() -> None:
@@ -56,19 +71,28 @@ def main() -> None:
         print(f"Sandbox: {sb.url} (seed 7, about 40 events per stream and hour)")
         print(f"Running: meltano run {' '.join(PIPELINE)}  (environment: sandbox)")
         started = time.monotonic()
-        proc = subprocess.run([MELTANO, "--log-format=json", "run", *PIPELINE],
-                              env={**os.environ, "TAP_PROOFPOINT_TAP_API_URL": sb.url,
-                                   # dbt and the report read the file the loader wrote
-                                   "DBT_DUCKDB_PATH": str(DATABASE.resolve()),
-                                   "PROOFPOINT_REPORT_DATABASE": str(DATABASE.resolve())},
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [MELTANO, "--log-format=json", "run", *PIPELINE],
+            env={
+                **os.environ,
+                "TAP_PROOFPOINT_TAP_API_URL": sb.url,
+                # dbt and the report read the file the loader wrote
+                "DBT_DUCKDB_PATH": str(DATABASE.resolve()),
+                "PROOFPOINT_REPORT_DATABASE": str(DATABASE.resolve()),
+            },
+            capture_output=True,
+            text=True,
+        )
         elapsed = time.monotonic() - started
         requests = sb.siem_requests()
         logs = checked(proc)
         intervals = sorted(r.params["interval"][0] for r in requests)
-        print(f"Done in {elapsed:.1f} s: {len(requests)} API requests, reading "
-              f"{intervals[0].split('/')[0]} to {intervals[-1].split('/')[1]}" if intervals else
-              f"Done in {elapsed:.1f} s: nothing new to read yet")
+        print(
+            f"Done in {elapsed:.1f} s: {len(requests)} API requests, reading "
+            f"{intervals[0].split('/')[0]} to {intervals[-1].split('/')[1]}"
+            if intervals
+            else f"Done in {elapsed:.1f} s: nothing new to read yet"
+        )
         report(before, logs)
         into_threatq(sb.url)
 
@@ -89,11 +113,17 @@ def into_threatq(siem_url: str) -> None:
         print(f"\nThreatQ stand-in: {tq.url} (in memory, empty)")
         print(f"Running: meltano run {' '.join(THREATQ_PIPELINE)}  (environment: sandbox)")
         started = time.monotonic()
-        proc = subprocess.run([MELTANO, "--log-format=json", "run", *THREATQ_PIPELINE],
-                              env={**os.environ, "TAP_PROOFPOINT_TAP_API_URL": siem_url,
-                                   "TARGET_THREATQ_API_URL": tq.url,
-                                   "TAP_PROOFPOINT_TAP__SELECT": '["clicks_permitted.*"]'},
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [MELTANO, "--log-format=json", "run", *THREATQ_PIPELINE],
+            env={
+                **os.environ,
+                "TAP_PROOFPOINT_TAP_API_URL": siem_url,
+                "TARGET_THREATQ_API_URL": tq.url,
+                "TAP_PROOFPOINT_TAP__SELECT": '["clicks_permitted.*"]',
+            },
+            capture_output=True,
+            text=True,
+        )
         elapsed = time.monotonic() - started
         logs = checked(proc)
         counts = tq.store.dump()["counts"]
@@ -101,7 +131,8 @@ def into_threatq(siem_url: str) -> None:
     print(f"Done in {elapsed:.1f} s: {calls} ThreatQ API requests")
     for entry in logs:
         if entry.get("name") == "target-threatq" and entry["event"].startswith(
-                ("|", "ThreatQ load summary", "Requests:")):
+            ("|", "ThreatQ load summary", "Requests:")
+        ):
             print("  " + entry["event"])
     width = max(len(label) for label, _ in FEED_RUN)
     print("\nWhat ThreatQ now holds (the seed feed's Average Feed Run, counted in ThreatQ):")
@@ -121,14 +152,19 @@ def report(before: dict[str, int], logs: list[dict]) -> None:
     print()
     for entry in logs:
         if entry.get("name") == "mapper-proofpoint-threatq" and (
-                entry["event"].startswith(("|", "ThreatQ run summary"))):
+            entry["event"].startswith(("|", "ThreatQ run summary"))
+        ):
             print("  " + entry["event"])
     with duckdb.connect(str(DATABASE), read_only=True) as con:
-        for title, column in (("Top clicked URLs", "url"),
-                              ("Most-clicking recipients", "recipient")):
+        for title, column in (
+            ("Top clicked URLs", "url"),
+            ("Most-clicking recipients", "recipient"),
+        ):
             print(f"\n{title} (permitted clicks):")
-            rows = con.execute(f"select {column}, count(*) as n from proofpoint.clicks_permitted "
-                               f"group by 1 order by n desc, 1 limit 5").fetchall()
+            rows = con.execute(
+                f"select {column}, count(*) as n from proofpoint.clicks_permitted "
+                f"group by 1 order by n desc, 1 limit 5"
+            ).fetchall()
             for value, count in rows:
                 print(f"  {count:>5}  {value}")
     print()
@@ -137,19 +173,27 @@ def report(before: dict[str, int], logs: list[dict]) -> None:
             print("dbt build (transform/): " + entry["event"].split("Done. ")[-1].strip())
         elif entry.get("name") == "report":
             print(entry["event"])
-    print("\nRun `make demo` again later: it reads only the minutes since this run "
-          "(and a 30-minute look-back).")
+    print(
+        "\nRun `make demo` again later: it reads only the minutes since this run "
+        "(and a 30-minute look-back)."
+    )
 
 
 def table_counts() -> dict[str, int]:
     if not DATABASE.exists():
         return {}
     with duckdb.connect(str(DATABASE), read_only=True) as con:
-        present = {t for (t,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'proofpoint'"
-        ).fetchall()}
-        return {t: con.execute(f"select count(*) from proofpoint.{t}").fetchone()[0]
-                for t in TABLES if t in present}
+        present = {
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'proofpoint'"
+            ).fetchall()
+        }
+        return {
+            t: con.execute(f"select count(*) from proofpoint.{t}").fetchone()[0]
+            for t in TABLES
+            if t in present
+        }
 
 
 def port_free(port: int) -> bool:

@@ -73,9 +73,12 @@ class HeldStateTarget(Target):
         (the next run loads the rest); between commits, commit what is pending and send its
         STATE."""
         if self._flushing:
-            self.logger.error("Stopped by signal %d during a load into %s: the STATE of the "
-                              "last whole load is kept; run again to load the rest.", signum,
-                              self.destination)
+            self.logger.error(
+                "Stopped by signal %d during a load into %s: the STATE of the "
+                "last whole load is kept; run again to load the rest.",
+                signum,
+                self.destination,
+            )
             os._exit(1)
         try:
             self.drain_all(is_endofpipe=True)

@@ -81,8 +81,9 @@ def _text(raw: object) -> str | None:
     return text or None
 
 
-def title(recipient: str | None, classification: str | None, url: str | None,
-          sender: str | None) -> str:
+def title(
+    recipient: str | None, classification: str | None, url: str | None, sender: str | None
+) -> str:
     """Who clicked what, from whom: the line an analyst reads in a list of incidents."""
     link = url or "an unknown URL"
     if len(link) > _TITLE_URL_CHARS:
@@ -92,8 +93,9 @@ def title(recipient: str | None, classification: str | None, url: str | None,
     return f"{line} (sent by {sender})" if sender else line
 
 
-def click_entities(click: Mapping, options: Options = Options(),
-                   skip: Container[str] = frozenset()) -> Iterator[tuple[str, dict]]:
+def click_entities(
+    click: Mapping, options: Options = Options(), skip: Container[str] = frozenset()
+) -> Iterator[tuple[str, dict]]:
     """Yield ``(stream, row)`` for every entity and link one permitted click stands for.
 
     Entities come before the relationships that refer to them. The same recipient, URL or
@@ -115,41 +117,60 @@ def click_entities(click: Mapping, options: Options = Options(),
     url_id = sender_id = None
     if url:
         url_id = entity_id("indicator", URL, url)
-        yield from _indicator(url_id, URL, url, options.url_status, published, options, skip, {
-            "Classification": classification,
-            "Threat Status": _text(click.get("threatStatus")),
-            "Threat ID": _text(click.get("threatID")),
-            "Threat URL": _text(click.get("threatURL")),
-            "Campaign ID": _text(click.get("campaignId")),
-        })
+        yield from _indicator(
+            url_id,
+            URL,
+            url,
+            options.url_status,
+            published,
+            options,
+            skip,
+            {
+                "Classification": classification,
+                "Threat Status": _text(click.get("threatStatus")),
+                "Threat ID": _text(click.get("threatID")),
+                "Threat URL": _text(click.get("threatURL")),
+                "Campaign ID": _text(click.get("campaignId")),
+            },
+        )
     if sender:
         sender_id = entity_id("indicator", EMAIL_ADDRESS, sender)
-        yield from _indicator(sender_id, EMAIL_ADDRESS, sender, options.sender_status, published,
-                              options, skip, {"Sender IP": _text(click.get("senderIP")),
-                                              "Classification": classification})
+        yield from _indicator(
+            sender_id,
+            EMAIL_ADDRESS,
+            sender,
+            options.sender_status,
+            published,
+            options,
+            skip,
+            {"Sender IP": _text(click.get("senderIP")), "Classification": classification},
+        )
 
     if incident_id in skip:
         return  # the same click again: its entities and links are all written already
-    yield INCIDENTS, {
-        "id": incident_id,
-        "title": title(recipient, classification, url, sender),
-        "started_at": _text(click.get("clickTime")),
-        "source": options.source,
-        "recipient": recipient,
-        "url": url,
-        "sender": sender,
-        "classification": classification,
-        "threat_status": _text(click.get("threatStatus")),
-        "threat_time": threat_time,
-        "threat_id": _text(click.get("threatID")),
-        "threat_url": _text(click.get("threatURL")),
-        "campaign_id": _text(click.get("campaignId")),
-        "click_ip": _text(click.get("clickIP")),
-        "user_agent": _text(click.get("userAgent")),
-        "sender_ip": _text(click.get("senderIP")),
-        "message_id": _text(click.get("messageID")),
-        "guid": _text(click.get("GUID")),
-    }
+    yield (
+        INCIDENTS,
+        {
+            "id": incident_id,
+            "title": title(recipient, classification, url, sender),
+            "started_at": _text(click.get("clickTime")),
+            "source": options.source,
+            "recipient": recipient,
+            "url": url,
+            "sender": sender,
+            "classification": classification,
+            "threat_status": _text(click.get("threatStatus")),
+            "threat_time": threat_time,
+            "threat_id": _text(click.get("threatID")),
+            "threat_url": _text(click.get("threatURL")),
+            "campaign_id": _text(click.get("campaignId")),
+            "click_ip": _text(click.get("clickIP")),
+            "user_agent": _text(click.get("userAgent")),
+            "sender_ip": _text(click.get("senderIP")),
+            "message_id": _text(click.get("messageID")),
+            "guid": _text(click.get("GUID")),
+        },
+    )
 
     incident = ("incident", incident_id)
     links = (
@@ -163,22 +184,52 @@ def click_entities(click: Mapping, options: Options = Options(),
         if source_id and target_id:
             link_id = entity_id("relationship", source_type, source_id, target_type, target_id)
             if link_id not in skip:
-                yield RELATIONSHIPS, {"id": link_id, "source_type": source_type,
-                                      "source_id": source_id, "target_type": target_type,
-                                      "target_id": target_id}
+                yield (
+                    RELATIONSHIPS,
+                    {
+                        "id": link_id,
+                        "source_type": source_type,
+                        "source_id": source_id,
+                        "target_type": target_type,
+                        "target_id": target_id,
+                    },
+                )
 
 
-def _indicator(indicator_id: str, kind: str, value: str, status: str, published: str | None,
-               options: Options, skip: Container[str], attributes: Mapping[str, str | None],
-               ) -> Iterator[tuple[str, dict]]:
+def _indicator(
+    indicator_id: str,
+    kind: str,
+    value: str,
+    status: str,
+    published: str | None,
+    options: Options,
+    skip: Container[str],
+    attributes: Mapping[str, str | None],
+) -> Iterator[tuple[str, dict]]:
     if indicator_id not in skip:
-        yield INDICATORS, {"id": indicator_id, "type": kind, "value": value, "status": status,
-                           "published_at": published, "source": options.source}
+        yield (
+            INDICATORS,
+            {
+                "id": indicator_id,
+                "type": kind,
+                "value": value,
+                "status": status,
+                "published_at": published,
+                "source": options.source,
+            },
+        )
     for name, attribute in attributes.items():
         attribute_id = attribute and entity_id("attribute", indicator_id, name, attribute)
         if attribute_id and attribute_id not in skip:
-            yield ATTRIBUTES, {
-                "id": attribute_id,
-                "indicator_id": indicator_id, "indicator_type": kind, "indicator_value": value,
-                "name": name, "value": attribute, "source": options.source,
-            }
+            yield (
+                ATTRIBUTES,
+                {
+                    "id": attribute_id,
+                    "indicator_id": indicator_id,
+                    "indicator_type": kind,
+                    "indicator_value": value,
+                    "name": name,
+                    "value": attribute,
+                    "source": options.source,
+                },
+            )

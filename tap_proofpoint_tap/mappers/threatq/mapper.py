@@ -25,9 +25,13 @@ from tap_proofpoint_tap.mappers.threatq.schemas import SCHEMAS
 from tap_proofpoint_tap.singer_io import MsgSpecReader, StateFlushingWriter
 
 CLICKS = "clicks_permitted"
-SUMMARY_ROWS = (("Corporate Emails", e.CORPORATE_EMAILS), ("Indicators", e.INDICATORS),
-                ("Indicator Attributes", e.ATTRIBUTES), ("Incidents", e.INCIDENTS),
-                ("Relationships", e.RELATIONSHIPS))
+SUMMARY_ROWS = (
+    ("Corporate Emails", e.CORPORATE_EMAILS),
+    ("Indicators", e.INDICATORS),
+    ("Indicator Attributes", e.ATTRIBUTES),
+    ("Incidents", e.INCIDENTS),
+    ("Relationships", e.RELATIONSHIPS),
+)
 
 
 class ThreatQMapper(InlineMapper):
@@ -37,28 +41,46 @@ class ThreatQMapper(InlineMapper):
     package_name = "tap-proofpoint-tap"
     message_reader_class = MsgSpecReader
     message_writer_class = StateFlushingWriter
-    capabilities: ClassVar[list[CapabilitiesEnum]] = [PluginCapabilities.ABOUT,
-                                                      PluginCapabilities.STRUCTURED_LOGGING]
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
     config_jsonschema = th.PropertiesList(
-        th.Property("pass_through", th.BooleanType, default=True,
-                    description="Also pass the clicks_permitted records through (other "
-                                "streams always pass through)."),
-        th.Property("url_indicator_status", th.StringType, default="Active",
-                    description="ThreatQ status of URL indicators: Proofpoint condemned the "
-                                "link."),
-        th.Property("sender_indicator_status", th.StringType, default="Review",
-                    description="ThreatQ status of sender indicators: senders are often "
-                                "spoofed or compromised, so an analyst reviews them."),
-        th.Property("source", th.StringType, default="Proofpoint TAP",
-                    description="Source name on every entity; one per tenant when you run "
-                                "several."),
+        th.Property(
+            "pass_through",
+            th.BooleanType,
+            default=True,
+            description="Also pass the clicks_permitted records through (other "
+            "streams always pass through).",
+        ),
+        th.Property(
+            "url_indicator_status",
+            th.StringType,
+            default="Active",
+            description="ThreatQ status of URL indicators: Proofpoint condemned the link.",
+        ),
+        th.Property(
+            "sender_indicator_status",
+            th.StringType,
+            default="Review",
+            description="ThreatQ status of sender indicators: senders are often "
+            "spoofed or compromised, so an analyst reviews them.",
+        ),
+        th.Property(
+            "source",
+            th.StringType,
+            default="Proofpoint TAP",
+            description="Source name on every entity; one per tenant when you run several.",
+        ),
     ).to_dict()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.options = e.Options(source=self.config["source"],
-                                 url_status=self.config["url_indicator_status"],
-                                 sender_status=self.config["sender_indicator_status"])
+        self.options = e.Options(
+            source=self.config["source"],
+            url_status=self.config["url_indicator_status"],
+            sender_status=self.config["sender_indicator_status"],
+        )
         self.written: set[str] = set()
         self.counts: collections.Counter[str] = collections.Counter()
         self.clicks = 0
@@ -100,8 +122,11 @@ class ThreatQMapper(InlineMapper):
         rows = [("Clicks read", self.clicks)]
         rows += [(label, self.counts[stream]) for label, stream in SUMMARY_ROWS]
         width = max(len(label) for label, _ in rows)
-        lines = ["ThreatQ run summary (Proofpoint TAP Emails)",
-                 f"| {'Metric':<{width}} | Result |", f"|{'-' * (width + 2)}|--------|"]
+        lines = [
+            "ThreatQ run summary (Proofpoint TAP Emails)",
+            f"| {'Metric':<{width}} | Result |",
+            f"|{'-' * (width + 2)}|--------|",
+        ]
         lines += [f"| {label:<{width}} | {count:>6} |" for label, count in rows]
         sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()

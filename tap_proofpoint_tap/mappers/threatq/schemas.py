@@ -17,17 +17,25 @@ def _text(name: str, description: str | None = None) -> th.Property:
 
 SCHEMAS: dict[str, dict] = {
     e.CORPORATE_EMAILS: th.PropertiesList(
-        _ID, _text("address", "Recipient who clicked, trimmed and lower case."), _SOURCE,
+        _ID,
+        _text("address", "Recipient who clicked, trimmed and lower case."),
+        _SOURCE,
     ).to_dict(),
     e.INDICATORS: th.PropertiesList(
         _ID,
-        th.Property("type", _INDICATOR_TYPE, description="URL (the link) or Email Address (the "
-                    "sender)."),
+        th.Property(
+            "type", _INDICATOR_TYPE, description="URL (the link) or Email Address (the sender)."
+        ),
         _text("value", "The URL as clicked, or the sender address in lower case."),
-        _text("status", "ThreatQ indicator status (settings url_indicator_status and "
-                        "sender_indicator_status)."),
-        th.Property("published_at", th.DateTimeType, description="threatTime of the click "
-                    "(clickTime when absent)."),
+        _text(
+            "status",
+            "ThreatQ indicator status (settings url_indicator_status and sender_indicator_status).",
+        ),
+        th.Property(
+            "published_at",
+            th.DateTimeType,
+            description="threatTime of the click (clickTime when absent).",
+        ),
         _SOURCE,
     ).to_dict(),
     e.ATTRIBUTES: th.PropertiesList(
@@ -44,10 +52,20 @@ SCHEMAS: dict[str, dict] = {
         _text("title", "Who clicked what, sent by whom."),
         th.Property("started_at", th.DateTimeType, description="clickTime."),
         _SOURCE,
-        _text("recipient"), _text("url"), _text("sender"), _text("classification"),
-        _text("threat_status"), th.Property("threat_time", th.DateTimeType),
-        _text("threat_id"), _text("threat_url"), _text("campaign_id"), _text("click_ip"),
-        _text("user_agent"), _text("sender_ip"), _text("message_id"), _text("guid"),
+        _text("recipient"),
+        _text("url"),
+        _text("sender"),
+        _text("classification"),
+        _text("threat_status"),
+        th.Property("threat_time", th.DateTimeType),
+        _text("threat_id"),
+        _text("threat_url"),
+        _text("campaign_id"),
+        _text("click_ip"),
+        _text("user_agent"),
+        _text("sender_ip"),
+        _text("message_id"),
+        _text("guid"),
     ).to_dict(),
     e.RELATIONSHIPS: th.PropertiesList(
         _ID,

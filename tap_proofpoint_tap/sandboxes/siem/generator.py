@@ -17,17 +17,80 @@ from datetime import datetime, timedelta, timezone
 
 STREAMS = ("clicks_permitted", "clicks_blocked", "messages_delivered", "messages_blocked")
 
-_FIRST = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
-          "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter",
-          "yasmin", "zoe", "amir", "bianca", "chen", "dmitri", "elena", "farah", "goran"]
-_LAST = ["smith", "jones", "garcia", "miller", "davis", "martin", "lee", "walker", "hall",
-         "young", "king", "wright", "lopez", "hill", "scott", "green", "adams", "baker"]
+_FIRST = [
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "frank",
+    "grace",
+    "heidi",
+    "ivan",
+    "judy",
+    "mallory",
+    "niaj",
+    "olivia",
+    "peggy",
+    "rupert",
+    "sybil",
+    "trent",
+    "victor",
+    "walter",
+    "yasmin",
+    "zoe",
+    "amir",
+    "bianca",
+    "chen",
+    "dmitri",
+    "elena",
+    "farah",
+    "goran",
+]
+_LAST = [
+    "smith",
+    "jones",
+    "garcia",
+    "miller",
+    "davis",
+    "martin",
+    "lee",
+    "walker",
+    "hall",
+    "young",
+    "king",
+    "wright",
+    "lopez",
+    "hill",
+    "scott",
+    "green",
+    "adams",
+    "baker",
+]
 _CORP_DOMAINS = ["acme-corp.example", "acme-labs.example"]
-_BAD_DOMAINS = ["secure-login-portal.example", "invoice-share.example", "docu-sign-now.example",
-                "m1crosoft-support.example", "parcel-tracking.example", "payroll-update.example",
-                "cloud-drive-files.example", "bank-verify.example", "hr-benefits.example"]
-_PATHS = ["login", "verify", "download/invoice", "share/doc", "collab/?id=", "track/parcel",
-          "view/", "auth/reset", "files/", "wp-content/update"]
+_BAD_DOMAINS = [
+    "secure-login-portal.example",
+    "invoice-share.example",
+    "docu-sign-now.example",
+    "m1crosoft-support.example",
+    "parcel-tracking.example",
+    "payroll-update.example",
+    "cloud-drive-files.example",
+    "bank-verify.example",
+    "hr-benefits.example",
+]
+_PATHS = [
+    "login",
+    "verify",
+    "download/invoice",
+    "share/doc",
+    "collab/?id=",
+    "track/parcel",
+    "view/",
+    "auth/reset",
+    "files/",
+    "wp-content/update",
+]
 _AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Safari/537.36",
@@ -38,9 +101,15 @@ _AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/119.0.0.0 Safari/537.36 Edg/119.0.2151.97",
 ]
-_SUBJECTS = ["Invoice {n} overdue", "Your parcel could not be delivered", "Action required: "
-             "password expires today", "Updated payroll details", "Shared document: Q{n} report",
-             "Benefits enrolment closes soon", "Voicemail from +1 555 01{n}"]
+_SUBJECTS = [
+    "Invoice {n} overdue",
+    "Your parcel could not be delivered",
+    "Action required: password expires today",
+    "Updated payroll details",
+    "Shared document: Q{n} report",
+    "Benefits enrolment closes soon",
+    "Voicemail from +1 555 01{n}",
+]
 _MODULES = ["av", "zerohour", "spf", "dkimv", "spam", "dmarc", "pdr", "urldefense", "sandbox"]
 _TENANT = "3183a23b-d9c3-4b1e-9a53-2b6b9a1d2c47"
 
@@ -131,8 +200,10 @@ def _guid(rng: random.Random) -> str:
 
 
 def _ip(rng: random.Random) -> str:
-    return f"{rng.choice((198, 203, 185, 45))}.{rng.randrange(256)}.{rng.randrange(256)}." \
-           f"{rng.randrange(1, 255)}"
+    return (
+        f"{rng.choice((198, 203, 185, 45))}.{rng.randrange(256)}.{rng.randrange(256)}."
+        f"{rng.randrange(1, 255)}"
+    )
 
 
 def _person(rng: random.Random) -> str:
@@ -185,7 +256,7 @@ def _click(rng: random.Random, settings: Settings, stream: str, created: datetim
         "threatStatus": _status(rng),
         "threatID": threat["threatID"],
         "threatURL": f"https://threatinsight.proofpoint.com/{_TENANT}/threat/email/"
-                     f"{threat['threatID']}",
+        f"{threat['threatID']}",
         "campaignId": threat["campaignId"],
         "clickIP": _ip(rng),
         "userAgent": rng.choice(_AGENTS),
@@ -212,21 +283,33 @@ def _link_to_delivery(event: dict, settings: Settings, click_time: datetime) -> 
     if pick.random() >= settings.delivered_click_fraction:
         return
     hour = click_time.replace(minute=0, second=0, microsecond=0) - timedelta(
-        hours=pick.randrange(0, 6))
-    candidates = [(m, info) for m in _delivered_hour(settings, hour)
-                  if parse_ms(m["messageTime"]) < click_time
-                  for info in m["threatsInfoMap"] if info["threatType"] == "url"]
+        hours=pick.randrange(0, 6)
+    )
+    candidates = [
+        (m, info)
+        for m in _delivered_hour(settings, hour)
+        if parse_ms(m["messageTime"]) < click_time
+        for info in m["threatsInfoMap"]
+        if info["threatType"] == "url"
+    ]
     if not candidates:
         return
     message, info = pick.choice(candidates)
     domain = info["threat"].split("/")[2]
-    event.update({
-        "GUID": message["GUID"], "recipient": message["recipient"][0], "url": info["threat"],
-        "classification": info["classification"], "threatID": info["threatID"],
-        "threatURL": info["threatUrl"], "campaignId": info["campaignID"],
-        "sender": message["sender"], "senderIP": message["senderIP"],
-        "messageID": message["messageID"] or f"<{_hex(pick, 24)}@{domain}>",
-    })
+    event.update(
+        {
+            "GUID": message["GUID"],
+            "recipient": message["recipient"][0],
+            "url": info["threat"],
+            "classification": info["classification"],
+            "threatID": info["threatID"],
+            "threatURL": info["threatUrl"],
+            "campaignId": info["campaignID"],
+            "sender": message["sender"],
+            "senderIP": message["senderIP"],
+            "messageID": message["messageID"] or f"<{_hex(pick, 24)}@{domain}>",
+        }
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -244,38 +327,63 @@ def _message(rng: random.Random, settings: Settings, stream: str, created: datet
     infos = []
     for i, threat in enumerate(threats):
         kind = rng.choices(("url", "attachment", "messageText"), (8, 2, 1))[0]
-        threat_time = created if retro and i == 0 else message_time - timedelta(
-            minutes=rng.randrange(0, 7 * 24 * 60))
-        infos.append({
-            "threatID": threat["threatID"],
-            "threatStatus": _status(rng),
-            "classification": threat["classification"],
-            "threatUrl": f"https://threatinsight.proofpoint.com/{_TENANT}/threat/email/"
-                         f"{threat['threatID']}",
-            "threatTime": format_ms(threat_time),
-            "threat": threat["url"] if kind == "url" else threat["threatID"],
-            "campaignID": threat["campaignId"],
-            "threatType": kind,
-            "detectionType": rng.choice((None, "URL_DEFENSE", "SANDBOX", "PHISH")),
-            "actors": [{"id": _uuid(rng), "name": "TA" + str(rng.randrange(400, 600))}]
-            if rng.random() < 0.2 else [],
-        })
+        threat_time = (
+            created
+            if retro and i == 0
+            else message_time - timedelta(minutes=rng.randrange(0, 7 * 24 * 60))
+        )
+        infos.append(
+            {
+                "threatID": threat["threatID"],
+                "threatStatus": _status(rng),
+                "classification": threat["classification"],
+                "threatUrl": f"https://threatinsight.proofpoint.com/{_TENANT}/threat/email/"
+                f"{threat['threatID']}",
+                "threatTime": format_ms(threat_time),
+                "threat": threat["url"] if kind == "url" else threat["threatID"],
+                "campaignID": threat["campaignId"],
+                "threatType": kind,
+                "detectionType": rng.choice((None, "URL_DEFENSE", "SANDBOX", "PHISH")),
+                "actors": [{"id": _uuid(rng), "name": "TA" + str(rng.randrange(400, 600))}]
+                if rng.random() < 0.2
+                else [],
+            }
+        )
     recipients = sorted({_person(rng) for _ in range(rng.choice((1, 1, 2, 3)))})
     sender = threats[0]["sender"] or f"noreply@{threats[0]['url'].split('/')[2]}"
     guid, qid = _guid(rng), f"{_hex(rng, 12)}-1"
     parts = [
-        {"disposition": "inline", "sha256": _hex(rng), "md5": _hex(rng, 32),
-         "filename": "text.html", "sandboxStatus": None, "oContentType": "text/html",
-         "contentType": "text/html"},
-        {"disposition": "inline", "sha256": _hex(rng), "md5": _hex(rng, 32),
-         "filename": "text.txt", "sandboxStatus": None, "oContentType": "text/plain",
-         "contentType": "text/plain"},
+        {
+            "disposition": "inline",
+            "sha256": _hex(rng),
+            "md5": _hex(rng, 32),
+            "filename": "text.html",
+            "sandboxStatus": None,
+            "oContentType": "text/html",
+            "contentType": "text/html",
+        },
+        {
+            "disposition": "inline",
+            "sha256": _hex(rng),
+            "md5": _hex(rng, 32),
+            "filename": "text.txt",
+            "sandboxStatus": None,
+            "oContentType": "text/plain",
+            "contentType": "text/plain",
+        },
     ]
     if any(i["threatType"] == "attachment" for i in infos):
-        parts.append({"disposition": "attached", "sha256": infos[0]["threatID"],
-                      "md5": _hex(rng, 32), "filename": f"Invoice_{rng.randrange(9999)}.pdf",
-                      "sandboxStatus": "threat", "oContentType": "application/pdf",
-                      "contentType": "application/pdf"})
+        parts.append(
+            {
+                "disposition": "attached",
+                "sha256": infos[0]["threatID"],
+                "md5": _hex(rng, 32),
+                "filename": f"Invoice_{rng.randrange(9999)}.pdf",
+                "sandboxStatus": "threat",
+                "oContentType": "application/pdf",
+                "contentType": "application/pdf",
+            }
+        )
     base = {
         "spamScore": rng.choice((0, 0, 5, 40, 100)),
         "phishScore": rng.choice((0, 46, 100)),
@@ -290,7 +398,7 @@ def _message(rng: random.Random, settings: Settings, stream: str, created: datet
         "policyRoutes": ["default_inbound"] + (["executives"] if rng.random() < 0.1 else []),
         "modulesRun": sorted(rng.sample(_MODULES, rng.randrange(3, 8))),
         "messageSize": rng.randrange(2_000, 400_000),
-        "headerFrom": f"\"{sender.split('@')[0].title()}\" <{sender}>",
+        "headerFrom": f'"{sender.split("@")[0].title()}" <{sender}>',
         "headerReplyTo": None,
         "fromAddress": [sender],
         "ccAddresses": [],
@@ -310,11 +418,30 @@ def _message(rng: random.Random, settings: Settings, stream: str, created: datet
     for recipient in recipients:
         event = dict(base, id=_uuid(rng), recipient=[recipient])
         if sparse:
-            event.update({k: None for k in (
-                "subject", "quarantineFolder", "quarantineRule", "policyRoutes", "modulesRun",
-                "headerFrom", "headerReplyTo", "fromAddress", "ccAddresses", "replyToAddress",
-                "toAddresses", "xmailer", "messageParts", "QID")},
-                messageSize=0, sender="", messageID="")
+            event.update(
+                {
+                    k: None
+                    for k in (
+                        "subject",
+                        "quarantineFolder",
+                        "quarantineRule",
+                        "policyRoutes",
+                        "modulesRun",
+                        "headerFrom",
+                        "headerReplyTo",
+                        "fromAddress",
+                        "ccAddresses",
+                        "replyToAddress",
+                        "toAddresses",
+                        "xmailer",
+                        "messageParts",
+                        "QID",
+                    )
+                },
+                messageSize=0,
+                sender="",
+                messageID="",
+            )
         events.append(_documented(event) if settings.documented_shapes else event)
     return events
 
@@ -329,10 +456,13 @@ def _documented(event: dict) -> dict:
     rewritten = event["completelyRewritten"]
     doc["completelyRewritten"] = "na" if rewritten is None else str(rewritten).lower()
     doc["threatsInfoMap"] = [
-        {**{k: v for k, v in info.items() if k not in ("threatID", "campaignID")},
-         "threatId": info["threatID"], "campaignId": info["campaignID"],
-         "classification": info["classification"].upper(),
-         "threatType": info["threatType"].upper()}
+        {
+            **{k: v for k, v in info.items() if k not in ("threatID", "campaignID")},
+            "threatId": info["threatID"],
+            "campaignId": info["campaignID"],
+            "classification": info["classification"].upper(),
+            "threatType": info["threatType"].upper(),
+        }
         for info in event["threatsInfoMap"]
     ]
     return doc

@@ -179,6 +179,12 @@ def _plain(when: datetime) -> datetime:
     """A stdlib UTC datetime (pendulum's subclass compares fine but prints differently)."""
     utc = when.astimezone(timezone.utc)
     return datetime(
-        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond,
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond,
         tzinfo=timezone.utc,
     )

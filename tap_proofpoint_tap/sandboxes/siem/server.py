@@ -24,8 +24,12 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     "/v2/siem/clicks/blocked": ("clicks_blocked",),
     "/v2/siem/messages/delivered": ("messages_delivered",),
     "/v2/siem/messages/blocked": ("messages_blocked",),
-    "/v2/siem/all": ("clicks_blocked", "clicks_permitted", "messages_blocked",
-                     "messages_delivered"),
+    "/v2/siem/all": (
+        "clicks_blocked",
+        "clicks_permitted",
+        "messages_blocked",
+        "messages_delivered",
+    ),
     "/v2/siem/issues": ("clicks_permitted", "messages_delivered"),
 }
 ARRAY_KEYS = {
@@ -109,7 +113,8 @@ class Sandbox:
         self.requests: list[LoggedRequest] = []
         self._auth = "Basic " + base64.b64encode(f"{principal}:{secret}".encode()).decode()
         self._pools: dict[str, collections.deque[datetime]] = collections.defaultdict(
-            collections.deque)
+            collections.deque
+        )
         self._lock = threading.Lock()
         self._rng = random.Random(self.settings.seed)
         self._log_stream = log_stream
@@ -167,8 +172,11 @@ class Sandbox:
             with self._lock:
                 self.requests.append(entry)
             if self._log_stream is not None:
-                print(f"{now.isoformat()} {status} {handler.path}{' ' + fault if fault else ''}",
-                      file=self._log_stream, flush=True)
+                print(
+                    f"{now.isoformat()} {status} {handler.path}{' ' + fault if fault else ''}",
+                    file=self._log_stream,
+                    flush=True,
+                )
 
         if path not in ENDPOINTS:
             log(404)
@@ -235,8 +243,13 @@ class Sandbox:
         return hits[0] if hits else None
 
 
-def _send(handler, status: int, body: bytes | Iterable[bytes], headers: dict | None = None,
-          length: int | None = None) -> None:
+def _send(
+    handler,
+    status: int,
+    body: bytes | Iterable[bytes],
+    headers: dict | None = None,
+    length: int | None = None,
+) -> None:
     """Answer with ``body`` or its pieces; ``length`` (default: the body's) may overstate it."""
     pieces = [body] if isinstance(body, bytes) else body
     handler.send_response(status)

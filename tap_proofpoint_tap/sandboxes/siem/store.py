@@ -45,8 +45,9 @@ def store(generated: Generated) -> Stored:
     parts = _list(event.get("messageParts"))
     if len(parts) > 1:  # Proofpoint reorders messageParts between calls: serve both orders.
         variants.append(_dump({**event, "messageParts": parts[::-1]}))
-    return Stored(event, generated.created, generated.visible, frozenset(statuses), types,
-                  tuple(variants))
+    return Stored(
+        event, generated.created, generated.visible, frozenset(statuses), types, tuple(variants)
+    )
 
 
 class EventStore:
@@ -59,8 +60,14 @@ class EventStore:
         self._added: dict[str, list[Stored]] = {s: [] for s in STREAMS}
         self._lock = threading.Lock()
 
-    def add(self, stream: str, event: dict, visible: datetime | None = None,
-            created: datetime | None = None, statuses: frozenset[str] | None = None) -> None:
+    def add(
+        self,
+        stream: str,
+        event: dict,
+        visible: datetime | None = None,
+        created: datetime | None = None,
+        statuses: frozenset[str] | None = None,
+    ) -> None:
         """Serve ``event`` in the window of its creation time, visible from ``visible`` on.
 
         ``created`` overrides the creation time read from the event and ``statuses`` the
@@ -92,21 +99,25 @@ class EventStore:
             and (types is None or s.types & types)
         ]
 
-    def body(self, arrays: dict[str, list[Stored]], query_end: str,
-             rng: random.Random) -> tuple[int, Iterator[bytes]]:
+    def body(
+        self, arrays: dict[str, list[Stored]], query_end: str, rng: random.Random
+    ) -> tuple[int, Iterator[bytes]]:
         """The JSON envelope's length and its bytes in pieces, each joined as it is sent (a
         100,000-event hour starts at once instead of after a 90 MB copy): arrays in shuffled
         order, each event in a random part order.
         """
         parts: list[bytes | list[bytes]] = [b"{"]
         for key, events in arrays.items():
-            picked = [rng.choice(s.variants) if len(s.variants) > 1 else s.variants[0]
-                      for s in events]
+            picked = [
+                rng.choice(s.variants) if len(s.variants) > 1 else s.variants[0] for s in events
+            ]
             rng.shuffle(picked)
             parts += [json.dumps(key).encode() + b":[", picked, b"],"]
         parts.append(b'"queryEndTime":' + json.dumps(query_end).encode() + b"}")
-        length = sum(len(part) if isinstance(part, bytes)
-                     else sum(map(len, part)) + max(len(part) - 1, 0) for part in parts)
+        length = sum(
+            len(part) if isinstance(part, bytes) else sum(map(len, part)) + max(len(part) - 1, 0)
+            for part in parts
+        )
         return length, _pieces(parts)
 
     def warm(self, start: datetime, end: datetime) -> None:
@@ -142,7 +153,7 @@ def _pieces(parts: list[bytes | list[bytes]]) -> Iterator[bytes]:
             yield part
             continue
         for start in range(0, len(part), PIECE):
-            yield (b"," if start else b"") + b",".join(part[start:start + PIECE])
+            yield (b"," if start else b"") + b",".join(part[start : start + PIECE])
 
 
 def _list(value: object) -> list:

@@ -41,8 +41,13 @@ class TokenError(Exception):
 class Tokens:
     """Issued tokens: access token → (caller's source, expiry), refresh token → access token."""
 
-    def __init__(self, credentials: Credentials, expires_in: float = 3600.0, seed: int = 7,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        credentials: Credentials,
+        expires_in: float = 3600.0,
+        seed: int = 7,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.credentials = credentials
         self.expires_in = expires_in
         self._clock = clock
@@ -75,8 +80,10 @@ class Tokens:
                     raise TokenError("invalid_request", "The refresh token is invalid.")
                 self._access.pop(found[1], None)
             return self._issue(found[0])
-        raise TokenError("unsupported_grant_type", "The authorization grant type is not "
-                         "supported by the authorization server.")
+        raise TokenError(
+            "unsupported_grant_type",
+            "The authorization grant type is not supported by the authorization server.",
+        )
 
     def _issue(self, source: Source) -> dict[str, Any]:
         with self._lock:
@@ -85,8 +92,12 @@ class Tokens:
             self._access[access] = (source, self._clock() + self.expires_in)
             self._refresh[refresh] = (source, access)
         expires = int(self.expires_in) if float(self.expires_in).is_integer() else self.expires_in
-        return {"token_type": "Bearer", "expires_in": expires, "access_token": access,
-                "refresh_token": refresh}
+        return {
+            "token_type": "Bearer",
+            "expires_in": expires,
+            "access_token": access,
+            "refresh_token": refresh,
+        }
 
     def identity(self, authorization: str | None) -> Source | None:
         """The caller behind ``Authorization: Bearer …``; None if missing, unknown or expired."""

@@ -16,7 +16,8 @@ FAULT_HELP = (
     "body carrying errors; errors+ also applies the call) or item-error (the first item gets a "
     "per-item error). COUNT matching requests after SKIP (default 1 after 0; * for all), or "
     "PCT%% of them from a seeded RNG. ROUTE: " + ", ".join(ROUTES) + " or a path (default "
-    "consume). Repeatable. Example: 502:20%%, 500+:1:3, errors@write")
+    "consume). Repeatable. Example: 502:20%%, 500+:1:3, errors@write"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,55 +26,123 @@ def parser() -> argparse.ArgumentParser:
         description="A local stand-in of ThreatQ's REST API on 127.0.0.1 (OAuth tokens, lookups, "
         "indicators and other objects, consume, attributes, sources, links) with ThreatQ's "
         "dedup rules, switches for the uncertain ones, and fault injection. GET /_debug/dump "
-        "(no auth) shows everything stored. Stops on Ctrl-C.")
-    p.add_argument("--port", type=int, default=0,
-                   help="port on 127.0.0.1; 0 picks a free one (default 0); the URL is printed")
-    p.add_argument("--seed", type=int, default=7,
-                   help="seed of the shuffled lookup ids and of the tokens (default 7)")
+        "(no auth) shows everything stored. Stops on Ctrl-C.",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port on 127.0.0.1; 0 picks a free one (default 0); the URL is printed",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=7,
+        help="seed of the shuffled lookup ids and of the tokens (default 7)",
+    )
     defaults = Credentials()
-    p.add_argument("--email", default=defaults.email,
-                   help=f"user of the password grant (default {defaults.email})")
-    p.add_argument("--password", default=defaults.password,
-                   help=f"password of the password grant (default {defaults.password})")
-    p.add_argument("--client-id", default=defaults.client_id,
-                   help=f"OAuth client id, needed by both grants (default {defaults.client_id})")
-    p.add_argument("--client-secret", default=defaults.client_secret,
-                   help=f"secret of client_credentials (default {defaults.client_secret})")
-    p.add_argument("--token-expiry", type=float, default=3600.0,
-                   help="access token lifetime in seconds, expires_in (default 3600)")
-    p.add_argument("--corporate-email-code", default="corporate_email",
-                   help="code of the Corporate Email custom object (default corporate_email)")
-    p.add_argument("--corporate-email-collection",
-                   help="its REST collection in /api/objects (default: the code)")
-    p.add_argument("--no-corporate-email", action="store_true",
-                   help="leave the Corporate Email custom object uninstalled")
-    p.add_argument("--duplicate-reposts", action="store_true",
-                   help="pessimistic: a re-posted identical attribute or link makes a second "
-                   "row or pivot (default: merged into the first)")
-    p.add_argument("--normalize-urls", action="store_true",
-                   help="store URL indicators normalised (lower-case scheme and host, no default "
-                   "port, fragment or bare '/' path), so stored values differ from those sent")
-    p.add_argument("--no-incident-dedup", action="store_true",
-                   help="pessimistic: every posted incident is a new one (default: incidents "
-                   "are unique on value)")
-    p.add_argument("--lean-consume", action="store_true",
-                   help="pessimistic: consume answers only id and value/name/title per item "
-                   "(no type_id, no existing)")
-    p.add_argument("--max-items", type=int, default=500,
-                   help="items per consume call before a 413 (default 500)")
-    p.add_argument("--relationship-limit", type=int, default=10_000,
-                   help="links per object; further links are silently dropped (default 10000)")
-    p.add_argument("--maintenance", action="append", default=[], metavar="N|Ss[:SKIP]",
-                   help="503 maintenance mode on every route for N requests, or for S seconds "
-                   "(e.g. 30s), starting after SKIP requests (default 0); repeatable")
+    p.add_argument(
+        "--email",
+        default=defaults.email,
+        help=f"user of the password grant (default {defaults.email})",
+    )
+    p.add_argument(
+        "--password",
+        default=defaults.password,
+        help=f"password of the password grant (default {defaults.password})",
+    )
+    p.add_argument(
+        "--client-id",
+        default=defaults.client_id,
+        help=f"OAuth client id, needed by both grants (default {defaults.client_id})",
+    )
+    p.add_argument(
+        "--client-secret",
+        default=defaults.client_secret,
+        help=f"secret of client_credentials (default {defaults.client_secret})",
+    )
+    p.add_argument(
+        "--token-expiry",
+        type=float,
+        default=3600.0,
+        help="access token lifetime in seconds, expires_in (default 3600)",
+    )
+    p.add_argument(
+        "--corporate-email-code",
+        default="corporate_email",
+        help="code of the Corporate Email custom object (default corporate_email)",
+    )
+    p.add_argument(
+        "--corporate-email-collection",
+        help="its REST collection in /api/objects (default: the code)",
+    )
+    p.add_argument(
+        "--no-corporate-email",
+        action="store_true",
+        help="leave the Corporate Email custom object uninstalled",
+    )
+    p.add_argument(
+        "--duplicate-reposts",
+        action="store_true",
+        help="pessimistic: a re-posted identical attribute or link makes a second "
+        "row or pivot (default: merged into the first)",
+    )
+    p.add_argument(
+        "--normalize-urls",
+        action="store_true",
+        help="store URL indicators normalised (lower-case scheme and host, no default "
+        "port, fragment or bare '/' path), so stored values differ from those sent",
+    )
+    p.add_argument(
+        "--no-incident-dedup",
+        action="store_true",
+        help="pessimistic: every posted incident is a new one (default: incidents "
+        "are unique on value)",
+    )
+    p.add_argument(
+        "--lean-consume",
+        action="store_true",
+        help="pessimistic: consume answers only id and value/name/title per item "
+        "(no type_id, no existing)",
+    )
+    p.add_argument(
+        "--max-items",
+        type=int,
+        default=500,
+        help="items per consume call before a 413 (default 500)",
+    )
+    p.add_argument(
+        "--relationship-limit",
+        type=int,
+        default=10_000,
+        help="links per object; further links are silently dropped (default 10000)",
+    )
+    p.add_argument(
+        "--maintenance",
+        action="append",
+        default=[],
+        metavar="N|Ss[:SKIP]",
+        help="503 maintenance mode on every route for N requests, or for S seconds "
+        "(e.g. 30s), starting after SKIP requests (default 0); repeatable",
+    )
     p.add_argument("--fault", action="append", default=[], metavar="SPEC", help=FAULT_HELP)
-    p.add_argument("--fault-seed", type=int,
-                   help="seed of the RNG of PCT%% faults (default: --seed)")
-    p.add_argument("--reject", action="append", default=[], metavar="VALUE[=REASON]",
-                   help="give every created or consumed item with this value/name/title a "
-                   "per-item error (REASON, default 'Rejected by the stand-in.'); repeatable")
-    p.add_argument("--delay", type=float, default=0.0,
-                   help="stall every request by this many seconds (default 0)")
+    p.add_argument(
+        "--fault-seed", type=int, help="seed of the RNG of PCT%% faults (default: --seed)"
+    )
+    p.add_argument(
+        "--reject",
+        action="append",
+        default=[],
+        metavar="VALUE[=REASON]",
+        help="give every created or consumed item with this value/name/title a "
+        "per-item error (REASON, default 'Rejected by the stand-in.'); repeatable",
+    )
+    p.add_argument(
+        "--delay",
+        type=float,
+        default=0.0,
+        help="stall every request by this many seconds (default 0)",
+    )
     p.add_argument("--log-requests", action="store_true", help="print each request to stderr")
     return p
 
@@ -100,8 +169,16 @@ def parse_fault(text: str, seed: int) -> Fault:
         count = None if rest[0] == "*" else int(rest[0])
     skip = int(rest[1]) if len(rest) > 1 else 0
     status = int(kind) if kind.isdigit() else 500
-    return Fault("status" if kind.isdigit() else kind, route=route or "consume", count=count,
-                 skip=skip, percent=percent, seed=seed, status=status, after=after)
+    return Fault(
+        "status" if kind.isdigit() else kind,
+        route=route or "consume",
+        count=count,
+        skip=skip,
+        percent=percent,
+        seed=seed,
+        status=status,
+        after=after,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,23 +191,42 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"threatq-sandbox: bad --fault or --maintenance: {error}") from None
     for item in args.reject:
         value, _, reason = item.partition("=")
-        faults.append(Fault("item-error", route="write", count=None, value=value,
-                            message=reason or "Rejected by the stand-in."))
+        faults.append(
+            Fault(
+                "item-error",
+                route="write",
+                count=None,
+                value=value,
+                message=reason or "Rejected by the stand-in.",
+            )
+        )
     if args.delay:
         faults.append(Fault("delay", route="any", count=None, seconds=args.delay))
     credentials = Credentials(args.email, args.password, args.client_id, args.client_secret)
     sandbox = ThreatQSandbox(
-        seed=args.seed, port=args.port, credentials=credentials, token_expiry=args.token_expiry,
+        seed=args.seed,
+        port=args.port,
+        credentials=credentials,
+        token_expiry=args.token_expiry,
         corporate_email=not args.no_corporate_email,
         corporate_email_code=args.corporate_email_code,
         corporate_email_collection=args.corporate_email_collection,
-        duplicate_reposts=args.duplicate_reposts, normalize_urls=args.normalize_urls,
-        incident_dedup=not args.no_incident_dedup, relationship_limit=args.relationship_limit,
-        max_items=args.max_items, lean_consume=args.lean_consume, faults=faults,
-        maintenance=maintenance, log_stream=sys.stderr if args.log_requests else None)
+        duplicate_reposts=args.duplicate_reposts,
+        normalize_urls=args.normalize_urls,
+        incident_dedup=not args.no_incident_dedup,
+        relationship_limit=args.relationship_limit,
+        max_items=args.max_items,
+        lean_consume=args.lean_consume,
+        faults=faults,
+        maintenance=maintenance,
+        log_stream=sys.stderr if args.log_requests else None,
+    )
     sandbox.start()
-    print(f"ThreatQ API stand-in listening on {sandbox.url} (client_id {args.client_id}, "
-          f"user {args.email}, seed {args.seed})", flush=True)
+    print(
+        f"ThreatQ API stand-in listening on {sandbox.url} (client_id {args.client_id}, "
+        f"user {args.email}, seed {args.seed})",
+        flush=True,
+    )
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -54,8 +54,12 @@ def page(items: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
     key = sort.lstrip("-")
     items = sorted(items, key=lambda d: _sort_key(d.get(key)), reverse=sort.startswith("-"))
     limit, offset = _int(params, "limit", DEFAULT_LIMIT), _int(params, "offset", 0)
-    return {"total": len(items), "data": items[offset:offset + limit], "limit": limit,
-            "offset": offset}
+    return {
+        "total": len(items),
+        "data": items[offset : offset + limit],
+        "limit": limit,
+        "offset": offset,
+    }
 
 
 def matches(row: dict[str, Any], params: dict[str, str]) -> bool:

@@ -23,8 +23,13 @@ def route_matches(route: str, method: str, path: str) -> bool:
         return path == route
     token = path == "/api/token"
     consume = method == "POST" and (path.endswith("/consume") or path.endswith("/consume/new"))
-    return {"any": True, "token": token, "consume": consume, "read": method == "GET",
-            "write": method in ("POST", "PUT", "DELETE") and not token}[route]
+    return {
+        "any": True,
+        "token": token,
+        "consume": consume,
+        "read": method == "GET",
+        "write": method in ("POST", "PUT", "DELETE") and not token,
+    }[route]
 
 
 @dataclass
@@ -106,8 +111,9 @@ class Fault:
         if self.percent is not None:
             hit = self.rng.random() * 100 < self.percent
         else:
-            hit = self.seen > self.skip and (self.count is None
-                                             or self.seen <= self.skip + self.count)
+            hit = self.seen > self.skip and (
+                self.count is None or self.seen <= self.skip + self.count
+            )
         self.fired += hit
         return hit
 

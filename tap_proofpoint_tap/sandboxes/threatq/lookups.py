@@ -11,13 +11,49 @@ from dataclasses import dataclass
 from typing import Any
 
 STAMP = "2024-01-15 09:30:00"
-HOST_TYPES = frozenset({"Filename", "File Path", "MD5", "Mutex", "Registry Key", "SHA-1",
-                        "SHA-256", "SHA-384", "SHA-512", "Service Name", "Username"})
+HOST_TYPES = frozenset(
+    {
+        "Filename",
+        "File Path",
+        "MD5",
+        "Mutex",
+        "Registry Key",
+        "SHA-1",
+        "SHA-256",
+        "SHA-384",
+        "SHA-512",
+        "Service Name",
+        "Username",
+    }
+)
 INDICATOR_TYPES = (
-    "ASN", "CIDR Block", "CVE", "Email Address", "Email Attachment", "Email Subject",
-    "File Path", "Filename", "FQDN", "Fuzzy Hash", "IP Address", "IPv6 Address", "MAC Address",
-    "MD5", "Mutex", "Registry Key", "Service Name", "SHA-1", "SHA-256", "SHA-384", "SHA-512",
-    "String", "URL", "URL Path", "User-agent", "Username", "X-Mailer",
+    "ASN",
+    "CIDR Block",
+    "CVE",
+    "Email Address",
+    "Email Attachment",
+    "Email Subject",
+    "File Path",
+    "Filename",
+    "FQDN",
+    "Fuzzy Hash",
+    "IP Address",
+    "IPv6 Address",
+    "MAC Address",
+    "MD5",
+    "Mutex",
+    "Registry Key",
+    "Service Name",
+    "SHA-1",
+    "SHA-256",
+    "SHA-384",
+    "SHA-512",
+    "String",
+    "URL",
+    "URL Path",
+    "User-agent",
+    "Username",
+    "X-Mailer",
 )
 STATUSES = (
     ("Active", "Poses a threat and is being exported to detection tools."),
@@ -27,9 +63,20 @@ STATUSES = (
     ("Whitelisted", "Poses NO risk and should never be deployed."),
 )
 EVENT_TYPES = (
-    "Anonymization", "Command and Control", "Compromised PKI Certificate", "DoS Attack",
-    "Exfiltration", "Host Characteristics", "Incident", "Login Compromise", "Malware",
-    "Sighting", "Spearphish", "SQL Injection Attack", "Watchlist", "Watering Hole",
+    "Anonymization",
+    "Command and Control",
+    "Compromised PKI Certificate",
+    "DoS Attack",
+    "Exfiltration",
+    "Host Characteristics",
+    "Incident",
+    "Login Compromise",
+    "Malware",
+    "Sighting",
+    "Spearphish",
+    "SQL Injection Attack",
+    "Watchlist",
+    "Watering Hole",
 )
 
 
@@ -88,30 +135,57 @@ class Lookups:
     STIX objects); ``corporate_email=False`` leaves the custom object uninstalled.
     """
 
-    def __init__(self, seed: int = 7, *, corporate_email: bool = True,
-                 corporate_email_code: str = "corporate_email",
-                 corporate_email_collection: str | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        *,
+        corporate_email: bool = True,
+        corporate_email_code: str = "corporate_email",
+        corporate_email_collection: str | None = None,
+    ) -> None:
         ids = shuffled_ids("indicator_types", seed, len(INDICATOR_TYPES))
         self.indicator_types = [
-            {"id": i, "name": name, "class": "host" if name in HOST_TYPES else "network",
-             "score": None, "wildcard_matching": "Y" if name in ("FQDN", "URL") else "N",
-             "created_at": STAMP, "updated_at": STAMP}
-            for i, name in zip(ids, INDICATOR_TYPES, strict=True)]
+            {
+                "id": i,
+                "name": name,
+                "class": "host" if name in HOST_TYPES else "network",
+                "score": None,
+                "wildcard_matching": "Y" if name in ("FQDN", "URL") else "N",
+                "created_at": STAMP,
+                "updated_at": STAMP,
+            }
+            for i, name in zip(ids, INDICATOR_TYPES, strict=True)
+        ]
         ids = shuffled_ids("indicator_statuses", seed, len(STATUSES))
         self.statuses = [
-            {"id": i, "name": name, "description": text, "user_editable": "N", "visible": "Y",
-             "include_in_export": "Y" if name == "Active" else "N", "protected": "Y",
-             "created_at": STAMP, "updated_at": STAMP}
-            for i, (name, text) in zip(ids, STATUSES, strict=True)]
+            {
+                "id": i,
+                "name": name,
+                "description": text,
+                "user_editable": "N",
+                "visible": "Y",
+                "include_in_export": "Y" if name == "Active" else "N",
+                "protected": "Y",
+                "created_at": STAMP,
+                "updated_at": STAMP,
+            }
+            for i, (name, text) in zip(ids, STATUSES, strict=True)
+        ]
         self._event_ids = shuffled_ids("event_types", seed, 10 * len(EVENT_TYPES))
         self.event_types: list[dict[str, Any]] = []
         for name in EVENT_TYPES:
             self.add_event_type(name)
         self.objects = list(STANDARD_OBJECTS)
         if corporate_email:
-            self.objects.append(ObjectType(
-                corporate_email_code, corporate_email_collection or corporate_email_code,
-                CORPORATE_EMAIL, CORPORATE_EMAIL + "s", custom=True))
+            self.objects.append(
+                ObjectType(
+                    corporate_email_code,
+                    corporate_email_collection or corporate_email_code,
+                    CORPORATE_EMAIL,
+                    CORPORATE_EMAIL + "s",
+                    custom=True,
+                )
+            )
         self._object_ids = shuffled_ids("objects", seed, len(self.objects))
 
     def indicator_type(self, name: str) -> dict[str, Any] | None:
@@ -127,8 +201,13 @@ class Lookups:
         """The existing type of that name, else a new one (with the next seeded id)."""
         found = self.event_type(name)
         if found is None:
-            found = {"id": self._event_ids[len(self.event_types)], "name": name,
-                     "user_editable": "Y", "created_at": STAMP, "updated_at": STAMP}
+            found = {
+                "id": self._event_ids[len(self.event_types)],
+                "name": name,
+                "user_editable": "Y",
+                "created_at": STAMP,
+                "updated_at": STAMP,
+            }
             self.event_types.append(found)
         return found
 
@@ -143,9 +222,14 @@ class Lookups:
         out = []
         for object_id, otype in zip(self._object_ids, self.objects, strict=True):
             item: dict[str, Any] = {
-                "id": object_id, "name": otype.name, "display_name": otype.display_name,
+                "id": object_id,
+                "name": otype.name,
+                "display_name": otype.display_name,
                 "display_name_plural": otype.display_name_plural,
-                "collection": otype.collection, "types": [], "statuses": []}
+                "collection": otype.collection,
+                "types": [],
+                "statuses": [],
+            }
             if otype.collection == "indicators":
                 item["types"] = [{"id": t["id"], "name": t["name"]} for t in self.indicator_types]
                 item["statuses"] = [{"id": s["id"], "name": s["name"]} for s in self.statuses]
@@ -154,6 +238,7 @@ class Lookups:
             if otype.custom:
                 item["fields"] = [
                     {"field": "value", "name": "Name", "required": "Yes"},
-                    {"field": "description", "name": "Description", "required": "No"}]
+                    {"field": "description", "name": "Description", "required": "No"},
+                ]
             out.append(item)
         return out

@@ -43,15 +43,23 @@ class Api:
     """``max_items``: consume items per call (413 past it); ``lean_consume``: consume answers
     only ``{id, value|name|title}`` per item, without ``type_id`` or ``existing``."""
 
-    def __init__(self, lookups: Lookups, store: Store, *, max_items: int = 500,
-                 lean_consume: bool = False) -> None:
+    def __init__(
+        self, lookups: Lookups, store: Store, *, max_items: int = 500, lean_consume: bool = False
+    ) -> None:
         self.lookups = lookups
         self.store = store
         self.max_items = max_items
         self.lean_consume = lean_consume
 
-    def dispatch(self, method: str, path: str, params: dict[str, str], body: Any,
-                 caller: Source, rejections: dict[int, str]) -> Reply:
+    def dispatch(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        body: Any,
+        caller: Source,
+        rejections: dict[int, str],
+    ) -> Reply:
         """Answer one request; ``rejections``: item index → per-item error (fault injection).
 
         Requests are served one at a time under the store's lock: simpler to reason about than
@@ -59,15 +67,23 @@ class Api:
         """
         try:
             with self.store.lock:
-                return self._route(method, path.strip("/").split("/")[1:], params, body,
-                                   caller, rejections)
+                return self._route(
+                    method, path.strip("/").split("/")[1:], params, body, caller, rejections
+                )
         except Invalid as error:
             return Reply(400, {"data": {"errors": error.errors}})
         except HttpError as error:
             return Reply(error.status, error.body)
 
-    def _route(self, method: str, parts: list[str], params: dict[str, str], body: Any,
-               caller: Source, rejections: dict[int, str]) -> Reply:
+    def _route(
+        self,
+        method: str,
+        parts: list[str],
+        params: dict[str, str],
+        body: Any,
+        caller: Source,
+        rejections: dict[int, str],
+    ) -> Reply:
         if parts[:1] in (["indicator"], ["event"]) and len(parts) in (2, 3):
             return self._lookup(method, parts, params, body)
         if parts == ["objects"]:
@@ -101,9 +117,11 @@ class Api:
         raise HttpError(404, "Not Found")
 
     def _lookup(self, method: str, parts: list[str], params: dict[str, str], body: Any) -> Reply:
-        tables = {("indicator", "types"): self.lookups.indicator_types,
-                  ("indicator", "statuses"): self.lookups.statuses,
-                  ("event", "types"): self.lookups.event_types}
+        tables = {
+            ("indicator", "types"): self.lookups.indicator_types,
+            ("indicator", "statuses"): self.lookups.statuses,
+            ("event", "types"): self.lookups.event_types,
+        }
         rows = tables.get((parts[0], parts[1]))
         if rows is None:
             raise HttpError(404, "Not Found")
@@ -119,29 +137,47 @@ class Api:
         _allow(method, "GET")
         return Reply(200, page([r for r in rows if matches(r, params)], params))
 
-    def _collection(self, method: str, otype: ObjectType, params: dict[str, str], body: Any,
-                    caller: Source, rejections: dict[int, str]) -> Reply:
+    def _collection(
+        self,
+        method: str,
+        otype: ObjectType,
+        params: dict[str, str],
+        body: Any,
+        caller: Source,
+        rejections: dict[int, str],
+    ) -> Reply:
         _allow(method, "GET", "POST")
         if method == "GET":
-            rows = [render_record(self.lookups, r, embeds(params))
-                    for r in self.store.records[otype.collection].values()]
+            rows = [
+                render_record(self.lookups, r, embeds(params))
+                for r in self.store.records[otype.collection].values()
+            ]
             return Reply(200, page([r for r in rows if matches(r, params)], params))
         results = self._create(otype, _entries(body), caller, rejections, consume=False)
         if isinstance(body, list) or otype.collection == "indicators":
             return Reply(201, {"total": len(results), "data": results})
         return Reply(201, {"data": results[0]})
 
-    def _consume(self, otype: ObjectType, body: Any, caller: Source,
-                 rejections: dict[int, str]) -> Reply:
+    def _consume(
+        self, otype: ObjectType, body: Any, caller: Source, rejections: dict[int, str]
+    ) -> Reply:
         if not isinstance(body, list):
             raise HttpError(400, "The request body must be a JSON array of objects.")
         if len(body) > self.max_items:
-            raise HttpError(413, f"Too many items: {len(body)} in one call (at most "
-                            f"{self.max_items}).")
+            raise HttpError(
+                413, f"Too many items: {len(body)} in one call (at most {self.max_items})."
+            )
         return Reply(201, {"data": self._create(otype, body, caller, rejections, consume=True)})
 
-    def _create(self, otype: ObjectType, entries: list[Any], caller: Source,
-                rejections: dict[int, str], *, consume: bool) -> list[dict[str, Any]]:
+    def _create(
+        self,
+        otype: ObjectType,
+        entries: list[Any],
+        caller: Source,
+        rejections: dict[int, str],
+        *,
+        consume: bool,
+    ) -> list[dict[str, Any]]:
         """Validate every item first (one bad item: 400, nothing stored), then store each."""
         parsed = []
         for i, raw in enumerate(entries):
@@ -149,14 +185,16 @@ class Api:
                 parsed.append(parse(raw, otype, self.lookups, self.store.collections))
             except Invalid as error:
                 if len(entries) > 1:
-                    error.errors = {k: [f"{m} (item {i})" for m in v]
-                                    for k, v in error.errors.items()}
+                    error.errors = {
+                        k: [f"{m} (item {i})" for m in v] for k, v in error.errors.items()
+                    }
                 raise
         out = []
         for i, item in enumerate(parsed):
             missing = self.store.unknown_refs(otype, item)
             reason = rejections.get(i) or (
-                "Unknown related object(s): " + ", ".join(missing) if missing else None)
+                "Unknown related object(s): " + ", ".join(missing) if missing else None
+            )
             if reason is not None:
                 out.append(self._failed(otype, item, reason))
                 continue
@@ -194,15 +232,26 @@ class Api:
             self.store.update(record, item.fields)
         return Reply(200, {"data": render_record(self.lookups, record, embeds(params))})
 
-    def _attributes(self, method: str, record: Record, tail: list[str], params: dict[str, str],
-                    body: Any, caller: Source) -> Reply:
+    def _attributes(
+        self,
+        method: str,
+        record: Record,
+        tail: list[str],
+        params: dict[str, str],
+        body: Any,
+        caller: Source,
+    ) -> Reply:
         if not tail:
             _allow(method, "GET", "POST")
             if method == "POST":
-                posted = [self.store.add_attribute(record, a, list(a.sources) or [caller])[0]
-                          for a in attributes(_entries(body))]
-                return Reply(201, {"total": len(posted),
-                                   "data": [render_attribute(record, r) for r in posted]})
+                posted = [
+                    self.store.add_attribute(record, a, list(a.sources) or [caller])[0]
+                    for a in attributes(_entries(body))
+                ]
+                return Reply(
+                    201,
+                    {"total": len(posted), "data": [render_attribute(record, r) for r in posted]},
+                )
             rows = [render_attribute(record, r) for r in record.attributes]
             return Reply(200, page(rows, params))
         _allow(method, "PUT", "DELETE")
@@ -210,14 +259,22 @@ class Api:
         if method == "PUT":
             value = text("value", body.get("value") if isinstance(body, dict) else None)
         try:
-            row = self.store.edit_attribute(record, int(tail[0]) if tail[0].isdigit() else -1,
-                                            value)
+            row = self.store.edit_attribute(
+                record, int(tail[0]) if tail[0].isdigit() else -1, value
+            )
         except KeyError:
             raise HttpError(404, f"No attribute row {tail[0]}.") from None
         return Reply(204) if value is None else Reply(200, {"data": render_attribute(record, row)})
 
-    def _sources(self, method: str, record: Record, tail: list[str], params: dict[str, str],
-                 body: Any, caller: Source) -> Reply:
+    def _sources(
+        self,
+        method: str,
+        record: Record,
+        tail: list[str],
+        params: dict[str, str],
+        body: Any,
+        caller: Source,
+    ) -> Reply:
         if tail:
             _allow(method, "DELETE")
             try:
@@ -231,15 +288,24 @@ class Api:
         rows = []
         for source in sources("sources", _entries(body)):
             link, existed = self.store.add_source(record, source)
-            rows.append({"id": link.id, "name": link.name, "source_id": link.source_id,
-                         f"{record.otype.name}_id": record.id,
-                         "creator_source_id": self.store.source_id(caller.name),
-                         "existing": int(existed), "tlp_id": link.tlp_id,
-                         "published_at": link.published_at, "created_at": link.created_at})
+            rows.append(
+                {
+                    "id": link.id,
+                    "name": link.name,
+                    "source_id": link.source_id,
+                    f"{record.otype.name}_id": record.id,
+                    "creator_source_id": self.store.source_id(caller.name),
+                    "existing": int(existed),
+                    "tlp_id": link.tlp_id,
+                    "published_at": link.published_at,
+                    "created_at": link.created_at,
+                }
+            )
         return Reply(201, {"data": rows if isinstance(body, list) else rows[0]})
 
-    def _links(self, method: str, record: Record, collection: str, params: dict[str, str],
-               body: Any) -> Reply:
+    def _links(
+        self, method: str, record: Record, collection: str, params: dict[str, str], body: Any
+    ) -> Reply:
         _allow(method, "GET", "POST", "DELETE")
         if method == "DELETE":
             self.store.unlink(record, collection, _entries(body))
@@ -248,8 +314,9 @@ class Api:
             targets = []
             for entry in _entries(body):
                 target_id = entry.get("id") if isinstance(entry, dict) else None
-                target = self.store.get(collection, target_id) if isinstance(target_id, int) \
-                    else None
+                target = (
+                    self.store.get(collection, target_id) if isinstance(target_id, int) else None
+                )
                 if target is None:
                     raise Invalid("id", "The selected id is invalid.")
                 targets.append(target)
@@ -257,8 +324,13 @@ class Api:
             pairs = [(t, p) for t, p in made if p is not None]
         else:
             pairs = self.store.related(record, collection)
-        rows = [{**render_record(self.lookups, other, embeds(params)),
-                 "pivot": render_pivot(self.lookups, pivot)} for other, pivot in pairs]
+        rows = [
+            {
+                **render_record(self.lookups, other, embeds(params)),
+                "pivot": render_pivot(self.lookups, pivot),
+            }
+            for other, pivot in pairs
+        ]
         if method == "POST":
             return Reply(201, {"total": len(rows), "data": rows})
         return Reply(200, page(rows, params))

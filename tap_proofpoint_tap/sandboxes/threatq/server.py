@@ -23,8 +23,10 @@ from tap_proofpoint_tap.sandboxes.threatq.routes import Api
 from tap_proofpoint_tap.sandboxes.threatq.store import Store
 
 HOST = "127.0.0.1"
-PROXY_PAGE = ("<html><head><title>{0}</title></head><body><center><h1>{0}</h1></center>"
-              "<hr><center>nginx</center></body></html>")
+PROXY_PAGE = (
+    "<html><head><title>{0}</title></head><body><center><h1>{0}</h1></center>"
+    "<hr><center>nginx</center></body></html>"
+)
 REASONS = {502: "502 Bad Gateway", 503: "503 Service Unavailable", 504: "504 Gateway Time-out"}
 MAINTENANCE_PAGE = "<!DOCTYPE html><html><body><h1>Be right back.</h1></body></html>"
 
@@ -54,8 +56,12 @@ def _decode(raw: bytes, content_type: str) -> Any:
 def _names(body: Any) -> list[str]:
     """Each item's value, name or title, casefolded: what value-matched faults look at."""
     entries = body if isinstance(body, list) else [body]
-    return [str(next((e[k] for k in ("value", "name", "title") if k in e), "")).casefold()
-            if isinstance(e, dict) else "" for e in entries]
+    return [
+        str(next((e[k] for k in ("value", "name", "title") if k in e), "")).casefold()
+        if isinstance(e, dict)
+        else ""
+        for e in entries
+    ]
 
 
 def _basic(header: str | None) -> tuple[str, str] | None:
@@ -77,19 +83,33 @@ class ThreatQSandbox:
     ``lean_consume`` are ``Api``'s. ``now`` is the store's clock (for ``touched_at``).
     """
 
-    def __init__(self, *, seed: int = 7, port: int = 0, credentials: Credentials | None = None,
-                 token_expiry: float = 3600.0, corporate_email: bool = True,
-                 corporate_email_code: str = "corporate_email",
-                 corporate_email_collection: str | None = None, duplicate_reposts: bool = False,
-                 normalize_urls: bool = False, incident_dedup: bool = True,
-                 relationship_limit: int = 10_000, max_items: int = 500,
-                 lean_consume: bool = False, faults: list[Fault] | None = None,
-                 maintenance: list[Maintenance] | None = None,
-                 now: Callable[[], datetime] | None = None,
-                 log_stream: TextIO | None = None) -> None:
-        self.lookups = Lookups(seed, corporate_email=corporate_email,
-                               corporate_email_code=corporate_email_code,
-                               corporate_email_collection=corporate_email_collection)
+    def __init__(
+        self,
+        *,
+        seed: int = 7,
+        port: int = 0,
+        credentials: Credentials | None = None,
+        token_expiry: float = 3600.0,
+        corporate_email: bool = True,
+        corporate_email_code: str = "corporate_email",
+        corporate_email_collection: str | None = None,
+        duplicate_reposts: bool = False,
+        normalize_urls: bool = False,
+        incident_dedup: bool = True,
+        relationship_limit: int = 10_000,
+        max_items: int = 500,
+        lean_consume: bool = False,
+        faults: list[Fault] | None = None,
+        maintenance: list[Maintenance] | None = None,
+        now: Callable[[], datetime] | None = None,
+        log_stream: TextIO | None = None,
+    ) -> None:
+        self.lookups = Lookups(
+            seed,
+            corporate_email=corporate_email,
+            corporate_email_code=corporate_email_code,
+            corporate_email_collection=corporate_email_collection,
+        )
         policy = Policy(duplicate_reposts, normalize_urls, incident_dedup, relationship_limit)
         self.store = Store(self.lookups, policy, now)
         self.tokens = Tokens(credentials or Credentials(), token_expiry, seed)
@@ -131,11 +151,17 @@ class ThreatQSandbox:
             for fault in faults:
                 (self.maintenance if isinstance(fault, Maintenance) else self.faults).append(fault)
 
-    def requests_to(self, path: str | None = None, method: str | None = None,
-                    ) -> list[LoggedRequest]:
+    def requests_to(
+        self,
+        path: str | None = None,
+        method: str | None = None,
+    ) -> list[LoggedRequest]:
         """The logged requests, optionally only those to ``path`` and/or with ``method``."""
-        return [r for r in self.requests
-                if (path is None or r.path == path) and (method is None or r.method == method)]
+        return [
+            r
+            for r in self.requests
+            if (path is None or r.path == path) and (method is None or r.method == method)
+        ]
 
     # -- the request pipeline (called from the handler's threads) --
 
@@ -148,15 +174,25 @@ class ThreatQSandbox:
         items: int | None = None
 
         def answer(reply: Reply, html: str | None = None) -> None:
-            entry = LoggedRequest(method, path, params, reply.status, "+".join(faults) or None,
-                                  items, datetime.now(timezone.utc))
+            entry = LoggedRequest(
+                method,
+                path,
+                params,
+                reply.status,
+                "+".join(faults) or None,
+                items,
+                datetime.now(timezone.utc),
+            )
             with self._lock:
                 self.requests.append(entry)
             if self._log_stream is not None:
-                print(f"{entry.at.isoformat()} {method} {handler.path} {reply.status}"
-                      f"{' items=' + str(items) if items is not None else ''}"
-                      f"{' fault=' + entry.fault if entry.fault else ''}",
-                      file=self._log_stream, flush=True)
+                print(
+                    f"{entry.at.isoformat()} {method} {handler.path} {reply.status}"
+                    f"{' items=' + str(items) if items is not None else ''}"
+                    f"{' fault=' + entry.fault if entry.fault else ''}",
+                    file=self._log_stream,
+                    flush=True,
+                )
             _send(handler, reply, html)
 
         try:
@@ -195,8 +231,9 @@ class ThreatQSandbox:
         caller = self.tokens.identity(handler.headers.get("Authorization"))
         if caller is None:
             return answer(Reply(401, {"errors": ["Unauthenticated."]}))
-        rejections = {i: f.message for f in hits if f.kind == "item-error"
-                      for i in f.rejects(values)}
+        rejections = {
+            i: f.message for f in hits if f.kind == "item-error" for i in f.rejects(values)
+        }
         reply = self.api.dispatch(method, path, params, body, caller, rejections)
         late = next((f for f in after if f.kind in ("status", "errors")), None)
         if late is not None:

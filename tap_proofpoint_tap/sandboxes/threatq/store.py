@@ -31,8 +31,12 @@ UNDEDUPLICATED = frozenset({"events", "tasks", "attachments"})
 class Store:
     """All stored objects; every public method is safe to call from the server's threads."""
 
-    def __init__(self, lookups: Lookups, policy: Policy | None = None,
-                 now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        lookups: Lookups,
+        policy: Policy | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.lookups = lookups
         self.policy = policy or Policy()
         self.lock = threading.RLock()
@@ -67,8 +71,9 @@ class Store:
 
     def _key(self, otype: ObjectType, fields: dict[str, Any]) -> tuple[Any, ...] | None:
         collection = otype.collection
-        if collection in UNDEDUPLICATED or (collection == "incident"
-                                            and not self.policy.incident_dedup):
+        if collection in UNDEDUPLICATED or (
+            collection == "incident" and not self.policy.incident_dedup
+        ):
             return None
         value = fields[otype.key].casefold()
         if "type_id" in fields:
@@ -77,8 +82,12 @@ class Store:
 
     def _normalise(self, otype: ObjectType, fields: dict[str, Any]) -> None:
         url = self.lookups.indicator_type("URL")
-        if (self.policy.normalize_urls and otype.collection == "indicators" and url
-                and fields["type_id"] == url["id"]):
+        if (
+            self.policy.normalize_urls
+            and otype.collection == "indicators"
+            and url
+            and fields["type_id"] == url["id"]
+        ):
             fields["value"] = normalise_url(fields["value"])
 
     def get(self, collection: str, object_id: int) -> Record | None:
@@ -103,14 +112,16 @@ class Store:
             record = self.get(otype.collection, found) if found is not None else None
             existed = record is not None
             if record is None:
-                record = Record(otype, self._next(otype.collection), {**item.defaults, **fields},
-                                now, now, now)
+                record = Record(
+                    otype, self._next(otype.collection), {**item.defaults, **fields}, now, now, now
+                )
                 self.records[otype.collection][record.id] = record
                 if key is not None:
                     self._keys[key] = record.id
             else:
-                changes = {k: v for k, v in fields.items()
-                           if k != otype.key and record.fields.get(k) != v}
+                changes = {
+                    k: v for k, v in fields.items() if k != otype.key and record.fields.get(k) != v
+                }
                 record.fields.update(changes)
                 record.updated_at = now if changes else record.updated_at
                 record.touched_at = now
@@ -148,14 +159,22 @@ class Store:
                 self._keys.pop(key, None)
             del self.records[record.otype.collection][record.id]
 
-    def _attach(self, links: list[SourceLink], source: Source,
-                kind: str) -> tuple[SourceLink, bool]:
+    def _attach(
+        self, links: list[SourceLink], source: Source, kind: str
+    ) -> tuple[SourceLink, bool]:
         source_id = self._name_id("sources", source.name)
         for link in links:
             if link.source_id == source_id:
                 return link, True
-        link = SourceLink(self._next(kind), source_id, source.name, source.source_type,
-                          source.tlp_id, source.published_at, self.stamp())
+        link = SourceLink(
+            self._next(kind),
+            source_id,
+            source.name,
+            source.source_type,
+            source.tlp_id,
+            source.published_at,
+            self.stamp(),
+        )
         links.append(link)
         return link, False
 
@@ -164,19 +183,38 @@ class Store:
         with self.lock:
             return self._attach(record.sources, source, "source_link")
 
-    def add_attribute(self, record: Record, attribute: Attribute,
-                      sources: Iterable[Source]) -> tuple[AttributeRow, bool]:
+    def add_attribute(
+        self, record: Record, attribute: Attribute, sources: Iterable[Source]
+    ) -> tuple[AttributeRow, bool]:
         """A (name, value) row, merged with an equal one unless ``duplicate_reposts``."""
         with self.lock:
             key_id = self._name_id("attributes", attribute.name)
             now = self.stamp()
-            row = None if self.policy.duplicate_reposts else next(
-                (r for r in record.attributes if r.attribute_id == key_id
-                 and r.value.casefold() == attribute.value.casefold()), None)
+            row = (
+                None
+                if self.policy.duplicate_reposts
+                else next(
+                    (
+                        r
+                        for r in record.attributes
+                        if r.attribute_id == key_id
+                        and r.value.casefold() == attribute.value.casefold()
+                    ),
+                    None,
+                )
+            )
             existed = row is not None
             if row is None:
-                row = AttributeRow(self._next("attribute_row"), key_id, attribute.name,
-                                   attribute.value, attribute.published_at, now, now, now)
+                row = AttributeRow(
+                    self._next("attribute_row"),
+                    key_id,
+                    attribute.name,
+                    attribute.value,
+                    attribute.published_at,
+                    now,
+                    now,
+                    now,
+                )
                 record.attributes.append(row)
             row.touched_at = now
             for source in sources:
@@ -273,7 +311,8 @@ class Store:
                     objects[collection].append(out)
             pivots = [render_pivot(self.lookups, p) for p in self.pivots.values()]
             counts = {c: len(r) for c, r in self.records.items()}
-            counts["attributes"] = sum(len(r.attributes) for rs in self.records.values()
-                                       for r in rs.values())
+            counts["attributes"] = sum(
+                len(r.attributes) for rs in self.records.values() for r in rs.values()
+            )
             counts["pivots"] = len(pivots)
             return {"objects": objects, "pivots": pivots, "counts": counts}

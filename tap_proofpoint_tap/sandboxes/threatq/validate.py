@@ -99,9 +99,13 @@ def sources(name: str, raw: Any) -> list[Source]:
         entry = {"name": entry} if isinstance(entry, str) else entry
         if not isinstance(entry, dict):
             raise Invalid(f"{name}.{i}", "Each source must be an object with a name.")
-        out.append(Source(text(f"{name}.{i}.name", entry.get("name")) or "",
-                          entry.get("tlp_id"),
-                          timestamp(f"{name}.{i}.published_at", entry.get("published_at"))))
+        out.append(
+            Source(
+                text(f"{name}.{i}.name", entry.get("name")) or "",
+                entry.get("tlp_id"),
+                timestamp(f"{name}.{i}.published_at", entry.get("published_at")),
+            )
+        )
     return out
 
 
@@ -114,19 +118,24 @@ def attributes(raw: Any) -> list[Attribute]:
     for i, entry in enumerate(raw):
         if not isinstance(entry, dict):
             raise Invalid(f"attributes.{i}", "Each attribute must be an object.")
-        out.append(Attribute(
-            text(f"attributes.{i}.name", entry.get("name")) or "",
-            text(f"attributes.{i}.value", entry.get("value")) or "",
-            tuple(sources(f"attributes.{i}.sources", entry.get("sources"))),
-            timestamp(f"attributes.{i}.published_at", entry.get("published_at"))))
+        out.append(
+            Attribute(
+                text(f"attributes.{i}.name", entry.get("name")) or "",
+                text(f"attributes.{i}.value", entry.get("value")) or "",
+                tuple(sources(f"attributes.{i}.sources", entry.get("sources"))),
+                timestamp(f"attributes.{i}.published_at", entry.get("published_at")),
+            )
+        )
     return out
 
 
 def tags(raw: Any) -> list[str]:
     """Tags as strings or ``{"name"}`` objects (both forms are sent by public clients)."""
     entries = raw if isinstance(raw, list) else [] if raw is None else [raw]
-    return [text(f"tags.{i}", e.get("name") if isinstance(e, dict) else e) or ""
-            for i, e in enumerate(entries)]
+    return [
+        text(f"tags.{i}", e.get("name") if isinstance(e, dict) else e) or ""
+        for i, e in enumerate(entries)
+    ]
 
 
 def _named(raw: dict[str, Any], name: str) -> Any:
@@ -135,8 +144,13 @@ def _named(raw: dict[str, Any], name: str) -> Any:
     return value.get("name") if isinstance(value, dict) else value
 
 
-def _lookup(raw: dict[str, Any], name: str, rows: list[dict[str, Any]],
-            by_name: Any, default: str | None = None) -> int:
+def _lookup(
+    raw: dict[str, Any],
+    name: str,
+    rows: list[dict[str, Any]],
+    by_name: Any,
+    default: str | None = None,
+) -> int:
     """The id ``raw`` gives by id or by name; ``default``'s id, or 400, when it gives none."""
     if raw.get(f"{name}_id") is not None:
         wanted = raw[f"{name}_id"]
@@ -152,8 +166,7 @@ def _lookup(raw: dict[str, Any], name: str, rows: list[dict[str, Any]],
     return found["id"]
 
 
-def parse(raw: Any, otype: ObjectType, lookups: Lookups,
-          collections: frozenset[str]) -> Item:
+def parse(raw: Any, otype: ObjectType, lookups: Lookups, collections: frozenset[str]) -> Item:
     """Check ``raw`` as an object of ``otype``; ``collections`` are the relationship keys."""
     if not isinstance(raw, dict):
         raise Invalid(otype.key, "Each item must be a JSON object.")
@@ -165,11 +178,11 @@ def parse(raw: Any, otype: ObjectType, lookups: Lookups,
     if description is not None:
         fields["description"] = text("description", description, required=False)
     if otype.collection == "indicators":
-        fields["type_id"] = _lookup(raw, "type", lookups.indicator_types,
-                                    lookups.indicator_type)
+        fields["type_id"] = _lookup(raw, "type", lookups.indicator_types, lookups.indicator_type)
         given = raw.get("status_id") is not None or _named(raw, "status") is not None
         (fields if given else defaults)["status_id"] = _lookup(
-            raw, "status", lookups.statuses, lookups.status, DEFAULT_STATUS)
+            raw, "status", lookups.statuses, lookups.status, DEFAULT_STATUS
+        )
     elif otype.collection == "events":
         fields["type_id"] = _lookup(raw, "type", lookups.event_types, lookups.event_type)
     for name in ("type", "status"):  # the other objects have no types or statuses out of the box
@@ -182,9 +195,16 @@ def parse(raw: Any, otype: ObjectType, lookups: Lookups,
     links: dict[str, list[int]] = {}
     for key in sorted(collections & raw.keys()):
         entries = raw[key] if isinstance(raw[key], list) else [raw[key]]
-        links[key] = [e["id"] for e in entries
-                      if isinstance(e, dict) and isinstance(e.get("id"), int)]
+        links[key] = [
+            e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), int)
+        ]
     target = raw.get("id")
-    return Item(fields, defaults, target if isinstance(target, int) else None,
-                attributes(raw.get("attributes")), sources("sources", raw.get("sources")),
-                tags(raw.get("tags")), links)
+    return Item(
+        fields,
+        defaults,
+        target if isinstance(target, int) else None,
+        attributes(raw.get("attributes")),
+        sources("sources", raw.get("sources")),
+        tags(raw.get("tags")),
+        links,
+    )

@@ -20,9 +20,14 @@ FORMATS = {"date-time": TIMESTAMP, "date": "DATE"}
 # What a column of the left type becomes when a later schema declares the right one: the
 # narrowest type that holds both, so no value already loaded changes or is lost.
 # TIMESTAMP columns are those of files PyPI's target-duckdb wrote: they keep their type.
-WIDER = {("BIGINT", "DOUBLE"): "DOUBLE", ("DOUBLE", "BIGINT"): "DOUBLE",
-         (TIMESTAMP, "DATE"): TIMESTAMP, ("DATE", TIMESTAMP): TIMESTAMP,
-         ("TIMESTAMP", TIMESTAMP): "TIMESTAMP", ("TIMESTAMP", "DATE"): "TIMESTAMP"}
+WIDER = {
+    ("BIGINT", "DOUBLE"): "DOUBLE",
+    ("DOUBLE", "BIGINT"): "DOUBLE",
+    (TIMESTAMP, "DATE"): TIMESTAMP,
+    ("DATE", TIMESTAMP): TIMESTAMP,
+    ("TIMESTAMP", TIMESTAMP): "TIMESTAMP",
+    ("TIMESTAMP", "DATE"): "TIMESTAMP",
+}
 _NOT_A_NAME = re.compile(r"[^0-9A-Za-z_]")
 
 
@@ -92,8 +97,7 @@ def struct(types: dict[str, str]) -> str:
     return "{" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in types.items()) + "}"
 
 
-def plan(existing: dict[str, str], wanted: dict[str, str]) -> tuple[dict[str, str],
-                                                                     dict[str, str]]:
+def plan(existing: dict[str, str], wanted: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """The columns to add and the columns to retype so the table holds the new schema.
 
     A column the schema no longer declares is kept (older rows hold values in it; new rows
@@ -108,4 +112,3 @@ def plan(existing: dict[str, str], wanted: dict[str, str]) -> tuple[dict[str, st
         elif (new := widened(existing[have], kind)) != existing[have]:
             retype[have] = new
     return add, retype
-

@@ -35,11 +35,14 @@ class Database:
             holder = lock_holder(error)
             raise LoadError(
                 f"DuckDB file {path} is locked by {holder}: stop that process (dbt, a notebook, "
-                "the DuckDB UI) or set filepath to another file; nothing was loaded." if holder
-                else f"Cannot open DuckDB file {path}: {first_line(error)}") from None
+                "the DuckDB UI) or set filepath to another file; nothing was loaded."
+                if holder
+                else f"Cannot open DuckDB file {path}: {first_line(error)}"
+            ) from None
         except duckdb.Error as error:
-            raise LoadError(f"Cannot open DuckDB file {path}: {first_line(error)} (is it a "
-                            "DuckDB database?)") from None
+            raise LoadError(
+                f"Cannot open DuckDB file {path}: {first_line(error)} (is it a DuckDB database?)"
+            ) from None
         self.con.execute("SET TimeZone = 'UTC'")  # a time without offset is UTC
         self.con.execute("SET checkpoint_threshold = '1GB'")
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
@@ -59,10 +62,13 @@ class Database:
 
     def columns(self, name: str) -> dict[str, str]:
         """The table's columns and types, in order (empty when there is no such table)."""
-        return dict(self.con.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
-            "current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
-            [self.schema, name]).fetchall())
+        return dict(
+            self.con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
+                "current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
+                [self.schema, name],
+            ).fetchall()
+        )
 
     def ensure(self, name: str, wanted: dict[str, str]) -> dict[str, str]:
         """Create the table, or add and widen its columns for ``wanted``; its columns after."""
@@ -84,8 +90,10 @@ class Database:
     def load(self, name: str, types: dict[str, str], rows: Path, keys: tuple[str, ...]) -> None:
         """Insert the rows of the file ``rows``; with ``keys``, first delete the table's rows
         that have the same key (the batch holds each key once)."""
-        read = (f"read_json({literal(str(rows))}, format = 'newline_delimited', "
-                f"columns = {struct(types)})")
+        read = (
+            f"read_json({literal(str(rows))}, format = 'newline_delimited', "
+            f"columns = {struct(types)})"
+        )
         names = ", ".join(map(quote, types))
         if keys:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM {read}")

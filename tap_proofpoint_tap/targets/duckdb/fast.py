@@ -19,8 +19,21 @@ import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader
 
 # What a schema may say for the compiler to check it whole; anything else → the dict path.
-_KNOWN = {"type", "properties", "items", "format", "required", "enum", "description",
-          "title", "anyOf", "additionalProperties", "default", "examples", "$schema"}
+_KNOWN = {
+    "type",
+    "properties",
+    "items",
+    "format",
+    "required",
+    "enum",
+    "description",
+    "title",
+    "anyOf",
+    "additionalProperties",
+    "default",
+    "examples",
+    "$schema",
+}
 _SCALARS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool}
 
 
@@ -94,8 +107,11 @@ def struct(schema: dict, name: str = "Record", keys: tuple[str, ...] = ()) -> ty
 
 def key_struct(keys: tuple[str, ...]) -> type:
     """Only the key properties (validation off): everything else is skipped unread."""
-    return msgspec.defstruct("Key", [(f"k{n}", Any) for n in range(len(keys))],
-                             rename={f"k{n}": k for n, k in enumerate(keys)})
+    return msgspec.defstruct(
+        "Key",
+        [(f"k{n}", Any) for n in range(len(keys))],
+        rename={f"k{n}": k for n, k in enumerate(keys)},
+    )
 
 
 class RawRecordReader(MsgSpecReader):
@@ -114,8 +130,11 @@ class RawRecordReader(MsgSpecReader):
             nonlocal raw
             for line in file_input or sys.stdin.buffer:
                 head = _head(line) if self.short else None
-                if head is not None and head.type == "RECORD" and (
-                        sink := self.short.get(head.stream)) is not None:
+                if (
+                    head is not None
+                    and head.type == "RECORD"
+                    and (sink := self.short.get(head.stream)) is not None
+                ):
                     sink.accept_raw(head.record)
                     raw += 1
                 else:

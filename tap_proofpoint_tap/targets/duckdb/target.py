@@ -68,13 +68,21 @@ class DuckDBSink(BatchSink):
         """Compile the short path's decoder; False when the schema needs the dict path."""
         keys = tuple(self.key_properties)
         try:
-            shape = struct(self.schema, keys=keys) if self.validate_schema else \
-                key_struct(keys) if keys else None
+            shape = (
+                struct(self.schema, keys=keys)
+                if self.validate_schema
+                else key_struct(keys)
+                if keys
+                else None
+            )
         except Unsupported:
             return False
         self.decode = msgspec.json.Decoder(shape).decode if shape else None
-        names = dict(zip(shape.__struct_encode_fields__, shape.__struct_fields__,
-                         strict=True)) if shape else {}
+        names = (
+            dict(zip(shape.__struct_encode_fields__, shape.__struct_fields__, strict=True))
+            if shape
+            else {}
+        )
         self.key_fields = tuple(names[k] for k in self.keys)
         return True
 
@@ -86,12 +94,19 @@ class DuckDBSink(BatchSink):
                 parsed = self.decode(raw)
             except msgspec.ValidationError as error:
                 record = msgspec.json.decode(raw)
-                raise LoadError(f"A {self.stream_name} record does not match its SCHEMA "
-                                f"({error}; key {_key(record, self.key_properties)}): nothing "
-                                "from it on is loaded. Fix the tap, or set validate_records to "
-                                "false.") from None
-            key = getattr(parsed, fields[0]) if len(fields) == 1 else \
-                tuple(getattr(parsed, f) for f in fields) if fields else len(self.rows)
+                raise LoadError(
+                    f"A {self.stream_name} record does not match its SCHEMA "
+                    f"({error}; key {_key(record, self.key_properties)}): nothing "
+                    "from it on is loaded. Fix the tap, or set validate_records to "
+                    "false."
+                ) from None
+            key = (
+                getattr(parsed, fields[0])
+                if len(fields) == 1
+                else tuple(getattr(parsed, f) for f in fields)
+                if fields
+                else len(self.rows)
+            )
         else:
             key = len(self.rows)
         self.rows[key] = raw
@@ -102,8 +117,11 @@ class DuckDBSink(BatchSink):
 
     def process_record(self, record: dict, context: dict) -> None:
         keys = self.keys
-        key = (record.get(keys[0]) if len(keys) == 1 else tuple(map(record.get, keys))) if keys \
+        key = (
+            (record.get(keys[0]) if len(keys) == 1 else tuple(map(record.get, keys)))
+            if keys
             else len(self.rows)
+        )
         self.rows[key] = record
         self.owner.received()
 
@@ -126,9 +144,11 @@ class FastValidator(BaseJSONSchemaValidator):
             self.check(record)
         except fastjsonschema.JsonSchemaValueException as error:
             key = _key(record, self.keys)
-            raise LoadError(f"A {self.stream} record does not match its SCHEMA "
-                            f"({error.message}; key {key}): nothing from it on is loaded. Fix "
-                            "the tap, or set validate_records to false.") from None
+            raise LoadError(
+                f"A {self.stream} record does not match its SCHEMA "
+                f"({error.message}; key {key}): nothing from it on is loaded. Fix "
+                "the tap, or set validate_records to false."
+            ) from None
 
 
 def _culprit(error: duckdb.Error, rows: list[dict], keys: list[str]) -> str:
@@ -157,19 +177,35 @@ class TargetDuckDB(HeldStateTarget):
     default_sink_class = DuckDBSink
     message_reader_class = RawRecordReader
     config_jsonschema = th.PropertiesList(
-        th.Property("filepath", th.StringType, required=True,
-                    description="The DuckDB file (created with its folder when missing)."),
-        th.Property("default_target_schema", th.StringType, default="main",
-                    description="Schema that receives one table per stream."),
-        th.Property("batch_size_rows", th.IntegerType, default=10000,
-                    description="Records (all streams together) per transaction; the STATE "
-                    "that follows them goes out after its COMMIT."),
-        th.Property("load_method", th.StringType, default=UPSERT,
-                    allowed_values=[UPSERT, APPEND, OVERWRITE],
-                    description="upsert: a record replaces the row with its key (streams "
-                    "without a key are appended); append-only: every record is a new row; "
-                    "overwrite: each table is emptied by the run's first write to it, then "
-                    "upserted."),
+        th.Property(
+            "filepath",
+            th.StringType,
+            required=True,
+            description="The DuckDB file (created with its folder when missing).",
+        ),
+        th.Property(
+            "default_target_schema",
+            th.StringType,
+            default="main",
+            description="Schema that receives one table per stream.",
+        ),
+        th.Property(
+            "batch_size_rows",
+            th.IntegerType,
+            default=10000,
+            description="Records (all streams together) per transaction; the STATE "
+            "that follows them goes out after its COMMIT.",
+        ),
+        th.Property(
+            "load_method",
+            th.StringType,
+            default=UPSERT,
+            allowed_values=[UPSERT, APPEND, OVERWRITE],
+            description="upsert: a record replaces the row with its key (streams "
+            "without a key are appended); append-only: every record is a new row; "
+            "overwrite: each table is emptied by the run's first write to it, then "
+            "upserted.",
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -188,8 +224,9 @@ class TargetDuckDB(HeldStateTarget):
         """A stream (or a new schema of one) begins. The file is opened with the first, so a
         lock held by another process stops the run before any row is written."""
         if self.database is None:
-            self.database = Database(self.config["filepath"],
-                                     self.config.get("default_target_schema", "main"))
+            self.database = Database(
+                self.config["filepath"], self.config.get("default_target_schema", "main")
+            )
         self.sinks.append(sink)
 
     @property
@@ -206,9 +243,14 @@ class TargetDuckDB(HeldStateTarget):
         name = message_dict["stream"]
         maps = self.mapper.stream_maps[name]
         sink = self._sinks_active.get(name)
-        plain = (len(maps) == 1 and type(maps[0]) is SameRecordTransform
-                 and not maps[0].flattening_enabled and maps[0].stream_alias == name
-                 and sink is not None and not sink.include_sdc_metadata_properties)
+        plain = (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+            and maps[0].stream_alias == name
+            and sink is not None
+            and not sink.include_sdc_metadata_properties
+        )
         if plain and sink.short_path():
             self.message_reader.short[name] = sink
         else:
@@ -242,15 +284,18 @@ class TargetDuckDB(HeldStateTarget):
             path = self.folder / f"{table}.ndjson"
             with open(path, "wb") as out:
                 for record in rows.values():
-                    out.write(record if type(record) is msgspec.Raw else
-                              self.encoder.encode(record))
+                    out.write(
+                        record if type(record) is msgspec.Raw else self.encoder.encode(record)
+                    )
                     out.write(b"\n")
             db.load(table, sink.types, path, sink.keys)
         except duckdb.Error as error:
             reason = _culprit(error, list(rows.values()), sink.key_properties)
-            raise LoadError(f"Cannot load {len(rows)} {sink.stream_name} rows into "
-                            f"{db.schema}.{table}: {reason}. Nothing of this batch was "
-                            "committed and its STATE was not sent.") from None
+            raise LoadError(
+                f"Cannot load {len(rows)} {sink.stream_name} rows into "
+                f"{db.schema}.{table}: {reason}. Nothing of this batch was "
+                "committed and its STATE was not sent."
+            ) from None
         self.written[table] = self.written.get(table, 0) + len(rows)
 
     def process_endofpipe(self) -> None:

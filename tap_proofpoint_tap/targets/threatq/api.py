@@ -62,8 +62,9 @@ class ThreatQClient:
         """Every row of a list endpoint, page by page (until ``total``, or a short page)."""
         rows: list[dict] = []
         while True:
-            body = self.call("GET", path, params={**filters, "limit": PAGE,
-                                                  "offset": len(rows)}, kind=kind)
+            body = self.call(
+                "GET", path, params={**filters, "limit": PAGE, "offset": len(rows)}, kind=kind
+            )
             data = body.get("data") or []
             rows += data
             total = body.get("total")
@@ -72,21 +73,24 @@ class ThreatQClient:
 
     def highest_id(self, collection: str) -> int:
         """The newest object's id: objects above it are created after this call."""
-        body = self.call("GET", f"/api/{collection}", params={"sort": "-id", "limit": 1},
-                         kind="lookup")
+        body = self.call(
+            "GET", f"/api/{collection}", params={"sort": "-id", "limit": 1}, kind="lookup"
+        )
         data = body.get("data") or []
         return int(data[0]["id"]) if data else 0
 
     def consume(self, collection: str, items: list[dict], *, idempotent: bool) -> list[dict]:
         """``POST /api/{collection}/consume``: the items created or found, in the order sent."""
-        body = self.call("POST", f"/api/{collection}/consume", body=items, kind="write",
-                         idempotent=idempotent)
+        body = self.call(
+            "POST", f"/api/{collection}/consume", body=items, kind="write", idempotent=idempotent
+        )
         data = body.get("data")
         if not isinstance(data, list) or len(data) != len(items):
             raise ThreatQError(
                 f"ThreatQ answered {len(data) if isinstance(data, list) else 'no'} items to "
                 f"{len(items)} sent to /api/{collection}/consume; nothing more is loaded, run "
-                "again (what was loaded stays, and a rerun adds nothing twice).")
+                "again (what was loaded stays, and a rerun adds nothing twice)."
+            )
         return data
 
     def related(self, collection: str, object_id: int, other: str) -> list[dict]:
@@ -98,8 +102,16 @@ class ThreatQClient:
 
     # -- transport --
 
-    def call(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
-             kind: str, idempotent: bool = True) -> dict:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        body: Any = None,
+        kind: str,
+        idempotent: bool = True,
+    ) -> dict:
         """One API call, with the token, the retries and the checks described above."""
         waits = iter(WAITS)
         renewed = False
@@ -111,16 +123,26 @@ class ThreatQClient:
             if kind != "token":
                 headers["Authorization"] = f"Bearer {self._token}"
             try:
-                response = self.session.request(method, self.base + path, params=params,
-                                                json=body, headers=headers, timeout=self.timeout)
+                response = self.session.request(
+                    method,
+                    self.base + path,
+                    params=params,
+                    json=body,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
             except requests.exceptions.SSLError:
                 raise ThreatQError(
                     f"The TLS certificate of {urlsplit(self.base).netloc} was refused: set "
                     "ca_bundle to the CA file that signed it (or verify_ssl: false for a test "
-                    "instance).") from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                    requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError) as error:
+                    "instance)."
+                ) from None
+            except (
+                requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as error:
                 unsent = isinstance(error, requests.exceptions.ConnectTimeout)
                 failure, unknown = _describe(error), not unsent
                 timed_out = isinstance(error, requests.exceptions.ReadTimeout)
@@ -140,19 +162,23 @@ class ThreatQClient:
                 elif status == 401 and kind != "token":
                     raise ThreatQError(
                         "ThreatQ refused a fresh token (401): check that the API user or OAuth "
-                        "client may use the API (its role).")
+                        "client may use the API (its role)."
+                    )
                 elif status < 500:
-                    raise ThreatQRefused(f"ThreatQ refused {method} {path} ({status}): "
-                                         f"{_reason(response)}")
+                    raise ThreatQRefused(
+                        f"ThreatQ refused {method} {path} ({status}): {_reason(response)}"
+                    )
             if unknown and not idempotent:
                 raise OutcomeUnknown(failure, timeout=timed_out)
             wait = next(waits, None)
             if wait is None:
                 raise ThreatQError(
                     f"ThreatQ did not answer {method} {path} after {len(WAITS) + 1} tries "
-                    f"({failure}); what was loaded stays, run again later.")
-            self.logger.warning("ThreatQ: %s %s failed (%s); trying again in %d s", method,
-                                path, failure, wait)
+                    f"({failure}); what was loaded stays, run again later."
+                )
+            self.logger.warning(
+                "ThreatQ: %s %s failed (%s); trying again in %d s", method, path, failure, wait
+            )
             time.sleep(wait)
 
     def authenticate(self) -> None:
@@ -160,8 +186,10 @@ class ThreatQClient:
         client credentials."""
         config = self.config
         if config.get("email"):
-            grant = {"params": {"grant_type": "password", "client_id": config["client_id"]},
-                     "body": {"email": config["email"], "password": config["password"]}}
+            grant = {
+                "params": {"grant_type": "password", "client_id": config["client_id"]},
+                "body": {"email": config["email"], "password": config["password"]},
+            }
             names = "'client_id', 'email' and 'password'"
         else:
             grant = {"params": {"grant_type": "client_credentials"}}
@@ -175,8 +203,9 @@ class ThreatQClient:
             self.session.auth = None
         token = payload.get("access_token")
         if not token:
-            raise ThreatQError(f"ThreatQ refused the credentials: check the {names} settings "
-                               "(TARGET_THREATQ_...).")
+            raise ThreatQError(
+                f"ThreatQ refused the credentials: check the {names} settings (TARGET_THREATQ_...)."
+            )
         lifetime = float(payload.get("expires_in") or 1800)
         self._token = token
         self._expires = time.monotonic() + lifetime - min(60.0, lifetime / 10)
@@ -193,8 +222,9 @@ def _json(response: requests.Response) -> dict | None:
 def _check_errors(payload: dict, method: str, path: str) -> None:
     """A 2xx that carries ``errors`` is a refusal (ThreatQ's SDK treats it so)."""
     if payload.get("errors"):
-        raise ThreatQRefused(f"ThreatQ answered {method} {path} with errors: "
-                             f"{_flatten(payload['errors'])}")
+        raise ThreatQRefused(
+            f"ThreatQ answered {method} {path} with errors: {_flatten(payload['errors'])}"
+        )
 
 
 def _reason(response: requests.Response) -> str:
@@ -218,7 +248,8 @@ def _flatten(errors: Any) -> str:
 def _describe(error: Exception) -> str:
     if isinstance(error, requests.exceptions.Timeout):
         return "no answer within request_timeout"
-    if isinstance(error, (requests.exceptions.ChunkedEncodingError,
-                          requests.exceptions.ContentDecodingError)):
+    if isinstance(
+        error, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
+    ):
         return "the answer was cut off"
     return "cannot connect or the connection dropped: check api_url and the network"

@@ -12,11 +12,20 @@ from datetime import datetime, timezone
 from typing import Any
 
 DESCRIPTION_FIELDS = (
-    ("Recipient", "recipient"), ("URL", "url"), ("Sender", "sender"),
-    ("Classification", "classification"), ("Threat status", "threat_status"),
-    ("Threat time", "threat_time"), ("Threat ID", "threat_id"), ("Threat URL", "threat_url"),
-    ("Campaign ID", "campaign_id"), ("Click IP", "click_ip"), ("User agent", "user_agent"),
-    ("Sender IP", "sender_ip"), ("Message-ID", "message_id"), ("Message GUID", "guid"),
+    ("Recipient", "recipient"),
+    ("URL", "url"),
+    ("Sender", "sender"),
+    ("Classification", "classification"),
+    ("Threat status", "threat_status"),
+    ("Threat time", "threat_time"),
+    ("Threat ID", "threat_id"),
+    ("Threat URL", "threat_url"),
+    ("Campaign ID", "campaign_id"),
+    ("Click IP", "click_ip"),
+    ("User agent", "user_agent"),
+    ("Sender IP", "sender_ip"),
+    ("Message-ID", "message_id"),
+    ("Message GUID", "guid"),
     ("Click id", "id"),
 )
 
@@ -26,8 +35,11 @@ def threatq_time(value: str | datetime | None) -> str | None:
     ``YYYY-MM-DD HH:MM:SS`` in UTC; None stays None."""
     if not value:
         return None
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(
-        value.replace("Z", "+00:00").replace("z", "+00:00"))
+    parsed = (
+        value
+        if isinstance(value, datetime)
+        else datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
@@ -56,8 +68,11 @@ def indicator_item(row: dict, type_id: int) -> dict[str, Any]:
 
 
 def incident_item(row: dict) -> dict[str, Any]:
-    item: dict[str, Any] = {"value": incident_value(row), "description": description(row),
-                            "sources": sources(row)}
+    item: dict[str, Any] = {
+        "value": incident_value(row),
+        "description": description(row),
+        "sources": sources(row),
+    }
     started = threatq_time(row.get("started_at"))
     if started:
         item["started_at"] = started
@@ -66,8 +81,9 @@ def incident_item(row: dict) -> dict[str, Any]:
 
 def description(row: dict) -> str:
     """One line per known fact of the click, in the order an analyst reads them."""
-    return "\n".join(f"{label}: {_shown(row[key])}" for label, key in DESCRIPTION_FIELDS
-                     if row.get(key))
+    return "\n".join(
+        f"{label}: {_shown(row[key])}" for label, key in DESCRIPTION_FIELDS if row.get(key)
+    )
 
 
 def _shown(value: Any) -> str:

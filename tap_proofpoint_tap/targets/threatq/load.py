@@ -40,19 +40,23 @@ from tap_proofpoint_tap.targets.threatq.api import (
 )
 from tap_proofpoint_tap.targets.threatq.known import Context, Instance, Loaded, carrier, identity
 
-KINDS = {e.CORPORATE_EMAILS: "corporate_email", e.INDICATORS: "indicator",
-         e.INCIDENTS: "incident"}
-LABELS = {e.CORPORATE_EMAILS: "Corporate Emails", e.INDICATORS: "Indicators",
-          e.ATTRIBUTES: "Indicator Attributes", e.INCIDENTS: "Incidents",
-          e.RELATIONSHIPS: "Relationships"}
+KINDS = {e.CORPORATE_EMAILS: "corporate_email", e.INDICATORS: "indicator", e.INCIDENTS: "incident"}
+LABELS = {
+    e.CORPORATE_EMAILS: "Corporate Emails",
+    e.INDICATORS: "Indicators",
+    e.ATTRIBUTES: "Indicator Attributes",
+    e.INCIDENTS: "Incidents",
+    e.RELATIONSHIPS: "Relationships",
+}
 _ITEM = re.compile(r"\(item (\d+)\)")
 
 
 class Loader:
     """Gathers rows per stream and loads them into ThreatQ at :meth:`flush`."""
 
-    def __init__(self, client: ThreatQClient, instance: Instance, batch_size: int,
-                 logger: logging.Logger) -> None:
+    def __init__(
+        self, client: ThreatQClient, instance: Instance, batch_size: int, logger: logging.Logger
+    ) -> None:
         self.client = client
         self.instance = instance
         self.batch_size = batch_size
@@ -79,8 +83,11 @@ class Loader:
             return
         type_ids = self._type_ids(rows[e.INDICATORS])
         self._create(rows[e.CORPORATE_EMAILS], e.CORPORATE_EMAILS, bodies.corporate_email_item)
-        self._create(rows[e.INDICATORS], e.INDICATORS,
-                     lambda row: bodies.indicator_item(row, type_ids[row["type"]]))
+        self._create(
+            rows[e.INDICATORS],
+            e.INDICATORS,
+            lambda row: bodies.indicator_item(row, type_ids[row["type"]]),
+        )
         self._create(rows[e.INCIDENTS], e.INCIDENTS, bodies.incident_item)
         waits = iter(WAITS)
         while True:
@@ -104,12 +111,15 @@ class Loader:
     def _wait(self, waits: Iterator[int], error: OutcomeUnknown, what: str) -> None:
         wait = next(waits, None)
         if wait is None:
-            raise ThreatQError(f"ThreatQ did not confirm {what} after {len(WAITS) + 1} tries "
-                               f"({error}); what was loaded stays, run again later.")
+            raise ThreatQError(
+                f"ThreatQ did not confirm {what} after {len(WAITS) + 1} tries "
+                f"({error}); what was loaded stays, run again later."
+            )
         if error.timeout:  # the write may still be running: let it end before reading
             wait = max(wait, int(2 * self.client.timeout))
-        self.logger.warning("ThreatQ: %s failed (%s); reading what it may have written in "
-                            "%d s", what, error, wait)
+        self.logger.warning(
+            "ThreatQ: %s failed (%s); reading what it may have written in %d s", what, error, wait
+        )
         time.sleep(wait)
 
     # -- pass 1: the objects --
@@ -119,15 +129,19 @@ class Loader:
         before anything of the batch is written."""
         out = {}
         for row in indicators:
-            for kind, table in (("type", self.instance.indicator_types),
-                                ("status", self.instance.statuses)):
+            for kind, table in (
+                ("type", self.instance.indicator_types),
+                ("status", self.instance.statuses),
+            ):
                 name = row.get(kind)
                 if name and name.casefold() not in table:
-                    hint = ("set the mapper's url_indicator_status/sender_indicator_status to "
-                            f"one of {', '.join(sorted(table))}" if kind == "status" else
-                            "add the indicator type in ThreatQ (Settings → Indicator Types)")
-                    raise ThreatQError(f"ThreatQ has no indicator {kind} named {name!r}: "
-                                       f"{hint}.")
+                    hint = (
+                        "set the mapper's url_indicator_status/sender_indicator_status to "
+                        f"one of {', '.join(sorted(table))}"
+                        if kind == "status"
+                        else "add the indicator type in ThreatQ (Settings → Indicator Types)"
+                    )
+                    raise ThreatQError(f"ThreatQ has no indicator {kind} named {name!r}: {hint}.")
             out[row["type"]] = self.instance.indicator_types[row["type"].casefold()]
         return out
 
@@ -142,8 +156,9 @@ class Loader:
                 groups.setdefault(identity(item), (item, []))[1].append(row)
             self._post_objects(stream, collection, list(groups.values()))
 
-    def _post_objects(self, stream: str, collection: str,
-                      groups: list[tuple[dict, list[dict]]]) -> None:
+    def _post_objects(
+        self, stream: str, collection: str, groups: list[tuple[dict, list[dict]]]
+    ) -> None:
         waits, unsure = iter(WAITS), False
         while groups:
             items = [item for item, _ in groups]
@@ -166,32 +181,40 @@ class Loader:
         """The id of each item ThreatQ holds already (looked up by value), else None."""
         out = []
         for item in items:
-            filters = {"value": item["value"], **({"type_id": item["type_id"]}
-                                                  if "type_id" in item else {})}
-            matches = [row["id"] for row in self.client.lookup(
-                f"/api/{collection}", kind="read", **filters)
-                if identity({**filters, "value": row.get("value", "")}) == identity(item)]
+            filters = {
+                "value": item["value"],
+                **({"type_id": item["type_id"]} if "type_id" in item else {}),
+            }
+            matches = [
+                row["id"]
+                for row in self.client.lookup(f"/api/{collection}", kind="read", **filters)
+                if identity({**filters, "value": row.get("value", "")}) == identity(item)
+            ]
             out.append(matches[0] if matches else None)
         return out
 
-    def _record(self, stream: str, collection: str, rows: list[dict], item: dict,
-                answer: dict, unsure: bool) -> None:
+    def _record(
+        self, stream: str, collection: str, rows: list[dict], item: dict, answer: dict, unsure: bool
+    ) -> None:
         tq_id = _accepted(answer, stream, rows[0], item)
         existing = None if unsure else answer.get("existing")
-        new = existing == "N" if existing in ("N", "Y") else (
-            tq_id > self.instance.marks.get(collection, 0))
+        new = (
+            existing == "N"
+            if existing in ("N", "Y")
+            else (tq_id > self.instance.marks.get(collection, 0))
+        )
         obj = self.found.get((collection, tq_id))
         if obj is None:
             address = {k: item[k] for k in ("value", "type_id", "sources") if k in item}
-            obj = self.found[collection, tq_id] = Loaded(stream, collection, tq_id, address,
-                                                        new)
+            obj = self.found[collection, tq_id] = Loaded(stream, collection, tq_id, address, new)
         for row in rows:
             obj.keys.append(row["id"])
             self.objects[row["id"]] = obj
         self.counts[stream]["created" if new else "already there"] += len(rows)
 
-    def _consume(self, stream: str, collection: str, items: list[dict],
-                 rows: list[list[dict]] | list[Loaded]) -> list[dict]:
+    def _consume(
+        self, stream: str, collection: str, items: list[dict], rows: list[list[dict]] | list[Loaded]
+    ) -> list[dict]:
         """``consume``; a refusal names the entity it is about (ThreatQ says ``(item i)``)."""
         try:
             return self.client.consume(collection, items, idempotent=False)
@@ -201,13 +224,16 @@ class Loader:
             which = rows[at]
             name = which.name() if isinstance(which, Loaded) else f"{stream} {which[0]['id']}"
             role = "the item refused" if index else "the first"
-            raise ThreatQRefused(f"{error} (loading {len(items)} {stream} rows; {role}: {name}, "
-                                 f"value {items[at].get('value')!r})") from None
+            raise ThreatQRefused(
+                f"{error} (loading {len(items)} {stream} rows; {role}: {name}, "
+                f"value {items[at].get('value')!r})"
+            ) from None
 
     # -- pass 2: status, attributes, links --
 
-    def _contexts(self, rows: dict[str, list[dict]]
-                  ) -> tuple[list[Context], collections.Counter[str]]:
+    def _contexts(
+        self, rows: dict[str, list[dict]]
+    ) -> tuple[list[Context], collections.Counter[str]]:
         """What each object still lacks (reading what is not known yet), and how many of the
         rows' attributes and links ThreatQ has already."""
         out: dict[int, Context] = {}
@@ -232,11 +258,12 @@ class Loader:
             else:
                 context(obj).attributes[attribute] = bodies.attribute_item(row)
         for row in rows[e.RELATIONSHIPS]:
-            end, other = carrier(self._referred(row, "source_id"),
-                                 self._referred(row, "target_id"))
+            end, other = carrier(self._referred(row, "source_id"), self._referred(row, "target_id"))
             if not end.knows_links(other.collection):
-                end.links[other.collection] = {o["id"] for o in self.client.related(
-                    end.collection, end.tq_id, other.collection)}
+                end.links[other.collection] = {
+                    o["id"]
+                    for o in self.client.related(end.collection, end.tq_id, other.collection)
+                }
             if other.tq_id in end.links.get(other.collection, ()):
                 present[e.RELATIONSHIPS] += 1
             else:
@@ -251,9 +278,11 @@ class Loader:
     def _referred(self, row: dict, key: str) -> Loaded:
         obj = self.objects.get(row[key])
         if obj is None:
-            raise ThreatQError(f"{row['id']} refers to {key} {row[key]}, which no earlier row "
-                               "of this run created: feed target-threatq the whole output of "
-                               "mapper-proofpoint-threatq.")
+            raise ThreatQError(
+                f"{row['id']} refers to {key} {row[key]}, which no earlier row "
+                "of this run created: feed target-threatq the whole output of "
+                "mapper-proofpoint-threatq."
+            )
         return obj
 
     def _post_context(self, contexts: list[Context]) -> None:
@@ -302,11 +331,13 @@ def _accepted(answer: Any, stream: str, row: dict, item: dict) -> int:
         answer = {"error": answer}
     reason = answer.get("error") or answer.get("errors")
     if reason or not isinstance(answer.get("id"), int):
-        raise ThreatQError(f"ThreatQ refused {stream} {row['id']} (value {item.get('value')!r}): "
-                           f"{reason or 'no id in its answer'}; nothing after it is loaded.")
+        raise ThreatQError(
+            f"ThreatQ refused {stream} {row['id']} (value {item.get('value')!r}): "
+            f"{reason or 'no id in its answer'}; nothing after it is loaded."
+        )
     return answer["id"]
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -67,7 +67,8 @@ class _OneLineValidator(BaseJSONSchemaValidator):
             raise ThreatQError(
                 f"A {self.stream} record does not match its SCHEMA ({error.error_message}): "
                 "feed target-threatq the output of mapper-proofpoint-threatq; nothing after it "
-                "is loaded.") from None
+                "is loaded."
+            ) from None
 
 
 class IgnoredSink(BatchSink):
@@ -88,38 +89,75 @@ class TargetThreatQ(HeldStateTarget):
     package_name = "tap-proofpoint-tap"
     default_sink_class = ThreatQSink
     config_jsonschema = th.PropertiesList(
-        th.Property("api_url", th.StringType, required=True,
-                    description="The ThreatQ host, e.g. https://threatq.example.com (https; "
-                    "http only for 127.0.0.1)."),
-        th.Property("client_id", th.StringType, required=True,
-                    description="OAuth client id (My Account → API credentials, or "
-                    "/assets/js/config.js)."),
-        th.Property("email", th.StringType,
-                    description="API user's e-mail, for the password grant (with password)."),
-        th.Property("password", th.StringType, secret=True,
-                    description="API user's password, for the password grant."),
-        th.Property("client_secret", th.StringType, secret=True,
-                    description="OAuth client secret, for the client-credentials grant "
-                    "(instead of email and password)."),
-        th.Property("verify_ssl", th.BooleanType, default=True,
-                    description="Check the TLS certificate of api_url."),
-        th.Property("ca_bundle", th.StringType,
-                    description="CA file (PEM) that signed the instance's certificate."),
-        th.Property("corporate_email_object", th.StringType,
-                    description="Code of the Corporate Email custom object (default: the "
-                    "object named \"Corporate Email\" in GET /api/objects)."),
-        th.Property("batch_size", th.IntegerType, default=500,
-                    description="Clicks per load and items per consume call, 1-500."),
-        th.Property("request_timeout", th.IntegerType, default=120,
-                    description="Seconds to wait for one ThreatQ answer before retrying."),
+        th.Property(
+            "api_url",
+            th.StringType,
+            required=True,
+            description="The ThreatQ host, e.g. https://threatq.example.com (https; "
+            "http only for 127.0.0.1).",
+        ),
+        th.Property(
+            "client_id",
+            th.StringType,
+            required=True,
+            description="OAuth client id (My Account → API credentials, or /assets/js/config.js).",
+        ),
+        th.Property(
+            "email",
+            th.StringType,
+            description="API user's e-mail, for the password grant (with password).",
+        ),
+        th.Property(
+            "password",
+            th.StringType,
+            secret=True,
+            description="API user's password, for the password grant.",
+        ),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            secret=True,
+            description="OAuth client secret, for the client-credentials grant "
+            "(instead of email and password).",
+        ),
+        th.Property(
+            "verify_ssl",
+            th.BooleanType,
+            default=True,
+            description="Check the TLS certificate of api_url.",
+        ),
+        th.Property(
+            "ca_bundle",
+            th.StringType,
+            description="CA file (PEM) that signed the instance's certificate.",
+        ),
+        th.Property(
+            "corporate_email_object",
+            th.StringType,
+            description="Code of the Corporate Email custom object (default: the "
+            'object named "Corporate Email" in GET /api/objects).',
+        ),
+        th.Property(
+            "batch_size",
+            th.IntegerType,
+            default=500,
+            description="Clicks per load and items per consume call, 1-500.",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=120,
+            description="Seconds to wait for one ThreatQ answer before retrying.",
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         try:
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as error:
-            raise ConfigValidationError(str(error), errors=[
-                _masked(message, getattr(self, "_config", {})) for message in error.errors]
+            raise ConfigValidationError(
+                str(error),
+                errors=[_masked(message, getattr(self, "_config", {})) for message in error.errors],
             ) from None
         if validate_config:
             errors = settings_errors(self.config)
@@ -168,34 +206,54 @@ class TargetThreatQ(HeldStateTarget):
         objects = self.client.lookup("/api/objects")
         by_name = {o.get("name"): o for o in objects}
         wanted = self.config.get("corporate_email_object")
-        email = next((o for o in objects if (wanted in (o.get("name"), o.get("collection"))
-                                              if wanted else
-                                              o.get("display_name") == CORPORATE_EMAIL)), None)
+        email = next(
+            (
+                o
+                for o in objects
+                if (
+                    wanted in (o.get("name"), o.get("collection"))
+                    if wanted
+                    else o.get("display_name") == CORPORATE_EMAIL
+                )
+            ),
+            None,
+        )
         if email is None:
             raise ThreatQError(
                 f"ThreatQ has no {CORPORATE_EMAIL} object"
                 f"{f' with code {wanted!r}' if wanted else ''}: install the Corporate Email "
                 "custom object (the Proofpoint TAP CDF's object set) first, or set "
-                "corporate_email_object to its code as GET /api/objects lists it.")
-        collections = {"corporate_email": email["collection"],
-                       "indicator": by_name.get("indicator", {}).get("collection", "indicators"),
-                       "incident": by_name.get("incident", {}).get("collection", "incident")}
+                "corporate_email_object to its code as GET /api/objects lists it."
+            )
+        collections = {
+            "corporate_email": email["collection"],
+            "indicator": by_name.get("indicator", {}).get("collection", "indicators"),
+            "incident": by_name.get("incident", {}).get("collection", "incident"),
+        }
         instance = Instance(
             collections=collections,
             marks={c: self.client.highest_id(c) for c in collections.values()},
-            indicator_types={t["name"].casefold(): t["id"]
-                             for t in self.client.lookup("/api/indicator/types")},
-            statuses={s["name"].casefold(): s["id"]
-                      for s in self.client.lookup("/api/indicator/statuses")})
-        self.logger.info("ThreatQ: Corporate Emails go to /api/%s, indicators to /api/%s, "
-                         "incidents to /api/%s", *collections.values())
+            indicator_types={
+                t["name"].casefold(): t["id"] for t in self.client.lookup("/api/indicator/types")
+            },
+            statuses={
+                s["name"].casefold(): s["id"] for s in self.client.lookup("/api/indicator/statuses")
+            },
+        )
+        self.logger.info(
+            "ThreatQ: Corporate Emails go to /api/%s, indicators to /api/%s, incidents to /api/%s",
+            *collections.values(),
+        )
         return Loader(self.client, instance, self.batch_size, self.logger)
 
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
         if self.ignored:
-            self.logger.info("Ignored streams (target-threatq loads only the threatq_* streams "
-                             "of mapper-proofpoint-threatq): %s", ", ".join(sorted(self.ignored)))
+            self.logger.info(
+                "Ignored streams (target-threatq loads only the threatq_* streams "
+                "of mapper-proofpoint-threatq): %s",
+                ", ".join(sorted(self.ignored)),
+            )
         sys.stderr.write(self.summary() + "\n")
         sys.stderr.flush()
 
@@ -203,16 +261,24 @@ class TargetThreatQ(HeldStateTarget):
         """The run table, shaped like the seed feed's, and what it cost in requests."""
         counts = self.loader.counts if self.loader else {s: {} for s in LABELS}
         width = max(map(len, LABELS.values()))
-        lines = ["ThreatQ load summary (target-threatq)",
-                 f"| {'Metric':<{width}} | Created | Already there |",
-                 f"|{'-' * (width + 2)}|---------|---------------|"]
-        lines += [f"| {label:<{width}} | {counts[s].get('created', 0):>7} | "
-                  f"{counts[s].get('already there', 0):>13} |" for s, label in LABELS.items()]
+        lines = [
+            "ThreatQ load summary (target-threatq)",
+            f"| {'Metric':<{width}} | Created | Already there |",
+            f"|{'-' * (width + 2)}|---------|---------------|",
+        ]
+        lines += [
+            f"| {label:<{width}} | {counts[s].get('created', 0):>7} | "
+            f"{counts[s].get('already there', 0):>13} |"
+            for s, label in LABELS.items()
+        ]
         requests = self.client.requests if self.client else {}
         total, clicks = sum(requests.values()), self.loader.clicks if self.loader else 0
         per = f"{1000 * total / clicks:.1f}" if clicks else "n/a"
-        lines.append(f"Requests: {total} for {clicks} clicks ({per} per 1,000 clicks; "
-                     + ", ".join(f"{k} {v}" for k, v in sorted(requests.items())) + ")")
+        lines.append(
+            f"Requests: {total} for {clicks} clicks ({per} per 1,000 clicks; "
+            + ", ".join(f"{k} {v}" for k, v in sorted(requests.items()))
+            + ")"
+        )
         return "\n".join(lines)
 
 
@@ -221,23 +287,31 @@ def settings_errors(config: dict) -> list[str]:
     errors = []
     url = urlsplit(str(config.get("api_url") or ""))
     if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
-        errors.append(f"api_url must be https://<your ThreatQ host> (got "
-                      f"{str(config.get('api_url'))[:60]!r}); http is allowed for 127.0.0.1 "
-                      "only.")
+        errors.append(
+            f"api_url must be https://<your ThreatQ host> (got "
+            f"{str(config.get('api_url'))[:60]!r}); http is allowed for 127.0.0.1 "
+            "only."
+        )
     elif url.path.strip("/"):
-        errors.append(f"api_url is the host only, without a path (got {url.path!r}): the "
-                      "target adds /api/... itself.")
+        errors.append(
+            f"api_url is the host only, without a path (got {url.path!r}): the "
+            "target adds /api/... itself."
+        )
     if not str(config.get("client_id") or "").strip():
         errors.append("client_id is empty: set the OAuth client id (TARGET_THREATQ_CLIENT_ID).")
     password = bool(config.get("email")) or bool(config.get("password"))
     if password and not (config.get("email") and config.get("password")):
-        errors.append("email and password go together (the password grant): set both, or "
-                      "neither and client_secret.")
+        errors.append(
+            "email and password go together (the password grant): set both, or "
+            "neither and client_secret."
+        )
     if password and config.get("client_secret"):
         errors.append("set either email + password or client_secret, not both.")
     if not password and not config.get("client_secret"):
-        errors.append("no credentials: set email + password (password grant) or client_secret "
-                      "(client credentials).")
+        errors.append(
+            "no credentials: set email + password (password grant) or client_secret "
+            "(client credentials)."
+        )
     for name, (low, high) in {"batch_size": (1, 500), "request_timeout": (1, 3600)}.items():
         value = config.get(name)
         if value is not None and not low <= value <= high:
