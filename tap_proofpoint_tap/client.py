@@ -5,122 +5,213 @@ of them runs the windows for all, one request per window, and each gets its arra
 Only when a window's whole body was read do the bookmarks of the streams it served move to its
 end, and one STATE message goes out. A run stopped at any point therefore resumes without
 losing an event.
+
+The tap hands each stream what it shares with the others (:class:`Shared`: the request budget
+and the routes); a stream hands the reader what the reader needs (:class:`reader.Member`,
+:class:`reader.Transport`), so neither reaches into the other.
 """
 
 from __future__ import annotations
 
 import collections
 import sys
-from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from requests.auth import HTTPBasicAuth
 from singer_sdk import RESTStream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
+from typing_extensions import override
 
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.conform import declared_paths, generic_path
 from tap_proofpoint_tap.errors import BudgetReached
 from tap_proofpoint_tap.normalise import UNKNOWN_FIELDS
-from tap_proofpoint_tap.reader import Endpoint, WindowReader
-from tap_proofpoint_tap.singer_io import record_envelope
+from tap_proofpoint_tap.reader import Member, Query, Reading, Transport, WindowReader
+from tap_proofpoint_tap.singer_io import StateFlushingWriter, record_envelope
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Iterable, Mapping
+
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+    from tap_proofpoint_tap.budget import RequestBudget
+    from tap_proofpoint_tap.reader import Endpoint, Record
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
 
-class SiemStream(RESTStream):
+@dataclass(frozen=True)
+class Route:
+    """Where a stream is read this run, and with which streams (the first runs the windows)."""
+
+    endpoint: Endpoint
+    streams: tuple[SiemStream, ...]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What the tap gives each of its streams: the run's request budget and its routes."""
+
+    budget: RequestBudget
+    route_of: Callable[[SiemStream], Route]
+
+
+class SiemStream(RESTStream[None]):
     """One SIEM endpoint read in ``interval`` windows; subclasses name the endpoint only."""
 
     records_key: ClassVar[str]
     """The array of the endpoint's envelope, e.g. ``clicksPermitted``."""
     pool: ClassVar[str] = "shared"
     """Proofpoint's rate-limit pool: ``clicks/permitted`` has its own, the rest share one."""
-    normalise: ClassVar[Callable[[dict, list[str]], dict]]
     sends_threat_type: ClassVar[bool] = False
 
-    primary_keys: ClassVar[list[str]] = ["id"]
+    primary_keys = ("id",)
     replication_key = "queryEndTime"
     is_sorted = True
-    extra_retry_statuses: ClassVar[list[int]] = []  # a 429 lasts up to 24 h: never retry it
+    extra_retry_statuses = ()  # a 429 lasts up to 24 h: never retry it
     STATE_MSG_FREQUENCY = sys.maxsize  # STATE goes out per window, never mid-window
     # normalise.py already gives every record its schema's types: the SDK's pass would only
     # cost time (about half of it, measured in benchmarks/).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    _plain_messages: bool | None = None  # worked out from the catalog on the first record
-    _extracted_at: str | None = None  # when the current window's response arrived
-    _envelopes: list[tuple[bytes, bytes]] | None = None  # RECORD lines' fixed bytes, per window
-    _declared: set[str] | None = None  # field paths of the schema, and unknown ones named once
-    _schema_written = False
+    def __init__(self, tap: Tap, *, shared: Shared) -> None:
+        super().__init__(tap=tap)
+        self.shared = shared
+        writer = tap.message_writer
+        # The fast path writes into our own writer; with another one the SDK's path runs.
+        self._writer = writer if isinstance(writer, StateFlushingWriter) else None
+        self._state_writer = tap.state_writer
+        self._plain_messages: bool | None = None  # worked out from the catalog, first record
+        self._extracted_at: str | None = None  # when the current window's response arrived
+        self._envelopes: list[tuple[bytes, bytes]] | None = None  # RECORD lines' fixed bytes
+        self._declared: set[str] | None = None  # the schema's field paths, unknown ones named
+        self._schema_written = False
 
     @property
+    @override
     def url_base(self) -> str:
-        return self.config["api_url"].rstrip("/")
+        return str(self.config["api_url"]).rstrip("/")
 
     @property
+    @override
     def authenticator(self) -> HTTPBasicAuth:
         return HTTPBasicAuth(self.config["principal"], self.config["secret"])
 
     @property
+    @override
     def timeout(self) -> int:
         return int(self.config.get("request_timeout", 300))
 
-    def generate_child_contexts(self, record: dict, context: dict | None) -> Iterable[dict]:
+    @staticmethod
+    def normalise(event: dict[str, Any], problems: list[str]) -> Record:
+        """The event in the stream's schema; each subclass names its normaliser."""
+        raise NotImplementedError
+
+    def member(self) -> Member:
+        """This stream as the reader sees it."""
+        return Member(
+            self.name, self.records_key, self.pool, self.to_record, self.new_response, self.logger
+        )
+
+    def transport(self) -> Transport:
+        """The SDK's session, credentials, timeout and backoff, for the reader."""
+        return Transport(
+            session=self.requests_session,
+            base_url=self.url_base,
+            headers={"User-Agent": self.user_agent, **self.http_headers},
+            auth=self.authenticator,
+            timeout=self.timeout,
+            tries=self.backoff_max_tries(),
+            waits=self._waits,
+            logger=self.logger,
+        )
+
+    def _waits(self) -> Generator[float, None, None]:
+        waits = self.backoff_wait_generator()
+        next(waits)  # the generator's priming value
+        for wait in waits:
+            yield self.backoff_jitter(wait)
+
+    @override
+    def generate_child_contexts(
+        self, record: Record, context: Context | None
+    ) -> Iterable[dict[str, Any] | None]:
         """The SIEM streams have no child streams: nothing to derive per record."""
         return ()
 
-    def _write_record_message(self, record: dict) -> None:
+    @override
+    def _write_record_message(self, record: Record) -> None:
         """Write the record's RECORD message without the SDK's per-record selection walk,
         identity stream map and message object: the writer puts the encoded record inside the
         message's other fields, encoded once per window (the SDK's path costs 1.7x the CPU
         time per record, measured on the benchmark's window). ``time_extracted`` is when the
-        window's response arrived. With deselected properties, stream maps or flattening the
-        SDK's own path runs.
+        window's response arrived. With deselected properties, stream maps, flattening,
+        ACTIVATE_VERSION or another writer the SDK's own path runs.
 
-        Private SDK API, hence the pinned minor version; tests cover each fallback.
+        Private SDK API (the SDK's record loop calls it), hence the pinned minor version;
+        tests/test_sdk_private_tap.py checks that the SDK still calls it.
         """
         if self._plain_messages is None:
-            self._plain_messages = not any(
-                not selected for breadcrumb, selected in self.mask.items() if breadcrumb
-            ) and all(
-                type(m) is SameRecordTransform and not m.flattening_enabled
-                for m in self.stream_maps
-            )
+            self._plain_messages = self._writer is not None and self._plain()
         if not self._plain_messages:
             super()._write_record_message(record)
             return
         if self._envelopes is None:
-            version = {} if self._stream_version is None else {"version": self._stream_version}
             self._envelopes = [
                 record_envelope(
                     {
                         "type": "RECORD",
                         "stream": stream_map.stream_alias,
                         "time_extracted": self._extracted_at,
-                        **version,
                     }
                 )
                 for stream_map in self.stream_maps
             ]
+        write = self._writer.write_record  # type: ignore[union-attr]  # _plain() checked it
         for envelope in self._envelopes:
-            self._tap.message_writer.write_record(envelope, record)
+            write(envelope, record)
         self.state_manager.is_flushed = False
 
+    def _plain(self) -> bool:
+        """Whether every property is selected and no map, flattening or version applies."""
+        return (
+            all(selected for breadcrumb, selected in self.mask.items() if breadcrumb)
+            and all(
+                type(m) is SameRecordTransform and not m.flattening_enabled
+                for m in self.stream_maps
+            )
+            and not (
+                self.replication_method == "FULL_TABLE" and self.emit_activate_version_messages
+            )
+        )
+
+    @override
     def _write_schema_message(self) -> None:
         """Once per run: a stream read with another one gets its SCHEMA before their first
-        window, and not again when the SDK comes to sync it."""
+        window, and not again when the SDK comes to sync it (private SDK API: the SDK's sync
+        calls it; tests/test_sdk_private_tap.py checks that)."""
         if not self._schema_written:
             self._schema_written = True
             super()._write_schema_message()
+
+    def emit(self, record: Record) -> None:
+        """Write a record read for this stream while another stream's sync ran the request."""
+        self._write_record_message(record)
+
+    def announce(self) -> None:
+        """Write this stream's SCHEMA now, before another stream's sync reads its windows."""
+        self._write_schema_message()
 
     def new_response(self, extracted_at: str) -> None:
         """A window's response arrived: its records carry this ``time_extracted``."""
         self._extracted_at, self._envelopes = extracted_at, None
 
-    def to_record(self, event: dict) -> dict:
+    def to_record(self, event: dict[str, Any]) -> Record:
         """The event normalised to the schema; what could not keep its type is named."""
         problems: list[str] = []
         record = type(self).normalise(event, problems)
@@ -136,33 +227,42 @@ class SiemStream(RESTStream):
             self._name_unknown_fields(record)
         return record
 
-    def emit(self, record: dict) -> None:
-        """Write a record read for this stream while another stream's sync ran the request."""
-        self._write_record_message(record)
-
-    def get_records(self, context: dict | None) -> Iterable[dict]:
-        endpoint = self._tap.endpoint_of(self)
-        if endpoint.streams[0] is self:
-            yield from self._read(endpoint)
+    @override
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        route = self.shared.route_of(self)
+        if route.streams[0] is self:
+            yield from self._read(route)
         else:
-            self.logger.info("%s: read with %s, nothing left to sync", self.name, endpoint.label)
+            self.logger.info(
+                "%s: read with %s, nothing left to sync", self.name, route.endpoint.label
+            )
 
-    def _read(self, endpoint: Endpoint) -> Generator[dict, None, None]:
-        """Read the endpoint's windows for all its streams: this stream's records are yielded
+    def _read(self, route: Route) -> Generator[Record, None, None]:
+        """Read the route's windows for all its streams: this stream's records are yielded
         to the SDK, the others' written by their streams; after each window every stream it
         served is bookmarked at its end, and one STATE goes out."""
-        streams = endpoint.streams
+        endpoint, streams = route.endpoint, route.streams
         for stream in streams[1:]:
-            stream._write_schema_message()
+            stream.announce()
         series = windows.combine(
-            {s.name: s._plan() for s in streams}, int(self.config.get("window_minutes", 60))
+            {s.name: s.plan() for s in streams}, int(self.config.get("window_minutes", 60))
         )
-        reader = WindowReader(endpoint, lambda: bookmarks_text(streams))
+        reader = WindowReader(
+            endpoint,
+            self.transport(),
+            self.shared.budget,
+            Query(
+                tuple(self.config.get("threat_status") or ("active", "cleared")),
+                tuple(self.config.get("threat_type") or ()),
+            ),
+            lambda: bookmarks_text(streams),
+        )
+        by_name = {stream.name: stream for stream in streams}
         events: collections.Counter[str] = collections.Counter()
         done: collections.Counter[str] = collections.Counter()
         for finished, (window, members) in enumerate(series):
             try:
-                counts = yield from self._route(reader.read(window, members))
+                counts = yield from self._route(reader.read(window, members), by_name)
             except BudgetReached:
                 self.logger.warning(
                     "%s: max_requests_per_run (%d) reached for the %s pool; stopping after %d "
@@ -177,12 +277,11 @@ class SiemStream(RESTStream):
                 break
             served = [s for s in streams if s.name in members]
             for stream in served:
-                stream._finish_window(window)
+                stream.finish_window(window)
             events.update(counts)
             done.update(members)
-            self.state_manager.is_flushed = False
-            self._write_state_message()  # the tap's whole state: every stream's bookmark
-            for stream in served:
+            self._state_writer.write_state(self.tap_state)  # every stream's bookmark
+            for stream in {self, *served}:
                 stream.state_manager.is_flushed = True
             self.logger.info(
                 "%s: window %s: %s events; bookmark %s",
@@ -199,26 +298,28 @@ class SiemStream(RESTStream):
                 stream.name,
                 done[stream.name],
                 events[stream.name],
-                stream._bookmark_text(),
+                stream.bookmark_text(),
                 endpoint.pool,
-                self._tap.request_counts[endpoint.pool],
+                self.shared.budget.spent[endpoint.pool],
             )
 
     def _route(
-        self, records: Generator[tuple[SiemStream, dict], None, dict[str, int]]
-    ) -> Generator[dict, None, dict[str, int]]:
+        self, records: Reading, streams: Mapping[str, SiemStream]
+    ) -> Generator[Record, None, dict[str, int]]:
         """This stream's records to the SDK, the others' to their streams; returns the counts."""
+        name = self.name
         while True:
             try:
                 stream, record = next(records)
             except StopIteration as stop:
-                return stop.value
-            if stream is self:
+                counts: dict[str, int] = stop.value
+                return counts
+            if stream == name:
                 yield record
             else:
-                stream.emit(record)
+                streams[stream].emit(record)
 
-    def _plan(self) -> windows.Plan:
+    def plan(self) -> windows.Plan:
         """This stream's own windows, from its bookmark; warns of what is too old to fetch."""
         plan = windows.plan_windows(
             now=datetime.now(timezone.utc),
@@ -239,7 +340,7 @@ class SiemStream(RESTStream):
             )
         return plan
 
-    def _name_unknown_fields(self, record: dict) -> None:
+    def _name_unknown_fields(self, record: Record) -> None:
         """Warn once per run for each field path the schema does not declare."""
         if self._declared is None:
             self._declared = declared_paths(self.schema)
@@ -261,10 +362,10 @@ class SiemStream(RESTStream):
         value = self.stream_state.get("replication_key_value")
         return windows.parse(str(value)) if value is not None else None
 
-    def _bookmark_text(self) -> str:
+    def bookmark_text(self) -> str:
         return str(self.stream_state.get("replication_key_value", "none yet"))
 
-    def _finish_window(self, window: windows.Window) -> None:
+    def finish_window(self, window: windows.Window) -> None:
         """The window is read and emitted: move the bookmark to its end."""
         end = windows.fmt(window.end)
         state = self.stream_state
@@ -272,17 +373,22 @@ class SiemStream(RESTStream):
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = end
 
-    def _increment_stream_state(self, latest_record: dict, *, context: Any = None) -> None:
-        """Records never move the bookmark: only a whole window does (:meth:`_finish_window`).
+    @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        """Records never move the bookmark: only a whole window does (:meth:`finish_window`).
 
         The SDK would otherwise set the bookmark to a window's end as soon as its first record
         passes, and a STATE written then (e.g. on SIGTERM) would skip the rest of the window.
+        Private SDK API: tests/test_sdk_private_tap.py checks that the SDK's record loop still
+        calls it.
         """
 
 
 def bookmarks_text(streams: Iterable[SiemStream]) -> str:
     """One bookmark when the streams share it, else each stream's."""
-    marks = {stream.name: stream._bookmark_text() for stream in streams}
+    marks = {stream.name: stream.bookmark_text() for stream in streams}
     if len(set(marks.values())) == 1:
         return next(iter(marks.values()))
     return ", ".join(f"{name} {mark}" for name, mark in marks.items())

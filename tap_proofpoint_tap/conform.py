@@ -33,7 +33,7 @@ _CANONICAL_TIME = re.compile(  # the form Proofpoint sends, kept as it is once t
 ).fullmatch
 
 
-def compile_schema(schema: dict) -> Conformer:
+def compile_schema(schema: dict[str, Any]) -> Conformer:  # noqa: PLR0911 - one per JSON type
     """A function that returns a value in the type ``schema`` declares, or None (reported).
 
     Compiled once per schema: a record's plain strings, the common case, pass with one type
@@ -57,7 +57,7 @@ def compile_schema(schema: dict) -> Conformer:
     return _string_conformer
 
 
-def declared_paths(schema: dict, path: str = "") -> set[str]:
+def declared_paths(schema: dict[str, Any], path: str = "") -> set[str]:
     """Every field path the schema declares, arrays written ``[]``: ``threatsInfoMap[].actors``."""
     paths = {path} if path else set()
     for key, sub in schema.get("properties", {}).items():
@@ -90,16 +90,16 @@ def as_json(value: Any) -> Any:
     return value
 
 
-def _types(schema: dict) -> tuple[str, ...]:
+def _types(schema: dict[str, Any]) -> tuple[str, ...]:
     types = schema.get("type", ())
     return (types,) if isinstance(types, str) else tuple(types)
 
 
-def _plain_string(schema: dict) -> bool:
+def _plain_string(schema: dict[str, Any]) -> bool:
     return set(_types(schema)) <= {"string", "null"} and "format" not in schema
 
 
-def _object_conformer(properties: dict) -> Conformer:
+def _object_conformer(properties: dict[str, Any]) -> Conformer:
     plan = {
         key: (compile_schema(sub), str if _plain_string(sub) else None)
         for key, sub in properties.items()
@@ -110,7 +110,7 @@ def _object_conformer(properties: dict) -> Conformer:
 
     def conform_object(
         value: Any, path: str, problems: list[str], kept: dict[str, Any]
-    ) -> dict | None:
+    ) -> dict[str, Any] | None:
         if not isinstance(value, dict):
             problems.append(f"{path or 'event'} is not an object")
             return None
@@ -151,7 +151,7 @@ def _object_conformer(properties: dict) -> Conformer:
 def _array_conformer(convert: Conformer) -> Conformer:
     def conform_array(
         value: Any, path: str, problems: list[str], kept: dict[str, Any]
-    ) -> list | None:
+    ) -> list[Any] | None:
         if not isinstance(value, list):
             problems.append(f"{path} is not a list")
             return None

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import ijson
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ARRAY_KEYS = ("clicksPermitted", "clicksBlocked", "messagesDelivered", "messagesBlocked")
 CHUNK = 1 << 16
@@ -80,10 +82,10 @@ def whole_arrays(body: bytes, wanted: frozenset[str]) -> Iterator[tuple[str, Any
             yield from ((key, item) for item in envelope[key])
 
 
-_NOT_AN_OBJECT: dict = {}
+_NOT_AN_OBJECT: dict[str, Any] = {}
 
 
-def _object(text: bytes) -> dict:
+def _object(text: bytes) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError:
@@ -109,9 +111,9 @@ class _Cutter:
         else:
             self.ended = True
 
-    def next_key(self) -> re.Match | None:
+    def next_key(self) -> re.Match[bytes] | None:
         """The first top-level array key in what is pending."""
-        best: re.Match | None = None
+        best: re.Match[bytes] | None = None
         for needle in _NEEDLES:
             at = self.pending.find(needle)
             while at >= 0 and (best is None or at < best.start()):

@@ -52,7 +52,7 @@ SCHEMAS = {
 _CONFORM = {name: compile_schema(schema) for name, schema in SCHEMAS.items()}
 
 
-def normalise_click(event: dict, problems: list[str]) -> dict:
+def normalise_click(event: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     """Case of ``classification``/``threatStatus``; ``recipient`` sent as an array (Rapid7)."""
     out = dict(event)
     kept: dict[str, Any] = {}
@@ -73,7 +73,7 @@ def normalise_click(event: dict, problems: list[str]) -> dict:
     return _finish(out, "click", problems, kept)
 
 
-def normalise_message(event: dict, problems: list[str]) -> dict:
+def normalise_message(event: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     """Addresses → arrays, ``completelyRewritten`` → boolean, ``clusterId`` → ``cluster``, …"""
     out = dict(event)
     _rename(out, "clusterId", "cluster")
@@ -88,7 +88,7 @@ def normalise_message(event: dict, problems: list[str]) -> dict:
     return _finish(out, "message", problems, {})
 
 
-def derived_id(event: dict) -> str:
+def derived_id(event: dict[str, Any]) -> str:
     """A stable id from the canonical content: keys sorted, arrays sorted, window key left out.
 
     Proofpoint reorders ``messageParts`` (and other arrays) between calls, so arrays are
@@ -106,8 +106,10 @@ def derived_id(event: dict) -> str:
     return str(uuid.uuid5(ID_NAMESPACE, canonical))
 
 
-def _finish(event: dict, kind: str, problems: list[str], kept: dict[str, Any]) -> dict:
-    record = _CONFORM[kind](event, "", problems, kept)
+def _finish(
+    event: dict[str, Any], kind: str, problems: list[str], kept: dict[str, Any]
+) -> dict[str, Any]:
+    record: dict[str, Any] = _CONFORM[kind](event, "", problems, kept)
     if kept:
         record[UNKNOWN_FIELDS] = {**(record.get(UNKNOWN_FIELDS) or {}), **kept}
     if not isinstance(record.get("id"), str) or not record["id"]:
@@ -124,7 +126,7 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def _rename(event: dict, old: str, new: str) -> None:
+def _rename(event: dict[str, Any], old: str, new: str) -> None:
     """The documented name → the wire's, unless both came with different values (both kept)."""
     if old not in event:
         return

@@ -1,9 +1,13 @@
-"""One window's request, its retries, and its body turned into each stream's records.
+"""One window's request, its retries, and its body turned into each member stream's records.
 
 A window is asked for once (plus bounded retries) for every stream it serves: one stream at its
-own endpoint, or several through ``/v2/siem/all``. Every try counts against the pool's rate
-limit and ``max_requests_per_run``; a failed try may already have yielded records, so the next
-try skips the ids each stream already got: each id of a window goes out once per stream.
+own endpoint, or several through ``/v2/siem/all``. Every try counts against the run's
+:class:`~tap_proofpoint_tap.budget.RequestBudget`; a failed try may already have yielded
+records, so the next try skips the ids each stream already got: each id of a window goes out
+once per stream.
+
+The reader is given all it needs — a :class:`Transport`, the budget, the query and one
+:class:`Member` per stream — and knows nothing of the SDK's streams or of the tap.
 """
 
 from __future__ import annotations
@@ -11,28 +15,25 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 import urllib3
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.helpers._util import utc_now
 
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.envelope import EnvelopeError, stream_arrays, whole_arrays
-from tap_proofpoint_tap.errors import (
-    AuthError,
-    BudgetReached,
-    ThrottledError,
-    UnavailableError,
-    WindowRefused,
-)
+from tap_proofpoint_tap.errors import AuthError, ThrottledError, UnavailableError, WindowRefused
 
 if TYPE_CHECKING:
-    from tap_proofpoint_tap.client import SiemStream
+    import logging
+
+    from tap_proofpoint_tap.budget import RequestBudget
 
 ALL_PATH = "/v2/siem/all"
 RETRIABLE = (
@@ -44,62 +45,131 @@ RETRIABLE = (
     urllib3.exceptions.HTTPError,  # raised while the body streams: cut, reset, read timeout
     ConnectionResetError,
 )
+Record = dict[str, Any]
+Reading = Generator[tuple[str, Record], None, dict[str, int]]
+"""``(stream name, record)`` as the body streams in; returns the records per stream."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """What the reader needs of one stream: its name, array, pool and record builder."""
+
+    name: str
+    records_key: str
+    """The array of the envelope, e.g. ``clicksPermitted``."""
+    pool: str
+    """Proofpoint's rate-limit pool of the stream's own endpoint."""
+    to_record: Callable[[Record], Record]
+    """The event normalised to the stream's schema."""
+    new_response: Callable[[str], None]
+    """Told when a response arrives, with its ``time_extracted``."""
+    logger: logging.Logger
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where the windows of ``streams`` are asked for, and whose quota that spends."""
+    """Where the windows of ``members`` are asked for, and whose quota that spends."""
 
     path: str
     pool: str
-    streams: tuple[SiemStream, ...]
+    members: tuple[Member, ...]
     sends_threat_type: bool = False
 
     @classmethod
-    def own(cls, stream: SiemStream) -> Endpoint:
-        return cls(stream.path, stream.pool, (stream,), stream.sends_threat_type)
+    def own(cls, member: Member, path: str, *, sends_threat_type: bool) -> Endpoint:
+        return cls(path, member.pool, (member,), sends_threat_type)
 
     @classmethod
-    def all(cls, streams: tuple[SiemStream, ...]) -> Endpoint:
-        """``/v2/siem/all`` for ``streams``; it counts against the shared pool (guess)."""
-        return cls(ALL_PATH, "shared", streams)
+    def all(cls, members: tuple[Member, ...]) -> Endpoint:
+        """``/v2/siem/all`` for ``members``; it counts against the shared pool (guess)."""
+        return cls(ALL_PATH, "shared", members)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(member.name for member in self.members)
 
     @property
     def label(self) -> str:
         """The streams as log lines name them."""
-        names = ", ".join(stream.name for stream in self.streams)
-        return names if len(self.streams) == 1 else f"{names} (through {self.path})"
+        names = ", ".join(self.names)
+        return names if len(self.members) == 1 else f"{names} (through {self.path})"
+
+
+@dataclass(frozen=True)
+class Query:
+    """The settings that go into every request's query string."""
+
+    threat_status: tuple[str, ...] = ("active", "cleared")
+    threat_type: tuple[str, ...] = ()
+
+    def params(self, window: windows.Window, *, sends_threat_type: bool) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "format": "json",
+            "interval": window.interval,
+            "threatStatus": list(self.threat_status),
+        }
+        if sends_threat_type and self.threat_type:
+            params["threatType"] = list(self.threat_type)
+        return params
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How requests go out: the session, where, with which credentials, and how retries wait."""
+
+    session: requests.Session
+    base_url: str
+    headers: Mapping[str, str]
+    auth: requests.auth.AuthBase
+    timeout: float
+    tries: int
+    waits: Callable[[], Iterator[float]]
+    """A fresh series of waits between tries, in seconds."""
+    logger: logging.Logger
+    sleep: Callable[[float], None] = field(default=time.sleep)
 
 
 class WindowReader:
-    """Reads windows of one :class:`Endpoint`, with the HTTP set-up of its first stream."""
+    """Reads windows of one :class:`Endpoint` through one :class:`Transport`."""
 
-    def __init__(self, endpoint: Endpoint, bookmarks: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        transport: Transport,
+        budget: RequestBudget,
+        query: Query,
+        bookmarks: Callable[[], str],
+    ) -> None:
         self.endpoint = endpoint
-        self.http = endpoint.streams[0]
+        self.transport = transport
+        self.budget = budget
+        self.query = query
         self.bookmarks = bookmarks  # the state kept, for error messages
+        self._own_pools = tuple(member.pool for member in endpoint.members)
 
     def read(
         self, window: windows.Window, members: frozenset[str], *, tries: int | None = None
-    ) -> Generator[tuple[SiemStream, dict], None, dict[str, int]]:
-        """Yield ``(stream, record)`` for the streams named in ``members`` as the body streams
-        in; retry the window on a failed try. Returns how many records each stream got."""
-        http = self.http
-        prepared = http.build_prepared_request(
-            method="GET",
-            url=f"{http.url_base}{self.endpoint.path}",
-            params=self.params(window),
-            headers=http.http_headers,
+    ) -> Reading:
+        """Yield ``(stream name, record)`` for the members named in ``members`` as the body
+        streams in; retry the window on a failed try. Returns how many records each got."""
+        transport = self.transport
+        prepared = transport.session.prepare_request(
+            requests.Request(
+                "GET",
+                f"{transport.base_url}{self.endpoint.path}",
+                params=self.query.params(window, sends_threat_type=self.endpoint.sends_threat_type),
+                headers=dict(transport.headers),
+                auth=transport.auth,
+            )
         )
-        streams = [s for s in self.endpoint.streams if s.name in members]
-        seen: dict[str, set[str]] = {stream.name: set() for stream in streams}
-        waits = http.backoff_wait_generator()
-        next(waits)  # the generator's priming value
-        tries = tries or http.backoff_max_tries()
+        wanted = [m for m in self.endpoint.members if m.name in members]
+        seen: dict[str, set[str]] = {member.name: set() for member in wanted}
+        waits = transport.waits()
+        tries = tries or transport.tries
         whole = False
         for attempt in itertools.count(1):
             try:
-                yield from self._records(prepared, window, streams, seen, whole=whole)
+                yield from self._records(prepared, window, wanted, seen, whole=whole)
                 return {name: len(ids) for name, ids in seen.items()}
             except RETRIABLE as error:
                 # A body the streaming parser refuses is read whole by the stdlib next time,
@@ -112,8 +182,8 @@ class WindowReader:
                         f"after {tries} tries ({describe(error)}); state is kept at "
                         f"{self.bookmarks()}, run again later."
                     ) from None
-                wait = 0.0 if refused else http.backoff_jitter(next(waits))
-                http.logger.warning(
+                wait = 0.0 if refused else next(waits)
+                transport.logger.warning(
                     "%s: %s: try %d of %d failed (%s); trying again in %.1f s",
                     self.endpoint.label,
                     window.interval,
@@ -122,39 +192,39 @@ class WindowReader:
                     describe(error),
                     wait,
                 )
-                time.sleep(wait)
+                transport.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _records(
         self,
         prepared: requests.PreparedRequest,
         window: windows.Window,
-        streams: list[SiemStream],
+        members: list[Member],
         seen: dict[str, set[str]],
         *,
         whole: bool,
-    ) -> Iterator[tuple[SiemStream, dict]]:
-        """One try: each stream's new records, normalised, as the body is parsed."""
+    ) -> Iterator[tuple[str, Record]]:
+        """One try: each member's new records, normalised, as the body is parsed."""
         query_end = windows.fmt(window.end)
         response = self.send(prepared)
-        extracted_at = utc_now().isoformat(sep="T")
-        for stream in streams:
-            stream.new_response(extracted_at)
-        by_key = {stream.records_key: stream for stream in streams}
-        others: dict[str, list] = {}
+        extracted_at = datetime.now(timezone.utc).isoformat(sep="T")
+        for member in members:
+            member.new_response(extracted_at)
+        by_key = {member.records_key: member for member in members}
+        others: dict[str, list[Any]] = {}
         try:
             for key, event in self.events(response, frozenset(by_key), whole=whole):
-                stream = by_key[key]
+                member = by_key[key]
                 if not isinstance(event, dict):
                     others.setdefault(key, []).append(event)
                     continue
-                record = stream.to_record(event)
-                ids = seen[stream.name]
+                record = member.to_record(event)
+                ids = seen[member.name]
                 if record["id"] in ids:
                     continue
                 ids.add(record["id"])
                 record["queryEndTime"] = query_end
-                yield stream, record
+                yield member.name, record
         finally:
             response.close()
         for key, items in others.items():
@@ -169,15 +239,9 @@ class WindowReader:
 
     def send(self, prepared: requests.PreparedRequest) -> requests.Response:
         """Send one request and check its status; the body is left to stream."""
-        http, pool = self.http, self.endpoint.pool
-        tap = http._tap
-        budget = http.config.get("max_requests_per_run")
-        if budget and tap.request_counts[pool] >= budget:
-            raise BudgetReached
-        tap.request_counts[pool] += 1
-        for stream in self.endpoint.streams:  # what reading one stream at a time would cost
-            tap.one_by_one_counts[stream.pool] += 1
-        response = http.requests_session.send(prepared, timeout=http.timeout, stream=True)
+        self.budget.spend(self.endpoint.pool, self._own_pools)
+        transport = self.transport
+        response = transport.session.send(prepared, timeout=transport.timeout, stream=True)
         self.check_status(response)
         return response
 
@@ -201,36 +265,25 @@ class WindowReader:
 
     def check_status(self, response: requests.Response) -> None:
         status, label = response.status_code, self.endpoint.label
-        if status in (401, 403):
+        if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
             raise AuthError(
                 f"Proofpoint refused the credentials ({status}): check the 'principal' and "
                 "'secret' settings (TAP_PROOFPOINT_TAP_PRINCIPAL / TAP_PROOFPOINT_TAP_SECRET)."
             )
-        if status == 429:
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
             raise ThrottledError(
                 f"{label}: Proofpoint throttled the account (429). It allows 1,800 requests "
                 f"per rolling 24 hours per pool ({self.endpoint.pool} pool here) and keeps "
                 f"refusing for up to 24 hours; state is kept at {self.bookmarks()}, run again "
                 "later."
             )
-        if 400 <= status < 500:
+        if HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR:
             raise WindowRefused(
                 f"{label}: Proofpoint refused {_interval(response)} ({status}): "
                 f"{response.text.strip() or 'no reason given'}"
             )
-        if status >= 500:
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise RetriableAPIError(f"{status} {response.reason}", response)
-
-    def params(self, window: windows.Window) -> dict[str, Any]:
-        config = self.http.config
-        params: dict[str, Any] = {
-            "format": "json",
-            "interval": window.interval,
-            "threatStatus": list(config.get("threat_status") or ["active", "cleared"]),
-        }
-        if self.endpoint.sends_threat_type and config.get("threat_type"):
-            params["threatType"] = list(config["threat_type"])
-        return params
 
 
 def describe(error: Exception) -> str:

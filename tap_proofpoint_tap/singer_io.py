@@ -20,10 +20,8 @@ import contextlib
 import sys
 from typing import IO, Any
 
-try:
+if sys.platform != "win32":
     import fcntl
-except ImportError:  # Windows: pipes keep their size
-    fcntl = None
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader, MsgSpecWriter, enc_hook
@@ -45,7 +43,7 @@ class StateFlushingWriter(MsgSpecWriter):
         _widen_pipe(sys.stdout)
         atexit.register(self.flush)
 
-    def write_message(self, message: Message | dict) -> None:
+    def write_message(self, message: Message | dict[str, Any]) -> None:
         """Write a message; a dict is written as it is (a mapper passing messages through)."""
         if isinstance(message, dict):
             self._append(b"", message, b"\n")
@@ -56,7 +54,7 @@ class StateFlushingWriter(MsgSpecWriter):
         if state or len(self._pending) >= BLOCK:
             self.flush()
 
-    def write_record(self, envelope: tuple[bytes, bytes], record: dict) -> None:
+    def write_record(self, envelope: tuple[bytes, bytes], record: dict[str, Any]) -> None:
         """Write a RECORD line: ``record`` encoded inside the message's other fields, which
         :func:`record_envelope` encoded once (per window, not per record)."""
         self._append(envelope[0], record, envelope[1])
@@ -86,16 +84,18 @@ class StateFlushingWriter(MsgSpecWriter):
         sys.stdout.flush()
 
 
-def record_envelope(fields: dict) -> tuple[bytes, bytes]:
+def record_envelope(fields: dict[str, Any]) -> tuple[bytes, bytes]:
     """The bytes of a RECORD line before and after its record, from the message's other
     ``fields`` (``type``, ``stream``, ``time_extracted``, …)."""
     head, _, tail = ENCODER.encode({**fields, "record": None}).rpartition(b'"record":null')
     return head + b'"record":', tail + b"\n"
 
 
-def _widen_pipe(stream: IO) -> None:
+def _widen_pipe(stream: IO[str]) -> None:
     """Let the pipe to the reader hold ``PIPE_BYTES`` instead of Linux's 64 KiB, so that the
     tap and its reader (target, mapper) take turns less often. Where that is not possible (not
     Linux, not a pipe, a lower limit) nothing changes."""
+    if sys.platform == "win32":
+        return
     with contextlib.suppress(AttributeError, OSError, ValueError):
         fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)

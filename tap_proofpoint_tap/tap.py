@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import collections
-import io
-import json
 import logging
 import sys
-from collections.abc import Generator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
 from tap_proofpoint_tap import windows
-from tap_proofpoint_tap.client import SiemStream
+from tap_proofpoint_tap.budget import RequestBudget
+from tap_proofpoint_tap.client import Route, Shared, SiemStream
 from tap_proofpoint_tap.errors import InputError, StateError, TapError
-from tap_proofpoint_tap.reader import Endpoint, WindowReader
+from tap_proofpoint_tap.inputs import check_catalog, checked_json
+from tap_proofpoint_tap.reader import Endpoint, Query, WindowReader
+from tap_proofpoint_tap.settings import settings_errors
 from tap_proofpoint_tap.singer_io import StateFlushingWriter
 from tap_proofpoint_tap.streams import STREAM_TYPES
 
-THREAT_STATUSES = ("active", "cleared", "falsePositive")
-THREAT_TYPES = ("url", "attachment", "messageText")
-STREAM_NAMES = frozenset(t.name for t in STREAM_TYPES)
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+STREAM_NAMES = frozenset(str(vars(t)["name"]) for t in STREAM_TYPES)  # the classes' own
 
 
 class TapProofpointTap(Tap):
@@ -120,7 +121,7 @@ class TapProofpointTap(Tap):
         try:
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as error:  # the SDK's messages quote the wrong value
-            secret = str(getattr(self, "_config", {}).get("secret", "")) or None
+            secret = str(getattr(self, "config", {}).get("secret", "")) or None
             raise ConfigValidationError(
                 str(error),
                 errors=[
@@ -128,16 +129,12 @@ class TapProofpointTap(Tap):
                     for message in error.errors
                 ],
             ) from None
-        self.request_counts: collections.Counter[str] = collections.Counter()
-        self.one_by_one_counts: collections.Counter[str] = collections.Counter()
-        """What the same windows would have cost with each stream at its own endpoint."""
-        self._endpoints: dict[str, Endpoint] | None = None
         if validate_config:
             errors = settings_errors(self.config, datetime.now(timezone.utc))
             if errors:
                 raise ConfigValidationError("Config validation failed", errors=errors)
         if isinstance(kwargs.get("catalog"), dict):
-            check_catalog(kwargs["catalog"])
+            check_catalog(kwargs["catalog"], STREAM_NAMES)
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Refuse a state whose bookmarks are not times, naming the stream, before any request."""
@@ -169,23 +166,34 @@ class TapProofpointTap(Tap):
                 ) from None
         super().load_state(state)
 
-    def discover_streams(self) -> list:
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+    @override
+    def discover_streams(self) -> list[SiemStream]:
+        """The four SIEM streams, sharing this run's request budget and routes."""
+        self.budget = RequestBudget(self.config.get("max_requests_per_run"))
+        routes: dict[str, Route] = {}
 
-    def endpoint_of(self, stream: SiemStream) -> Endpoint:
-        """Where ``stream`` is read this run: with others through /v2/siem/all, or alone."""
-        if self._endpoints is None:
-            selected = [s for s in self.streams.values() if s.selected]
-            names = combined_names(
-                [s.name for s in selected],
-                use_all=bool(self.config.get("use_all_endpoint", True)),
-                own=self._own_endpoint_names(selected),
-            )
-            together = Endpoint.all(tuple(s for s in selected if s.name in names))
-            self._endpoints = {
-                s.name: together if s.name in names else Endpoint.own(s) for s in selected
-            }
-        return self._endpoints[stream.name]
+        def route_of(stream: SiemStream) -> Route:
+            if not routes:
+                routes.update(self._routes([s for s in streams if s.selected]))
+            return routes[stream.name]
+
+        shared = Shared(self.budget, route_of)
+        streams = [stream_type(tap=self, shared=shared) for stream_type in STREAM_TYPES]
+        return streams
+
+    def _routes(self, selected: list[SiemStream]) -> dict[str, Route]:
+        """Where each selected stream is read this run: with others through /v2/siem/all,
+        or alone."""
+        names = combined_names(
+            [s.name for s in selected],
+            use_all=bool(self.config.get("use_all_endpoint", True)),
+            own=self._own_endpoint_names(selected),
+        )
+        together = tuple(s for s in selected if s.name in names)
+        route = Route(Endpoint.all(tuple(s.member() for s in together)), together)
+        return {
+            s.name: route if s.name in names else Route(own_endpoint(s), (s,)) for s in selected
+        }
 
     def _own_endpoint_names(self, selected: list[SiemStream]) -> frozenset[str]:
         """The streams that must read their own endpoint: with threat_type, the messages."""
@@ -201,30 +209,44 @@ class TapProofpointTap(Tap):
             )
         return own
 
+    @override  # type: ignore[misc]  # @final in the SDK: see the docstring
     def sync_all(self) -> None:
-        """Sync, then say what the run cost in each rate-limit pool (also when it failed)."""
+        """Sync, then say what the run cost in each rate-limit pool (also when it failed).
+
+        Overrides a method the SDK marks ``@final``; tests/test_sdk_private_tap.py checks
+        that the SDK's CLI still runs it and that it still runs the SDK's own sync.
+        """
         try:
             super().sync_all()
         finally:
-            self.logger.info(
-                "Requests this run, per rate-limit pool: %s.",
-                requests_line(self.request_counts, self.one_by_one_counts),
-            )
+            self.logger.info("Requests this run, per rate-limit pool: %s.", self.budget.line())
 
+    @override  # type: ignore[misc]  # @final in the SDK: see the docstring
     def run_connection_test(self) -> bool:
         """``--test``: one request for the latest window (through /v2/siem/all unless
-        use_all_endpoint is false): credentials and envelope checked, one line said."""
-        streams = tuple(self.streams.values())
+        use_all_endpoint is false): credentials and envelope checked, one line said.
+
+        The SDK's (``@final``) would sync every stream until its first record: up to a
+        request per window of the last 24 hours. tests/test_sdk_private_tap.py checks that
+        ``--test`` still runs this one.
+        """
+        streams: list[SiemStream] = [s for s in self.streams.values() if isinstance(s, SiemStream)]
         endpoint = (
-            Endpoint.all(streams)
+            Endpoint.all(tuple(s.member() for s in streams))
             if self.config.get("use_all_endpoint", True)
-            else Endpoint.own(streams[0])
+            else own_endpoint(streams[0])
         )
         minutes = int(self.config.get("window_minutes", 60))
         window = windows.latest(datetime.now(timezone.utc), minutes)
-        reader = WindowReader(endpoint, lambda: "unchanged (a test keeps no state)")
-        counts = yield_counts(reader.read(window, frozenset(s.name for s in streams), tries=1))
-        span = "hour" if minutes == 60 else f"{minutes} minutes"
+        reader = WindowReader(
+            endpoint,
+            streams[0].transport(),
+            self.budget,
+            Query(tuple(self.config.get("threat_status") or ("active", "cleared"))),
+            lambda: "unchanged (a test keeps no state)",
+        )
+        counts = yield_counts(reader.read(window, frozenset(endpoint.names), tries=1))
+        span = "hour" if minutes == windows.HOUR_MINUTES else f"{minutes} minutes"
         self.logger.info(
             "Connection OK: principal accepted, %d events in the last %s read (%s, 1 request).",
             sum(counts.values()),
@@ -270,22 +292,12 @@ def combined_names(selected: list[str], *, use_all: bool, own: frozenset[str]) -
     """The selected streams read together through /v2/siem/all: two or more, unless the
     setting is off; the ``own`` ones read their own endpoints."""
     names = [name for name in selected if name not in own] if use_all else []
-    return names if len(names) >= 2 else []
+    return names if len(names) > 1 else []
 
 
-def requests_line(spent: Mapping[str, int], one_by_one: Mapping[str, int]) -> str:
-    """``shared 168 (672 with each stream at its own endpoint: clicks_permitted 168, ...)``."""
-
-    def pools(counts: Mapping[str, int]) -> str:
-        return ", ".join(f"{pool} {count}" for pool, count in sorted(counts.items()) if count)
-
-    line = pools(spent) or "none"
-    if sum(one_by_one.values()) > sum(spent.values()):
-        line += (
-            f" ({sum(one_by_one.values())} with each stream at its own endpoint: "
-            f"{pools(one_by_one)})"
-        )
-    return line
+def own_endpoint(stream: SiemStream) -> Endpoint:
+    """The stream's own endpoint, spending its own pool."""
+    return Endpoint.own(stream.member(), stream.path, sends_threat_type=stream.sends_threat_type)
 
 
 def yield_counts(records: Generator[Any, None, dict[str, int]]) -> dict[str, int]:
@@ -294,93 +306,8 @@ def yield_counts(records: Generator[Any, None, dict[str, int]]) -> dict[str, int
         try:
             next(records)
         except StopIteration as stop:
-            return stop.value
-
-
-def checked_json(source: IO[str] | Path, option: str) -> IO[str]:
-    """The --config/--state/--catalog file again, once it is known to hold a JSON object."""
-    name = str(source) if isinstance(source, Path) else getattr(source, "name", option)
-    try:
-        text = source.read_text() if isinstance(source, Path) else source.read()
-    except OSError as error:
-        raise InputError(f"The --{option} file {name} cannot be read: {error.strerror}.") from None
-    try:
-        value = json.loads(text)
-    except ValueError as error:
-        raise InputError(
-            f"The --{option} file {name} is not valid JSON ({error}): fix or replace it."
-        ) from None
-    if not isinstance(value, dict):
-        raise InputError(f"The --{option} file {name} does not hold a JSON object.")
-    return io.StringIO(text)
-
-
-def check_catalog(catalog: dict) -> None:
-    """Refuse a catalog that selects a stream this tap does not have (a typo reads nothing)."""
-    entries = catalog.get("streams")
-    if not isinstance(entries, list):
-        raise InputError("The --catalog file has no 'streams' list: use the output of --discover.")
-    selected = (
-        entry.get("tap_stream_id") or entry.get("stream")
-        for entry in entries
-        if isinstance(entry, dict) and _selected(entry)
-    )
-    unknown = sorted(str(name) for name in selected if name not in STREAM_NAMES)
-    if unknown:
-        raise InputError(
-            f"The --catalog file selects {', '.join(unknown)[:100]}, which this "
-            f"tap does not have; its streams are {', '.join(sorted(STREAM_NAMES))}."
-        )
-
-
-def _selected(entry: dict) -> bool:
-    root = [
-        m.get("metadata", {})
-        for m in entry.get("metadata") or []
-        if isinstance(m, dict) and m.get("breadcrumb") == []
-    ]
-    return bool(entry.get("selected") or (root and root[0].get("selected")))
-
-
-def settings_errors(config: dict, now: datetime) -> list[str]:
-    """One message per mistake in the settings, each naming the setting and what to change."""
-    errors = []
-    for name in ("principal", "secret"):
-        if not str(config.get(name) or "").strip():
-            errors.append(
-                f"{name} is empty: set it in the config or as TAP_PROOFPOINT_TAP_{name.upper()}."
-            )
-    api_url = str(config.get("api_url", ""))
-    if not api_url.lower().startswith(("http://", "https://")):
-        errors.append(f"api_url must start with https:// (got {api_url[:60]!r}).")
-    for name, allowed in (("threat_status", THREAT_STATUSES), ("threat_type", THREAT_TYPES)):
-        for value in config.get(name) or []:
-            if value not in allowed:
-                errors.append(f"{name}: unknown value {value!r}; use {', '.join(allowed)}.")
-    bounds = {
-        "window_minutes": (1, 60),
-        "lookback_minutes": (0, 1440),
-        "request_timeout": (1, 3600),
-        "max_requests_per_run": (1, 1800),
-    }
-    for name, (low, high) in bounds.items():
-        value = config.get(name)
-        if value is not None and not low <= value <= high:
-            errors.append(f"{name} must be between {low} and {high} (got {value}).")
-    times = {}
-    for name in ("start_date", "end_date"):
-        if config.get(name):
-            try:
-                times[name] = windows.parse(str(config[name]))
-            except ValueError:
-                errors.append(f"{name} {config[name]!r} is not an ISO 8601 date-time.")
-    if "start_date" in times and times["start_date"] > now:
-        errors.append(f"start_date {config['start_date']} is in the future.")
-    if {"start_date", "end_date"} <= times.keys() and (
-        times["end_date"] - times["start_date"] < timedelta(minutes=1)
-    ):
-        errors.append("end_date must be at least a minute after start_date.")
-    return errors
+            counts: dict[str, int] = stop.value
+            return counts
 
 
 if __name__ == "__main__":

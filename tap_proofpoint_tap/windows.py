@@ -6,9 +6,12 @@ SDK compares bookmark values as strings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 SAFETY_LAG = timedelta(minutes=5)
@@ -17,6 +20,7 @@ MAX_AGE = timedelta(days=7)
 AGE_MARGIN = timedelta(minutes=10)
 """Start no closer than this to the 7-day edge: clocks differ and a backfill takes time."""
 MIN_WINDOW = timedelta(seconds=30)
+HOUR_MINUTES = 60  # the longest window Proofpoint serves
 DEFAULT_START = timedelta(hours=24)
 
 

@@ -21,10 +21,11 @@ import pytest
 import requests
 
 from tap_proofpoint_tap import windows
+from tap_proofpoint_tap.budget import requests_line
 from tap_proofpoint_tap.envelope import EnvelopeError, stream_arrays, whole_arrays
 from tap_proofpoint_tap.sandboxes.siem import Fault
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
-from tap_proofpoint_tap.tap import combined_names, requests_line
+from tap_proofpoint_tap.tap import combined_names
 from tap_proofpoint_tap.windows import fmt
 from tests.conftest import (
     AUTH,

@@ -1,0 +1,61 @@
+"""The tap's settings checked as a whole: one message per mistake, naming what to change."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tap_proofpoint_tap import windows
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+THREAT_STATUSES = ("active", "cleared", "falsePositive")
+THREAT_TYPES = ("url", "attachment", "messageText")
+BOUNDS = {
+    "window_minutes": (1, 60),
+    "lookback_minutes": (0, 1440),
+    "request_timeout": (1, 3600),
+    "max_requests_per_run": (1, 1800),
+}
+
+
+def settings_errors(config: Mapping[str, Any], now: datetime) -> list[str]:
+    """One message per mistake in the settings, each naming the setting and what to change."""
+    errors = [
+        f"{name} is empty: set it in the config or as TAP_PROOFPOINT_TAP_{name.upper()}."
+        for name in ("principal", "secret")
+        if not str(config.get(name) or "").strip()
+    ]
+    api_url = str(config.get("api_url", ""))
+    if not api_url.lower().startswith(("http://", "https://")):
+        errors.append(f"api_url must start with https:// (got {api_url[:60]!r}).")
+    errors.extend(
+        f"{name}: unknown value {value!r}; use {', '.join(allowed)}."
+        for name, allowed in (("threat_status", THREAT_STATUSES), ("threat_type", THREAT_TYPES))
+        for value in config.get(name) or []
+        if value not in allowed
+    )
+    for name, (low, high) in BOUNDS.items():
+        value = config.get(name)
+        if value is not None and not low <= value <= high:
+            errors.append(f"{name} must be between {low} and {high} (got {value}).")
+    return errors + _date_errors(config, now)
+
+
+def _date_errors(config: Mapping[str, Any], now: datetime) -> list[str]:
+    errors = []
+    times = {}
+    for name in ("start_date", "end_date"):
+        if config.get(name):
+            try:
+                times[name] = windows.parse(str(config[name]))
+            except ValueError:
+                errors.append(f"{name} {config[name]!r} is not an ISO 8601 date-time.")
+    if "start_date" in times and times["start_date"] > now:
+        errors.append(f"start_date {config['start_date']} is in the future.")
+    if {"start_date", "end_date"} <= times.keys() and (
+        times["end_date"] - times["start_date"] < timedelta(minutes=1)
+    ):
+        errors.append("end_date must be at least a minute after start_date.")
+    return errors
