@@ -21,17 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from requests.auth import HTTPBasicAuth
-from singer_sdk import RESTStream
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.mapper import SameRecordTransform
 from typing_extensions import override
 
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.conform import declared_paths, generic_path
 from tap_proofpoint_tap.errors import BudgetReached
+from tap_proofpoint_tap.fast_path import FastRecordStream
 from tap_proofpoint_tap.normalise import UNKNOWN_FIELDS
 from tap_proofpoint_tap.reader import Member, Query, Reading, Transport, WindowReader
-from tap_proofpoint_tap.singer_io import StateFlushingWriter, record_envelope
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable, Mapping
@@ -61,7 +59,7 @@ class Shared:
     route_of: Callable[[SiemStream], Route]
 
 
-class SiemStream(RESTStream[None]):
+class SiemStream(FastRecordStream):
     """One SIEM endpoint read in ``interval`` windows; subclasses name the endpoint only."""
 
     records_key: ClassVar[str]
@@ -82,13 +80,7 @@ class SiemStream(RESTStream[None]):
     def __init__(self, tap: Tap, *, shared: Shared) -> None:
         super().__init__(tap=tap)
         self.shared = shared
-        writer = tap.message_writer
-        # The fast path writes into our own writer; with another one the SDK's path runs.
-        self._writer = writer if isinstance(writer, StateFlushingWriter) else None
         self._state_writer = tap.state_writer
-        self._plain_messages: bool | None = None  # worked out from the catalog, first record
-        self._extracted_at: str | None = None  # when the current window's response arrived
-        self._envelopes: list[tuple[bytes, bytes]] | None = None  # RECORD lines' fixed bytes
         self._declared: set[str] | None = None  # the schema's field paths, unknown ones named
         self._schema_written = False
 
@@ -145,52 +137,6 @@ class SiemStream(RESTStream[None]):
         return ()
 
     @override
-    def _write_record_message(self, record: Record) -> None:
-        """Write the record's RECORD message without the SDK's per-record selection walk,
-        identity stream map and message object: the writer puts the encoded record inside the
-        message's other fields, encoded once per window (the SDK's path costs 1.7x the CPU
-        time per record, measured on the benchmark's window). ``time_extracted`` is when the
-        window's response arrived. With deselected properties, stream maps, flattening,
-        ACTIVATE_VERSION or another writer the SDK's own path runs.
-
-        Private SDK API (the SDK's record loop calls it), hence the pinned minor version;
-        tests/test_sdk_private_tap.py checks that the SDK still calls it.
-        """
-        if self._plain_messages is None:
-            self._plain_messages = self._writer is not None and self._plain()
-        if not self._plain_messages:
-            super()._write_record_message(record)
-            return
-        if self._envelopes is None:
-            self._envelopes = [
-                record_envelope(
-                    {
-                        "type": "RECORD",
-                        "stream": stream_map.stream_alias,
-                        "time_extracted": self._extracted_at,
-                    }
-                )
-                for stream_map in self.stream_maps
-            ]
-        write = self._writer.write_record  # type: ignore[union-attr]  # _plain() checked it
-        for envelope in self._envelopes:
-            write(envelope, record)
-        self.state_manager.is_flushed = False
-
-    def _plain(self) -> bool:
-        """Whether every property is selected and no map, flattening or version applies."""
-        return (
-            all(selected for breadcrumb, selected in self.mask.items() if breadcrumb)
-            and all(
-                type(m) is SameRecordTransform and not m.flattening_enabled
-                for m in self.stream_maps
-            )
-            and not (
-                self.replication_method == "FULL_TABLE" and self.emit_activate_version_messages
-            )
-        )
-
-    @override
     def _write_schema_message(self) -> None:
         """Once per run: a stream read with another one gets its SCHEMA before their first
         window, and not again when the SDK comes to sync it (private SDK API: the SDK's sync
@@ -199,17 +145,9 @@ class SiemStream(RESTStream[None]):
             self._schema_written = True
             super()._write_schema_message()
 
-    def emit(self, record: Record) -> None:
-        """Write a record read for this stream while another stream's sync ran the request."""
-        self._write_record_message(record)
-
     def announce(self) -> None:
         """Write this stream's SCHEMA now, before another stream's sync reads its windows."""
         self._write_schema_message()
-
-    def new_response(self, extracted_at: str) -> None:
-        """A window's response arrived: its records carry this ``time_extracted``."""
-        self._extracted_at, self._envelopes = extracted_at, None
 
     def to_record(self, event: dict[str, Any]) -> Record:
         """The event normalised to the schema; what could not keep its type is named."""
