@@ -9,12 +9,9 @@ ahead of ThreatQ; a run stopped at any point and run again loads every entity on
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 from collections import Counter
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import Any
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
@@ -27,11 +24,8 @@ from tap_proofpoint_tap.targets.held_state import HeldStateTarget
 from tap_proofpoint_tap.targets.threatq.api import ThreatQClient, ThreatQError
 from tap_proofpoint_tap.targets.threatq.known import Instance
 from tap_proofpoint_tap.targets.threatq.load import LABELS, Loader
+from tap_proofpoint_tap.targets.threatq.settings import masked, settings_errors
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-SECRETS = ("password", "client_secret")
 CORPORATE_EMAIL = "Corporate Email"
 ROWS_PER_CLICK = 20  # a flush also comes when this many rows per batch_size click are pending
 
@@ -172,7 +166,7 @@ class TargetThreatQ(HeldStateTarget):
         except ConfigValidationError as error:
             # The SDK validates after it has read the config: self.config holds the secrets.
             raise ConfigValidationError(
-                str(error), errors=[_masked(message, self.config) for message in error.errors]
+                str(error), errors=[masked(message, self.config) for message in error.errors]
             ) from None
         if validate_config:
             errors = settings_errors(self.config)
@@ -301,63 +295,6 @@ class TargetThreatQ(HeldStateTarget):
             + ")"
         )
         return "\n".join(lines)
-
-
-def settings_errors(config: Mapping[str, Any]) -> list[str]:
-    """One message per mistake in the settings, each naming the setting and what to change."""
-    errors = []
-    url = urlsplit(str(config.get("api_url") or ""))
-    if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
-        errors.append(
-            f"api_url must be https://<your ThreatQ host> (got "
-            f"{str(config.get('api_url'))[:60]!r}); http is allowed for 127.0.0.1 "
-            "only."
-        )
-    elif url.path.strip("/"):
-        errors.append(
-            f"api_url is the host only, without a path (got {url.path!r}): the "
-            "target adds /api/... itself."
-        )
-    if not str(config.get("client_id") or "").strip():
-        errors.append("client_id is empty: set the OAuth client id (TARGET_THREATQ_CLIENT_ID).")
-    password = bool(config.get("email")) or bool(config.get("password"))
-    if password and not (config.get("email") and config.get("password")):
-        errors.append(
-            "email and password go together (the password grant): set both, or "
-            "neither and client_secret."
-        )
-    if password and config.get("client_secret"):
-        errors.append("set either email + password or client_secret, not both.")
-    if not password and not config.get("client_secret"):
-        errors.append(
-            "no credentials: set email + password (password grant) or client_secret "
-            "(client credentials)."
-        )
-    for name, (low, high) in {"batch_size": (1, 500), "request_timeout": (1, 3600)}.items():
-        value = config.get(name)
-        if value is not None and not low <= value <= high:
-            errors.append(f"{name} must be between {low} and {high} (got {value}).")
-    bundle = config.get("ca_bundle")
-    if bundle and not Path(bundle).is_file():
-        errors.append(f"ca_bundle {bundle!r} is not a file: give the path of a PEM CA file.")
-    return errors
-
-
-def _loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
-
-
-def _masked(message: str, config: Mapping[str, Any]) -> str:
-    for name in SECRETS:
-        secret = str(config.get(name) or "")
-        if secret:
-            message = message.replace(secret, "<secret>")
-    return message
 
 
 if __name__ == "__main__":
