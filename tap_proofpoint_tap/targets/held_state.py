@@ -32,6 +32,7 @@ class HeldStateTarget(Target):
 
     destination = "the destination"  # named in the signal message
 
+    @override
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Set before the SDK's __init__ installs the signal handler that reads them.
         self._held: dict[str, Any] | None = None  # the latest STATE received
