@@ -5,6 +5,10 @@ writes as the bookmark. A target that echoed each STATE on arrival would let the
 ahead of rows still waiting in a batch, and a run killed then would skip them for good. So the
 target holds the latest STATE while rows are pending and writes it right after the load that
 commits them (at once when nothing is pending).
+
+Three private methods of the SDK's ``Target`` are overridden and one is called, because the SDK
+has no public hook for them; tests/test_sdk_private_loaders.py fails if the SDK renames them or
+stops calling them.
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Target
+from typing_extensions import override
 
 from tap_proofpoint_tap.errors import TapError
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 
 class HeldStateTarget(Target):
@@ -24,12 +32,16 @@ class HeldStateTarget(Target):
 
     destination = "the destination"  # named in the signal message
 
+    @override
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_parallelism = 1  # one commit at a time: sinks are drained one after the other
-        self._written_state: dict | None = None
+        # Set before the SDK's __init__ installs the signal handler that reads them.
+        self._held: dict[str, Any] | None = None  # the latest STATE received
+        self._written_state: dict[str, Any] | None = None
         self._flushing = False  # a commit is under way: no STATE, no drain from a signal
         self._failed = False  # a commit failed: no STATE from here on
+        self._terminating = False  # a signal is being handled: a repeat is ignored
+        super().__init__(*args, **kwargs)
+        self.max_parallelism = 1  # one commit at a time: sinks are drained one after the other
 
     def pending(self) -> bool:
         """Whether rows wait to be committed."""
@@ -54,24 +66,49 @@ class HeldStateTarget(Target):
                 raise
             finally:
                 self._flushing = False
+        # A commit restarts the SDK's max-record-age clock, as its own drain does (no public
+        # API); else the SDK would drain again soon after.
         self._reset_max_record_age()
-        if self._latest_state:
-            self._write_state_message(self._latest_state)
+        if self._held:
+            self._write_state_message(self._held)
 
-    def _process_state_message(self, message_dict: dict) -> None:
+    @override
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+        """The SDK's STATE callback (no public hook): hold the STATE, write it at once only
+        when nothing before it is uncommitted."""
         super()._process_state_message(message_dict)
-        if not self.pending():  # nothing before it is uncommitted
-            self._write_state_message(self._latest_state)
+        self._held = message_dict["value"]
+        if not self.pending():
+            self._write_state_message(self._held)
 
-    def _write_state_message(self, state: dict) -> None:
+    @override
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        """Every STATE the SDK writes (its drain too) goes through here: none during or after a
+        failed commit, none twice in a row. Recorded after it is written: a signal between the
+        two repeats it rather than losing it."""
         if state != self._written_state and not (self._flushing or self._failed):
-            self._written_state = state
             super()._write_state_message(state)
+            self._written_state = state
 
-    def _handle_termination(self, signum: int, frame: Any) -> None:
-        """SIGTERM/SIGINT: finish nothing half way. Mid-commit, stop at once without a STATE
-        (the next run loads the rest); between commits, commit what is pending and send its
-        STATE."""
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT (the SDK installs this method as the handler; no public hook).
+
+        Replaces the SDK's handler, which drains even when the signal lands inside a commit:
+        that would start a second commit within the first and could send the STATE while
+        the interrupted batch is half loaded. Here, mid-commit, the run stops at once without
+        a STATE (the next run loads the rest); between commits, what is pending is committed,
+        its STATE sent, and the run ends with 0.
+
+        A repeated signal while one is handled (Meltano forwards the signal the OS already
+        gave the process group; a second Ctrl-C) is ignored, as singer-sdk 0.55 does: the
+        drain under way finishes and its STATE still follows its commit. Re-entering it
+        would stop that commit half way (exit 1) or start another inside it.
+        """
+        if self._terminating:
+            self.logger.debug("Signal %d ignored: already stopping", signum)
+            return
+        self._terminating = True
         if self._flushing:
             self.logger.error(
                 "Stopped by signal %d during a load into %s: the STATE of the "
@@ -89,6 +126,7 @@ class HeldStateTarget(Target):
         os._exit(0)
 
     @classmethod
+    @override
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
         """Run the CLI; a :class:`TapError` ends it with its one-line message and exit 1."""
         try:

@@ -15,11 +15,16 @@ import functools
 import hashlib
 import re
 import uuid
-from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
+from typing import TYPE_CHECKING, Any
 
 from tap_proofpoint_tap.normalise import derived_id
+
+if TYPE_CHECKING:
+    from collections.abc import Container, Iterator, Mapping
+
+Row = dict[str, Any]  # an entity row of one of the five streams
 
 CORPORATE_EMAILS = "threatq_corporate_emails"
 INDICATORS = "threatq_indicators"
@@ -94,8 +99,8 @@ def title(
 
 
 def click_entities(
-    click: Mapping, options: Options = Options(), skip: Container[str] = frozenset()
-) -> Iterator[tuple[str, dict]]:
+    click: Mapping[str, Any], options: Options = Options(), skip: Container[str] = frozenset()
+) -> Iterator[tuple[str, Row]]:
     """Yield ``(stream, row)`` for every entity and link one permitted click stands for.
 
     Entities come before the relationships that refer to them. The same recipient, URL or
@@ -205,7 +210,7 @@ def _indicator(
     options: Options,
     skip: Container[str],
     attributes: Mapping[str, str | None],
-) -> Iterator[tuple[str, dict]]:
+) -> Iterator[tuple[str, Row]]:
     if indicator_id not in skip:
         yield (
             INDICATORS,

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import collections
 import sys
-from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper_base import InlineMapper
 from singer_sdk.singerlib import Message, SchemaMessage, StateMessage
+from typing_extensions import override
 
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.mappers.threatq.schemas import SCHEMAS
 from tap_proofpoint_tap.singer_io import MsgSpecReader, StateFlushingWriter
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 CLICKS = "clicks_permitted"
 SUMMARY_ROWS = (
@@ -74,7 +77,8 @@ class ThreatQMapper(InlineMapper):
         ),
     ).to_dict()
 
-    def __init__(self, *args, **kwargs) -> None:
+    @override
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.options = e.Options(
             source=self.config["source"],
@@ -86,9 +90,14 @@ class ThreatQMapper(InlineMapper):
         self.clicks = 0
         self.schemas_sent = False
 
-    # Messages that pass through are written as they came (dicts; the writer takes both).
+    # Messages that pass through are written as they came: dicts, which StateFlushingWriter
+    # writes as well as Messages. The SDK annotates these methods with Message only, hence
+    # the ignore[override] on the three that yield dicts.
 
-    def map_schema_message(self, message_dict: dict) -> Iterable[Message | dict]:
+    @override
+    def map_schema_message(  # type: ignore[override]
+        self, message_dict: dict[str, Any]
+    ) -> Iterable[Message | dict[str, Any]]:
         if self._passes(message_dict):
             yield message_dict
         if message_dict["stream"] == CLICKS and not self.schemas_sent:
@@ -96,7 +105,10 @@ class ThreatQMapper(InlineMapper):
             for stream in e.ENTITY_STREAMS:
                 yield SchemaMessage(stream=stream, schema=SCHEMAS[stream], key_properties=["id"])
 
-    def map_record_message(self, message_dict: dict) -> Iterable[Message | dict]:
+    @override
+    def map_record_message(  # type: ignore[override]
+        self, message_dict: dict[str, Any]
+    ) -> Iterable[Message | dict[str, Any]]:
         if self._passes(message_dict):
             yield message_dict
         if message_dict["stream"] != CLICKS:
@@ -107,16 +119,21 @@ class ThreatQMapper(InlineMapper):
             self.counts[stream] += 1
             yield {"type": "RECORD", "stream": stream, "record": row}
 
-    def map_state_message(self, message_dict: dict) -> Iterable[Message]:
+    @override
+    def map_state_message(self, message_dict: dict[str, Any]) -> Iterable[Message]:
         yield StateMessage(value=message_dict["value"])
 
-    def map_activate_version_message(self, message_dict: dict) -> Iterable[Message | dict]:
+    @override
+    def map_activate_version_message(  # type: ignore[override]
+        self, message_dict: dict[str, Any]
+    ) -> Iterable[Message | dict[str, Any]]:
         if self._passes(message_dict):
             yield message_dict
 
-    def _passes(self, message_dict: dict) -> bool:
-        return message_dict["stream"] != CLICKS or self.config["pass_through"]
+    def _passes(self, message_dict: dict[str, Any]) -> bool:
+        return message_dict["stream"] != CLICKS or bool(self.config["pass_through"])
 
+    @override
     def process_endofpipe(self) -> None:
         """Print the run's distinct entity counts, shaped like the seed feed's run table."""
         rows = [("Clicks read", self.clicks)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from singer_sdk import typing as th
 
 from tap_proofpoint_tap.mappers.threatq import entities as e
@@ -11,11 +13,11 @@ _SOURCE = th.Property("source", th.StringType, description="The ThreatQ source n
 _INDICATOR_TYPE = th.StringType(allowed_values=[e.URL, e.EMAIL_ADDRESS])
 
 
-def _text(name: str, description: str | None = None) -> th.Property:
+def _text(name: str, description: str | None = None) -> th.Property[str]:
     return th.Property(name, th.StringType, description=description)
 
 
-SCHEMAS: dict[str, dict] = {
+SCHEMAS: dict[str, dict[str, Any]] = {
     e.CORPORATE_EMAILS: th.PropertiesList(
         _ID,
         _text("address", "Recipient who clicked, trimmed and lower case."),

@@ -11,6 +11,7 @@ property names (DuckDB matches identifiers without regard to case: ``messageid``
 from __future__ import annotations
 
 import re
+from typing import Any
 
 JSON = "JSON"
 TEXT = "VARCHAR"
@@ -31,7 +32,7 @@ WIDER = {
 _NOT_A_NAME = re.compile(r"[^0-9A-Za-z_]")
 
 
-def _types(schema: dict) -> set[str]:
+def _types(schema: dict[str, Any]) -> set[str]:
     """The JSON types a schema admits, ``null`` aside (``anyOf`` branches included)."""
     declared = schema.get("type", [])
     types = {declared} if isinstance(declared, str) else set(declared)
@@ -40,12 +41,12 @@ def _types(schema: dict) -> set[str]:
     return types - {"null"}
 
 
-def _format(schema: dict) -> str | None:
+def _format(schema: dict[str, Any]) -> str | None:
     formats = {schema.get("format")} | {b.get("format") for b in schema.get("anyOf", [])}
     return next((FORMATS[f] for f in formats if f in FORMATS), None)
 
 
-def column_type(schema: dict) -> str:
+def column_type(schema: dict[str, Any]) -> str:
     """The DuckDB type of one property."""
     types = _types(schema)
     if len(types) != 1:
@@ -61,7 +62,7 @@ def column_type(schema: dict) -> str:
     return JSON
 
 
-def columns(schema: dict) -> dict[str, str]:
+def columns(schema: dict[str, Any]) -> dict[str, str]:
     """Every property of a stream's schema, in order, with its DuckDB type."""
     return {name: column_type(sub) for name, sub in schema.get("properties", {}).items()}
 

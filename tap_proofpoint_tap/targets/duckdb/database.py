@@ -11,15 +11,18 @@ itself (each batch is de-duplicated before it is loaded).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from tap_proofpoint_tap.errors import LoadError
 from tap_proofpoint_tap.targets.duckdb.columns import literal, plan, quote, struct
 from tap_proofpoint_tap.targets.duckdb.messages import first_line, lock_holder
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class Database:

@@ -11,12 +11,15 @@ its fastjsonschema validator, so no check is ever skipped.
 from __future__ import annotations
 
 import sys
-from collections import Counter
-from collections.abc import Iterator
-from typing import Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader
+from typing_extensions import override
+
+if TYPE_CHECKING:
+    from collections import Counter
+    from collections.abc import Callable, Iterator
 
 # What a schema may say for the compiler to check it whole; anything else → the dict path.
 _KNOWN = {
@@ -35,6 +38,10 @@ _KNOWN = {
     "$schema",
 }
 _SCALARS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool}
+# Subscripted with what the schema says, known only at run time (mypy cannot check it).
+_LITERAL: Any = Literal
+_LIST: Any = list
+_DEFAULTED = 3  # (name, type, default): a field that may be absent
 
 
 class Envelope(msgspec.Struct):
@@ -52,7 +59,7 @@ class Unsupported(Exception):
     """The schema uses something the compiler cannot check."""
 
 
-def _types(schema: dict) -> tuple[set[str], bool]:
+def _types(schema: dict[str, Any]) -> tuple[set[str], bool]:
     declared = schema.get("type", [])
     types = {declared} if isinstance(declared, str) else set(declared)
     branches = schema.get("anyOf", [])
@@ -65,7 +72,7 @@ def _types(schema: dict) -> tuple[set[str], bool]:
     return types - {"null"}, "null" in types
 
 
-def python_type(schema: dict, name: str = "Record") -> Any:
+def python_type(schema: dict[str, Any], name: str = "Record") -> Any:
     """The msgspec type that accepts exactly the JSON the schema accepts."""
     if set(schema) - _KNOWN or schema.get("additionalProperties") not in (None, True):
         raise Unsupported
@@ -74,7 +81,7 @@ def python_type(schema: dict, name: str = "Record") -> Any:
         values = [v for v in schema["enum"] if v is not None]
         if not values or not all(isinstance(v, str) for v in values):
             raise Unsupported
-        kind: Any = Literal[tuple(values)]
+        kind: Any = _LITERAL[tuple(values)]
         nullable = nullable or None in schema["enum"]
     elif not types:
         return Any
@@ -83,7 +90,7 @@ def python_type(schema: dict, name: str = "Record") -> Any:
     elif (only := next(iter(types))) in _SCALARS:
         kind = _SCALARS[only]
     elif only == "array":
-        kind = list[python_type(schema.get("items", {}), name)]
+        kind = _LIST[python_type(schema.get("items", {}), name)]
     elif only == "object":
         kind = struct(schema, name) if schema.get("properties") else dict[str, Any]
     else:
@@ -91,21 +98,24 @@ def python_type(schema: dict, name: str = "Record") -> Any:
     return kind | None if nullable else kind
 
 
-def struct(schema: dict, name: str = "Record", keys: tuple[str, ...] = ()) -> type:
+def struct(
+    schema: dict[str, Any], name: str = "Record", keys: tuple[str, ...] = ()
+) -> type[msgspec.Struct]:
     """A Struct of every declared property; keys and ``required`` properties must be present,
     the others default to null. Undeclared properties are skipped, as the table has no column
     for them."""
     required = set(schema.get("required", [])) | set(keys)
-    fields, rename = [], {}
+    fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
+    rename: dict[str, str] = {}
     for n, (prop, sub) in enumerate(schema.get("properties", {}).items()):
         rename[f"f{n}"] = prop
         kind = python_type(sub, f"{name}_{n}")
         fields.append((f"f{n}", kind) if prop in required else (f"f{n}", kind, None))
-    fields.sort(key=lambda field: len(field) == 3)  # required fields first (no default)
+    fields.sort(key=lambda field: len(field) == _DEFAULTED)  # required fields first (no default)
     return msgspec.defstruct(name, fields, rename=rename)
 
 
-def key_struct(keys: tuple[str, ...]) -> type:
+def key_struct(keys: tuple[str, ...]) -> type[msgspec.Struct]:
     """Only the key properties (validation off): everything else is skipped unread."""
     return msgspec.defstruct(
         "Key",
@@ -118,14 +128,18 @@ class RawRecordReader(MsgSpecReader):
     """Reads stdin as bytes; RECORD lines of streams in ``short`` go to their sink's
     ``accept_raw``, every other line through the SDK as usual."""
 
+    @override
     def __init__(self) -> None:
         super().__init__()
-        self.short: dict[str, Any] = {}
+        self.short: dict[str, Any] = {}  # stream → its DuckDBSink
 
-    def process_lines(self, file_input: Any, callbacks: dict) -> Counter[str]:
+    @override
+    def process_lines(
+        self, file_input: IO[str] | None, callbacks: dict[str, Callable[[dict[str, Any]], None]]
+    ) -> Counter[str]:
         raw = 0
 
-        def others() -> Iterator[bytes]:
+        def others() -> Iterator[bytes | str]:
             """The lines the SDK handles: all but the short path's RECORD lines."""
             nonlocal raw
             for line in file_input or sys.stdin.buffer:
@@ -140,12 +154,13 @@ class RawRecordReader(MsgSpecReader):
                 else:
                     yield line
 
-        stats = super().process_lines(others(), callbacks)
+        # The SDK's reader only iterates its input, and msgspec decodes bytes as well as text.
+        stats = super().process_lines(cast("IO[str]", others()), callbacks)
         stats["RECORD"] += raw
         return stats
 
 
-def _head(line: bytes) -> Envelope | None:
+def _head(line: bytes | str) -> Envelope | None:
     try:
         return _ENVELOPE.decode(line)
     except msgspec.MsgspecError:  # not a Singer line: the SDK's path names the fault

@@ -14,35 +14,39 @@ dicts. Other streams take the SDK's path, checked by a fastjsonschema validator 
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import fastjsonschema
 import msgspec
 from singer_sdk import typing as th
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sinks import BatchSink
-from singer_sdk.sinks.core import BaseJSONSchemaValidator
+from typing_extensions import override
 
 from tap_proofpoint_tap.errors import LoadError
 from tap_proofpoint_tap.targets.duckdb.columns import columns, table_name
 from tap_proofpoint_tap.targets.duckdb.database import Database
 from tap_proofpoint_tap.targets.duckdb.fast import RawRecordReader, Unsupported, key_struct, struct
-from tap_proofpoint_tap.targets.duckdb.messages import first_line
+from tap_proofpoint_tap.targets.duckdb.refusals import FastValidator, Row, culprit, record_key
 from tap_proofpoint_tap.targets.held_state import HeldStateTarget
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from singer_sdk.sinks import Sink
+    from singer_sdk.sinks.core import BaseJSONSchemaValidator
+
 UPSERT, APPEND, OVERWRITE = "upsert", "append-only", "overwrite"
-_LINE = re.compile(r'in file "([^"]*)", in line (\d+): ')
 
 
 class DuckDBSink(BatchSink):
     """One stream's pending rows; the target decides when they are written (never the SDK)."""
 
+    @override
     def __init__(self, target: TargetDuckDB, *args: Any, **kwargs: Any) -> None:
         super().__init__(target, *args, **kwargs)
         self.owner = target
@@ -50,15 +54,18 @@ class DuckDBSink(BatchSink):
         self.wanted = columns(self.schema)
         dedupe = target.load_method != APPEND and self.key_properties
         self.keys: tuple[str, ...] = tuple(self.key_properties) if dedupe else ()
-        self.rows: dict[Any, dict | msgspec.Raw] = {}
-        self.decode: Any = None  # the short path's decoder, once it is chosen
+        self.rows: dict[Any, Row] = {}
+        self.decode: Callable[[msgspec.Raw], Any] | None = None  # the short path's decoder
+        self.key_fields: tuple[str, ...] = ()  # the decoded struct's names of the keys
         self.types: dict[str, str] | None = None  # how read_json reads the batch, once known
         target.add(self)
 
     @property
+    @override
     def max_size(self) -> int:
         return sys.maxsize
 
+    @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         if not self.validate_schema:
             return None
@@ -96,7 +103,7 @@ class DuckDBSink(BatchSink):
                 record = msgspec.json.decode(raw)
                 raise LoadError(
                     f"A {self.stream_name} record does not match its SCHEMA "
-                    f"({error}; key {_key(record, self.key_properties)}): nothing "
+                    f"({error}; key {record_key(record, self.key_properties)}): nothing "
                     "from it on is loaded. Fix the tap, or set validate_records to "
                     "false."
                 ) from None
@@ -113,9 +120,12 @@ class DuckDBSink(BatchSink):
         self.tally_record_read()
         self.record_counter_metric.increment()
         self.owner.received()
-        self.owner._handle_max_record_age()  # the SDK's path checks it after each record too
+        # As the SDK's path does after each record (no public API): a batch older than the
+        # SDK's max record age is drained.
+        self.owner._handle_max_record_age()  # noqa: SLF001 - the SDK's check, no public API
 
-    def process_record(self, record: dict, context: dict) -> None:
+    @override
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         keys = self.keys
         key = (
             (record.get(keys[0]) if len(keys) == 1 else tuple(map(record.get, keys)))
@@ -125,47 +135,9 @@ class DuckDBSink(BatchSink):
         self.rows[key] = record
         self.owner.received()
 
-    def process_batch(self, context: dict) -> None:
+    @override
+    def process_batch(self, context: dict[str, Any]) -> None:
         self.owner.flush()
-
-
-class FastValidator(BaseJSONSchemaValidator):
-    """The stream's schema compiled to Python once; a refusal is one line that ends the run."""
-
-    def __init__(self, schema: dict, stream: str, keys: list[str]) -> None:
-        super().__init__(schema)
-        self.stream, self.keys = stream, keys
-        self.check: Any = None  # compiled on first use: short-path streams never need it
-
-    def validate(self, record: dict) -> None:
-        if self.check is None:
-            self.check = fastjsonschema.compile(self.schema)
-        try:
-            self.check(record)
-        except fastjsonschema.JsonSchemaValueException as error:
-            key = _key(record, self.keys)
-            raise LoadError(
-                f"A {self.stream} record does not match its SCHEMA "
-                f"({error.message}; key {key}): nothing from it on is loaded. Fix "
-                "the tap, or set validate_records to false."
-            ) from None
-
-
-def _culprit(error: duckdb.Error, rows: list[dict], keys: list[str]) -> str:
-    """DuckDB's reason, naming the record it could not load rather than the batch file."""
-    reason = first_line(error)
-    found = _LINE.search(reason)
-    if found and 0 < int(found[2]) <= len(rows):
-        record = rows[int(found[2]) - 1]
-        record = msgspec.json.decode(record) if type(record) is msgspec.Raw else record
-        reason = reason.replace(found[0], f"record {_key(record, keys)}: ")
-    return reason
-
-
-def _key(record: dict, keys: list[str]) -> str:
-    """The record's key as the message names it (its first 80 characters)."""
-    values = [record.get(k) for k in keys] or ["(no key)"]
-    return repr(values[0] if len(values) == 1 else tuple(values))[:80]
 
 
 class TargetDuckDB(HeldStateTarget):
@@ -176,6 +148,7 @@ class TargetDuckDB(HeldStateTarget):
     destination = "DuckDB"
     default_sink_class = DuckDBSink
     message_reader_class = RawRecordReader
+    message_reader: RawRecordReader
     config_jsonschema = th.PropertiesList(
         th.Property(
             "filepath",
@@ -208,9 +181,11 @@ class TargetDuckDB(HeldStateTarget):
         ),
     ).to_dict()
 
+    @override
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sinks: list[DuckDBSink] = []
+        self.sinks: list[DuckDBSink] = []  # every sink with rows or a table to make
+        self.active: dict[str, DuckDBSink] = {}  # each stream's latest sink
         self.waiting = 0  # records received since the last commit
         self.database: Database | None = None
         self.created: set[str] = set()  # tables made to hold their stream in this run
@@ -228,48 +203,65 @@ class TargetDuckDB(HeldStateTarget):
                 self.config["filepath"], self.config.get("default_target_schema", "main")
             )
         self.sinks.append(sink)
+        self.active[sink.stream_name] = sink
 
     @property
     def load_method(self) -> str:
-        return self.config.get("load_method", UPSERT)
+        return str(self.config.get("load_method", UPSERT))
 
     def received(self) -> None:
         self.waiting += 1
         if self.waiting >= self.batch_size_rows:
             self.flush()
 
-    def _process_schema_message(self, message_dict: dict) -> None:
-        super()._process_schema_message(message_dict)
-        name = message_dict["stream"]
-        maps = self.mapper.stream_maps[name]
-        sink = self._sinks_active.get(name)
-        plain = (
+    @override
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None = None,
+        key_properties: Sequence[str] | None = None,
+    ) -> Sink:
+        """The SDK's sink; on a SCHEMA (``schema`` given), the path its records take: the
+        short one when the stream is loaded as sent and its schema compiles."""
+        sink = super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
+        if schema is None:
+            return sink
+        maps = self.mapper.stream_maps.get(stream_name, [])
+        if (
             len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and not maps[0].flattening_enabled
-            and maps[0].stream_alias == name
-            and sink is not None
+            and maps[0].stream_alias == stream_name
+            and isinstance(sink, DuckDBSink)
             and not sink.include_sdc_metadata_properties
-        )
-        if plain and sink.short_path():
-            self.message_reader.short[name] = sink
+            and sink.short_path()
+        ):
+            self.message_reader.short[stream_name] = sink
         else:
-            self.message_reader.short.pop(name, None)
+            self.message_reader.short.pop(stream_name, None)
+        return sink
 
+    @override
     def pending(self) -> bool:
         return self.waiting > 0 or any(s.table not in self.created for s in self.sinks)
 
+    @override
     def commit(self) -> None:
         """Every sink's batch in one transaction: create or evolve its table, then load."""
+        assert self.database is not None, "opened with the first stream, before any row"
         sinks, self.waiting = self.sinks, 0
-        self.sinks = [s for s in sinks if s is self._sinks_active.get(s.stream_name)]
+        self.sinks = [s for s in sinks if s is self.active.get(s.stream_name)]
         with self.database.transaction():
             for sink in sinks:
-                self._write(sink)
+                self._write(sink, self.database)
 
-    def _write(self, sink: DuckDBSink) -> None:
+    def _write(self, sink: DuckDBSink, db: Database) -> None:
         rows, sink.rows = sink.rows, {}
-        table, db = sink.table, self.database
+        table = sink.table
         try:
             if sink.types is None:  # the table is made to hold this schema once per sink
                 final = db.ensure(table, sink.wanted)
@@ -285,12 +277,12 @@ class TargetDuckDB(HeldStateTarget):
             with open(path, "wb") as out:
                 for record in rows.values():
                     out.write(
-                        record if type(record) is msgspec.Raw else self.encoder.encode(record)
+                        record if isinstance(record, msgspec.Raw) else self.encoder.encode(record)
                     )
                     out.write(b"\n")
             db.load(table, sink.types, path, sink.keys)
         except duckdb.Error as error:
-            reason = _culprit(error, list(rows.values()), sink.key_properties)
+            reason = culprit(error, list(rows.values()), sink.key_properties)
             raise LoadError(
                 f"Cannot load {len(rows)} {sink.stream_name} rows into "
                 f"{db.schema}.{table}: {reason}. Nothing of this batch was "
@@ -298,6 +290,7 @@ class TargetDuckDB(HeldStateTarget):
             ) from None
         self.written[table] = self.written.get(table, 0) + len(rows)
 
+    @override
     def process_endofpipe(self) -> None:
         try:
             self.flush()  # also creates the tables of streams that sent no record

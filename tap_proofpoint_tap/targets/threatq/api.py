@@ -12,14 +12,19 @@ again. No message ever carries the password, the client secret or a token.
 from __future__ import annotations
 
 import collections
-import logging
 import time
-from typing import Any
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
+from typing_extensions import override
 
 from tap_proofpoint_tap.errors import TapError
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Mapping
 
 WAITS = (1, 2, 4, 8, 16, 32)  # seconds between tries: 7 tries over about a minute
 PAGE = 500
@@ -37,6 +42,7 @@ class OutcomeUnknown(Exception):
     """A write failed in a way that may or may not have been applied (``timeout``: it may
     still be running on the server)."""
 
+    @override
     def __init__(self, failure: str, *, timeout: bool) -> None:
         super().__init__(failure)
         self.timeout = timeout
@@ -45,7 +51,7 @@ class OutcomeUnknown(Exception):
 class ThreatQClient:
     """One ThreatQ instance, as the settings name it; counts its requests by kind."""
 
-    def __init__(self, config: dict, logger: logging.Logger) -> None:
+    def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
         self.base = config["api_url"].rstrip("/")
         self.config = config
         self.logger = logger
@@ -58,9 +64,9 @@ class ThreatQClient:
 
     # -- the calls --
 
-    def lookup(self, path: str, kind: str = "lookup", **filters: Any) -> list[dict]:
+    def lookup(self, path: str, kind: str = "lookup", **filters: Any) -> list[dict[str, Any]]:
         """Every row of a list endpoint, page by page (until ``total``, or a short page)."""
-        rows: list[dict] = []
+        rows: list[dict[str, Any]] = []
         while True:
             body = self.call(
                 "GET", path, params={**filters, "limit": PAGE, "offset": len(rows)}, kind=kind
@@ -79,7 +85,9 @@ class ThreatQClient:
         data = body.get("data") or []
         return int(data[0]["id"]) if data else 0
 
-    def consume(self, collection: str, items: list[dict], *, idempotent: bool) -> list[dict]:
+    def consume(
+        self, collection: str, items: list[dict[str, Any]], *, idempotent: bool
+    ) -> list[Any]:
         """``POST /api/{collection}/consume``: the items created or found, in the order sent."""
         body = self.call(
             "POST", f"/api/{collection}/consume", body=items, kind="write", idempotent=idempotent
@@ -93,11 +101,11 @@ class ThreatQClient:
             )
         return data
 
-    def related(self, collection: str, object_id: int, other: str) -> list[dict]:
+    def related(self, collection: str, object_id: int, other: str) -> list[dict[str, Any]]:
         """The objects of ``other`` linked to one object."""
         return self.lookup(f"/api/{collection}/{object_id}/{other}", kind="read")
 
-    def attributes(self, collection: str, object_id: int) -> list[dict]:
+    def attributes(self, collection: str, object_id: int) -> list[dict[str, Any]]:
         return self.lookup(f"/api/{collection}/{object_id}/attributes", kind="read")
 
     # -- transport --
@@ -107,11 +115,11 @@ class ThreatQClient:
         method: str,
         path: str,
         *,
-        params: dict | None = None,
+        params: dict[str, Any] | None = None,
         body: Any = None,
         kind: str,
         idempotent: bool = True,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """One API call, with the token, the retries and the checks described above."""
         waits = iter(WAITS)
         renewed = False
@@ -148,26 +156,15 @@ class ThreatQClient:
                 timed_out = isinstance(error, requests.exceptions.ReadTimeout)
             else:
                 status = response.status_code
-                if status == 401 and kind != "token" and not renewed:
+                if status == HTTPStatus.UNAUTHORIZED and kind != "token" and not renewed:
                     renewed = True
                     self.authenticate()
                     continue
-                failure, unknown, timed_out = f"HTTP {status}", status != 503, False
-                if status < 400:
-                    payload = _json(response)
-                    if payload is not None:
-                        _check_errors(payload, method, path)
-                        return payload
-                    failure = f"HTTP {status} with a body that is not JSON"
-                elif status == 401 and kind != "token":
-                    raise ThreatQError(
-                        "ThreatQ refused a fresh token (401): check that the API user or OAuth "
-                        "client may use the API (its role)."
-                    )
-                elif status < 500:
-                    raise ThreatQRefused(
-                        f"ThreatQ refused {method} {path} ({status}): {_reason(response)}"
-                    )
+                answer = _answer(response, method, path, kind)
+                if isinstance(answer, dict):
+                    return answer
+                failure, unknown = answer, status != HTTPStatus.SERVICE_UNAVAILABLE
+                timed_out = False
             if unknown and not idempotent:
                 raise OutcomeUnknown(failure, timeout=timed_out)
             wait = next(waits, None)
@@ -185,18 +182,17 @@ class ThreatQClient:
         """A new token by the configured grant: password when ``email`` is set, else
         client credentials."""
         config = self.config
+        body: dict[str, Any] | None = None
         if config.get("email"):
-            grant = {
-                "params": {"grant_type": "password", "client_id": config["client_id"]},
-                "body": {"email": config["email"], "password": config["password"]},
-            }
+            params = {"grant_type": "password", "client_id": config["client_id"]}
+            body = {"email": config["email"], "password": config["password"]}
             names = "'client_id', 'email' and 'password'"
         else:
-            grant = {"params": {"grant_type": "client_credentials"}}
+            params = {"grant_type": "client_credentials"}
             names = "'client_id' and 'client_secret'"
             self.session.auth = (config["client_id"], config["client_secret"])
         try:
-            payload = self.call("POST", "/api/token", kind="token", **grant)
+            payload = self.call("POST", "/api/token", params=params, body=body, kind="token")
         except ThreatQRefused:
             payload = {}
         finally:
@@ -207,11 +203,31 @@ class ThreatQClient:
                 f"ThreatQ refused the credentials: check the {names} settings (TARGET_THREATQ_...)."
             )
         lifetime = float(payload.get("expires_in") or 1800)
-        self._token = token
+        self._token = str(token)
         self._expires = time.monotonic() + lifetime - min(60.0, lifetime / 10)
 
 
-def _json(response: requests.Response) -> dict | None:
+def _answer(response: requests.Response, method: str, path: str, kind: str) -> dict[str, Any] | str:
+    """The JSON body of a success; what failed when another try may pass (5xx, a body that is
+    not JSON); an error for a refusal."""
+    status = response.status_code
+    if status < HTTPStatus.BAD_REQUEST:
+        payload = _json(response)
+        if payload is None:
+            return f"HTTP {status} with a body that is not JSON"
+        _check_errors(payload, method, path)
+        return payload
+    if status == HTTPStatus.UNAUTHORIZED and kind != "token":
+        raise ThreatQError(
+            "ThreatQ refused a fresh token (401): check that the API user or OAuth "
+            "client may use the API (its role)."
+        )
+    if status < HTTPStatus.INTERNAL_SERVER_ERROR:
+        raise ThreatQRefused(f"ThreatQ refused {method} {path} ({status}): {_reason(response)}")
+    return f"HTTP {status}"
+
+
+def _json(response: requests.Response) -> dict[str, Any] | None:
     try:
         payload = response.json()
     except ValueError:
@@ -219,7 +235,7 @@ def _json(response: requests.Response) -> dict | None:
     return payload if isinstance(payload, dict) else {"data": payload}
 
 
-def _check_errors(payload: dict, method: str, path: str) -> None:
+def _check_errors(payload: dict[str, Any], method: str, path: str) -> None:
     """A 2xx that carries ``errors`` is a refusal (ThreatQ's SDK treats it so)."""
     if payload.get("errors"):
         raise ThreatQRefused(

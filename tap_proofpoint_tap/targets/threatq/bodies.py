@@ -40,25 +40,30 @@ def threatq_time(value: str | datetime | None) -> str | None:
         if isinstance(value, datetime)
         else datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     )
+    return _utc(parsed)
+
+
+def _utc(parsed: datetime) -> str:
+    """A datetime as ThreatQ's UTC text; one without offset is taken as UTC."""
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def incident_value(row: dict) -> str:
+def incident_value(row: dict[str, Any]) -> str:
     """The incident's name in ThreatQ: the mapper's title plus the click id."""
     return f"{row.get('title') or 'Proofpoint TAP click'} [click {row['id']}]"
 
 
-def sources(row: dict) -> list[dict[str, Any]]:
+def sources(row: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"name": row["source"]}] if row.get("source") else []
 
 
-def corporate_email_item(row: dict) -> dict[str, Any]:
+def corporate_email_item(row: dict[str, Any]) -> dict[str, Any]:
     return {"value": row["address"], "sources": sources(row)}
 
 
-def indicator_item(row: dict, type_id: int) -> dict[str, Any]:
+def indicator_item(row: dict[str, Any], type_id: int) -> dict[str, Any]:
     """Without status: it is set only when the indicator is new (an analyst's change stays)."""
     item: dict[str, Any] = {"value": row["value"], "type_id": type_id, "sources": sources(row)}
     published = threatq_time(row.get("published_at"))
@@ -67,7 +72,7 @@ def indicator_item(row: dict, type_id: int) -> dict[str, Any]:
     return item
 
 
-def incident_item(row: dict) -> dict[str, Any]:
+def incident_item(row: dict[str, Any]) -> dict[str, Any]:
     item: dict[str, Any] = {
         "value": incident_value(row),
         "description": description(row),
@@ -79,7 +84,7 @@ def incident_item(row: dict) -> dict[str, Any]:
     return item
 
 
-def description(row: dict) -> str:
+def description(row: dict[str, Any]) -> str:
     """One line per known fact of the click, in the order an analyst reads them."""
     return "\n".join(
         f"{label}: {_shown(row[key])}" for label, key in DESCRIPTION_FIELDS if row.get(key)
@@ -88,8 +93,8 @@ def description(row: dict) -> str:
 
 def _shown(value: Any) -> str:
     """A time as ThreatQ shows times (the SDK parsed it into a datetime); text as it is."""
-    return threatq_time(value) if isinstance(value, datetime) else str(value)
+    return _utc(value) if isinstance(value, datetime) else str(value)
 
 
-def attribute_item(row: dict) -> dict[str, Any]:
+def attribute_item(row: dict[str, Any]) -> dict[str, Any]:
     return {"name": row["name"], "value": row["value"], "sources": sources(row)}

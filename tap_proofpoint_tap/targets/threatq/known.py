@@ -28,7 +28,8 @@ class Loaded:
     stream: str
     collection: str
     tq_id: int
-    item: dict  # how the object is addressed: value (type_id), and our source, kept on re-posts
+    # How the object is addressed: value (type_id), and our source, kept on re-posts.
+    item: dict[str, Any]
     new: bool  # created by this run: its status is ours to set
     keys: list[str] = field(default_factory=list)  # the mapper ids that name it
     status_set: bool = False
@@ -69,7 +70,7 @@ class Context:
 
     obj: Loaded
     status_id: int | None = None
-    attributes: dict[tuple[str, str], dict] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     links: dict[str, set[int]] = field(default_factory=dict)  # other collection → ids
 
     def item(self) -> dict[str, Any]:
@@ -92,6 +93,6 @@ def carrier(source: Loaded, target: Loaded) -> tuple[Loaded, Loaded]:
     return source, target
 
 
-def identity(item: dict) -> tuple[Any, str]:
+def identity(item: dict[str, Any]) -> tuple[Any, str]:
     """What ThreatQ tells objects apart by: type and value, the value in any case."""
     return item.get("type_id"), str(item["value"]).casefold()

@@ -23,11 +23,11 @@ twice on an instance that duplicates re-posts).
 from __future__ import annotations
 
 import collections
-import logging
 import re
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from typing_extensions import override
 
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.targets.threatq import bodies
@@ -39,6 +39,14 @@ from tap_proofpoint_tap.targets.threatq.api import (
     ThreatQRefused,
 )
 from tap_proofpoint_tap.targets.threatq.known import Context, Instance, Loaded, carrier, identity
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Iterator
+
+Row = dict[str, Any]  # one of the mapper's entity rows
+Group = tuple[dict[str, Any], list[Row]]  # an item to post, and the rows that name it
+_T = TypeVar("_T")
 
 KINDS = {e.CORPORATE_EMAILS: "corporate_email", e.INDICATORS: "indicator", e.INCIDENTS: "incident"}
 LABELS = {
@@ -61,13 +69,15 @@ class Loader:
         self.instance = instance
         self.batch_size = batch_size
         self.logger = logger
-        self.pending: dict[str, list[dict]] = {s: [] for s in e.ENTITY_STREAMS}
+        self.pending: dict[str, list[Row]] = {s: [] for s in e.ENTITY_STREAMS}
         self.objects: dict[str, Loaded] = {}  # by mapper id
         self.found: dict[tuple[str, int], Loaded] = {}  # by ThreatQ collection and id
-        self.counts = {s: collections.Counter() for s in e.ENTITY_STREAMS}
+        self.counts: dict[str, collections.Counter[str]] = {
+            s: collections.Counter() for s in e.ENTITY_STREAMS
+        }
         self.clicks = 0
 
-    def add(self, stream: str, row: dict) -> None:
+    def add(self, stream: str, row: Row) -> None:
         self.pending[stream].append(row)
         if stream == e.INCIDENTS:
             self.clicks += 1
@@ -124,7 +134,7 @@ class Loader:
 
     # -- pass 1: the objects --
 
-    def _type_ids(self, indicators: list[dict]) -> dict[str, int]:
+    def _type_ids(self, indicators: list[Row]) -> dict[str, int]:
         """Indicator type names → ids; a type or status the instance lacks stops the run
         before anything of the batch is written."""
         out = {}
@@ -145,20 +155,18 @@ class Loader:
             out[row["type"]] = self.instance.indicator_types[row["type"].casefold()]
         return out
 
-    def _create(self, rows: list[dict], stream: str, build: Callable[[dict], dict]) -> None:
+    def _create(self, rows: list[Row], stream: str, build: Callable[[Row], dict[str, Any]]) -> None:
         collection = self.instance.collections[KINDS[stream]]
         todo = list({r["id"]: r for r in rows if r["id"] not in self.objects}.values())
         self.counts[stream]["already there"] += len(rows) - len(todo)  # loaded earlier this run
         for chunk in _chunks(todo, self.batch_size):
-            groups: dict[tuple, tuple[dict, list[dict]]] = {}  # two spellings, one object
+            groups: dict[tuple[Any, str], Group] = {}  # two spellings, one object
             for row in chunk:
                 item = build(row)
                 groups.setdefault(identity(item), (item, []))[1].append(row)
             self._post_objects(stream, collection, list(groups.values()))
 
-    def _post_objects(
-        self, stream: str, collection: str, groups: list[tuple[dict, list[dict]]]
-    ) -> None:
+    def _post_objects(self, stream: str, collection: str, groups: list[Group]) -> None:
         waits, unsure = iter(WAITS), False
         while groups:
             items = [item for item, _ in groups]
@@ -177,9 +185,9 @@ class Loader:
                 self._record(stream, collection, rows, item, answer, unsure)
             return
 
-    def _look_up(self, collection: str, items: list[dict]) -> list[int | None]:
+    def _look_up(self, collection: str, items: list[dict[str, Any]]) -> list[int | None]:
         """The id of each item ThreatQ holds already (looked up by value), else None."""
-        out = []
+        out: list[int | None] = []
         for item in items:
             filters = {
                 "value": item["value"],
@@ -194,7 +202,13 @@ class Loader:
         return out
 
     def _record(
-        self, stream: str, collection: str, rows: list[dict], item: dict, answer: dict, unsure: bool
+        self,
+        stream: str,
+        collection: str,
+        rows: list[Row],
+        item: dict[str, Any],
+        answer: Any,
+        unsure: bool,
     ) -> None:
         tq_id = _accepted(answer, stream, rows[0], item)
         existing = None if unsure else answer.get("existing")
@@ -205,7 +219,7 @@ class Loader:
         )
         obj = self.found.get((collection, tq_id))
         if obj is None:
-            address = {k: item[k] for k in ("value", "type_id", "sources") if k in item}
+            address = {k: v for k, v in item.items() if k in ("value", "type_id", "sources")}
             obj = self.found[collection, tq_id] = Loaded(stream, collection, tq_id, address, new)
         for row in rows:
             obj.keys.append(row["id"])
@@ -213,8 +227,12 @@ class Loader:
         self.counts[stream]["created" if new else "already there"] += len(rows)
 
     def _consume(
-        self, stream: str, collection: str, items: list[dict], rows: list[list[dict]] | list[Loaded]
-    ) -> list[dict]:
+        self,
+        stream: str,
+        collection: str,
+        items: list[dict[str, Any]],
+        rows: list[list[Row]] | list[Loaded],
+    ) -> list[Any]:
         """``consume``; a refusal names the entity it is about (ThreatQ says ``(item i)``)."""
         try:
             return self.client.consume(collection, items, idempotent=False)
@@ -232,7 +250,7 @@ class Loader:
     # -- pass 2: status, attributes, links --
 
     def _contexts(
-        self, rows: dict[str, list[dict]]
+        self, rows: dict[str, list[Row]]
     ) -> tuple[list[Context], collections.Counter[str]]:
         """What each object still lacks (reading what is not known yet), and how many of the
         rows' attributes and links ThreatQ has already."""
@@ -250,10 +268,11 @@ class Loader:
                 context(obj).status_id = self.instance.statuses[row["status"].casefold()]
         for row in rows[e.ATTRIBUTES]:
             obj = self._referred(row, "indicator_id")
-            if obj.attributes is None:
-                self._read_attributes(obj, row.get("source"))
+            held = obj.attributes
+            if held is None:
+                held = self._read_attributes(obj, row.get("source"))
             attribute = (row["name"].casefold(), str(row["value"]))
-            if attribute in obj.attributes:
+            if attribute in held:
                 present[e.ATTRIBUTES] += 1
             else:
                 context(obj).attributes[attribute] = bodies.attribute_item(row)
@@ -270,12 +289,15 @@ class Loader:
                 context(end).links.setdefault(other.collection, set()).add(other.tq_id)
         return list(out.values()), present
 
-    def _read_attributes(self, obj: Loaded, source: str | None) -> None:
+    def _read_attributes(self, obj: Loaded, source: str | None) -> set[tuple[str, str]]:
+        """What the object holds in ThreatQ (kept on it, and returned)."""
         rows = self.client.attributes(obj.collection, obj.tq_id)
-        obj.attributes = {(a["name"].casefold(), str(a["value"])) for a in rows}
+        held = {(a["name"].casefold(), str(a["value"])) for a in rows}
+        obj.attributes = held
         obj.ours = any(s.get("name") == source for a in rows for s in a.get("sources") or ())
+        return held
 
-    def _referred(self, row: dict, key: str) -> Loaded:
+    def _referred(self, row: Row, key: str) -> Loaded:
         obj = self.objects.get(row[key])
         if obj is None:
             raise ThreatQError(
@@ -319,13 +341,16 @@ class Loader:
 
 
 class _Unsure(Exception):
+    """A context write of unknown outcome, and the contexts it carried."""
+
+    @override
     def __init__(self, error: OutcomeUnknown, contexts: list[Context]) -> None:
         super().__init__(str(error))
         self.error = error
         self.contexts = contexts
 
 
-def _accepted(answer: Any, stream: str, row: dict, item: dict) -> int:
+def _accepted(answer: Any, stream: str, row: Row, item: dict[str, Any]) -> int:
     """The id ThreatQ gave an item; a per-item error stops the run, naming the entity."""
     if not isinstance(answer, dict):
         answer = {"error": answer}
@@ -335,9 +360,10 @@ def _accepted(answer: Any, stream: str, row: dict, item: dict) -> int:
             f"ThreatQ refused {stream} {row['id']} (value {item.get('value')!r}): "
             f"{reason or 'no id in its answer'}; nothing after it is loaded."
         )
-    return answer["id"]
+    tq_id: int = answer["id"]
+    return tq_id
 
 
-def _chunks(items: list, size: int) -> Iterator[list]:
+def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

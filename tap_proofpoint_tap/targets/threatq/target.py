@@ -9,24 +9,23 @@ ahead of ThreatQ; a run stopped at any point and run again loads every entity on
 
 from __future__ import annotations
 
-import ipaddress
 import sys
-from pathlib import Path
+from collections import Counter
 from typing import Any
-from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
+from typing_extensions import override
 
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.targets.held_state import HeldStateTarget
 from tap_proofpoint_tap.targets.threatq.api import ThreatQClient, ThreatQError
 from tap_proofpoint_tap.targets.threatq.known import Instance
 from tap_proofpoint_tap.targets.threatq.load import LABELS, Loader
+from tap_proofpoint_tap.targets.threatq.settings import masked, settings_errors
 
-SECRETS = ("password", "client_secret")
 CORPORATE_EMAIL = "Corporate Email"
 ROWS_PER_CLICK = 20  # a flush also comes when this many rows per batch_size click are pending
 
@@ -34,33 +33,40 @@ ROWS_PER_CLICK = 20  # a flush also comes when this many rows per batch_size cli
 class ThreatQSink(BatchSink):
     """Hands each row to the target's loader; the loader decides when to load (never the SDK)."""
 
+    @override
     def __init__(self, target: TargetThreatQ, *args: Any, **kwargs: Any) -> None:
         super().__init__(target, *args, **kwargs)
         self.owner = target
 
     @property
+    @override
     def max_size(self) -> int:
         return sys.maxsize
 
+    @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         """The SDK's validator, whose refusal ends the run with one line (not a logged
         traceback and a second error)."""
         inner = super().get_validator()
         return None if inner is None else _OneLineValidator(inner, self.stream_name)
 
-    def process_record(self, record: dict, context: dict) -> None:
+    @override
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         self.owner.accept(self.stream_name, record)
 
-    def process_batch(self, context: dict) -> None:
+    @override
+    def process_batch(self, context: dict[str, Any]) -> None:
         self.owner.flush()
 
 
 class _OneLineValidator(BaseJSONSchemaValidator):
+    @override
     def __init__(self, inner: BaseJSONSchemaValidator, stream: str) -> None:
         super().__init__(inner.schema)
         self.inner, self.stream = inner, stream
 
-    def validate(self, record: dict) -> None:
+    @override
+    def validate(self, record: dict[str, Any]) -> None:
         try:
             self.inner.validate(record)
         except InvalidRecord as error:
@@ -74,10 +80,12 @@ class _OneLineValidator(BaseJSONSchemaValidator):
 class IgnoredSink(BatchSink):
     """A stream that is not the mapper's: read and dropped (the target names it once)."""
 
-    def process_record(self, record: dict, context: dict) -> None:
+    @override
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         return
 
-    def process_batch(self, context: dict) -> None:
+    @override
+    def process_batch(self, context: dict[str, Any]) -> None:
         return
 
 
@@ -151,13 +159,14 @@ class TargetThreatQ(HeldStateTarget):
         ),
     ).to_dict()
 
+    @override
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         try:
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as error:
+            # The SDK validates after it has read the config: self.config holds the secrets.
             raise ConfigValidationError(
-                str(error),
-                errors=[_masked(message, getattr(self, "_config", {})) for message in error.errors],
+                str(error), errors=[masked(message, self.config) for message in error.errors]
             ) from None
         if validate_config:
             errors = settings_errors(self.config)
@@ -167,6 +176,7 @@ class TargetThreatQ(HeldStateTarget):
         self.client: ThreatQClient | None = None
         self.ignored: set[str] = set()
 
+    @override
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
         if stream_name in e.ENTITY_STREAMS:
             return ThreatQSink
@@ -175,7 +185,7 @@ class TargetThreatQ(HeldStateTarget):
 
     # -- rows and state --
 
-    def accept(self, stream: str, row: dict) -> None:
+    def accept(self, stream: str, row: dict[str, Any]) -> None:
         if self.loader is None:
             self.loader = self._connect()
         self.loader.add(stream, row)
@@ -183,12 +193,16 @@ class TargetThreatQ(HeldStateTarget):
         if len(pending) >= self.batch_size or self.loader.size >= ROWS_PER_CLICK * self.batch_size:
             self.flush()
 
+    @override
     def pending(self) -> bool:
         return self.loader is not None and self.loader.size > 0
 
+    @override
     def commit(self) -> None:
+        assert self.loader is not None, "rows are pending only once a loader took them"
         self.loader.flush()
 
+    @override
     def on_failure(self) -> None:
         sys.stderr.write(self.summary().replace("summary", "summary, until it stopped", 1) + "\n")
 
@@ -246,6 +260,7 @@ class TargetThreatQ(HeldStateTarget):
         )
         return Loader(self.client, instance, self.batch_size, self.logger)
 
+    @override
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
         if self.ignored:
@@ -259,7 +274,7 @@ class TargetThreatQ(HeldStateTarget):
 
     def summary(self) -> str:
         """The run table, shaped like the seed feed's, and what it cost in requests."""
-        counts = self.loader.counts if self.loader else {s: {} for s in LABELS}
+        counts = self.loader.counts if self.loader else {s: Counter[str]() for s in LABELS}
         width = max(map(len, LABELS.values()))
         lines = [
             "ThreatQ load summary (target-threatq)",
@@ -280,63 +295,6 @@ class TargetThreatQ(HeldStateTarget):
             + ")"
         )
         return "\n".join(lines)
-
-
-def settings_errors(config: dict) -> list[str]:
-    """One message per mistake in the settings, each naming the setting and what to change."""
-    errors = []
-    url = urlsplit(str(config.get("api_url") or ""))
-    if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
-        errors.append(
-            f"api_url must be https://<your ThreatQ host> (got "
-            f"{str(config.get('api_url'))[:60]!r}); http is allowed for 127.0.0.1 "
-            "only."
-        )
-    elif url.path.strip("/"):
-        errors.append(
-            f"api_url is the host only, without a path (got {url.path!r}): the "
-            "target adds /api/... itself."
-        )
-    if not str(config.get("client_id") or "").strip():
-        errors.append("client_id is empty: set the OAuth client id (TARGET_THREATQ_CLIENT_ID).")
-    password = bool(config.get("email")) or bool(config.get("password"))
-    if password and not (config.get("email") and config.get("password")):
-        errors.append(
-            "email and password go together (the password grant): set both, or "
-            "neither and client_secret."
-        )
-    if password and config.get("client_secret"):
-        errors.append("set either email + password or client_secret, not both.")
-    if not password and not config.get("client_secret"):
-        errors.append(
-            "no credentials: set email + password (password grant) or client_secret "
-            "(client credentials)."
-        )
-    for name, (low, high) in {"batch_size": (1, 500), "request_timeout": (1, 3600)}.items():
-        value = config.get(name)
-        if value is not None and not low <= value <= high:
-            errors.append(f"{name} must be between {low} and {high} (got {value}).")
-    bundle = config.get("ca_bundle")
-    if bundle and not Path(bundle).is_file():
-        errors.append(f"ca_bundle {bundle!r} is not a file: give the path of a PEM CA file.")
-    return errors
-
-
-def _loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
-
-
-def _masked(message: str, config: dict) -> str:
-    for name in SECRETS:
-        secret = str(config.get(name) or "")
-        if secret:
-            message = message.replace(secret, "<secret>")
-    return message
 
 
 if __name__ == "__main__":

@@ -1,0 +1,71 @@
+"""target-threatq's settings checked before anything connects: one message per mistake, and
+no message that shows a secret."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+SECRETS = ("password", "client_secret")
+
+
+def settings_errors(config: Mapping[str, Any]) -> list[str]:
+    """One message per mistake in the settings, each naming the setting and what to change."""
+    errors = []
+    url = urlsplit(str(config.get("api_url") or ""))
+    if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
+        errors.append(
+            f"api_url must be https://<your ThreatQ host> (got "
+            f"{str(config.get('api_url'))[:60]!r}); http is allowed for 127.0.0.1 "
+            "only."
+        )
+    elif url.path.strip("/"):
+        errors.append(
+            f"api_url is the host only, without a path (got {url.path!r}): the "
+            "target adds /api/... itself."
+        )
+    if not str(config.get("client_id") or "").strip():
+        errors.append("client_id is empty: set the OAuth client id (TARGET_THREATQ_CLIENT_ID).")
+    password = bool(config.get("email")) or bool(config.get("password"))
+    if password and not (config.get("email") and config.get("password")):
+        errors.append(
+            "email and password go together (the password grant): set both, or "
+            "neither and client_secret."
+        )
+    if password and config.get("client_secret"):
+        errors.append("set either email + password or client_secret, not both.")
+    if not password and not config.get("client_secret"):
+        errors.append(
+            "no credentials: set email + password (password grant) or client_secret "
+            "(client credentials)."
+        )
+    for name, (low, high) in {"batch_size": (1, 500), "request_timeout": (1, 3600)}.items():
+        value = config.get(name)
+        if value is not None and not low <= value <= high:
+            errors.append(f"{name} must be between {low} and {high} (got {value}).")
+    bundle = config.get("ca_bundle")
+    if bundle and not Path(bundle).is_file():
+        errors.append(f"ca_bundle {bundle!r} is not a file: give the path of a PEM CA file.")
+    return errors
+
+
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def masked(message: str, config: Mapping[str, Any]) -> str:
+    for name in SECRETS:
+        secret = str(config.get(name) or "")
+        if secret:
+            message = message.replace(secret, "<secret>")
+    return message
