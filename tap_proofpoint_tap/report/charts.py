@@ -8,13 +8,15 @@ same-sized chart with a "no data" note instead of an exception.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import altair as alt
 
-from tap_proofpoint_tap.report.queries import Row
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from tap_proofpoint_tap.report.queries import Row
 
 WIDTH = 900
 HEIGHTS = {
@@ -56,6 +58,11 @@ RETROACTIVE = "clicked before the threat was known (retroactive)"
 NOT_RETROACTIVE = "threat known before the click"
 
 
+def _data(values: list[dict[str, Any]]) -> alt.Data:
+    """Inline rows for a chart (altair's generated classes carry no annotations)."""
+    return alt.Data(values=values)  # type: ignore[no-untyped-call]
+
+
 def _sized(chart: Any, name: str, title: str | alt.TitleParams) -> Any:
     """The chart at its fixed size, title and white background (PNGs are not transparent)."""
     return chart.properties(
@@ -68,10 +75,10 @@ def _sized(chart: Any, name: str, title: str | alt.TitleParams) -> Any:
     )
 
 
-def no_data(name: str, title: str, note: str) -> alt.Chart:
+def no_data(name: str, title: str | alt.TitleParams, note: str) -> alt.Chart:
     """The chart's frame with a note where the marks would be: an empty mart is not an error."""
     chart = (
-        alt.Chart(alt.Data(values=[{"note": note}]))
+        alt.Chart(_data([{"note": note}]))
         .mark_text(fontSize=16, color="#666666")
         .encode(
             text="note:N",
@@ -79,7 +86,8 @@ def no_data(name: str, title: str, note: str) -> alt.Chart:
             y=alt.value(HEIGHTS[name] / 2 - 20),
         )
     )
-    return _sized(chart, name, title)
+    sized: alt.Chart = _sized(chart, name, title)
+    return sized
 
 
 def classification_scale(labels: Sequence[str]) -> alt.Scale:
@@ -129,7 +137,7 @@ def clicks_per_day(rows: list[Row]) -> Any:
     ]
     scale = classification_scale([row["classification"] for row in rows])
     bars = (
-        alt.Chart(alt.Data(values=values))
+        alt.Chart(_data(values))
         .mark_bar()
         .encode(
             x=alt.X("day:O", title="day (UTC)", axis=alt.Axis(labelAngle=-45)),
@@ -144,7 +152,7 @@ def clicks_per_day(rows: list[Row]) -> Any:
             tooltip=["day:O", "disposition:N", "classification:N", "events:Q"],
         )
     )
-    zero = alt.Chart(alt.Data(values=[{"zero": 0}])).mark_rule(color="#333333").encode(y="zero:Q")
+    zero = alt.Chart(_data([{"zero": 0}])).mark_rule(color="#333333").encode(y="zero:Q")
     return _sized(alt.layer(bars, zero), name, title)
 
 
@@ -168,7 +176,7 @@ def click_latency(rows: list[Row]) -> Any:
     top = max(row["minutes_to_click"] for row in rows)
     ticks = [tick for tick in LATENCY_TICKS if tick <= max(top, 1)]
     ecdf = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(_data(rows))
         .transform_window(
             share="cume_dist()",
             sort=[alt.SortField("minutes_to_click")],
@@ -200,8 +208,8 @@ def click_latency(rows: list[Row]) -> Any:
             ),
         )
     )
-    marks = alt.Data(
-        values=[
+    marks = _data(
+        [
             {"minutes": median, "label": f"median {median:.1f} min"},
             {"minutes": p90, "label": f"p90 {p90:.1f} min"},
         ]
@@ -235,7 +243,7 @@ def retroactive_exposure(rows: list[Row]) -> Any:
         {**row, "kind": RETROACTIVE if row["is_retroactive"] else NOT_RETROACTIVE} for row in rows
     ]
     points = (
-        alt.Chart(alt.Data(values=values))
+        alt.Chart(_data(values))
         .mark_circle(size=36, opacity=0.7)
         .encode(
             x=alt.X(
@@ -267,7 +275,7 @@ def retroactive_exposure(rows: list[Row]) -> Any:
         )
     )
     diagonal = (
-        alt.Chart(alt.Data(values=[{"t": domain[0]}, {"t": domain[1]}]))
+        alt.Chart(_data([{"t": domain[0]}, {"t": domain[1]}]))
         .mark_line(color="#555555", strokeDash=[6, 4])
         .encode(x="t:T", y="t:T")
     )
@@ -299,7 +307,7 @@ def threat_funnel(rows: list[Row]) -> Any:
     ]
     stages = [stage for _, stage in STAGES]
     chart = (
-        alt.Chart(alt.Data(values=values))
+        alt.Chart(_data(values))
         .mark_bar()
         .encode(
             y=alt.Y("threat:N", sort=labels, title=None, axis=alt.Axis(labelLimit=340)),
@@ -340,7 +348,7 @@ def top_clickers(rows: list[Row]) -> Any:
         for row in rows
     ]
     order = [row["user_email"] for row in rows]
-    base = alt.Chart(alt.Data(values=values)).encode(
+    base = alt.Chart(_data(values)).encode(
         y=alt.Y("user_email:N", sort=order, title=None, axis=alt.Axis(labelLimit=300)),
         x=alt.X("clicks:Q", title="clicks", axis=alt.Axis(tickMinStep=1, format="d")),
     )
@@ -402,7 +410,7 @@ def most_attacked(rows: list[Row]) -> Any:
     mix = [label for _, label in THREAT_MIX]
     y = alt.Y("user_email:N", sort=order, title=None, axis=alt.Axis(labelLimit=300))
     bars = (
-        alt.Chart(alt.Data(values=values))
+        alt.Chart(_data(values))
         .mark_bar()
         .encode(
             y=y,
@@ -423,7 +431,7 @@ def most_attacked(rows: list[Row]) -> Any:
         )
     )
     notes = (
-        alt.Chart(alt.Data(values=totals))
+        alt.Chart(_data(totals))
         .mark_text(align="left", dx=4, color="#333333")
         .encode(y=y, x="total:Q", text="note:N")
     )

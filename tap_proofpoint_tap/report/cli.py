@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             numbers = headline(con, args.schema)
             marts = read_marts(con, args.schema)
         # altair and vl-convert load only now (~1 s), so a user error is reported at once
-        from tap_proofpoint_tap.report.render import write_report
+        from tap_proofpoint_tap.report.render import write_report  # noqa: PLC0415
 
         try:
             report = write_report(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from tap_proofpoint_tap.targets.duckdb.columns import quote
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @dataclass(frozen=True)
@@ -45,15 +47,26 @@ class Headline:
 def headline(con: duckdb.DuckDBPyConnection, schema: str) -> Headline:
     """The headline numbers from ``mart_click_exposure`` and ``fct_clicks`` in ``schema``."""
     s = quote(schema)
-    (active,) = con.execute(f"SELECT count(*) FROM {s}.mart_click_exposure").fetchone()
-    median, retroactive, clicks = con.execute(f"""
+    (active,) = _one(con, f"SELECT count(*) FROM {s}.mart_click_exposure")
+    median, retroactive, clicks = _one(
+        con,
+        f"""
         SELECT median(minutes_to_click),
                count(*) FILTER (WHERE is_retroactive),
                count(*)
-        FROM {s}.fct_clicks""").fetchone()
+        FROM {s}.fct_clicks""",
+    )
     return Headline(
         active_permitted_clicks=int(active),
         median_minutes_to_click=None if median is None else float(median),
         retroactive_clicks=int(retroactive),
         clicks=int(clicks),
     )
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    """The one row an aggregate query returns."""
+    row = con.execute(sql).fetchone()
+    if row is None:  # an aggregate without GROUP BY always has its row
+        raise AssertionError(sql)
+    return row

@@ -7,16 +7,18 @@ inline data and the HTML table take without pandas.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from tap_proofpoint_tap.targets.duckdb.columns import quote
 from tap_proofpoint_tap.targets.duckdb.messages import first_line, lock_holder
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 Row = dict[str, Any]
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tap_proofpoint_tap.report.queries import Row
+if TYPE_CHECKING:
+    from tap_proofpoint_tap.report.queries import Row
 
 # (column, header, how to show a value)
 COLUMNS: tuple[tuple[str, str, str], ...] = (
