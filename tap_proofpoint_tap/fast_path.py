@@ -9,6 +9,7 @@ message writer, the SDK's own path runs.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import RESTStream
@@ -18,6 +19,8 @@ from typing_extensions import override
 from tap_proofpoint_tap.singer_io import StateFlushingWriter, record_envelope
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from singer_sdk import Tap
 
 Record = dict[str, Any]
@@ -32,11 +35,13 @@ class FastRecordStream(RESTStream[None]):
         self._writer = writer if isinstance(writer, StateFlushingWriter) else None
         self._plain_messages: bool | None = None  # worked out from the catalog, first record
         self._extracted_at: str | None = None  # when the current window's response arrived
-        self._envelopes: list[tuple[bytes, bytes]] | None = None  # RECORD lines' fixed bytes
+        self._write: Callable[[Record], None] | None = None  # this window's way to write
 
     def new_response(self, extracted_at: str) -> None:
-        """A window's response arrived: its records carry this ``time_extracted``."""
-        self._extracted_at, self._envelopes = extracted_at, None
+        """A window's response arrived: its records carry this ``time_extracted``, and the
+        stream's state is no longer the one last written."""
+        self._extracted_at, self._write = extracted_at, None
+        self.state_manager.is_flushed = False
 
     def emit(self, record: Record) -> None:
         """Write a record read for this stream while another stream's sync ran the request."""
@@ -54,27 +59,36 @@ class FastRecordStream(RESTStream[None]):
         Private SDK API (the SDK's record loop calls it), hence the pinned minor version;
         tests/test_sdk_private_tap.py checks that the SDK still calls it.
         """
+        write = self._write
+        if write is None:
+            write = self._write = self._writer_for_window()
+        write(record)
+
+    def _writer_for_window(self) -> Callable[[Record], None]:
+        """The SDK's path, or the writer with this window's RECORD bytes around each record."""
         if self._plain_messages is None:
             self._plain_messages = self._plain()
         writer = self._writer
         if writer is None or not self._plain_messages:
-            super()._write_record_message(record)
-            return
-        if self._envelopes is None:
-            self._envelopes = [
-                record_envelope(
-                    {
-                        "type": "RECORD",
-                        "stream": stream_map.stream_alias,
-                        "time_extracted": self._extracted_at,
-                    }
-                )
-                for stream_map in self.stream_maps
-            ]
-        write = writer.write_record
-        for envelope in self._envelopes:
-            write(envelope, record)
-        self.state_manager.is_flushed = False
+            return super()._write_record_message
+        envelopes = [
+            record_envelope(
+                {
+                    "type": "RECORD",
+                    "stream": stream_map.stream_alias,
+                    "time_extracted": self._extracted_at,
+                }
+            )
+            for stream_map in self.stream_maps
+        ]
+        if len(envelopes) == 1:
+            return functools.partial(writer.write_record, envelopes[0])
+
+        def write_each(record: Record) -> None:
+            for envelope in envelopes:
+                writer.write_record(envelope, record)
+
+        return write_each
 
     def _plain(self) -> bool:
         """Whether every property is selected and no map, flattening or version applies."""

@@ -212,8 +212,14 @@ class WindowReader:
             member.new_response(extracted_at)
         by_key = {member.records_key: member for member in members}
         others: dict[str, list[Any]] = {}
+        keys = frozenset(by_key)
+        if whole:
+            events = whole_arrays(response.content, keys)
+        else:
+            response.raw.decode_content = True
+            events = stream_arrays(response.raw, keys)
         try:
-            for key, event in self.events(response, frozenset(by_key), whole=whole):
+            for key, event in events:
                 member = by_key[key]
                 if not isinstance(event, dict):
                     others.setdefault(key, []).append(event)
@@ -225,6 +231,9 @@ class WindowReader:
                 ids.add(record["id"])
                 record["queryEndTime"] = query_end
                 yield member.name, record
+        except EnvelopeError as error:  # not JSON, stopped half way, or an array missing
+            failed = RetriableAPIError if whole else _StreamParseError
+            raise failed(str(error), response) from None
         finally:
             response.close()
         for key, items in others.items():
@@ -244,24 +253,6 @@ class WindowReader:
         response = transport.session.send(prepared, timeout=transport.timeout, stream=True)
         self.check_status(response)
         return response
-
-    def events(
-        self, response: requests.Response, keys: frozenset[str], *, whole: bool
-    ) -> Iterator[tuple[str, Any]]:
-        """``(array key, item)`` of the body, whatever its Content-Type; a body that is not
-        JSON, stops half way or lacks an array raises a retriable error, so a window is never
-        taken as empty by mistake."""
-        if whole:
-            try:
-                yield from whole_arrays(response.content, keys)
-            except EnvelopeError as error:
-                raise RetriableAPIError(str(error), response) from None
-            return
-        response.raw.decode_content = True
-        try:
-            yield from stream_arrays(response.raw, keys)
-        except EnvelopeError as error:
-            raise _StreamParseError(str(error), response) from None
 
     def check_status(self, response: requests.Response) -> None:
         status, label = response.status_code, self.endpoint.label
