@@ -36,7 +36,7 @@ MAX_OUTSIDE = 1 << 20
 _KEY = re.compile(
     rb'"(' + b"|".join(k.encode() for k in ARRAY_KEYS) + rb')"[ \t\r\n]{0,16}:[ \t\r\n]{0,16}\['
 )
-_NEEDLES = tuple(b'"' + k.encode() + b'"' for k in ARRAY_KEYS)
+_NEEDLES = (b'"clicks', b'"messages')  # the keys' starts: one search finds two keys
 _KEY_BYTES = 64  # longer than any match of _KEY: a key cut between two reads is found whole
 
 
@@ -98,6 +98,7 @@ def _object(text: bytes) -> dict[str, Any]:
 
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)  # numbers as the stdlib's json would keep
 _ITEM_END = re.compile(rb"\}[ \t\r\n]*,")
+_CLOSE = ord("]")
 BLOCK = 1 << 18
 """Array bytes gathered before the items that end in them are decoded."""
 MAX_PENDING = 1 << 24
@@ -111,7 +112,7 @@ def _items(array: _Array, key: str) -> Iterator[tuple[str, Any]]:
     nested object, ``[block]`` is not valid JSON, and the cut moves to an earlier ``},``. So
     whatever bytes the events hold, each block decoded is a run of whole items.
     """
-    pending = bytearray(array.read(CHUNK)[1:])  # after the array's "["
+    pending = bytearray(array.read(CHUNK))  # from the array's "[", always kept first
     while True:
         data = array.read(BLOCK)
         if not data:
@@ -119,20 +120,35 @@ def _items(array: _Array, key: str) -> Iterator[tuple[str, Any]]:
         pending += data
         if len(pending) < BLOCK:
             continue
-        for cut in reversed(list(_ITEM_END.finditer(pending))):
-            try:
-                items = _DECODER.decode(b"[" + pending[: cut.start() + 1] + b"]")
-            except msgspec.DecodeError:
-                continue
-            del pending[: cut.end()]
-            for item in items:
-                yield key, item
-            break
+        for cut in reversed(list(_ITEM_END.finditer(pending, 1))):
+            items = _decode_through(pending, cut.start())
+            if items is not None:
+                del pending[1 : cut.end()]
+                for item in items:
+                    yield key, item
+                break
         else:
             if len(pending) > MAX_PENDING:
                 raise EnvelopeError(f"no event ends in {len(pending)} bytes of an array")
-    for item in _DECODER.decode(b"[" + pending):
+    for item in _DECODER.decode(pending):
         yield key, item
+
+
+def _decode_through(pending: bytearray, brace: int) -> list[Any] | None:
+    """The items of ``pending`` (``[`` + items) up to the ``}`` at ``brace``, decoded in place:
+    the byte after it becomes the array's ``]`` for the decoder, then is put back. None when
+    that is not valid JSON (the ``}`` was not the end of an item)."""
+    after = brace + 1
+    kept = pending[after]
+    pending[after] = _CLOSE
+    try:
+        with memoryview(pending)[: after + 1] as block:
+            items: list[Any] = _DECODER.decode(block)
+    except msgspec.DecodeError:
+        return None
+    finally:
+        pending[after] = kept
+    return items
 
 
 class _Cutter:

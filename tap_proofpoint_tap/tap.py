@@ -173,8 +173,9 @@ class TapProofpointTap(Tap):
         routes: dict[str, Route] = {}
 
         def route_of(stream: SiemStream) -> Route:
-            if not routes:
-                routes.update(self._routes([s for s in streams if s.selected]))
+            if not routes:  # in the order the SDK syncs them (the catalog's), the first reads
+                selected = [s for s in self.streams.values() if s.selected]
+                routes.update(self._routes([s for s in selected if isinstance(s, SiemStream)]))
             return routes[stream.name]
 
         shared = Shared(self.budget, route_of)
