@@ -12,13 +12,12 @@ import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import yaml
 
 from tap_proofpoint_tap.mappers.threatq.mapper import ThreatQMapper
-from tap_proofpoint_tap.sandboxes.siem import Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
 from tap_proofpoint_tap.tap import TapProofpointTap
 from tap_proofpoint_tap.windows import fmt
@@ -34,6 +33,11 @@ from tests.conftest import (
     postgres_env,
 )
 from tests.test_dbt import check_marts
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tap_proofpoint_tap.sandboxes.siem import Sandbox
 
 PIPELINE = ("tap-proofpoint-tap", "threatq")
 ENTITY_TABLES = (

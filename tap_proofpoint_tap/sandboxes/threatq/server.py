@@ -7,11 +7,11 @@ import binascii
 import json
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from tap_proofpoint_tap.sandboxes.threatq.auth import Credentials, TokenError, Tokens
@@ -21,6 +21,9 @@ from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups
 from tap_proofpoint_tap.sandboxes.threatq.records import Policy
 from tap_proofpoint_tap.sandboxes.threatq.routes import Api
 from tap_proofpoint_tap.sandboxes.threatq.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 HOST = "127.0.0.1"
 PROXY_PAGE = (
@@ -149,7 +152,10 @@ class ThreatQSandbox:
         """Add faults or maintenance stretches; each acts on the requests it names, then idles."""
         with self._lock:
             for fault in faults:
-                (self.maintenance if isinstance(fault, Maintenance) else self.faults).append(fault)
+                if isinstance(fault, Maintenance):
+                    self.maintenance.append(fault)
+                else:
+                    self.faults.append(fault)
 
     def requests_to(
         self,
@@ -165,7 +171,7 @@ class ThreatQSandbox:
 
     # -- the request pipeline (called from the handler's threads) --
 
-    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:  # noqa: PLR0911
         split = urlsplit(handler.path)
         path = split.path
         params = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
@@ -274,7 +280,7 @@ def _send(handler: BaseHTTPRequestHandler, reply: Reply, html: str | None) -> No
         payload, content_type = json.dumps(reply.body).encode(), "application/json"
     handler.send_response(reply.status)
     handler.send_header("Content-Type", content_type)
-    if reply.status == 401:
+    if reply.status == HTTPStatus.UNAUTHORIZED:
         handler.send_header("WWW-Authenticate", "Bearer")
     handler.send_header("Content-Length", str(len(payload)))
     handler.end_headers()
