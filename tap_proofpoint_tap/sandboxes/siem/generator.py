@@ -136,6 +136,12 @@ class Settings:
     # Clicks on a URL of a message delivered earlier (same GUID, recipient and threat), as in a
     # tenant; the rest stand alone, as when the delivery is older than the data read.
     delivered_click_fraction: float = 0.6
+    # Shapes of the corpus (tests/samples) a tenant sends now and then, on every n-th event of
+    # each hour and stream (0: never), so every hour that has events has them: a field the
+    # schema does not declare (``type``, as Sumo Logic's feed carries it), which a reader keeps
+    # aside; and a click whose ``recipient`` is an array of several addresses.
+    undeclared_every: int = 10
+    several_recipients_every: int = 10
 
     def rate(self, stream: str) -> int:
         """Mean events per hour of ``stream``."""
@@ -165,11 +171,31 @@ def generate_hour(settings: Settings, stream: str, hour: datetime) -> list[Gener
     while len(out) < count:
         created = hour + timedelta(milliseconds=rng.randrange(3_600_000))
         for event in make(rng, settings, stream, created):
+            _add_corpus_shapes(event, settings, stream, len(out))
             lag = timedelta(0)
             if rng.random() < settings.late_fraction:
                 lag = timedelta(seconds=rng.randrange(60, settings.max_lag_minutes * 60 + 1))
             out.append(Generated(event, created, created + lag))
     return out[:count]
+
+
+_TYPES = {
+    "clicks_permitted": "CLICK_PERMITTED",
+    "clicks_blocked": "CLICK_BLOCKED",
+    "messages_delivered": "MESSAGE_DELIVERED",
+    "messages_blocked": "MESSAGE_BLOCKED",
+}
+
+
+def _add_corpus_shapes(event: dict[str, Any], settings: Settings, stream: str, n: int) -> None:
+    """Give the ``n``-th event of an hour the corpus's rarer shapes (see ``Settings``); the
+    extra recipients come from the event's own generator, so every other draw stays as it was."""
+    if settings.undeclared_every and n % settings.undeclared_every == 0:
+        event["type"] = _TYPES[stream]
+    every = settings.several_recipients_every
+    if stream.startswith("clicks") and every and n % every == every // 2:
+        extra = random.Random(f"{event['id']}|recipients")
+        event["recipient"] = [event["recipient"], _person(extra), _person(extra)]
 
 
 def creation_time(event: dict[str, Any]) -> datetime:
