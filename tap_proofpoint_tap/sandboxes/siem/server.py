@@ -134,7 +134,11 @@ class Sandbox:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: stop() (server.shutdown) waits for the loop's next poll, which
+        # the default half second makes the longest part of a short test.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), daemon=True
+        )
         self._thread.start()
         return self
 

@@ -83,7 +83,9 @@ class ThreatQSandbox:
 
     ``port`` 0 picks a free port. The switches (``duplicate_reposts``, ``normalize_urls``,
     ``incident_dedup``, ``relationship_limit``) are ``Policy``'s; ``max_items`` and
-    ``lean_consume`` are ``Api``'s. ``now`` is the store's clock (for ``touched_at``).
+    ``lean_consume`` are ``Api``'s. ``now`` is the store's clock (for ``touched_at``);
+    ``clock`` (monotonic seconds) times token lifetimes and maintenance stretches given in
+    seconds, so that a test can move it on instead of waiting.
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class ThreatQSandbox:
         faults: list[Fault] | None = None,
         maintenance: list[Maintenance] | None = None,
         now: Callable[[], datetime] | None = None,
+        clock: Callable[[], float] = time.monotonic,
         log_stream: TextIO | None = None,
     ) -> None:
         self.lookups = Lookups(
@@ -115,7 +118,8 @@ class ThreatQSandbox:
         )
         policy = Policy(duplicate_reposts, normalize_urls, incident_dedup, relationship_limit)
         self.store = Store(self.lookups, policy, now)
-        self.tokens = Tokens(credentials or Credentials(), token_expiry, seed)
+        self.tokens = Tokens(credentials or Credentials(), token_expiry, seed, clock=clock)
+        self._clock = clock
         self.api = Api(self.lookups, self.store, max_items=max_items, lean_consume=lean_consume)
         self.faults: list[Fault] = list(faults or [])
         self.maintenance: list[Maintenance] = list(maintenance or [])
@@ -209,7 +213,7 @@ class ThreatQSandbox:
         if path.startswith("/_debug/"):
             return answer(self._debug(method, path))
         with self._lock:
-            down = [m.take(time.monotonic()) for m in self.maintenance]
+            down = [m.take(self._clock()) for m in self.maintenance]
             values = _names(body)
             hits = [f for f in self.faults if f.take(method, path, values)]
         if any(down):
