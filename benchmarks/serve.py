@@ -48,8 +48,8 @@ def main() -> None:
     hours += [(mixed, stream, args.clicks // len(STREAMS), args.seed + 2) for stream in STREAMS]
     active = frozenset({"active"})
     for start, stream, count, seed in hours:
-        for n, event in enumerate(clicks(count, seed, stream)):
-            event = {**event, "id": f"{seed}-{n}-{event['id']}"}
+        for n, generated in enumerate(clicks(count, seed, stream)):
+            event = {**generated, "id": f"{seed}-{n}-{generated['id']}"}
             if stream.startswith("clicks"):
                 event["threatStatus"] = "active"
             sandbox.store.add(

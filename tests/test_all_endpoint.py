@@ -27,13 +27,13 @@ from tap_proofpoint_tap.sandboxes.siem import Fault
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
 from tap_proofpoint_tap.tap import combined_names
 from tap_proofpoint_tap.windows import fmt
-from tests.conftest import (
+from tests.helpers import (
     AUTH,
     MELTANO,
-    ROOT,
     SANDBOX_CREDENTIALS,
     TAP,
     assert_no_secret,
+    backfill_sandbox,
     catalog_selecting,
     click,
     consume,
@@ -42,8 +42,8 @@ from tests.conftest import (
     hour_floor,
     run_tap,
     tap_config,
+    truth,
 )
-from tests.test_faults import backfill_sandbox, truth
 
 ALL = "/v2/siem/all"
 KEYS = {
@@ -119,6 +119,7 @@ def plan(start: datetime, end: datetime) -> windows.Plan:
     return windows.Plan(windows.split(start, end, 60))
 
 
+@pytest.mark.fast
 def test_combined_windows_start_at_the_earliest_start_and_each_stream_joins_at_its_own():
     t0 = datetime(2026, 3, 4, 0, 0, tzinfo=timezone.utc)
     series = windows.combine(
@@ -141,6 +142,7 @@ def test_combined_windows_start_at_the_earliest_start_and_each_stream_joins_at_i
     assert windows.combine({"d": windows.Plan([])}, 60) == []
 
 
+@pytest.mark.fast
 def test_which_streams_read_together():
     four = ["clicks_blocked", "clicks_permitted", "messages_blocked", "messages_delivered"]
     assert combined_names(four, use_all=True, own=frozenset()) == four
@@ -150,6 +152,7 @@ def test_which_streams_read_together():
     assert combined_names(four[1:3], use_all=True, own=frozenset(four[2:])) == []
 
 
+@pytest.mark.fast
 def test_the_requests_line_shows_the_saving():
     assert requests_line({"shared": 168}, {"clicks_permitted": 168, "shared": 504}) == (
         "shared 168 (672 with each stream at its own endpoint: clicks_permitted 168, shared 504)"
@@ -182,6 +185,7 @@ class Trickle(io.BytesIO):
         return super().read(min(size, 7) if size > 0 else 7)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", ENVELOPES)
 @pytest.mark.parametrize("reader", [io.BytesIO, Trickle])
 def test_envelope_arrays_are_cut_out_in_one_pass(name, reader):
@@ -196,6 +200,7 @@ def test_envelope_arrays_are_cut_out_in_one_pass(name, reader):
     assert sorted((k, i["id"]) for k, i in whole_arrays(body, wanted)) == got
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "body",
     [
@@ -215,6 +220,7 @@ def test_an_envelope_that_is_not_whole_is_refused(body):
         list(stream_arrays(io.BytesIO(body), frozenset({"clicksPermitted"})))
 
 
+@pytest.mark.fast
 def test_an_event_quoting_a_key_is_still_read_whole_by_the_fallback():
     body = (
         b'{"clicksBlocked":[{"id":"b1","note":{"clicksPermitted":[1]}}],'
@@ -232,6 +238,7 @@ def get(sandbox, path, **params):
     )
 
 
+@pytest.mark.fast
 def test_sandbox_all_filters_pools_and_faults_like_the_other_endpoints(live_sandbox):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
     interval = f"{fmt(base)}/{fmt(base + timedelta(hours=1))}"
@@ -490,7 +497,7 @@ def test_stream_maps_and_deselected_properties_apply_to_streams_read_together(
     tmp_path, live_sandbox
 ):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
-    place(live_sandbox, base, dict.fromkeys(STREAMS, (0,)))
+    expected = place(live_sandbox, base, dict.fromkeys(STREAMS, (0,)))
     config = tap_config(
         live_sandbox,
         base,
@@ -505,7 +512,9 @@ def test_stream_maps_and_deselected_properties_apply_to_streams_read_together(
     assert [r.path for r in live_sandbox.requests] == [ALL]
     clicks = run.records("clicks_permitted")
     assert clicks and all("userAgent" not in r for r in clicks)
-    assert all("userAgent" in r for r in run.records("clicks_blocked"))
+    blocked = run.records("clicks_blocked")
+    assert sorted(r["id"] for r in blocked) == sorted(expected["clicks_blocked"])
+    assert all("userAgent" in r for r in blocked)
     assert run.records("quarantined") and not run.records("messages_blocked")
 
 
@@ -556,7 +565,7 @@ def test_connection_test_with_wrong_credentials_exits_1_with_the_401_line(tmp_pa
 # -- Meltano, the tap alone and into JSONL --
 
 
-def meltano(tmp_path, sandbox, *args: str, **env: str) -> subprocess.CompletedProcess:
+def meltano(tmp_path, project, sandbox, *args: str, **env: str) -> subprocess.CompletedProcess:
     environ = {
         **os.environ,
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
@@ -565,15 +574,13 @@ def meltano(tmp_path, sandbox, *args: str, **env: str) -> subprocess.CompletedPr
         **env,
     }
     proc = subprocess.run(
-        [MELTANO, *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=600
+        [MELTANO, *args], cwd=project, env=environ, capture_output=True, text=True, timeout=600
     )
     assert_no_secret(SANDBOX_CREDENTIALS, proc.stdout, proc.stderr)
     return proc
 
 
-def test_meltano_run_into_jsonl_spends_one_request_per_window(
-    tmp_path, live_sandbox, meltano_installed
-):
+def test_meltano_run_into_jsonl_spends_one_request_per_window(tmp_path, live_sandbox, project):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=5)
     expected = place(
         live_sandbox,
@@ -587,6 +594,7 @@ def test_meltano_run_into_jsonl_spends_one_request_per_window(
     )
     proc = meltano(
         tmp_path,
+        project,
         live_sandbox,
         "run",
         "tap-proofpoint-tap",
@@ -601,8 +609,8 @@ def test_meltano_run_into_jsonl_spends_one_request_per_window(
         assert sorted(json.loads(line)["id"] for line in lines) == sorted(expected[stream])
 
 
-def test_meltano_invoke_test_costs_one_request(tmp_path, live_sandbox, meltano_installed):
-    proc = meltano(tmp_path, live_sandbox, "invoke", "tap-proofpoint-tap", "--test")
+def test_meltano_invoke_test_costs_one_request(tmp_path, live_sandbox, project):
+    proc = meltano(tmp_path, project, live_sandbox, "invoke", "tap-proofpoint-tap", "--test")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Connection OK: principal accepted, 0 events in the last hour read" in proc.stderr
     assert [r.path for r in live_sandbox.requests] == [ALL]

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_benchmark_script_runs_on_a_small_window(tmp_path, meltano_installed):

@@ -13,140 +13,16 @@ import re
 import shutil
 import subprocess
 import sys
-from collections import defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
-import pytest
-
-from tap_proofpoint_tap.sandboxes.siem.generator import parse_ms
-from tests.conftest import MELTANO, ROOT
+from tests.helpers import MELTANO, ROOT, check_marts, duckdb_connect
 
 DBT = str(Path(sys.executable).parent / "dbt")
-CLICK_STREAMS = ("clicks_permitted", "clicks_blocked")
-
-
-def expected_clicks(truth: dict[str, list[dict]]) -> dict[str, dict]:
-    """Each click's delivery (same GUID and same recipient), minutes to click, retroactive flag."""
-    deliveries = defaultdict(list)
-    for message in truth["messages_delivered"]:
-        for recipient in message["recipient"]:
-            deliveries[message["GUID"], recipient.lower()].append(
-                (parse_ms(message["messageTime"]), f"{message['id']}/{recipient.lower()}")
-            )
-    out = {}
-    for stream in CLICK_STREAMS:
-        for click in truth[stream]:
-            found = deliveries.get((click["GUID"], click["recipient"].lower()))
-            clicked, threat = parse_ms(click["clickTime"]), parse_ms(click["threatTime"])
-            delivered = min(found) if found else (None, None)
-            out[click["id"]] = {
-                "disposition": stream.removeprefix("clicks_"),
-                "delivery_key": delivered[1],
-                "minutes": (clicked - delivered[0]).total_seconds() / 60 if found else None,
-                "retroactive": clicked < threat,
-                "shared_guid": len({k for g, k in deliveries if g == click["GUID"]}) > 1,
-            }
-    return out
-
-
-def expected_funnel(truth: dict[str, list[dict]]) -> dict[str, tuple]:
-    """Per threat id: recipients targeted, delivered, blocked, clicked, permitted; clicks."""
-    sets = defaultdict(lambda: defaultdict(set))
-    clicks = defaultdict(int)
-    for stream in ("messages_delivered", "messages_blocked"):
-        for message in truth[stream]:
-            for info in message["threatsInfoMap"]:
-                for recipient in message["recipient"]:
-                    sets[info["threatID"]]["targeted"].add(recipient.lower())
-                    sets[info["threatID"]][stream].add(recipient.lower())
-    for stream in CLICK_STREAMS:
-        for click in truth[stream]:
-            sets[click["threatID"]]["clicked"].add(click["recipient"].lower())
-            sets[click["threatID"]][stream].add(click["recipient"].lower())
-            clicks[click["threatID"]] += 1
-    return {
-        threat: (
-            len(s["targeted"]),
-            len(s["messages_delivered"]),
-            len(s["messages_blocked"]),
-            len(s["clicked"]),
-            len(s["clicks_permitted"]),
-            clicks[threat],
-        )
-        for threat, s in sets.items()
-    }
-
-
-def check_marts(query, truth: dict[str, list[dict]]) -> None:
-    """The marts against the sandbox: the click ↔ delivery join, minutes to click, the
-    retroactive flag, every threat's funnel, the clickers and the clicks per day."""
-    clicks = expected_clicks(truth)
-    rows = {
-        r[0]: r[1:]
-        for r in query(
-            "select click_id, disposition, delivery_key, minutes_to_click, is_retroactive "
-            "from analytics.fct_clicks"
-        )
-    }
-    assert rows.keys() == clicks.keys()
-    for click_id, want in clicks.items():
-        disposition, key, minutes, retro = rows[click_id]
-        assert (disposition, key, retro) == (
-            want["disposition"],
-            want["delivery_key"],
-            want["retroactive"],
-        ), click_id
-        assert (minutes is None) == (want["minutes"] is None), click_id
-        if minutes is not None:
-            assert minutes == pytest.approx(want["minutes"], abs=1e-6), click_id
-    linked = [c for c in clicks.values() if c["delivery_key"]]
-    # the data must hold the cases the join is about, or this test proves nothing
-    assert len(linked) >= 20 and sum(c["shared_guid"] for c in linked) >= 5
-    assert any(c["retroactive"] for c in clicks.values())
-
-    funnel = expected_funnel(truth)
-    threats = {
-        r[0]: tuple(r[1:])
-        for r in query(
-            "select threat_id, recipients_targeted, recipients_delivered, recipients_blocked, "
-            "recipients_clicked, recipients_permitted, clicks from analytics.dim_threats"
-        )
-    }
-    assert threats == funnel
-
-    per_user = defaultdict(lambda: [0, set(), set()])
-    for stream in CLICK_STREAMS:
-        for click in truth[stream]:
-            user = per_user[click["recipient"].lower()]
-            user[0] += 1
-            user[1].add(click["threatID"])
-            user[2].add(click["GUID"])
-    users = {
-        r[0]: (r[1], r[2])
-        for r in query(
-            "select user_email, clicks, is_repeat_clicker from analytics.dim_users where clicks > 0"
-        )
-    }
-    assert users == {u: (n, len(t) > 1 or len(g) > 1) for u, (n, t, g) in per_user.items()}
-
-    per_day = defaultdict(int)
-    for stream in CLICK_STREAMS:
-        for click in truth[stream]:
-            per_day[stream, parse_ms(click["clickTime"]).date()] += 1
-    daily = {
-        (s, d): n
-        for s, d, n in query(
-            "select stream, activity_date, sum(events) from analytics.mart_daily_activity "
-            "where stream like 'clicks%' group by 1, 2"
-        )
-    }
-    assert daily == per_day
 
 
 def duckdb_query(path: Path):
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb_connect(str(path), read_only=True)
     return con, lambda sql: con.execute(sql).fetchall()
 
 
@@ -194,7 +70,7 @@ def test_the_later_copy_of_a_re_read_click_is_the_one_kept(warehouse, tmp_path):
     fct_clicks, carry what the later read returned."""
     database = tmp_path / "copy.duckdb"
     shutil.copy(warehouse.path, database)
-    with duckdb.connect(str(database)) as con:
+    with duckdb_connect(str(database)) as con:
         (click_id,) = con.execute(
             "select id from proofpoint.clicks_permitted group by id having count(*) > 1 "
             "order by id limit 1"
@@ -208,7 +84,7 @@ def test_the_later_copy_of_a_re_read_click_is_the_one_kept(warehouse, tmp_path):
         )
     proc = by_hand(database, "build", "--select", "stg_tap__clicks_permitted+")
     assert proc.returncode == 0, proc.stdout[-3000:]
-    with duckdb.connect(str(database), read_only=True) as con:
+    with duckdb_connect(str(database), read_only=True) as con:
         kept = con.execute(
             "select threat_status from analytics.fct_clicks where click_id = ?", [click_id]
         ).fetchall()
@@ -216,11 +92,14 @@ def test_the_later_copy_of_a_re_read_click_is_the_one_kept(warehouse, tmp_path):
 
 
 def by_hand(database: Path, *args: str) -> subprocess.CompletedProcess:
-    """dbt as a user runs it by hand, from transform/ with the DuckDB profile."""
+    """dbt as a user runs it by hand, from transform/ with the DuckDB profile (its target/ and
+    logs/ beside ``database``, so that parallel tests never share them)."""
     env = {
         **os.environ,
         "DBT_PROFILES_DIR": str(ROOT / "transform/profiles/duckdb"),
         "DBT_DUCKDB_PATH": str(database),
+        "DBT_TARGET_PATH": str(database.parent / "dbt-target"),
+        "DBT_LOG_PATH": str(database.parent / "dbt-logs"),
     }
     return subprocess.run(
         [DBT, *args], cwd=ROOT / "transform", env=env, capture_output=True, text=True, timeout=600
@@ -230,7 +109,7 @@ def by_hand(database: Path, *args: str) -> subprocess.CompletedProcess:
 def test_snapshot_keeps_a_threats_status_history(warehouse, tmp_path):
     database = tmp_path / "copy.duckdb"
     shutil.copy(warehouse.path, database)
-    with duckdb.connect(str(database)) as con:
+    with duckdb_connect(str(database)) as con:
         threat, status = con.execute(
             "select threat_id, threat_status from analytics.dim_threats "
             "where threat_status = 'active' order by funnel_rank limit 1"
@@ -251,7 +130,7 @@ def test_snapshot_keeps_a_threats_status_history(warehouse, tmp_path):
         )
     proc = by_hand(database, "build")
     assert proc.returncode == 0, proc.stdout[-3000:]
-    with duckdb.connect(str(database), read_only=True) as con:
+    with duckdb_connect(str(database), read_only=True) as con:
         history = con.execute(
             "select threat_status, dbt_valid_to is null from analytics.snap_threat_status "
             "where threat_id = ? order by dbt_valid_from",
@@ -260,14 +139,17 @@ def test_snapshot_keeps_a_threats_status_history(warehouse, tmp_path):
     assert history == [(status, False), ("falsePositive", True)]
 
 
-def test_source_freshness_passes_on_fresh_data_and_fails_on_stale(warehouse, tmp_path):
-    # as the README has it: the utility's freshness command
+def test_source_freshness_passes_on_fresh_data_and_fails_on_stale(warehouse, tmp_path, project):
+    # as the README has it: the utility's freshness command (on a copy: dbt opens the file
+    # for writing, and other tests read the warehouse meanwhile)
+    fresh = tmp_path / "fresh.duckdb"
+    shutil.copy(warehouse.path, fresh)
     proc = subprocess.run(
         [MELTANO, "invoke", "dbt-duckdb:freshness"],
-        cwd=ROOT,
+        cwd=project,
         env={
             **os.environ,
-            "DBT_DUCKDB_PATH": str(warehouse.path),
+            "DBT_DUCKDB_PATH": str(fresh),
             "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
         },
         capture_output=True,
@@ -280,7 +162,7 @@ def test_source_freshness_passes_on_fresh_data_and_fails_on_stale(warehouse, tmp
     assert "ERROR" not in proc.stdout
     stale = tmp_path / "stale.duckdb"
     shutil.copy(warehouse.path, stale)
-    with duckdb.connect(str(stale)) as con:
+    with duckdb_connect(str(stale)) as con:
         con.execute("""update proofpoint.clicks_permitted
                        set "queryEndTime" = "queryEndTime" - interval 30 hours""")
     proc = by_hand(stale, "source", "freshness")
@@ -324,7 +206,7 @@ def test_models_read_the_tables_pypis_target_duckdb_made(warehouse, tmp_path):
     database = tmp_path / "old-shapes.duckdb"
     shutil.copy(warehouse.path, database)
     columns = "click_id, delivery_key, minutes_to_click, is_retroactive, click_time"
-    with duckdb.connect(str(database)) as con:
+    with duckdb_connect(str(database)) as con:
         before = con.execute(f"select {columns} from analytics.fct_clicks order by 1").fetchall()
         con.execute("set TimeZone = 'UTC'")
         for stream, times in (
@@ -349,7 +231,7 @@ def test_models_read_the_tables_pypis_target_duckdb_made(warehouse, tmp_path):
         assert (kinds["recipient"], kinds["messageTime"]) == ("JSON", "TIMESTAMP")
     proc = by_hand(database, "build")
     assert proc.returncode == 0, proc.stdout[-3000:]
-    with duckdb.connect(str(database), read_only=True) as con:
+    with duckdb_connect(str(database), read_only=True) as con:
         after = con.execute(f"select {columns} from analytics.fct_clicks order by 1").fetchall()
     assert after == before
     assert sum(1 for row in after if row[1]) >= 20

@@ -16,9 +16,15 @@ from tap_proofpoint_tap.normalise import normalise_click, normalise_message
 from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
 from tap_proofpoint_tap.windows import fmt
-from tests.conftest import expected_entities, hour_floor, run_tap, tap_config
+from tests.helpers import (
+    expected_entities,
+    hour_floor,
+    natural,
+    run_mapper,
+    run_tap,
+    tap_config,
+)
 from tests.lossless import assert_nothing_lost
-from tests.test_threatq import natural, run_mapper
 
 SAMPLES = Path(__file__).parent / "samples" / "external"
 ARRAYS = {
@@ -59,6 +65,7 @@ def corpus() -> dict[str, list[tuple[str, dict]]]:
 CORPUS = corpus()
 
 
+@pytest.mark.fast
 def test_the_corpus_is_whole():
     assert sum(map(len, CORPUS.values())) == EVENTS_IN_MANIFEST
     assert all(CORPUS.values())
@@ -144,6 +151,7 @@ def test_sample_clicks_map_to_their_entities(tmp_path, served):
 # -- the rules behind it, on the pure normalisers --
 
 
+@pytest.mark.fast
 def test_a_click_recipient_array_becomes_its_address():
     problems: list[str] = []
     assert (
@@ -160,6 +168,7 @@ def test_a_click_recipient_array_becomes_its_address():
     ]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("sent", "canonical"),
     [
@@ -179,6 +188,7 @@ def test_threat_status_in_any_case_is_understood(sent, canonical):
     assert message["threatsInfoMap"][0]["threatType"] == "messageText"
 
 
+@pytest.mark.fast
 def test_undeclared_and_unconvertible_values_are_kept_by_path():
     problems: list[str] = []
     record = normalise_message(

@@ -15,22 +15,22 @@ import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
-import duckdb
 import pytest
 
-from tap_proofpoint_tap.sandboxes.siem import Fault, Sandbox
+from tap_proofpoint_tap.sandboxes.siem import Fault
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
 from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.windows import fmt
-from tests.conftest import (
+from tests.helpers import (
     MELTANO,
-    ROOT,
     SANDBOX_CREDENTIALS,
     TAP,
     assert_no_secret,
+    backfill_sandbox,
     catalog_selecting,
     click,
     consume,
+    duckdb_connect,
     expected_entities,
     finish,
     hour_floor,
@@ -38,7 +38,7 @@ from tests.conftest import (
     meltano_env,
     run_tap,
     tap_config,
-    traffic_sandbox,
+    truth,
 )
 
 CLICKS = "clicks_permitted"
@@ -52,20 +52,6 @@ ENTITY_TABLES = (
     "threatq_incidents",
     "threatq_relationships",
 )
-
-
-def backfill_sandbox(seed: int, per_hour: int = 6, days: int = 3) -> Sandbox:
-    return traffic_sandbox(seed, per_hour, timedelta(days=days))
-
-
-def truth(sandbox: Sandbox, start: datetime, end: datetime) -> dict[str, set[str]]:
-    return {
-        stream: {
-            s.event["id"]
-            for s in sandbox.store.select(stream, Window(start, end), None, DEFAULT_THREAT_STATUSES)
-        }
-        for stream in STREAMS
-    }
 
 
 def killed_run(tmp_path, config: dict, state: dict | None, lines: int) -> tuple[list[dict], bool]:
@@ -126,9 +112,7 @@ MELTANO_KILL_SEEDS = [21] + [pytest.param(seed, marks=pytest.mark.long) for seed
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("seed", MELTANO_KILL_SEEDS)
-def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(
-    tmp_path, seed, mode, meltano_installed
-):
+def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed, mode, project):
     """``meltano run`` killed with its whole process group at a random request, then rerun."""
     rng = random.Random(seed)
     with backfill_sandbox(seed, per_hour=40) as sandbox:
@@ -152,12 +136,12 @@ def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(
         )
         argv = [MELTANO, "run", "tap-proofpoint-tap", "threatq", "target-duckdb-proofpoint"]
         kill_at = rng.randint(3, 45) if mode == "all" else rng.randint(10, 180)  # of 48 / 192
-        kill_meltano_at(argv, env, tmp_path / "killed.log", sandbox.requests, kill_at)
+        kill_meltano_at(argv, env, tmp_path / "killed.log", sandbox.requests, kill_at, project)
         assert_no_secret(SANDBOX_CREDENTIALS, (tmp_path / "killed.log").read_text())
         # Meltano sees the killed run as still running for 5 minutes: users wait or --force.
         rerun = subprocess.run(
             [MELTANO, "run", "--force", *argv[2:]],
-            cwd=ROOT,
+            cwd=project,
             env=env,
             capture_output=True,
             text=True,
@@ -165,7 +149,7 @@ def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(
         )
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert_no_secret(SANDBOX_CREDENTIALS, rerun.stdout, rerun.stderr)
-        with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        with duckdb_connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
             for stream in STREAMS:
                 rows = con.execute(f"select id from proofpoint.{stream}").fetchall()
                 assert len(rows) == len(expected[stream]), stream

@@ -12,13 +12,14 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import jsonschema
+import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from tap_proofpoint_tap.normalise import SCHEMAS, normalise_click, normalise_message
 from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import Settings
-from tests.conftest import catalog_selecting, hour_floor, run_tap, tap_config
+from tests.helpers import catalog_selecting, hour_floor, run_tap, tap_config
 from tests.lossless import assert_nothing_lost
 
 CLICK_KEYS = list(SCHEMAS["click"]["properties"])
@@ -121,6 +122,7 @@ def check_normalise(normalise, event: dict, stream: str) -> None:
 
 
 # Examples hypothesis once found (kept so every run tries them again, whatever the seed).
+@pytest.mark.fast
 @given(event=clicks)
 @example(event={"unknownFields": None})
 @example(event={"recipient": [None]})
@@ -133,6 +135,7 @@ def test_any_click_normalises_to_a_valid_record(event):
     check_normalise(normalise_click, event, "click")
 
 
+@pytest.mark.fast
 @given(event=messages)
 @example(event={"threatsInfoMap": [{"threatId": {}}]})
 @example(event={"threatsInfoMap": [{"threatId": []}, None, "x"]})

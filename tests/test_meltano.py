@@ -12,28 +12,32 @@ import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
+import pytest
 import yaml
 
 from tap_proofpoint_tap.mappers.threatq.mapper import ThreatQMapper
-from tap_proofpoint_tap.sandboxes.siem import Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
 from tap_proofpoint_tap.tap import TapProofpointTap
 from tap_proofpoint_tap.windows import fmt
-from tests.conftest import (
+from tests.helpers import (
     MELTANO,
     ROOT,
     SANDBOX_CREDENTIALS,
     assert_no_secret,
+    check_marts,
     expected_entities,
     hour_floor,
     meltano_env,
     pipeline_truth,
-    postgres_env,
 )
-from tests.test_dbt import check_marts
+from tests.postgres import postgres_env
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tap_proofpoint_tap.sandboxes.siem import Sandbox
 
 PIPELINE = ("tap-proofpoint-tap", "threatq")
 ENTITY_TABLES = (
@@ -47,6 +51,7 @@ ENTITY_TABLES = (
 
 def meltano_run(
     tmp_path: Path,
+    project: Path,
     sandbox: Sandbox,
     start: datetime,
     end: datetime,
@@ -58,7 +63,7 @@ def meltano_run(
     """``meltano run [flags] tap-proofpoint-tap threatq <loader> [then...]``."""
     proc = subprocess.run(
         [MELTANO, "run", *flags, *PIPELINE, loader, *then],
-        cwd=ROOT,
+        cwd=project,
         env=meltano_env(tmp_path, sandbox, start, end, **env),
         capture_output=True,
         text=True,
@@ -92,6 +97,8 @@ def check_tables(query, events: dict[str, list[dict]]) -> dict[str, int]:
 
 
 def duckdb_query(path: Path):
+    import duckdb  # not on Python 3.10, where only this module's fast test runs
+
     con = duckdb.connect(str(path), read_only=True)
 
     def query(sql: str, all_rows: bool = False):
@@ -101,6 +108,7 @@ def duckdb_query(path: Path):
     return con, query
 
 
+@pytest.mark.fast
 def test_meltano_yml_declares_every_setting_of_the_tap_and_the_mapper():
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     plugins = {p["name"]: p for kind in project["plugins"].values() for p in kind}
@@ -132,14 +140,12 @@ def test_meltano_yml_declares_every_setting_of_the_tap_and_the_mapper():
     assert project["send_anonymous_usage_stats"] is False
 
 
-def test_duckdb_gets_every_event_once_and_a_rerun_changes_no_count(
-    tmp_path, busy_live, meltano_installed
-):
+def test_duckdb_gets_every_event_once_and_a_rerun_changes_no_count(tmp_path, busy_live, project):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     end = start + timedelta(hours=3)
     events = pipeline_truth(busy_live, start, end)
     assert len(events["clicks_permitted"]) > 50
-    first = meltano_run(tmp_path, busy_live, start, end, "target-duckdb-proofpoint")
+    first = meltano_run(tmp_path, project, busy_live, start, end, "target-duckdb-proofpoint")
     assert "ThreatQ run summary" in first.stderr
     con, query = duckdb_query(tmp_path / "warehouse.duckdb")
     counts = check_tables(query, events)
@@ -149,6 +155,7 @@ def test_duckdb_gets_every_event_once_and_a_rerun_changes_no_count(
     # now in batches of 7 rows (the first run loaded each table in one batch of 10,000).
     meltano_run(
         tmp_path,
+        project,
         busy_live,
         start,
         end,
@@ -162,14 +169,14 @@ def test_duckdb_gets_every_event_once_and_a_rerun_changes_no_count(
     con.close()
 
 
-def test_meltano_keeps_the_bookmark_through_the_mapper(tmp_path, busy_live, meltano_installed):
+def test_meltano_keeps_the_bookmark_through_the_mapper(tmp_path, busy_live, project):
     start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
     end = start + timedelta(hours=2)
-    meltano_run(tmp_path, busy_live, start, end, "target-duckdb-proofpoint")
+    meltano_run(tmp_path, project, busy_live, start, end, "target-duckdb-proofpoint")
     environ = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db"}
     got = subprocess.run(
         [MELTANO, "state", "get", "sandbox:tap-proofpoint-tap-to-target-duckdb-proofpoint"],
-        cwd=ROOT,
+        cwd=project,
         env=environ,
         capture_output=True,
         text=True,
@@ -178,13 +185,15 @@ def test_meltano_keeps_the_bookmark_through_the_mapper(tmp_path, busy_live, melt
     bookmarks = json.loads(got.stdout)["singer_state"]["bookmarks"]
     assert {b["replication_key_value"] for b in bookmarks.values()} == {fmt(end)}
     before = len(busy_live.requests)
-    meltano_run(tmp_path, busy_live, start, end + timedelta(hours=1), "target-duckdb-proofpoint")
+    meltano_run(
+        tmp_path, project, busy_live, start, end + timedelta(hours=1), "target-duckdb-proofpoint"
+    )
     # The second run starts at the bookmark minus the 30-minute look-back, not at start_date.
     starts = {r.params["interval"][0].split("/")[0] for r in busy_live.requests[before:]}
     assert starts == {fmt(end - timedelta(minutes=30)), fmt(end + timedelta(minutes=30))}
 
 
-def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, meltano_installed):
+def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, project):
     env = {
         **os.environ,
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db",
@@ -193,7 +202,7 @@ def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, meltano_install
     }
     demo = [sys.executable, "-m", "tap_proofpoint_tap.sandboxes.demo"]
     runs = [
-        subprocess.run(demo, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        subprocess.run(demo, cwd=project, env=env, capture_output=True, text=True, timeout=600)
         for _ in range(2)
     ]
     for run in runs:
@@ -220,15 +229,18 @@ def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, meltano_install
 
 
 def test_postgres_upserts_overlapping_runs_and_dbt_builds_the_marts(
-    tmp_path, busy_live, meltano_installed, postgres
+    tmp_path, busy_live, project, postgres
 ):
     con, schema = postgres
     env = postgres_env(schema)
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
-    meltano_run(tmp_path, busy_live, base, base + timedelta(hours=2), "target-postgres", **env)
+    meltano_run(
+        tmp_path, project, busy_live, base, base + timedelta(hours=2), "target-postgres", **env
+    )
     # Hours 1 to 3, from scratch: hour 1 is sent a second time and must upsert; then dbt.
     meltano_run(
         tmp_path,
+        project,
         busy_live,
         base + timedelta(hours=1),
         base + timedelta(hours=3),

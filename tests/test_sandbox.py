@@ -12,7 +12,7 @@ import requests
 
 from tap_proofpoint_tap.sandboxes.siem import Clock, Fault, Sandbox, rules
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings, generate_hour
-from tests.conftest import AUTH, NOW
+from tests.helpers import AUTH, NOW
 
 CLICKS = "/v2/siem/clicks/permitted"
 HOUR = "2026-03-04T10:00:00Z/2026-03-04T11:00:00Z"
@@ -50,6 +50,7 @@ def busy(clock):
         yield sandbox
 
 
+@pytest.mark.fast
 def test_endpoints_have_their_own_envelopes(busy):
     expected = {
         CLICKS: {"clicksPermitted"},
@@ -71,6 +72,7 @@ def test_endpoints_have_their_own_envelopes(busy):
         assert all(body[k] for k in keys), path
 
 
+@pytest.mark.fast
 def test_all_carries_empty_arrays(quiet_sandbox):
     body = get(quiet_sandbox, "/v2/siem/all", interval=HOUR).json()
     assert body == {
@@ -82,6 +84,7 @@ def test_all_carries_empty_arrays(quiet_sandbox):
     }
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "auth", [None, ("sandbox-principal", "wrong"), ("other", "sandbox-secret")]
 )
@@ -89,6 +92,7 @@ def test_wrong_or_missing_credentials_get_401(quiet_sandbox, auth):
     assert get(quiet_sandbox, auth=auth, interval=HOUR).status_code == 401
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("interval", "end"),
     [
@@ -105,6 +109,7 @@ def test_interval_forms(quiet_sandbox, interval, end):
     assert response.json()["queryEndTime"] == end
 
 
+@pytest.mark.fast
 def test_since_seconds_and_since_time_end_at_the_minute(quiet_sandbox):
     quiet_sandbox.clock.set(NOW + timedelta(seconds=42))
     assert get(quiet_sandbox, sinceSeconds="600").json()["queryEndTime"] == "2026-03-04T12:00:00Z"
@@ -112,6 +117,7 @@ def test_since_seconds_and_since_time_end_at_the_minute(quiet_sandbox):
     assert body["queryEndTime"] == "2026-03-04T12:00:00Z"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("params", "text"),
     [
@@ -129,6 +135,7 @@ def test_refused_windows_get_the_real_texts(quiet_sandbox, params, text):
     assert (response.status_code, response.text) == (400, text)
 
 
+@pytest.mark.fast
 def test_too_old_text_is_the_observed_one():
     assert rules.TOO_OLD == (
         "The requested start time is too far into the past. Requests for "
@@ -136,10 +143,12 @@ def test_too_old_text_is_the_observed_one():
     )
 
 
+@pytest.mark.fast
 def test_format_json_is_required(quiet_sandbox):
     assert get(quiet_sandbox, format=None, interval=HOUR).status_code == 400
 
 
+@pytest.mark.fast
 def test_threat_status_default_and_repeated_keys(quiet_sandbox):
     for n, status in enumerate(("active", "cleared", "falsePositive")):
         quiet_sandbox.store.add(
@@ -157,6 +166,7 @@ def test_threat_status_default_and_repeated_keys(quiet_sandbox):
     assert get(quiet_sandbox, interval=HOUR, threatStatus="bogus").status_code == 400
 
 
+@pytest.mark.fast
 def test_threat_type_filters_messages(busy):
     def types(**params):
         body = get(busy, "/v2/siem/messages/delivered", interval=HOUR, **params).json()
@@ -168,6 +178,7 @@ def test_threat_type_filters_messages(busy):
     assert all("attachment" in t for t in attachments)
 
 
+@pytest.mark.fast
 def test_event_is_served_in_the_window_of_its_creation_time(quiet_sandbox):
     # Clicked three days ago, condemned at 10:20 today: the 10:00-11:00 window returns it.
     quiet_sandbox.store.add(
@@ -180,6 +191,7 @@ def test_event_is_served_in_the_window_of_its_creation_time(quiet_sandbox):
     assert early["clicksPermitted"] == []
 
 
+@pytest.mark.fast
 def test_late_indexed_event_appears_only_after_its_lag(quiet_sandbox):
     quiet_sandbox.clock.set(NOW.replace(hour=10, minute=40))
     event = click("late", "2026-03-04T10:05:00.000Z", "2026-03-04T10:00:00.000Z")
@@ -196,6 +208,7 @@ def test_late_indexed_event_appears_only_after_its_lag(quiet_sandbox):
     assert len(get(quiet_sandbox, interval=window).json()["clicksPermitted"]) == 1
 
 
+@pytest.mark.fast
 def test_generated_late_and_retroactive_events_exist():
     settings = Settings(seed=3, per_hour=(("clicks_permitted", 400),), late_fraction=0.1)
     hour = NOW.replace(hour=9)
@@ -206,6 +219,7 @@ def test_generated_late_and_retroactive_events_exist():
     assert all(hour <= g.created < hour + timedelta(hours=1) for g in events)
 
 
+@pytest.mark.fast
 def test_results_and_message_parts_are_shuffled(busy):
     def fetch():
         body = get(busy, "/v2/siem/messages/blocked", interval=HOUR).json()["messagesBlocked"]
@@ -218,6 +232,7 @@ def test_results_and_message_parts_are_shuffled(busy):
     assert any(parts[0][k] != p[k] for p in parts[1:] for k in p)
 
 
+@pytest.mark.fast
 def test_same_seed_same_events_other_seed_other_events(clock):
     def ids(seed):
         settings = Settings(seed=seed, per_hour=(("clicks_permitted", 30),), late_fraction=0)
@@ -227,6 +242,7 @@ def test_same_seed_same_events_other_seed_other_events(clock):
     assert ids(5) == ids(5) and ids(5) != ids(6)
 
 
+@pytest.mark.fast
 def test_documented_shapes_switch():
     settings = Settings(
         per_hour=(("messages_delivered", 20), ("clicks_permitted", 5)), documented_shapes=True
@@ -238,6 +254,7 @@ def test_documented_shapes_switch():
     assert generate_hour(settings, "clicks_permitted", NOW)[0].event["classification"].isupper()
 
 
+@pytest.mark.fast
 def test_messages_are_one_event_per_recipient_sharing_a_guid():
     settings = Settings(seed=2, per_hour=(("messages_delivered", 200),))
     events = [g.event for g in generate_hour(settings, "messages_delivered", NOW)]
@@ -249,6 +266,7 @@ def test_messages_are_one_event_per_recipient_sharing_a_guid():
     assert any(e["sender"] == "" and e["messageParts"] is None for e in events)  # sparse
 
 
+@pytest.mark.fast
 def test_rate_limit_pools_are_kept_apart(quiet_sandbox):
     quiet_sandbox.rate_limit = 3
     assert [get(quiet_sandbox, interval=HOUR).status_code for _ in range(4)] == [200] * 3 + [429]
@@ -259,6 +277,7 @@ def test_rate_limit_pools_are_kept_apart(quiet_sandbox):
     assert get(quiet_sandbox, interval="PT1H/2026-03-05T11:00:00Z").status_code == 200
 
 
+@pytest.mark.fast
 def test_faults(quiet_sandbox):
     quiet_sandbox.store.add(
         "clicks_permitted", click("x", "2026-03-04T10:10:00.000Z", "2026-03-04T10:00:00.000Z")
@@ -305,6 +324,7 @@ def test_delay_fault_stalls(quiet_sandbox):
         )
 
 
+@pytest.mark.fast
 def test_large_window_is_served_whole(clock):
     settings = Settings(per_hour=(("clicks_permitted", 20_000),), late_fraction=0)
     with Sandbox(settings=settings, clock=clock) as sandbox:
@@ -370,4 +390,4 @@ def test_cli_serves_on_a_printed_port():
         assert body["clicksPermitted"]
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.communicate(timeout=10)

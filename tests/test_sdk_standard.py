@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,11 +13,19 @@ from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
 from tap_proofpoint_tap.tap import TapProofpointTap
 from tap_proofpoint_tap.windows import fmt
 
-SANDBOX = Sandbox(
-    settings=Settings(seed=4, per_hour=tuple((s, 15) for s in STREAMS)),
-    clock=Clock(),
-    history=timedelta(hours=4),
-)
+pytestmark = pytest.mark.fast  # the SDK's tests run the tap in process against a sandbox thread
+
+
+def _free_port() -> int:
+    """A port for the sandbox, known when the test class is built (the SDK reads the config
+    then) though the sandbox only starts with the tests: a module imported but deselected, or
+    that fails to import, holds no listening socket."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+PORT = _free_port()
 _END = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
 
 TestTapProofpointTap = get_tap_test_class(
@@ -24,7 +33,7 @@ TestTapProofpointTap = get_tap_test_class(
     config={
         "principal": "sandbox-principal",
         "secret": "sandbox-secret",
-        "api_url": SANDBOX.url,
+        "api_url": f"http://127.0.0.1:{PORT}",
         "start_date": fmt(_END - timedelta(hours=2)),
         "end_date": fmt(_END),
     },
@@ -35,5 +44,10 @@ TestTapProofpointTap = get_tap_test_class(
 
 @pytest.fixture(scope="module", autouse=True)
 def _serve():
-    with SANDBOX:
+    with Sandbox(
+        settings=Settings(seed=4, per_hour=tuple((s, 15) for s in STREAMS)),
+        clock=Clock(),
+        history=timedelta(hours=4),
+        port=PORT,
+    ):
         yield

@@ -12,7 +12,7 @@ import pytest
 
 from tap_proofpoint_tap.sandboxes.siem import Fault
 from tap_proofpoint_tap.windows import fmt, parse
-from tests.conftest import (
+from tests.helpers import (
     TAP,
     assert_no_secret,
     catalog_selecting,

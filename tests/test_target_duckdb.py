@@ -1,11 +1,13 @@
 """target-duckdb-proofpoint as users run it: Singer messages on stdin, a DuckDB file out.
 
 Each test runs the console script on hand-built messages and reads the file afterwards; the
-pipeline through Meltano is in test_meltano.py and test_faults.py.
+pipeline through Meltano is in test_meltano.py and test_faults.py, the column rule without a
+database in test_duckdb_columns.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,10 +17,9 @@ import sys
 import threading
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from tap_proofpoint_tap.targets.duckdb.columns import TIMESTAMP, column_type, plan, widened
+from tests.helpers import duckdb_connect
 
 TARGET = str(Path(sys.executable).parent / "target-duckdb-proofpoint")
 TEXT = {"type": ["string", "null"]}
@@ -91,7 +92,7 @@ def run(tmp_path: Path, messages: list[dict], **config) -> subprocess.CompletedP
 
 
 def rows(tmp_path: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+    with duckdb_connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         return con.execute(sql).fetchall()
 
 
@@ -101,44 +102,6 @@ def states(proc: subprocess.CompletedProcess) -> list[dict]:
 
 def errors(proc: subprocess.CompletedProcess) -> list[str]:
     return [line for line in proc.stderr.splitlines() if "| ERROR" in line]
-
-
-# -- the column rule, without a database --
-
-
-@pytest.mark.parametrize(
-    ("prop", "kind"),
-    [
-        ({"type": "string"}, "VARCHAR"),
-        ({"type": ["string", "null"], "format": "date-time"}, TIMESTAMP),
-        ({"type": "string", "format": "date"}, "DATE"),
-        ({"type": ["integer", "null"]}, "BIGINT"),
-        ({"type": "number"}, "DOUBLE"),
-        ({"type": "boolean"}, "BOOLEAN"),
-        ({"type": "array", "items": {"type": "string"}}, "VARCHAR[]"),
-        ({"type": "array", "items": {"type": "integer"}}, "BIGINT[]"),
-        ({"type": "array", "items": {"type": "object"}}, "JSON"),
-        ({"type": "object"}, "JSON"),
-        ({}, "JSON"),
-        ({"type": ["string", "integer"]}, "JSON"),
-        ({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}, TIMESTAMP),
-    ],
-)
-def test_each_json_type_has_one_column_type(prop, kind):
-    assert column_type(prop) == kind
-
-
-def test_a_changed_type_widens_and_never_narrows():
-    assert widened("BIGINT", "DOUBLE") == widened("DOUBLE", "BIGINT") == "DOUBLE"
-    assert widened("VARCHAR", "BIGINT") == "VARCHAR"  # text holds what it held
-    assert widened("BIGINT", "VARCHAR") == "VARCHAR"
-    assert widened("VARCHAR[]", "BIGINT[]") == widened("BIGINT", "JSON") == "JSON"
-    assert widened("TIMESTAMP", TIMESTAMP) == "TIMESTAMP"  # PyPI target-duckdb's columns stay
-    add, retype = plan(
-        {"id": "VARCHAR", "n": "BIGINT", "gone": "VARCHAR"},
-        {"ID": "VARCHAR", "n": "DOUBLE", "new": "BOOLEAN"},
-    )
-    assert add == {"new": "BOOLEAN"} and retype == {"n": "DOUBLE"}
 
 
 # -- loading --
@@ -250,7 +213,7 @@ def test_a_new_schema_adds_columns_and_widens_types(tmp_path):
 def test_tables_pypi_target_duckdb_made_take_new_rows(tmp_path):
     """Lower-case column names and TIMESTAMP columns (as PyPI's target-duckdb 0.8.0 made them)
     are reused as they are: nothing is retyped, nothing is added twice."""
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+    with duckdb_connect(str(tmp_path / "w.duckdb")) as con:
         con.execute(
             "create schema proofpoint; create table proofpoint.events (id varchar, "
             'n bigint, score double, ok boolean, seen_at timestamp, "to" json, parts json, '
@@ -349,6 +312,9 @@ def test_every_state_it_writes_covers_only_committed_rows(tmp_path, kill_after):
             break
     proc.wait()
     writer.join()
+    for pipe in (proc.stdin, proc.stdout):
+        with contextlib.suppress(BrokenPipeError):  # stdin's unsent bytes, after the kill
+            pipe.close()
     assert len(seen) == kill_after
     loaded = rows(tmp_path, "select count(*), count(distinct id) from proofpoint.emails")[0]
     assert loaded[0] == loaded[1] >= before[json.dumps(seen[-1])]
@@ -382,7 +348,7 @@ def test_a_file_held_by_another_process_is_one_line(tmp_path):
         proc = run(tmp_path, [schema("emails", TEXT_SCHEMA), text_row(1), state(1)])
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()
     assert proc.returncode == 1
     assert proc.stdout == ""  # no STATE: the bookmark stays where it was
     (line,) = errors(proc)

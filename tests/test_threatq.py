@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,55 +20,17 @@ from tap_proofpoint_tap.mappers.threatq.entities import (
     title,
 )
 from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
-from tests.conftest import (
+from tests.helpers import (
+    ENTITIES,
+    MAPPER,
     catalog_selecting,
     expected_entities,
     hour_floor,
+    natural,
+    run_mapper,
     run_tap,
     tap_config,
 )
-
-MAPPER = str(Path(sys.executable).parent / "mapper-proofpoint-threatq")
-ENTITIES = (
-    "threatq_corporate_emails",
-    "threatq_indicators",
-    "threatq_indicator_attributes",
-    "threatq_incidents",
-    "threatq_relationships",
-)
-
-
-@dataclass
-class MapperRun:
-    messages: list[dict]
-    stderr: str
-
-    def rows(self, stream: str) -> list[dict]:
-        return [
-            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
-        ]
-
-    def summary(self) -> dict[str, int]:
-        """The stderr run table, as {metric: count}."""
-        table = {}
-        for line in self.stderr.splitlines():
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if line.startswith("| ") and len(cells) == 2 and cells[1].isdigit():
-                table[cells[0]] = int(cells[1])
-        return table
-
-
-def run_mapper(
-    lines: list[str], config: dict | None = None, tmp_path: Path | None = None
-) -> MapperRun:
-    argv = [MAPPER]
-    if config is not None:
-        path = tmp_path / "mapper.json"
-        path.write_text(json.dumps(config))
-        argv += ["--config", str(path)]
-    proc = subprocess.run(argv, input="".join(lines), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return MapperRun([json.loads(line) for line in proc.stdout.split("\n") if line], proc.stderr)
 
 
 def as_lines(messages: list[dict]) -> list[str]:
@@ -109,19 +69,10 @@ def click(click_id: str, **fields) -> dict:
     return {"type": "RECORD", "stream": "clicks_permitted", "record": record}
 
 
-def natural(run: MapperRun) -> set[tuple[str, str]]:
-    """Relationships as (source, target) by natural value: address, URL, sender or click id."""
-    names = {r["id"]: r["address"] for r in run.rows("threatq_corporate_emails")}
-    names |= {r["id"]: r["value"] for r in run.rows("threatq_indicators")}
-    names |= {r["id"]: r["id"] for r in run.rows("threatq_incidents")}
-    return {
-        (names[r["source_id"]], names[r["target_id"]]) for r in run.rows("threatq_relationships")
-    }
-
-
 # -- the pure mapping --
 
 
+@pytest.mark.fast
 def test_one_click_yields_every_entity_and_link():
     rows = list(click_entities(click("c1")["record"]))
     streams = [stream for stream, _ in rows]
@@ -147,6 +98,7 @@ def test_one_click_yields_every_entity_and_link():
     assert position["threatq_relationships"] > max(position[s] for s in ENTITIES[:4])
 
 
+@pytest.mark.fast
 def test_statuses_and_source_come_from_options():
     rows = list(
         click_entities(
@@ -161,6 +113,7 @@ def test_statuses_and_source_come_from_options():
     assert indicators["URL"]["published_at"] == "2026-03-04T10:05:00.000Z"
 
 
+@pytest.mark.fast
 def test_ids_are_stable_and_independent_of_case_and_padding():
     a = dict(click_entities(click("c1", recipient=" Alice@Corp.Example ")["record"]))
     b = dict(click_entities(click("c9", recipient="alice@corp.example")["record"]))
@@ -168,6 +121,7 @@ def test_ids_are_stable_and_independent_of_case_and_padding():
     assert a["threatq_corporate_emails"]["address"] == "alice@corp.example"
 
 
+@pytest.mark.fast
 def test_entity_id_is_uuid5_of_the_joined_parts():
     for parts in (
         ("corporate_email", "alice@corp.example"),
@@ -177,6 +131,7 @@ def test_entity_id_is_uuid5_of_the_joined_parts():
         assert entity_id(*parts) == str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -194,6 +149,7 @@ def test_address(raw, expected):
     assert address(raw) == expected
 
 
+@pytest.mark.fast
 def test_title_says_who_clicked_what_from_whom():
     assert (
         title("bob@corp.example", "malware", "https://x.example/p", "eve@x.example")
@@ -204,11 +160,13 @@ def test_title_says_who_clicked_what_from_whom():
     assert long.endswith("…") and len(long) < 150
 
 
+@pytest.mark.fast
 def test_click_without_sender_recipient_or_url_still_is_an_incident():
     rows = list(click_entities({"id": "c1", "url": " ", "recipient": None, "sender": ""}))
     assert [stream for stream, _ in rows] == ["threatq_incidents"]
 
 
+@pytest.mark.fast
 def test_click_without_id_gets_a_stable_derived_one():
     record = click("c1")["record"]
     del record["id"]

@@ -84,6 +84,7 @@ def url_item(value: str, **extra) -> dict:
 # -- §2 auth --
 
 
+@pytest.mark.fast
 def test_every_password_grant_variant_and_client_credentials(sb):
     url = sb.url + "/api/token"
     answers = [
@@ -136,6 +137,7 @@ def test_every_password_grant_variant_and_client_credentials(sb):
     assert len({r.json()["access_token"] for r in answers}) == len(answers)
 
 
+@pytest.mark.fast
 def test_refresh_rotates_the_pair_and_revokes_the_old_one(sb):
     first = password_token(sb)
     r = requests.post(
@@ -165,6 +167,7 @@ def test_refresh_rotates_the_pair_and_revokes_the_old_one(sb):
     assert again.status_code == 400 and again.json()["error"] == "invalid_request"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("params", "body", "auth", "error"),
     [
@@ -190,8 +193,20 @@ def test_bad_credentials_are_400(sb, params, body, auth, error):
     assert r.json()["error"] == error and r.json()["message"]
 
 
+class FakeClock:
+    """Monotonic seconds that move only when a test says so (the stand-in's ``clock``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.fast
 def test_missing_unknown_and_expired_tokens_are_401():
-    with ThreatQSandbox(token_expiry=0.3) as sb:
+    clock = FakeClock()
+    with ThreatQSandbox(token_expiry=0.3, clock=clock) as sb:
         token = password_token(sb)
         assert token["expires_in"] == 0.3
         good = {"Authorization": "Bearer " + token["access_token"]}
@@ -199,13 +214,16 @@ def test_missing_unknown_and_expired_tokens_are_401():
         for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic eDp5"}):
             r = requests.get(sb.url + "/api/indicators", headers=headers)
             assert r.status_code == 401 and r.json() == {"errors": ["Unauthenticated."]}
-        time.sleep(0.35)
+        clock.now += 0.29
+        assert requests.get(sb.url + "/api/indicators", headers=good).status_code == 200
+        clock.now += 0.01
         assert requests.get(sb.url + "/api/indicators", headers=good).status_code == 401
         fresh = {"Authorization": "Bearer " + password_token(sb)["access_token"]}
         assert requests.post(sb.url + "/_debug/expire-tokens").status_code == 204
         assert requests.get(sb.url + "/api/objects", headers=fresh).status_code == 401
 
 
+@pytest.mark.fast
 def test_custom_credentials():
     creds = Credentials("ops@acme.example", "pw", "cid", "sec")
     with ThreatQSandbox(credentials=creds) as sb:
@@ -220,6 +238,7 @@ def test_custom_credentials():
 # -- §3 lookups --
 
 
+@pytest.mark.fast
 def test_lookups_resolve_by_name_with_shuffled_seeded_ids(api):
     names = {t["name"] for t in api.get("/indicator/types").json()["data"]}
     assert {"URL", "Email Address", "FQDN", "IP Address", "MD5", "SHA-256", "Filename"} <= names
@@ -265,6 +284,7 @@ def corporate(api: Api) -> list[dict]:
     return [o for o in api.get("/objects").json()["data"] if o["display_name"] == "Corporate Email"]
 
 
+@pytest.mark.fast
 def test_objects_lists_corporate_email_custom_or_absent(api):
     entries = corporate(api)
     assert [(o["name"], o["collection"]) for o in entries] == [(EMAIL, EMAIL)]
@@ -284,6 +304,7 @@ def test_objects_lists_corporate_email_custom_or_absent(api):
 # -- §1 envelopes, §4 creates --
 
 
+@pytest.mark.fast
 def test_envelopes_paging_sort_filters_and_with(api):
     made = api.post("/indicators", [url_item(f"https://x.example/{i}") for i in range(5)])
     assert made.status_code == 201 and made.json()["total"] == 5
@@ -301,6 +322,7 @@ def test_envelopes_paging_sort_filters_and_with(api):
     assert api.get("/nonsense").status_code == 404
 
 
+@pytest.mark.fast
 def test_single_creates(api):
     one = api.post(
         "/indicators",
@@ -326,6 +348,7 @@ def test_single_creates(api):
     assert event["type"]["name"] == "Spearphish" and event["happened_at"] == "2026-03-04 10:00:00"
 
 
+@pytest.mark.fast
 def test_bulk_consume_with_attributes_sources_and_links(api, sb):
     emails = api.post(
         f"/{EMAIL}/consume",
@@ -400,6 +423,7 @@ def test_bulk_consume_with_attributes_sources_and_links(api, sb):
     assert api.get(f"/{EMAIL}/{alice}/incident").json()["data"][0]["id"] == incident["id"]
 
 
+@pytest.mark.fast
 def test_consume_new_and_lean_consume(api):
     r = api.post(
         "/indicators/consume/new",
@@ -412,6 +436,7 @@ def test_consume_new_and_lean_consume(api):
         assert item == {"data": [{"id": 1, "value": "https://a.example/"}]}
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("item", "field"),
     [
@@ -435,6 +460,7 @@ def test_validation_errors_are_400_and_store_nothing(api, sb, item, field):
     assert sb.store.dump()["counts"]["indicators"] == 0
 
 
+@pytest.mark.fast
 def test_other_validation(api):
     assert api.post("/incident", {"description": "no value"}).json() == {
         "data": {"errors": {"value": ["The value field is required."]}}
@@ -456,6 +482,7 @@ def test_other_validation(api):
         assert r.status_code == 413 and "at most 3" in r.json()["errors"][0]
 
 
+@pytest.mark.fast
 def test_unknown_related_ids_are_per_item_errors(api, sb):
     api.post("/incident/consume", [{"value": "i1"}])
     r = api.post(
@@ -477,6 +504,7 @@ def test_unknown_related_ids_are_per_item_errors(api, sb):
 # -- §4.5, §5 dedup --
 
 
+@pytest.mark.fast
 def test_indicators_are_unique_on_type_and_value_in_any_case(api, sb):
     first = api.post(
         "/indicators",
@@ -514,6 +542,7 @@ def test_indicators_are_unique_on_type_and_value_in_any_case(api, sb):
     ]
 
 
+@pytest.mark.fast
 def test_url_normalising_switch():
     with ThreatQSandbox(normalize_urls=True) as s:
         api = Api(s)
@@ -525,6 +554,7 @@ def test_url_normalising_switch():
         assert kept.json()["data"][0]["value"] == "HTTPS://X.example/"
 
 
+@pytest.mark.fast
 def test_dedup_of_other_objects(api):
     def ids(collection: str, items: list[dict]) -> list[int]:
         return [i["id"] for i in api.post(f"/{collection}/consume", items).json()["data"]]
@@ -541,6 +571,7 @@ def test_dedup_of_other_objects(api):
         assert [i["id"] for i in made.json()["data"]] == [1, 2]
 
 
+@pytest.mark.fast
 def test_put_and_delete_objects(api):
     made = api.post("/indicators", url_item("https://a.example/")).json()["data"][0]
     r = api.put(f"/indicators/{made['id']}", {"status": {"name": "Whitelisted"}})
@@ -553,6 +584,7 @@ def test_put_and_delete_objects(api):
 # -- §6 context --
 
 
+@pytest.mark.fast
 def test_attribute_rows_post_get_put_delete(api):
     iid = api.post("/indicators", url_item("https://a.example/")).json()["data"][0]["id"]
     path = f"/indicators/{iid}/attributes"
@@ -573,6 +605,7 @@ def test_attribute_rows_post_get_put_delete(api):
     assert api.delete(f"{path}/{row['id']}").status_code == 404
 
 
+@pytest.mark.fast
 def test_duplicate_reposts_switch_duplicates_attributes_and_links():
     with ThreatQSandbox(duplicate_reposts=True) as s:
         api = Api(s)
@@ -590,6 +623,7 @@ def test_duplicate_reposts_switch_duplicates_attributes_and_links():
         assert api.get("/incident/1/indicators").json()["total"] == 3
 
 
+@pytest.mark.fast
 def test_sources_existing_flag_and_tags(api):
     iid = api.post("/indicators", url_item("https://a.example/")).json()["data"][0]["id"]
     first = api.post(f"/indicators/{iid}/sources", {"name": "Proofpoint TAP"})
@@ -609,6 +643,7 @@ def test_sources_existing_flag_and_tags(api):
 # -- §7 links --
 
 
+@pytest.mark.fast
 def test_links_single_pivot_both_ends_and_delete(api, sb):
     api.post("/incident/consume", [{"value": "i1"}, {"value": "i2"}])
     api.post("/indicators/consume", [url_item("https://a.example/")])
@@ -630,6 +665,7 @@ def test_links_single_pivot_both_ends_and_delete(api, sb):
     assert sb.store.dump()["counts"]["pivots"] == 1
 
 
+@pytest.mark.fast
 def test_relationship_limit_drops_links_and_flags_the_object():
     with ThreatQSandbox(relationship_limit=2) as s:
         api = Api(s)
@@ -648,6 +684,7 @@ def test_relationship_limit_drops_links_and_flags_the_object():
 # -- §12.9 faults --
 
 
+@pytest.mark.fast
 def test_maintenance_stretch_of_requests_covers_the_token_route():
     with ThreatQSandbox(maintenance=[Maintenance(requests=2, skip=1)]) as s:
         token = password_token(s)["access_token"]
@@ -672,12 +709,16 @@ def test_maintenance_stretch_of_requests_covers_the_token_route():
         assert [r.fault for r in s.requests] == [None, "maintenance", "maintenance", None]
 
 
+@pytest.mark.fast
 def test_maintenance_for_a_time_span():
-    with ThreatQSandbox() as s:
-        s.inject(Maintenance(seconds=0.3))
+    clock = FakeClock()
+    with ThreatQSandbox(clock=clock) as s:
+        s.inject(Maintenance(seconds=30))
         url = s.url + "/api/token"
         assert requests.post(url).status_code == 503
-        time.sleep(0.35)
+        clock.now += 29.9
+        assert requests.post(url).status_code == 503
+        clock.now += 0.1
         assert requests.post(url).status_code == 400
 
 
@@ -691,6 +732,7 @@ def consume_statuses(fault: Fault, calls: int = 12) -> tuple[list[int], int]:
         return codes, s.store.dump()["counts"]["incident"]
 
 
+@pytest.mark.fast
 def test_5xx_on_a_seeded_share_of_consume_calls():
     codes, stored = consume_statuses(Fault("status", status=502, percent=50, seed=3))
     assert codes == consume_statuses(Fault("status", status=502, percent=50, seed=3))[0]
@@ -698,6 +740,7 @@ def test_5xx_on_a_seeded_share_of_consume_calls():
     assert codes != consume_statuses(Fault("status", status=502, percent=50, seed=4))[0]
 
 
+@pytest.mark.fast
 def test_5xx_on_chosen_calls_before_or_after_applying():
     codes, stored = consume_statuses(Fault("status", status=500, count=2, skip=1), calls=4)
     assert (codes, stored) == ([201, 500, 500, 201], 2)
@@ -709,6 +752,7 @@ def test_5xx_on_chosen_calls_before_or_after_applying():
         assert requests.post(s.url + "/api/token").status_code == 400
 
 
+@pytest.mark.fast
 def test_errors_inside_a_2xx_body():
     with ThreatQSandbox(
         faults=[
@@ -725,6 +769,7 @@ def test_errors_inside_a_2xx_body():
         assert s.store.dump()["counts"]["incident"] == 1
 
 
+@pytest.mark.fast
 def test_per_item_errors_by_index_and_by_value():
     faults = [
         Fault("item-error", item=1, message="index"),
@@ -774,6 +819,7 @@ def test_slow_answers():
 # -- §12.10 introspection --
 
 
+@pytest.mark.fast
 def test_dump_route_and_request_log(api, sb):
     api.post(
         "/indicators/consume", [url_item("https://a.example/"), url_item("https://b.example/")]
@@ -792,6 +838,7 @@ def test_dump_route_and_request_log(api, sb):
 # -- the console script --
 
 
+@pytest.mark.fast
 def test_cli_parsers():
     f = parse_fault("502:20%@write", 9)
     assert (f.kind, f.status, f.percent, f.route, f.seed) == ("status", 502, 20.0, "write", 9)
@@ -832,8 +879,8 @@ def test_cli_serves_on_a_free_port():
         assert r.status_code == 200
     finally:
         proc.terminate()
-        proc.wait(timeout=5)
-    assert "POST /api/token" in proc.stderr.read()
+        _, err = proc.communicate(timeout=5)
+    assert "POST /api/token" in err
     help_text = subprocess.run(
         [sys.executable, "-m", "tap_proofpoint_tap.sandboxes.threatq.cli", "--help"],
         capture_output=True,

@@ -5,7 +5,11 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from tap_proofpoint_tap.windows import MIN_WINDOW, SAFETY_LAG, fmt, plan_windows
+
+pytestmark = pytest.mark.fast  # the window planner: pure functions
 
 NOW = datetime(2026, 3, 4, 12, 0, 30, 123456, tzinfo=timezone.utc)
 

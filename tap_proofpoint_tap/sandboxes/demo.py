@@ -23,6 +23,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -82,6 +83,7 @@ def main() -> None:
             },
             capture_output=True,
             text=True,
+            check=False,  # checked() reports a failed run with its errors
         )
         elapsed = time.monotonic() - started
         requests = sb.siem_requests()
@@ -97,7 +99,7 @@ def main() -> None:
         into_threatq(sb.url)
 
 
-def checked(proc: subprocess.CompletedProcess) -> list[dict]:
+def checked(proc: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     """The run's JSON log lines; a failed run ends the demo with its errors."""
     logs = [json.loads(line) for line in proc.stderr.split("\n") if line.startswith("{")]
     if proc.returncode != 0:
@@ -123,6 +125,7 @@ def into_threatq(siem_url: str) -> None:
             },
             capture_output=True,
             text=True,
+            check=False,  # checked() reports a failed run with its errors
         )
         elapsed = time.monotonic() - started
         logs = checked(proc)
@@ -142,7 +145,7 @@ def into_threatq(siem_url: str) -> None:
         print(f"  | {label:<{width}} | {counts[key]:>6} |")
 
 
-def report(before: dict[str, int], logs: list[dict]) -> None:
+def report(before: dict[str, int], logs: list[dict[str, Any]]) -> None:
     after = table_counts()
     print(f"\nDuckDB file {DATABASE}, schema proofpoint:")
     print(f"  {'table':<30}{'rows':>8}{'new':>8}")
@@ -161,11 +164,11 @@ def report(before: dict[str, int], logs: list[dict]) -> None:
             ("Most-clicking recipients", "recipient"),
         ):
             print(f"\n{title} (permitted clicks):")
-            rows = con.execute(
+            top = con.execute(
                 f"select {column}, count(*) as n from proofpoint.clicks_permitted "
                 f"group by 1 order by n desc, 1 limit 5"
             ).fetchall()
-            for value, count in rows:
+            for value, count in top:
                 print(f"  {count:>5}  {value}")
     print()
     for entry in logs:
@@ -189,11 +192,11 @@ def table_counts() -> dict[str, int]:
                 "select table_name from information_schema.tables where table_schema = 'proofpoint'"
             ).fetchall()
         }
-        return {
-            t: con.execute(f"select count(*) from proofpoint.{t}").fetchone()[0]
-            for t in TABLES
-            if t in present
-        }
+        counts = {}
+        for t in TABLES:
+            if t in present:
+                (counts[t],) = con.execute(f"select count(*) from proofpoint.{t}").fetchall()[0]
+        return counts
 
 
 def port_free(port: int) -> bool:

@@ -14,6 +14,7 @@ import random
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 STREAMS = ("clicks_permitted", "clicks_blocked", "messages_delivered", "messages_blocked")
 
@@ -112,6 +113,13 @@ _SUBJECTS = [
 ]
 _MODULES = ["av", "zerohour", "spf", "dkimv", "spam", "dmarc", "pdr", "urldefense", "sandbox"]
 _TENANT = "3183a23b-d9c3-4b1e-9a53-2b6b9a1d2c47"
+# Shares of events with a fact (each drawn from the event's generator, in this order).
+_CAMPAIGN_SHARE = 0.7  # threats that belong to a campaign
+_NO_SENDER_SHARE = 0.05  # threats whose sender is ""
+_ABSENT_CAMPAIGN_KEY_SHARE = 0.5  # clicks without a campaign that lack the key rather than null it
+_ACTOR_SHARE = 0.2  # message threats that name an actor
+_EXECUTIVE_ROUTE_SHARE = 0.1  # messages routed by the executives policy too
+_REWRITTEN_SHARE = 0.8  # messages completely rewritten
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,12 @@ class Settings:
     # Clicks on a URL of a message delivered earlier (same GUID, recipient and threat), as in a
     # tenant; the rest stand alone, as when the delivery is older than the data read.
     delivered_click_fraction: float = 0.6
+    # Shapes of the corpus (tests/samples) a tenant sends now and then, on every n-th event of
+    # each hour and stream (0: never), so every hour that has events has them: a field the
+    # schema does not declare (``type``, as Sumo Logic's feed carries it), which a reader keeps
+    # aside; and a click whose ``recipient`` is an array of several addresses.
+    undeclared_every: int = 10
+    several_recipients_every: int = 10
 
     def rate(self, stream: str) -> int:
         """Mean events per hour of ``stream``."""
@@ -138,7 +152,7 @@ class Settings:
 class Generated:
     """One event with the times the server needs: when it was created and became visible."""
 
-    event: dict
+    event: dict[str, Any]
     created: datetime
     visible: datetime
 
@@ -157,6 +171,7 @@ def generate_hour(settings: Settings, stream: str, hour: datetime) -> list[Gener
     while len(out) < count:
         created = hour + timedelta(milliseconds=rng.randrange(3_600_000))
         for event in make(rng, settings, stream, created):
+            _add_corpus_shapes(event, settings, stream, len(out))
             lag = timedelta(0)
             if rng.random() < settings.late_fraction:
                 lag = timedelta(seconds=rng.randrange(60, settings.max_lag_minutes * 60 + 1))
@@ -164,7 +179,26 @@ def generate_hour(settings: Settings, stream: str, hour: datetime) -> list[Gener
     return out[:count]
 
 
-def creation_time(event: dict) -> datetime:
+_TYPES = {
+    "clicks_permitted": "CLICK_PERMITTED",
+    "clicks_blocked": "CLICK_BLOCKED",
+    "messages_delivered": "MESSAGE_DELIVERED",
+    "messages_blocked": "MESSAGE_BLOCKED",
+}
+
+
+def _add_corpus_shapes(event: dict[str, Any], settings: Settings, stream: str, n: int) -> None:
+    """Give the ``n``-th event of an hour the corpus's rarer shapes (see ``Settings``); the
+    extra recipients come from the event's own generator, so every other draw stays as it was."""
+    if settings.undeclared_every and n % settings.undeclared_every == 0:
+        event["type"] = _TYPES[stream]
+    every = settings.several_recipients_every
+    if stream.startswith("clicks") and every and n % every == every // 2:
+        extra = random.Random(f"{event['id']}|recipients")
+        event["recipient"] = [event["recipient"], _person(extra), _person(extra)]
+
+
+def creation_time(event: dict[str, Any]) -> datetime:
     """The later of the click/message time and the threat time(s): the window an event is in."""
     times = [event.get("clickTime") or event.get("messageTime")]
     times.append(event.get("threatTime"))
@@ -211,18 +245,18 @@ def _person(rng: random.Random) -> str:
     return f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}@{rng.choice(_CORP_DOMAINS)}"
 
 
-def _threat(rng: random.Random, settings: Settings) -> dict:
+def _threat(rng: random.Random, settings: Settings) -> dict[str, Any]:
     """A condemned URL from a bounded pool (so URLs are clicked repeatedly), with its facts."""
     return _pooled_threat(settings.seed, rng.randrange(400))
 
 
 @functools.lru_cache(maxsize=4096)
-def _pooled_threat(seed: int, n: int) -> dict:
+def _pooled_threat(seed: int, n: int) -> dict[str, Any]:
     pool = random.Random(f"{seed}|threat|{n}")
     domain = pool.choice(_BAD_DOMAINS)
     url = f"https://{domain}/{pool.choice(_PATHS)}{_hex(pool, 10)}"
-    campaign = _uuid(pool) if pool.random() < 0.7 else None
-    sender = "" if pool.random() < 0.05 else f"{pool.choice(_FIRST)}@{domain}"
+    campaign = _uuid(pool) if pool.random() < _CAMPAIGN_SHARE else None
+    sender = "" if pool.random() < _NO_SENDER_SHARE else f"{pool.choice(_FIRST)}@{domain}"
     return {
         "url": url,
         "threatID": _hex(pool),
@@ -237,7 +271,9 @@ def _status(rng: random.Random) -> str:
     return rng.choices(("active", "cleared", "falsePositive"), (80, 15, 5))[0]
 
 
-def _click(rng: random.Random, settings: Settings, stream: str, created: datetime) -> list[dict]:
+def _click(
+    rng: random.Random, settings: Settings, stream: str, created: datetime
+) -> list[dict[str, Any]]:
     threat = _threat(rng, settings)
     if rng.random() < settings.retroactive_fraction:
         # Clicked first, condemned later: the event appears in the window of the threat time.
@@ -266,14 +302,14 @@ def _click(rng: random.Random, settings: Settings, stream: str, created: datetim
         "messageID": f"<{_hex(rng, 24)}@{threat['url'].split('/')[2]}>",
     }
     _link_to_delivery(event, settings, click_time)
-    if event["campaignId"] is None and rng.random() < 0.5:
+    if event["campaignId"] is None and rng.random() < _ABSENT_CAMPAIGN_KEY_SHARE:
         del event["campaignId"]  # seen: the key is sometimes absent rather than null
     if settings.documented_shapes:
         event["classification"] = event["classification"].upper()
     return [event]
 
 
-def _link_to_delivery(event: dict, settings: Settings, click_time: datetime) -> None:
+def _link_to_delivery(event: dict[str, Any], settings: Settings, click_time: datetime) -> None:
     """Make the click one on a URL of a message delivered up to 6 hours before it.
 
     Its own generator (seeded by the click's id) picks the message, so the other fields and
@@ -313,13 +349,15 @@ def _link_to_delivery(event: dict, settings: Settings, click_time: datetime) -> 
 
 
 @functools.lru_cache(maxsize=256)
-def _delivered_hour(settings: Settings, hour: datetime) -> list[dict]:
+def _delivered_hour(settings: Settings, hour: datetime) -> list[dict[str, Any]]:
     """The delivered messages created in ``hour``, in the shape of the current API."""
     undocumented = replace(settings, documented_shapes=False)
     return [g.event for g in generate_hour(undocumented, "messages_delivered", hour)]
 
 
-def _message(rng: random.Random, settings: Settings, stream: str, created: datetime) -> list[dict]:
+def _message(
+    rng: random.Random, settings: Settings, stream: str, created: datetime
+) -> list[dict[str, Any]]:
     blocked = stream == "messages_blocked"
     threats = [_threat(rng, settings) for _ in range(rng.choice((1, 1, 1, 2)))]
     retro = rng.random() < settings.retroactive_fraction
@@ -345,7 +383,7 @@ def _message(rng: random.Random, settings: Settings, stream: str, created: datet
                 "threatType": kind,
                 "detectionType": rng.choice((None, "URL_DEFENSE", "SANDBOX", "PHISH")),
                 "actors": [{"id": _uuid(rng), "name": "TA" + str(rng.randrange(400, 600))}]
-                if rng.random() < 0.2
+                if rng.random() < _ACTOR_SHARE
                 else [],
             }
         )
@@ -395,7 +433,8 @@ def _message(rng: random.Random, settings: Settings, stream: str, created: datet
         "subject": rng.choice(_SUBJECTS).format(n=rng.randrange(1, 99)),
         "quarantineFolder": rng.choice(("Phish", "Malware", "Definite Spam")) if blocked else None,
         "quarantineRule": rng.choice(("phish", "module.sandbox.threat")) if blocked else None,
-        "policyRoutes": ["default_inbound"] + (["executives"] if rng.random() < 0.1 else []),
+        "policyRoutes": ["default_inbound"]
+        + (["executives"] if rng.random() < _EXECUTIVE_ROUTE_SHARE else []),
         "modulesRun": sorted(rng.sample(_MODULES, rng.randrange(3, 8))),
         "messageSize": rng.randrange(2_000, 400_000),
         "headerFrom": f'"{sender.split("@")[0].title()}" <{sender}>',
@@ -406,7 +445,7 @@ def _message(rng: random.Random, settings: Settings, stream: str, created: datet
         "toAddresses": recipients,
         "xmailer": rng.choice((None, "Microsoft Outlook 16.0", "PHPMailer 6.1")),
         "messageParts": parts,
-        "completelyRewritten": rng.random() < 0.8,
+        "completelyRewritten": rng.random() < _REWRITTEN_SHARE,
         "QID": qid,
         "GUID": guid,
         "sender": sender,
@@ -446,7 +485,7 @@ def _message(rng: random.Random, settings: Settings, stream: str, created: datet
     return events
 
 
-def _documented(event: dict) -> dict:
+def _documented(event: dict[str, Any]) -> dict[str, Any]:
     """The older documented shape: string addresses, ``clusterId``, string booleans, no ``id``."""
     doc = {k: v for k, v in event.items() if k not in ("id", "cluster")}
     doc["clusterId"] = event["cluster"]

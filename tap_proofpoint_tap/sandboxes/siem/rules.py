@@ -6,11 +6,14 @@ kept here as constants so that a client never depends on their exact wording.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import pendulum
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 TOO_OLD = (
     "The requested start time is too far into the past. "
@@ -137,7 +140,7 @@ def _check_age(window: Window, now: datetime, text: str) -> None:
 
 def _parse_interval(value: str) -> Window:
     parts = value.split("/")
-    if len(parts) != 2:
+    if len(parts) != 2:  # noqa: PLR2004  (start/end, start/duration or duration/end)
         raise ApiError(400, f"Invalid interval: {value}")
     first, second = (part.strip() for part in parts)
     if first.upper().startswith("P") and second.upper().startswith("P"):
@@ -155,7 +158,7 @@ def _parse_time(value: str) -> datetime:
     # A '+' offset sent unencoded arrives as a space: accept it as the real service does.
     text = value.strip().replace(" ", "+")
     try:
-        parsed = pendulum.parse(text, strict=False)
+        parsed: object = pendulum.parse(text, strict=False)
     except (ValueError, pendulum.parsing.exceptions.ParserError):
         raise ApiError(400, f"Invalid time: {value}") from None
     if not isinstance(parsed, datetime):

@@ -7,16 +7,19 @@ import collections
 import random
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from tap_proofpoint_tap.sandboxes.siem import rules
 from tap_proofpoint_tap.sandboxes.siem.clock import Clock
 from tap_proofpoint_tap.sandboxes.siem.generator import Settings
 from tap_proofpoint_tap.sandboxes.siem.store import EventStore
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 HOST = "127.0.0.1"
 ENDPOINTS: dict[str, tuple[str, ...]] = {
@@ -102,7 +105,7 @@ class Sandbox:
         rate_limit: int = 1800,
         current_lag: timedelta = timedelta(seconds=60),
         faults: list[Fault] | None = None,
-        log_stream=None,
+        log_stream: TextIO | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.clock = clock or Clock()
@@ -131,7 +134,11 @@ class Sandbox:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: stop() (server.shutdown) waits for the loop's next poll, which
+        # the default half second makes the longest part of a short test.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), daemon=True
+        )
         self._thread.start()
         return self
 
@@ -156,7 +163,7 @@ class Sandbox:
 
     # -- the request pipeline (called from the handler's threads) --
 
-    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:  # noqa: PLR0911
         split = urlsplit(handler.path)
         path, params = split.path, parse_qs(split.query, keep_blank_values=True)
         now = self.clock.now()
@@ -244,18 +251,24 @@ class Sandbox:
 
 
 def _send(
-    handler,
+    handler: BaseHTTPRequestHandler,
     status: int,
     body: bytes | Iterable[bytes],
-    headers: dict | None = None,
+    headers: dict[str, Any] | None = None,
     length: int | None = None,
 ) -> None:
     """Answer with ``body`` or its pieces; ``length`` (default: the body's) may overstate it."""
-    pieces = [body] if isinstance(body, bytes) else body
+    if isinstance(body, bytes):
+        pieces: Iterable[bytes] = [body]
+        size = len(body) if length is None else length
+    elif length is None:
+        raise TypeError("a body sent in pieces needs its length")
+    else:
+        pieces, size = body, length
     handler.send_response(status)
     for key, value in {"Content-Type": "text/plain", **(headers or {})}.items():
         handler.send_header(key, value)
-    handler.send_header("Content-Length", str(len(body) if length is None else length))
+    handler.send_header("Content-Length", str(size))
     handler.end_headers()
     for piece in pieces:
         handler.wfile.write(piece)

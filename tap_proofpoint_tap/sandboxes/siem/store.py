@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import random
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from tap_proofpoint_tap.sandboxes.siem.generator import (
     STREAMS,
@@ -18,6 +17,10 @@ from tap_proofpoint_tap.sandboxes.siem.generator import (
 )
 from tap_proofpoint_tap.sandboxes.siem.rules import Window
 
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Iterator
+
 HOUR = timedelta(hours=1)
 PIECE = 1000  # events per piece of a response body
 
@@ -26,7 +29,7 @@ PIECE = 1000  # events per piece of a response body
 class Stored:
     """An event with its times, its filter facts and its JSON (one variant per part order)."""
 
-    event: dict
+    event: dict[str, Any]
     created: datetime
     visible: datetime
     statuses: frozenset[str]
@@ -63,7 +66,7 @@ class EventStore:
     def add(
         self,
         stream: str,
-        event: dict,
+        event: dict[str, Any],
         visible: datetime | None = None,
         created: datetime | None = None,
         statuses: frozenset[str] | None = None,
@@ -156,12 +159,12 @@ def _pieces(parts: list[bytes | list[bytes]]) -> Iterator[bytes]:
             yield (b"," if start else b"") + b",".join(part[start : start + PIECE])
 
 
-def _list(value: object) -> list:
+def _list(value: object) -> list[Any]:
     """Events added by hand (fuzzing) may hold anything where a list belongs."""
     return value if isinstance(value, list) else []
 
 
-def _dump(event: dict) -> bytes:
+def _dump(event: dict[str, Any]) -> bytes:
     try:
         return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
     except UnicodeEncodeError:  # lone surrogates (fuzzing) can only travel as \u escapes

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from tap_proofpoint_tap.sandboxes.threatq.lookups import ObjectType
+if TYPE_CHECKING:
+    from tap_proofpoint_tap.sandboxes.threatq.lookups import ObjectType
 
 Ref = tuple[str, int]
 DEFAULT_PORTS = {"http": 80, "https": 443}

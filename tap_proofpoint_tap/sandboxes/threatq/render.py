@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups
-from tap_proofpoint_tap.sandboxes.threatq.records import AttributeRow, Pivot, Record, SourceLink
+if TYPE_CHECKING:
+    from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups
+    from tap_proofpoint_tap.sandboxes.threatq.records import AttributeRow, Pivot, Record, SourceLink
 
 NAMED_BY_CODE = frozenset(
     {"indicators", "events", "adversaries", "attachments", "signatures", "tasks"}

@@ -6,18 +6,15 @@ Shapes follow threatq-api.md §3 to §7. Every route returns a ``Reply``; failur
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tap_proofpoint_tap.sandboxes.threatq.envelope import HttpError, Reply, embeds, matches, page
-from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups, ObjectType
-from tap_proofpoint_tap.sandboxes.threatq.records import Record
 from tap_proofpoint_tap.sandboxes.threatq.render import (
     render_attribute,
     render_pivot,
     render_record,
     render_source,
 )
-from tap_proofpoint_tap.sandboxes.threatq.store import Store
 from tap_proofpoint_tap.sandboxes.threatq.validate import (
     Invalid,
     Item,
@@ -28,6 +25,11 @@ from tap_proofpoint_tap.sandboxes.threatq.validate import (
     tags,
     text,
 )
+
+if TYPE_CHECKING:
+    from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups, ObjectType
+    from tap_proofpoint_tap.sandboxes.threatq.records import Record
+    from tap_proofpoint_tap.sandboxes.threatq.store import Store
 
 
 def _allow(method: str, *allowed: str) -> None:
@@ -75,7 +77,7 @@ class Api:
         except HttpError as error:
             return Reply(error.status, error.body)
 
-    def _route(
+    def _route(  # noqa: PLR0911  (one return per route)
         self,
         method: str,
         parts: list[str],
@@ -117,7 +119,7 @@ class Api:
         raise HttpError(404, "Not Found")
 
     def _lookup(self, method: str, parts: list[str], params: dict[str, str], body: Any) -> Reply:
-        tables = {
+        tables: dict[tuple[str, str], list[dict[str, Any]]] = {
             ("indicator", "types"): self.lookups.indicator_types,
             ("indicator", "statuses"): self.lookups.statuses,
             ("event", "types"): self.lookups.event_types,
@@ -125,7 +127,7 @@ class Api:
         rows = tables.get((parts[0], parts[1]))
         if rows is None:
             raise HttpError(404, "Not Found")
-        if len(parts) == 3:
+        if len(parts) == 3:  # noqa: PLR2004  (<type>/<table>/<id>: one row)
             _allow(method, "GET")
             row = next((r for r in rows if str(r["id"]) == parts[2]), None)
             if row is None:
@@ -183,7 +185,7 @@ class Api:
         for i, raw in enumerate(entries):
             try:
                 parsed.append(parse(raw, otype, self.lookups, self.store.collections))
-            except Invalid as error:
+            except Invalid as error:  # noqa: PERF203  (names the item; a 400 ends the loop)
                 if len(entries) > 1:
                     error.errors = {
                         k: [f"{m} (item {i})" for m in v] for k, v in error.errors.items()

@@ -7,11 +7,11 @@ import binascii
 import json
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from tap_proofpoint_tap.sandboxes.threatq.auth import Credentials, TokenError, Tokens
@@ -21,6 +21,9 @@ from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups
 from tap_proofpoint_tap.sandboxes.threatq.records import Policy
 from tap_proofpoint_tap.sandboxes.threatq.routes import Api
 from tap_proofpoint_tap.sandboxes.threatq.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 HOST = "127.0.0.1"
 PROXY_PAGE = (
@@ -80,7 +83,9 @@ class ThreatQSandbox:
 
     ``port`` 0 picks a free port. The switches (``duplicate_reposts``, ``normalize_urls``,
     ``incident_dedup``, ``relationship_limit``) are ``Policy``'s; ``max_items`` and
-    ``lean_consume`` are ``Api``'s. ``now`` is the store's clock (for ``touched_at``).
+    ``lean_consume`` are ``Api``'s. ``now`` is the store's clock (for ``touched_at``);
+    ``clock`` (monotonic seconds) times token lifetimes and maintenance stretches given in
+    seconds, so that a test can move it on instead of waiting.
     """
 
     def __init__(
@@ -102,6 +107,7 @@ class ThreatQSandbox:
         faults: list[Fault] | None = None,
         maintenance: list[Maintenance] | None = None,
         now: Callable[[], datetime] | None = None,
+        clock: Callable[[], float] = time.monotonic,
         log_stream: TextIO | None = None,
     ) -> None:
         self.lookups = Lookups(
@@ -112,7 +118,8 @@ class ThreatQSandbox:
         )
         policy = Policy(duplicate_reposts, normalize_urls, incident_dedup, relationship_limit)
         self.store = Store(self.lookups, policy, now)
-        self.tokens = Tokens(credentials or Credentials(), token_expiry, seed)
+        self.tokens = Tokens(credentials or Credentials(), token_expiry, seed, clock=clock)
+        self._clock = clock
         self.api = Api(self.lookups, self.store, max_items=max_items, lean_consume=lean_consume)
         self.faults: list[Fault] = list(faults or [])
         self.maintenance: list[Maintenance] = list(maintenance or [])
@@ -149,7 +156,10 @@ class ThreatQSandbox:
         """Add faults or maintenance stretches; each acts on the requests it names, then idles."""
         with self._lock:
             for fault in faults:
-                (self.maintenance if isinstance(fault, Maintenance) else self.faults).append(fault)
+                if isinstance(fault, Maintenance):
+                    self.maintenance.append(fault)
+                else:
+                    self.faults.append(fault)
 
     def requests_to(
         self,
@@ -165,7 +175,7 @@ class ThreatQSandbox:
 
     # -- the request pipeline (called from the handler's threads) --
 
-    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:  # noqa: PLR0911
         split = urlsplit(handler.path)
         path = split.path
         params = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
@@ -203,7 +213,7 @@ class ThreatQSandbox:
         if path.startswith("/_debug/"):
             return answer(self._debug(method, path))
         with self._lock:
-            down = [m.take(time.monotonic()) for m in self.maintenance]
+            down = [m.take(self._clock()) for m in self.maintenance]
             values = _names(body)
             hits = [f for f in self.faults if f.take(method, path, values)]
         if any(down):
@@ -274,7 +284,7 @@ def _send(handler: BaseHTTPRequestHandler, reply: Reply, html: str | None) -> No
         payload, content_type = json.dumps(reply.body).encode(), "application/json"
     handler.send_response(reply.status)
     handler.send_header("Content-Type", content_type)
-    if reply.status == 401:
+    if reply.status == HTTPStatus.UNAUTHORIZED:
         handler.send_header("WWW-Authenticate", "Bearer")
     handler.send_header("Content-Length", str(len(payload)))
     handler.end_headers()

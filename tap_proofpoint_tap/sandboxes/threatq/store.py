@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups, ObjectType
 from tap_proofpoint_tap.sandboxes.threatq.records import (
     AttributeRow,
     Pivot,
@@ -24,6 +22,11 @@ from tap_proofpoint_tap.sandboxes.threatq.records import (
 )
 from tap_proofpoint_tap.sandboxes.threatq.render import render_pivot, render_record
 from tap_proofpoint_tap.sandboxes.threatq.validate import Attribute, Invalid, Item, Source
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups, ObjectType
 
 UNDEDUPLICATED = frozenset({"events", "tasks", "attachments"})
 
@@ -108,7 +111,9 @@ class Store:
             self._normalise(otype, fields)
             key = self._key(otype, fields)
             now = self.stamp()
-            found = item.target_id if item.target_id is not None else self._keys.get(key)
+            found = item.target_id
+            if found is None and key is not None:
+                found = self._keys.get(key)
             record = self.get(otype.collection, found) if found is not None else None
             existed = record is not None
             if record is None:
@@ -302,7 +307,7 @@ class Store:
     def dump(self) -> dict[str, Any]:
         """Everything stored: objects with attributes (and their sources), sources, tags; pivots."""
         with self.lock:
-            objects = {}
+            objects: dict[str, list[dict[str, Any]]] = {}
             for collection, records in self.records.items():
                 objects[collection] = []
                 for record in records.values():

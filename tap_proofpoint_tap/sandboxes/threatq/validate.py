@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups, ObjectType
+if TYPE_CHECKING:
+    from tap_proofpoint_tap.sandboxes.threatq.lookups import Lookups, ObjectType
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 DEFAULT_STATUS = "Review"
@@ -95,8 +96,8 @@ def sources(name: str, raw: Any) -> list[Source]:
     if not isinstance(raw, list):
         raise Invalid(name, f"The {name} must be an array.")
     out = []
-    for i, entry in enumerate(raw):
-        entry = {"name": entry} if isinstance(entry, str) else entry
+    for i, given in enumerate(raw):
+        entry = {"name": given} if isinstance(given, str) else given
         if not isinstance(entry, dict):
             raise Invalid(f"{name}.{i}", "Each source must be an object with a name.")
         out.append(
@@ -156,14 +157,14 @@ def _lookup(
         wanted = raw[f"{name}_id"]
         if not any(row["id"] == wanted for row in rows):
             raise Invalid(f"{name}_id", f"The selected {name} id is invalid.")
-        return wanted
+        return cast("int", wanted)
     label = _named(raw, name) or default
     if label is None:
         raise Invalid(f"{name}_id", f"The {name} id field is required.")
     found = by_name(text(name, label))
     if found is None:
         raise Invalid(name, f"The selected {name} is invalid.")
-    return found["id"]
+    return cast("int", found["id"])
 
 
 def parse(raw: Any, otype: ObjectType, lookups: Lookups, collections: frozenset[str]) -> Item:
