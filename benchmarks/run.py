@@ -189,7 +189,7 @@ def run_all(
         return run_in(args, url, small, large, mixed, Path(folder))
 
 
-def run_in(  # noqa: PLR0912
+def run_in(
     args: argparse.Namespace, url: str, small: str, large: str, mixed: str, work: Path
 ) -> dict[str, Measure]:
     config = {"principal": "sandbox-principal", "secret": "sandbox-secret", "api_url": url}

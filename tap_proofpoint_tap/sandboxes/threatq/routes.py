@@ -185,7 +185,7 @@ class Api:
         for i, raw in enumerate(entries):
             try:
                 parsed.append(parse(raw, otype, self.lookups, self.store.collections))
-            except Invalid as error:  # noqa: PERF203  (names the item; a 400 ends the loop)
+            except Invalid as error:
                 if len(entries) > 1:
                     error.errors = {
                         k: [f"{m} (item {i})" for m in v] for k, v in error.errors.items()
