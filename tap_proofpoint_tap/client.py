@@ -77,6 +77,7 @@ class SiemStream(FastRecordStream):
     # cost time (about half of it, measured in benchmarks/).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    @override
     def __init__(self, tap: Tap, *, shared: Shared) -> None:
         super().__init__(tap=tap)
         self.shared = shared

@@ -29,6 +29,7 @@ Record = dict[str, Any]
 class FastRecordStream(RESTStream[None]):
     """A REST stream whose RECORD messages take the short path when nothing would change."""
 
+    @override
     def __init__(self, tap: Tap) -> None:
         super().__init__(tap=tap)
         writer = tap.message_writer

@@ -26,6 +26,7 @@ if sys.platform != "win32":
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader, MsgSpecWriter, enc_hook
 from singer_sdk.singerlib import Message, StateMessage
+from typing_extensions import override
 
 __all__ = ["MsgSpecReader", "StateFlushingWriter", "record_envelope"]
 
@@ -43,6 +44,7 @@ class StateFlushingWriter(MsgSpecWriter):
         _widen_pipe(sys.stdout)
         atexit.register(self.flush)
 
+    @override
     def write_message(self, message: Message | dict[str, Any]) -> None:
         """Write a message; a dict is written as it is (a mapper passing messages through)."""
         if isinstance(message, dict):

@@ -117,6 +117,7 @@ class TapProofpointTap(Tap):
         ),
     ).to_dict()
 
+    @override
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
         try:
             super().__init__(*args, validate_config=validate_config, **kwargs)
@@ -136,6 +137,7 @@ class TapProofpointTap(Tap):
         if isinstance(kwargs.get("catalog"), dict):
             check_catalog(kwargs["catalog"], STREAM_NAMES)
 
+    @override
     def load_state(self, state: dict[str, Any]) -> None:
         """Refuse a state whose bookmarks are not times, naming the stream, before any request."""
         bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
@@ -257,6 +259,7 @@ class TapProofpointTap(Tap):
         return True
 
     @classmethod
+    @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """``--test`` ends with one line and exit 1 on a :class:`TapError`, as a sync does."""
         try:
@@ -266,6 +269,7 @@ class TapProofpointTap(Tap):
             ctx.exit(1)
 
     @classmethod
+    @override
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
         """Check each --config file first, so a broken one gets a line, not a traceback."""
         for path in value:
@@ -277,6 +281,7 @@ class TapProofpointTap(Tap):
         return super().cb_config(ctx, param, value)
 
     @classmethod
+    @override
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
         """Run the CLI; a :class:`TapError` ends it with its one-line message and exit 1."""
         try:
