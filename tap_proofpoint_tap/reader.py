@@ -176,6 +176,9 @@ class WindowReader:
                 # at once: a cut body fails there too, anything else valid JSON is not lost.
                 refused = isinstance(error, _StreamParseError) and not whole
                 whole = whole or refused
+                # The server may close the connection of a failed try after its answer: the
+                # next try opens a new one rather than spend a try on a dead connection.
+                transport.session.close()
                 if attempt >= tries:
                     raise UnavailableError(
                         f"{self.endpoint.label}: Proofpoint did not serve {window.interval} "
