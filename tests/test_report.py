@@ -30,7 +30,7 @@ pytest.importorskip("altair")
 
 from PIL import Image  # noqa: E402
 
-from tap_proofpoint_tap.report import charts  # noqa: E402
+from tap_proofpoint_tap.report import style  # noqa: E402
 from tap_proofpoint_tap.report.render import CHARTS, PNG_SCALE  # noqa: E402
 from tap_proofpoint_tap.report.table import work_queue_table  # noqa: E402
 
@@ -399,7 +399,7 @@ def test_browser_screenshot_shows_the_charts(written, tmp_path):
         )
 
     # Bar fills only the charts paint: the page's own CSS uses none of these colours.
-    for colour in (charts.CLASSIFICATION_COLOURS["phish"], charts.STAGE_COLOURS[1], "#d94801"):
+    for colour in (style.CLASSIFICATION_COLOURS["phish"], style.STAGE_COLOURS[1], "#d94801"):
         assert near(colour) > 500, f"hardly any {colour} in the screenshot: charts not drawn"
 
 

@@ -7,118 +7,29 @@ same-sized chart with a "no data" note instead of an exception.
 
 from __future__ import annotations
 
-import statistics
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import altair as alt
 
+from tap_proofpoint_tap.report.style import (
+    CLASSIFICATION_COLOURS,
+    LATENCY_TICKS,
+    NOT_RETROACTIVE,
+    RETROACTIVE,
+    STAGE_COLOURS,
+    STAGES,
+    THREAT_MIX,
+    classification_scale,
+    data,
+    epoch_ms,
+    no_data,
+    quantiles,
+    short,
+    sized,
+)
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from tap_proofpoint_tap.report.queries import Row
-
-WIDTH = 900
-HEIGHTS = {
-    "clicks_per_day": 360,
-    "click_latency": 360,
-    "retroactive_exposure": 460,
-    "threat_funnel": 560,
-    "top_clickers": 440,
-    "most_attacked": 440,
-}
-
-# Fixed colours per classification, the same in every chart; unknown labels get spare colours.
-CLASSIFICATION_COLOURS = {
-    "malware": "#c0392b",
-    "phish": "#e67e22",
-    "impostor": "#8e44ad",
-    "spam": "#7f8c8d",
-    "other": "#2c7fb8",
-    "unknown": "#bdc3c7",
-}
-SPARE_COLOURS = ("#1b9e77", "#66a61e", "#e6ab02", "#a6761d", "#e7298a", "#17becf")
-STAGES = (
-    ("recipients_targeted", "targeted"),
-    ("recipients_delivered", "delivered"),
-    ("recipients_blocked", "blocked"),
-    ("recipients_clicked", "clicked"),
-    ("recipients_permitted", "click permitted"),
-)
-STAGE_COLOURS = ("#9ecae1", "#4292c6", "#74c476", "#fd8d3c", "#d94801")
-THREAT_MIX = (
-    ("malware_threats", "malware"),
-    ("phish_threats", "phish"),
-    ("spam_threats", "spam"),
-    ("impostor_threats", "impostor"),
-    ("other_threats", "other"),
-)
-LATENCY_TICKS = (0, 1, 5, 15, 60, 240, 1440, 10080, 43200)  # minutes: up to a month
-RETROACTIVE = "clicked before the threat was known (retroactive)"
-NOT_RETROACTIVE = "threat known before the click"
-
-
-def _data(values: list[dict[str, Any]]) -> alt.Data:
-    """Inline rows for a chart (altair's generated classes carry no annotations)."""
-    return alt.Data(values=values)  # type: ignore[no-untyped-call]
-
-
-def _sized(chart: Any, name: str, title: str | alt.TitleParams) -> Any:
-    """The chart at its fixed size, title and white background (PNGs are not transparent)."""
-    return chart.properties(
-        width=WIDTH,
-        height=HEIGHTS[name],
-        title=title,
-        background="white",
-        padding=10,
-        autosize=alt.AutoSizeParams(type="fit", contains="padding"),
-    )
-
-
-def no_data(name: str, title: str | alt.TitleParams, note: str) -> alt.Chart:
-    """The chart's frame with a note where the marks would be: an empty mart is not an error."""
-    chart = (
-        alt.Chart(_data([{"note": note}]))
-        .mark_text(fontSize=16, color="#666666")
-        .encode(
-            text="note:N",
-            x=alt.value(WIDTH / 2),
-            y=alt.value(HEIGHTS[name] / 2 - 20),
-        )
-    )
-    sized: alt.Chart = _sized(chart, name, title)
-    return sized
-
-
-def classification_scale(labels: Sequence[str]) -> alt.Scale:
-    """Known classifications in a fixed order and colour, then any others (e.g. ``toad``)."""
-    present = set(labels)
-    known = [name for name in CLASSIFICATION_COLOURS if name in present]
-    extra = sorted(present - set(CLASSIFICATION_COLOURS))
-    colours = [CLASSIFICATION_COLOURS[name] for name in known]
-    colours += [SPARE_COLOURS[i % len(SPARE_COLOURS)] for i in range(len(extra))]
-    return alt.Scale(domain=known + extra, range=colours)
-
-
-def quantiles(values: Sequence[float]) -> tuple[float, float] | None:
-    """(median, p90) by linear interpolation, as DuckDB's quantile_cont, or None if empty."""
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0], values[0]
-    p90 = statistics.quantiles(values, n=10, method="inclusive")[8]
-    return statistics.median(values), p90
-
-
-def _epoch_ms(iso: str) -> float:
-    """An ISO 8601 UTC string as epoch milliseconds (what Vega takes for a time domain)."""
-    moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    return moment.timestamp() * 1000
-
-
-def _short(text: str | None, limit: int = 48) -> str:
-    text = text or "?"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def clicks_per_day(rows: list[Row]) -> Any:
@@ -137,7 +48,7 @@ def clicks_per_day(rows: list[Row]) -> Any:
     ]
     scale = classification_scale([row["classification"] for row in rows])
     bars = (
-        alt.Chart(_data(values))
+        alt.Chart(data(values))
         .mark_bar()
         .encode(
             x=alt.X("day:O", title="day (UTC)", axis=alt.Axis(labelAngle=-45)),
@@ -152,8 +63,8 @@ def clicks_per_day(rows: list[Row]) -> Any:
             tooltip=["day:O", "disposition:N", "classification:N", "events:Q"],
         )
     )
-    zero = alt.Chart(_data([{"zero": 0}])).mark_rule(color="#333333").encode(y="zero:Q")
-    return _sized(alt.layer(bars, zero), name, title)
+    zero = alt.Chart(data([{"zero": 0}])).mark_rule(color="#333333").encode(y="zero:Q")
+    return sized(alt.layer(bars, zero), name, title)
 
 
 def click_latency(rows: list[Row]) -> Any:
@@ -176,7 +87,7 @@ def click_latency(rows: list[Row]) -> Any:
     top = max(row["minutes_to_click"] for row in rows)
     ticks = [tick for tick in LATENCY_TICKS if tick <= max(top, 1)]
     ecdf = (
-        alt.Chart(_data(rows))
+        alt.Chart(data(rows))
         .transform_window(
             share="cume_dist()",
             sort=[alt.SortField("minutes_to_click")],
@@ -208,7 +119,7 @@ def click_latency(rows: list[Row]) -> Any:
             ),
         )
     )
-    marks = _data(
+    marks = data(
         [
             {"minutes": median, "label": f"median {median:.1f} min"},
             {"minutes": p90, "label": f"p90 {p90:.1f} min"},
@@ -220,7 +131,7 @@ def click_latency(rows: list[Row]) -> Any:
         .mark_text(align="left", dx=4, color="#333333")
         .encode(x="minutes:Q", y=alt.datum(0.03), text="label:N")
     )
-    return _sized(alt.layer(ecdf, rules, labels), name, title)
+    return sized(alt.layer(ecdf, rules, labels), name, title)
 
 
 def retroactive_exposure(rows: list[Row]) -> Any:
@@ -236,14 +147,14 @@ def retroactive_exposure(rows: list[Row]) -> Any:
         "after the click (threat time later than click time). Times in UTC.",
     )
     times = [row["click_time"] for row in rows] + [row["threat_time"] for row in rows]
-    low, high = _epoch_ms(min(times)), _epoch_ms(max(times))
+    low, high = epoch_ms(min(times)), epoch_ms(max(times))
     margin = max((high - low) * 0.02, 60_000)
     domain = [low - margin, high + margin]
     values = [
         {**row, "kind": RETROACTIVE if row["is_retroactive"] else NOT_RETROACTIVE} for row in rows
     ]
     points = (
-        alt.Chart(_data(values))
+        alt.Chart(data(values))
         .mark_circle(size=36, opacity=0.7)
         .encode(
             x=alt.X(
@@ -275,11 +186,11 @@ def retroactive_exposure(rows: list[Row]) -> Any:
         )
     )
     diagonal = (
-        alt.Chart(_data([{"t": domain[0]}, {"t": domain[1]}]))
+        alt.Chart(data([{"t": domain[0]}, {"t": domain[1]}]))
         .mark_line(color="#555555", strokeDash=[6, 4])
         .encode(x="t:T", y="t:T")
     )
-    return _sized(alt.layer(diagonal, points), name, title)
+    return sized(alt.layer(diagonal, points), name, title)
 
 
 def threat_funnel(rows: list[Row]) -> Any:
@@ -292,7 +203,7 @@ def threat_funnel(rows: list[Row]) -> Any:
     )
     if not rows:
         return no_data(name, title, "No data: dim_threats is empty")
-    labels = [f"#{row['funnel_rank']} {_short(row['threat'])}" for row in rows]
+    labels = [f"#{row['funnel_rank']} {short(row['threat'])}" for row in rows]
     values = [
         {
             "threat": label,
@@ -307,7 +218,7 @@ def threat_funnel(rows: list[Row]) -> Any:
     ]
     stages = [stage for _, stage in STAGES]
     chart = (
-        alt.Chart(_data(values))
+        alt.Chart(data(values))
         .mark_bar()
         .encode(
             y=alt.Y("threat:N", sort=labels, title=None, axis=alt.Axis(labelLimit=340)),
@@ -326,7 +237,7 @@ def threat_funnel(rows: list[Row]) -> Any:
             tooltip=["threat:N", "threat_id:N", "classification:N", "stage:N", "recipients:Q"],
         )
     )
-    return _sized(chart, name, title)
+    return sized(chart, name, title)
 
 
 def top_clickers(rows: list[Row]) -> Any:
@@ -348,7 +259,7 @@ def top_clickers(rows: list[Row]) -> Any:
         for row in rows
     ]
     order = [row["user_email"] for row in rows]
-    base = alt.Chart(_data(values)).encode(
+    base = alt.Chart(data(values)).encode(
         y=alt.Y("user_email:N", sort=order, title=None, axis=alt.Axis(labelLimit=300)),
         x=alt.X("clicks:Q", title="clicks", axis=alt.Axis(tickMinStep=1, format="d")),
     )
@@ -371,7 +282,7 @@ def top_clickers(rows: list[Row]) -> Any:
         ],
     )
     notes = base.mark_text(align="left", dx=4, color="#333333").encode(text="note:N")
-    return _sized(alt.layer(bars, notes), name, title)
+    return sized(alt.layer(bars, notes), name, title)
 
 
 def most_attacked(rows: list[Row]) -> Any:
@@ -410,7 +321,7 @@ def most_attacked(rows: list[Row]) -> Any:
     mix = [label for _, label in THREAT_MIX]
     y = alt.Y("user_email:N", sort=order, title=None, axis=alt.Axis(labelLimit=300))
     bars = (
-        alt.Chart(_data(values))
+        alt.Chart(data(values))
         .mark_bar()
         .encode(
             y=y,
@@ -431,8 +342,8 @@ def most_attacked(rows: list[Row]) -> Any:
         )
     )
     notes = (
-        alt.Chart(_data(totals))
+        alt.Chart(data(totals))
         .mark_text(align="left", dx=4, color="#333333")
         .encode(y=y, x="total:Q", text="note:N")
     )
-    return _sized(alt.layer(bars, notes), name, title)
+    return sized(alt.layer(bars, notes), name, title)
