@@ -16,104 +16,20 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from tap_proofpoint_tap.sandboxes.siem.vocabulary import (
+    AGENTS,
+    BAD_DOMAINS,
+    CORP_DOMAINS,
+    FIRST,
+    LAST,
+    MODULES,
+    PATHS,
+    SUBJECTS,
+    TENANT,
+)
+
 STREAMS = ("clicks_permitted", "clicks_blocked", "messages_delivered", "messages_blocked")
 
-_FIRST = [
-    "alice",
-    "bob",
-    "carol",
-    "dave",
-    "erin",
-    "frank",
-    "grace",
-    "heidi",
-    "ivan",
-    "judy",
-    "mallory",
-    "niaj",
-    "olivia",
-    "peggy",
-    "rupert",
-    "sybil",
-    "trent",
-    "victor",
-    "walter",
-    "yasmin",
-    "zoe",
-    "amir",
-    "bianca",
-    "chen",
-    "dmitri",
-    "elena",
-    "farah",
-    "goran",
-]
-_LAST = [
-    "smith",
-    "jones",
-    "garcia",
-    "miller",
-    "davis",
-    "martin",
-    "lee",
-    "walker",
-    "hall",
-    "young",
-    "king",
-    "wright",
-    "lopez",
-    "hill",
-    "scott",
-    "green",
-    "adams",
-    "baker",
-]
-_CORP_DOMAINS = ["acme-corp.example", "acme-labs.example"]
-_BAD_DOMAINS = [
-    "secure-login-portal.example",
-    "invoice-share.example",
-    "docu-sign-now.example",
-    "m1crosoft-support.example",
-    "parcel-tracking.example",
-    "payroll-update.example",
-    "cloud-drive-files.example",
-    "bank-verify.example",
-    "hr-benefits.example",
-]
-_PATHS = [
-    "login",
-    "verify",
-    "download/invoice",
-    "share/doc",
-    "collab/?id=",
-    "track/parcel",
-    "view/",
-    "auth/reset",
-    "files/",
-    "wp-content/update",
-]
-_AGENTS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.1 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
-    "Gecko) Mobile/15E148",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/119.0.0.0 Safari/537.36 Edg/119.0.2151.97",
-]
-_SUBJECTS = [
-    "Invoice {n} overdue",
-    "Your parcel could not be delivered",
-    "Action required: password expires today",
-    "Updated payroll details",
-    "Shared document: Q{n} report",
-    "Benefits enrolment closes soon",
-    "Voicemail from +1 555 01{n}",
-]
-_MODULES = ["av", "zerohour", "spf", "dkimv", "spam", "dmarc", "pdr", "urldefense", "sandbox"]
-_TENANT = "3183a23b-d9c3-4b1e-9a53-2b6b9a1d2c47"
-# Shares of events with a fact (each drawn from the event's generator, in this order).
 _CAMPAIGN_SHARE = 0.7  # threats that belong to a campaign
 _NO_SENDER_SHARE = 0.05  # threats whose sender is ""
 _ABSENT_CAMPAIGN_KEY_SHARE = 0.5  # clicks without a campaign that lack the key rather than null it
@@ -242,7 +158,7 @@ def _ip(rng: random.Random) -> str:
 
 def _person(rng: random.Random) -> str:
     """A corporate mailbox from a bounded pool, so recipients repeat as in a real tenant."""
-    return f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}@{rng.choice(_CORP_DOMAINS)}"
+    return f"{rng.choice(FIRST)}.{rng.choice(LAST)}@{rng.choice(CORP_DOMAINS)}"
 
 
 def _threat(rng: random.Random, settings: Settings) -> dict[str, Any]:
@@ -253,10 +169,10 @@ def _threat(rng: random.Random, settings: Settings) -> dict[str, Any]:
 @functools.lru_cache(maxsize=4096)
 def _pooled_threat(seed: int, n: int) -> dict[str, Any]:
     pool = random.Random(f"{seed}|threat|{n}")
-    domain = pool.choice(_BAD_DOMAINS)
-    url = f"https://{domain}/{pool.choice(_PATHS)}{_hex(pool, 10)}"
+    domain = pool.choice(BAD_DOMAINS)
+    url = f"https://{domain}/{pool.choice(PATHS)}{_hex(pool, 10)}"
     campaign = _uuid(pool) if pool.random() < _CAMPAIGN_SHARE else None
-    sender = "" if pool.random() < _NO_SENDER_SHARE else f"{pool.choice(_FIRST)}@{domain}"
+    sender = "" if pool.random() < _NO_SENDER_SHARE else f"{pool.choice(FIRST)}@{domain}"
     return {
         "url": url,
         "threatID": _hex(pool),
@@ -291,11 +207,11 @@ def _click(
         "threatTime": format_ms(threat_time),
         "threatStatus": _status(rng),
         "threatID": threat["threatID"],
-        "threatURL": f"https://threatinsight.proofpoint.com/{_TENANT}/threat/email/"
+        "threatURL": f"https://threatinsight.proofpoint.com/{TENANT}/threat/email/"
         f"{threat['threatID']}",
         "campaignId": threat["campaignId"],
         "clickIP": _ip(rng),
-        "userAgent": rng.choice(_AGENTS),
+        "userAgent": rng.choice(AGENTS),
         "sender": threat["sender"],
         "recipient": _person(rng),
         "senderIP": threat["senderIP"],
@@ -375,7 +291,7 @@ def _message(
                 "threatID": threat["threatID"],
                 "threatStatus": _status(rng),
                 "classification": threat["classification"],
-                "threatUrl": f"https://threatinsight.proofpoint.com/{_TENANT}/threat/email/"
+                "threatUrl": f"https://threatinsight.proofpoint.com/{TENANT}/threat/email/"
                 f"{threat['threatID']}",
                 "threatTime": format_ms(threat_time),
                 "threat": threat["url"] if kind == "url" else threat["threatID"],
@@ -430,12 +346,12 @@ def _message(
         "impostorScore": 0.0,
         "malwareScore": rng.choice((0, 0, 100)),
         "cluster": "acme_hosted",
-        "subject": rng.choice(_SUBJECTS).format(n=rng.randrange(1, 99)),
+        "subject": rng.choice(SUBJECTS).format(n=rng.randrange(1, 99)),
         "quarantineFolder": rng.choice(("Phish", "Malware", "Definite Spam")) if blocked else None,
         "quarantineRule": rng.choice(("phish", "module.sandbox.threat")) if blocked else None,
         "policyRoutes": ["default_inbound"]
         + (["executives"] if rng.random() < _EXECUTIVE_ROUTE_SHARE else []),
-        "modulesRun": sorted(rng.sample(_MODULES, rng.randrange(3, 8))),
+        "modulesRun": sorted(rng.sample(MODULES, rng.randrange(3, 8))),
         "messageSize": rng.randrange(2_000, 400_000),
         "headerFrom": f'"{sender.split("@")[0].title()}" <{sender}>',
         "headerReplyTo": None,
