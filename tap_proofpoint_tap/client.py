@@ -190,10 +190,7 @@ class SiemStream(FastRecordStream):
             endpoint,
             self.transport(),
             self.shared.budget,
-            Query(
-                tuple(self.config.get("threat_status") or ("active", "cleared")),
-                tuple(self.config.get("threat_type") or ()),
-            ),
+            Query.from_config(self.config),
             lambda: bookmarks_text(streams),
         )
         by_name = {stream.name: stream for stream in streams}

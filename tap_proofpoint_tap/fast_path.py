@@ -10,7 +10,7 @@ message writer, the SDK's own path runs.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from singer_sdk import RESTStream
 from singer_sdk.mapper import SameRecordTransform
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from singer_sdk import Tap
 
-Record = dict[str, Any]
+    from tap_proofpoint_tap.reader import Record
 
 
 class FastRecordStream(RESTStream[None]):

@@ -102,6 +102,14 @@ class Query:
     threat_status: tuple[str, ...] = ("active", "cleared")
     threat_type: tuple[str, ...] = ()
 
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Query:
+        """The tap's ``threat_status`` (default: active and cleared) and ``threat_type``."""
+        return cls(
+            tuple(config.get("threat_status") or cls.threat_status),
+            tuple(config.get("threat_type") or ()),
+        )
+
     def params(self, window: windows.Window, *, sends_threat_type: bool) -> dict[str, Any]:
         params: dict[str, Any] = {
             "format": "json",
@@ -111,6 +119,11 @@ class Query:
         if sends_threat_type and self.threat_type:
             params["threatType"] = list(self.threat_type)
         return params
+
+
+def _sleep(seconds: float) -> None:
+    """``time.sleep`` looked up when called, so that a test's guard on it sees every wait."""
+    time.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -126,7 +139,7 @@ class Transport:
     waits: Callable[[], Iterator[float]]
     """A fresh series of waits between tries, in seconds."""
     logger: logging.Logger
-    sleep: Callable[[float], None] = field(default=time.sleep)
+    sleep: Callable[[float], None] = field(default=_sleep)
 
 
 class WindowReader:
@@ -216,12 +229,12 @@ class WindowReader:
         by_key = {member.records_key: member for member in members}
         others: dict[str, list[Any]] = {}
         keys = frozenset(by_key)
-        if whole:
-            events = whole_arrays(response.content, keys)
-        else:
-            response.raw.decode_content = True
-            events = stream_arrays(response.raw, keys)
         try:
+            if whole:
+                events = whole_arrays(response.content, keys)
+            else:
+                response.raw.decode_content = True
+                events = stream_arrays(response.raw, keys)
             for key, event in events:
                 member = by_key[key]
                 if not isinstance(event, dict):

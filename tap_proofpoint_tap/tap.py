@@ -175,7 +175,7 @@ class TapProofpointTap(Tap):
         routes: dict[str, Route] = {}
 
         def route_of(stream: SiemStream) -> Route:
-            if not routes:  # in the order the SDK syncs them (the catalog's), the first reads
+            if not routes:  # in the order the SDK syncs them: the first of a route reads
                 selected = [s for s in self.streams.values() if s.selected]
                 routes.update(self._routes([s for s in selected if isinstance(s, SiemStream)]))
             return routes[stream.name]
@@ -245,7 +245,7 @@ class TapProofpointTap(Tap):
             endpoint,
             streams[0].transport(),
             self.budget,
-            Query(tuple(self.config.get("threat_status") or ("active", "cleared"))),
+            Query.from_config(self.config),
             lambda: "unchanged (a test keeps no state)",
         )
         counts = yield_counts(reader.read(window, frozenset(endpoint.names), tries=1))

@@ -73,7 +73,8 @@ def _drain(reading):
 def test_one_request_serves_every_member_and_counts_what_each_got(sandbox):
     budget = RequestBudget(None)
     reader, extracted = _reader(sandbox, budget)
-    records, counts = _drain(reader.read(_window(), frozenset(STREAMS)))
+    window = _window()
+    records, counts = _drain(reader.read(window, frozenset(STREAMS)))
     assert len(sandbox.siem_requests("/v2/siem/all")) == 1
     assert budget.spent == {"shared": 1}
     assert budget.one_by_one == {"shared": len(STREAMS)}
@@ -81,7 +82,7 @@ def test_one_request_serves_every_member_and_counts_what_each_got(sandbox):
     assert counts == {name: len(rows) for name, rows in by_stream.items()}
     assert all(by_stream.values()), "each stream got events"
     assert len(extracted) == len(STREAMS)  # each member told of the one response
-    assert {r["queryEndTime"] for _, r in records} == {windows.fmt(_window().end)}
+    assert {r["queryEndTime"] for _, r in records} == {windows.fmt(window.end)}
 
 
 def test_a_failed_try_is_retried_after_the_transports_wait_and_ids_go_out_once(sandbox):

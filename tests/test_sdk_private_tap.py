@@ -98,7 +98,7 @@ def test_records_never_move_the_bookmark_only_whole_windows_do(sandbox):
     assert stream.stream_state["replication_key_value"] == "2099-01-01T00:00:00Z"
 
 
-def test_the_sdk_cli_runs_our_final_sync_all_and_it_runs_the_sdks(sandbox, caplog):
+def test_our_sync_all_runs_the_sdks_sync_and_logs_the_requests(sandbox, caplog):
     tap = TapProofpointTap(config=_config(sandbox))
     with caplog.at_level("INFO"):
         messages = _sync(tap)
@@ -130,6 +130,22 @@ def test_the_sdk_cli_calls_our_overrides_of_its_final_methods(
     result = CliRunner().invoke(TapProofpointTap.cli, ["--config", str(config), *flags])
     assert result.exit_code == 0, result.output
     assert called == [final]
+
+
+def test_the_sdk_writes_a_stream_state_only_when_is_flushed_is_false(sandbox):
+    """``state_manager.is_flushed``, an attribute of the SDK's private StreamStateManager: the
+    streams set it as the SDK's own record and STATE paths do (False once records are written,
+    True once their window's STATE is), so the SDK writes no STATE a window has not earned."""
+    tap = TapProofpointTap(config=_config(sandbox))
+    stream = tap.streams["clicks_permitted"]
+    written = []
+    tap.state_writer.write_state = written.append  # type: ignore[method-assign]
+    stream.state_manager.is_flushed = True
+    stream._write_state_message()
+    assert written == []
+    stream.state_manager.is_flushed = False
+    stream._write_state_message()
+    assert len(written) == 1
 
 
 def test_the_connection_test_spends_one_request(sandbox, caplog):
