@@ -22,7 +22,13 @@ from tap_proofpoint_tap.windows import fmt
 
 def clicks(count: int, seed: int, stream: str = "clicks_permitted") -> list[dict]:
     """``count`` generated events of ``stream`` (the generator's hours, concatenated)."""
-    settings = Settings(seed=seed, per_hour=((stream, 5000),))
+    # The everyday shapes only, as in every earlier run of the benchmark: the corpus's rarer
+    # ones (an undeclared field, several recipients) are the tests' business, and a click with
+    # several recipients logs a warning of its own (a tenth of the clicks in the stand-in's
+    # default traffic, far more than a tenant sends).
+    settings = Settings(
+        seed=seed, per_hour=((stream, 5000),), undeclared_every=0, several_recipients_every=0
+    )
     out: list[dict] = []
     hour = datetime(2026, 1, 5, tzinfo=timezone.utc)
     while len(out) < count:
