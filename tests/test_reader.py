@@ -13,9 +13,10 @@ from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.budget import RequestBudget
 from tap_proofpoint_tap.errors import BudgetReached, ThrottledError, UnavailableError
 from tap_proofpoint_tap.reader import Endpoint, Member, Query, Transport, WindowReader
-from tap_proofpoint_tap.sandboxes.siem import Clock, Fault, Sandbox
-from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandboxes.siem import Fault
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
 from tap_proofpoint_tap.sandboxes.siem.server import ARRAY_KEYS
+from tests.helpers import traffic_sandbox
 
 pytestmark = pytest.mark.fast
 
@@ -24,11 +25,7 @@ LOGGER = logging.getLogger("test_reader")
 
 @pytest.fixture
 def sandbox():
-    with Sandbox(
-        settings=Settings(seed=5, per_hour=tuple((s, 8) for s in STREAMS)),
-        clock=Clock(),
-        history=timedelta(hours=3),
-    ) as running:
+    with traffic_sandbox(5, 8, timedelta(hours=3)) as running:
         yield running
 
 

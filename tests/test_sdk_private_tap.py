@@ -18,10 +18,10 @@ from singer_sdk import Stream, Tap
 from singer_sdk.streams.rest import RESTStream
 
 from tap_proofpoint_tap.client import SiemStream
-from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
-from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
 from tap_proofpoint_tap.tap import TapProofpointTap
 from tap_proofpoint_tap.windows import fmt
+from tests.helpers import traffic_sandbox
 
 pytestmark = pytest.mark.fast
 
@@ -30,15 +30,11 @@ PRIVATE_OVERRIDES = ("_write_record_message", "_write_schema_message", "_increme
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox(
-        settings=Settings(seed=11, per_hour=tuple((s, 6) for s in STREAMS)),
-        clock=Clock(),
-        history=timedelta(hours=3),
-    ) as running:
+    with traffic_sandbox(11, 6, timedelta(hours=3)) as running:
         yield running
 
 
-def _config(sandbox: Sandbox, **extra: object) -> dict[str, object]:
+def _config(sandbox, **extra: object) -> dict[str, object]:
     end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     return {
         "principal": "sandbox-principal",
