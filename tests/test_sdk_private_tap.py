@@ -30,12 +30,14 @@ PRIVATE_OVERRIDES = ("_write_record_message", "_write_schema_message", "_increme
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with traffic_sandbox(11, 6, timedelta(hours=3)) as running:
+    with traffic_sandbox(11, 6, timedelta(hours=4)) as running:
         yield running
 
 
 def _config(sandbox, **extra: object) -> dict[str, object]:
+    # two whole hours that end an hour ago: the same windows whatever the minute of the run
     end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    end -= timedelta(hours=1)
     return {
         "principal": "sandbox-principal",
         "secret": "sandbox-secret",
