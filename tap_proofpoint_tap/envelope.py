@@ -261,7 +261,7 @@ class _Cutter:
 
 
 class _Array:
-    """One array's bytes from ``[`` to its ``]``, as a file for ``ijson.items(..., "item")``.
+    """One array's bytes from ``[`` to its ``]``, as a file: blocks for msgspec, or for ijson.
 
     It ends where the next top-level key (or the body) begins, at the last ``]`` before it;
     the bytes after that ``]`` (a comma, ``"queryEndTime":...``) belong to the envelope.
@@ -273,8 +273,6 @@ class _Array:
         self.done = False
 
     def read(self, size: int = -1) -> bytes:
-        if size == 0:  # ijson asks for nothing once, to see whether the file gives bytes
-            return b""
         if not self.opened:
             self.opened = True
             return b"["
