@@ -29,7 +29,7 @@ from tap_proofpoint_tap.conform import declared_paths, generic_path
 from tap_proofpoint_tap.errors import BudgetReached
 from tap_proofpoint_tap.fast_path import FastRecordStream
 from tap_proofpoint_tap.normalise import UNKNOWN_FIELDS
-from tap_proofpoint_tap.reader import Member, Query, Reading, Transport, WindowReader
+from tap_proofpoint_tap.reader import Endpoint, Member, Query, Reading, Transport, WindowReader
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable, Mapping
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_proofpoint_tap.budget import RequestBudget
-    from tap_proofpoint_tap.reader import Endpoint, Record
+    from tap_proofpoint_tap.reader import Record
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -110,6 +110,10 @@ class SiemStream(FastRecordStream):
         return Member(
             self.name, self.records_key, self.pool, self.to_record, self.new_response, self.logger
         )
+
+    def own_endpoint(self) -> Endpoint:
+        """This stream's own endpoint, spending its own pool."""
+        return Endpoint.own(self.member(), self.path, sends_threat_type=self.sends_threat_type)
 
     def transport(self) -> Transport:
         """The SDK's session, credentials, timeout and backoff, for the reader."""

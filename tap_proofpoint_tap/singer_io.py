@@ -59,16 +59,8 @@ class StateFlushingWriter(MsgSpecWriter):
     def write_record(self, envelope: tuple[bytes, bytes], record: dict[str, Any]) -> None:
         """Write a RECORD line: ``record`` encoded inside the message's other fields, which
         :func:`record_envelope` encoded once (per window, not per record)."""
-        pending = self._pending
-        size = len(pending)
-        try:  # _append's work inline: this runs once per record
-            pending += envelope[0]
-            ENCODER.encode_into(record, pending, -1)
-            pending += envelope[1]
-        except BaseException:
-            del pending[size:]
-            raise
-        if len(pending) >= BLOCK:
+        self._append(envelope[0], record, envelope[1])
+        if len(self._pending) >= BLOCK:
             self.flush()
 
     def _append(self, head: bytes, value: Any, tail: bytes) -> None:

@@ -195,7 +195,7 @@ class TapProofpointTap(Tap):
         together = tuple(s for s in selected if s.name in names)
         route = Route(Endpoint.all(tuple(s.member() for s in together)), together)
         return {
-            s.name: route if s.name in names else Route(own_endpoint(s), (s,)) for s in selected
+            s.name: route if s.name in names else Route(s.own_endpoint(), (s,)) for s in selected
         }
 
     def _own_endpoint_names(self, selected: list[SiemStream]) -> frozenset[str]:
@@ -237,7 +237,7 @@ class TapProofpointTap(Tap):
         endpoint = (
             Endpoint.all(tuple(s.member() for s in streams))
             if self.config.get("use_all_endpoint", True)
-            else own_endpoint(streams[0])
+            else streams[0].own_endpoint()
         )
         minutes = int(self.config.get("window_minutes", 60))
         window = windows.latest(datetime.now(timezone.utc), minutes)
@@ -299,11 +299,6 @@ def combined_names(selected: list[str], *, use_all: bool, own: frozenset[str]) -
     setting is off; the ``own`` ones read their own endpoints."""
     names = [name for name in selected if name not in own] if use_all else []
     return names if len(names) > 1 else []
-
-
-def own_endpoint(stream: SiemStream) -> Endpoint:
-    """The stream's own endpoint, spending its own pool."""
-    return Endpoint.own(stream.member(), stream.path, sends_threat_type=stream.sends_threat_type)
 
 
 def yield_counts(records: Generator[Any, None, dict[str, int]]) -> dict[str, int]:

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 from singer_sdk import Stream, Tap
-from singer_sdk.streams.rest import RESTStream
 
 from tap_proofpoint_tap.client import SiemStream
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
@@ -153,7 +152,3 @@ def test_the_connection_test_spends_one_request(sandbox, caplog):
         assert tap.run_connection_test()
     assert len(sandbox.requests) - before == 1
     assert any("Connection OK" in r.message for r in caplog.records)
-
-
-def test_the_stream_base_is_the_sdks_rest_stream():
-    assert issubclass(SiemStream, RESTStream)
