@@ -14,6 +14,7 @@ and the routes); a stream hands the reader what the reader needs (:class:`reader
 from __future__ import annotations
 
 import collections
+import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,7 +27,7 @@ from typing_extensions import override
 
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.conform import declared_paths, generic_path
-from tap_proofpoint_tap.errors import BudgetReached
+from tap_proofpoint_tap.errors import BudgetReached, TapError
 from tap_proofpoint_tap.fast_path import FastRecordStream
 from tap_proofpoint_tap.normalise import UNKNOWN_FIELDS
 from tap_proofpoint_tap.reader import Endpoint, Member, Query, Reading, Transport, WindowReader
@@ -104,6 +105,14 @@ class SiemStream(FastRecordStream):
     def normalise(event: dict[str, Any], problems: list[str]) -> Record:
         """The event in the stream's schema; each subclass names its normaliser."""
         raise NotImplementedError
+
+    @override
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        """The SDK's own error line ("An unhandled error occurred while syncing") is left out
+        while a :class:`TapError` goes up: the tap says that error's one line itself."""
+        if level >= logging.ERROR and isinstance(sys.exc_info()[1], TapError):
+            return
+        super().log(message, *args, level=level, **kwargs)
 
     def member(self) -> Member:
         """This stream as the reader sees it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +43,30 @@ def settings_errors(config: Mapping[str, Any], now: datetime) -> list[str]:
         if value is not None and not low <= value <= high:
             errors.append(f"{name} must be between {low} and {high} (got {value}).")
     return errors + _date_errors(config, now)
+
+
+_REQUIRED = re.compile(r"'(\w+)' is a required property")
+
+
+def schema_error(message: str, secret: str | None) -> str:
+    """The SDK's schema message, the secret masked, a missing setting told where to go."""
+    if secret:
+        message = message.replace(secret, "<secret>")
+    missing = _REQUIRED.fullmatch(message)
+    if missing:
+        name = missing[1]
+        message += f": set it in the config or as TAP_PROOFPOINT_TAP_{name.upper()}."
+    return message
+
+
+def unknown_settings(config: Mapping[str, Any], known: frozenset[str]) -> list[str]:
+    """A line per config key that is no setting (a typo reads as the default, silently)."""
+    lines = []
+    for key in sorted(config.keys() - known):
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"settings: {', '.join(sorted(known))}."
+        lines.append(f"{key!r} is not a setting of this tap and is ignored: {hint}")
+    return lines
 
 
 def _date_errors(config: Mapping[str, Any], now: datetime) -> list[str]:

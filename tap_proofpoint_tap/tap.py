@@ -20,7 +20,7 @@ from tap_proofpoint_tap.client import Route, Shared, SiemStream
 from tap_proofpoint_tap.errors import InputError, StateError, TapError
 from tap_proofpoint_tap.inputs import check_catalog, checked_json
 from tap_proofpoint_tap.reader import Endpoint, Query, WindowReader
-from tap_proofpoint_tap.settings import settings_errors
+from tap_proofpoint_tap.settings import schema_error, settings_errors, unknown_settings
 from tap_proofpoint_tap.singer_io import StateFlushingWriter
 from tap_proofpoint_tap.streams import STREAM_TYPES
 
@@ -125,15 +125,15 @@ class TapProofpointTap(Tap):
             secret = str(getattr(self, "config", {}).get("secret", "")) or None
             raise ConfigValidationError(
                 str(error),
-                errors=[
-                    message.replace(secret, "<secret>") if secret else message
-                    for message in error.errors
-                ],
+                errors=[schema_error(message, secret) for message in error.errors],
             ) from None
         if validate_config:
             errors = settings_errors(self.config, datetime.now(timezone.utc))
             if errors:
                 raise ConfigValidationError("Config validation failed", errors=errors)
+            known = self.config_jsonschema.get("properties", {})
+            for line in unknown_settings(self.config, frozenset(known)):
+                self.logger.warning("%s", line)
         if isinstance(kwargs.get("catalog"), dict):
             check_catalog(kwargs["catalog"], STREAM_NAMES)
 
@@ -261,9 +261,14 @@ class TapProofpointTap(Tap):
     @classmethod
     @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
-        """``--test`` ends with one line and exit 1 on a :class:`TapError`, as a sync does."""
+        """``--test`` ends as a sync does: one line per bad setting, or the :class:`TapError`'s
+        line, and exit 1 (the SDK's CLI catches neither here: its callback runs before it)."""
         try:
             super().cb_test(ctx, param, value)
+        except ConfigValidationError as error:
+            for line in error.errors:
+                cls.logger.error("%s", line)
+            ctx.exit(1)
         except TapError as error:
             cls.logger.error("%s", error, exc_info=cls.logger.isEnabledFor(logging.DEBUG))
             ctx.exit(1)

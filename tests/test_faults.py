@@ -342,6 +342,15 @@ def test_broken_config_file_is_named(tmp_path, live_sandbox):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("option", ["--state", "--config", "--catalog"])
+def test_a_binary_file_is_named(tmp_path, live_sandbox, option):
+    binary = tmp_path / "binary.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    proc = bad_input_run(tmp_path, live_sandbox, option, str(binary))
+    assert f"The {option} file {binary} is not UTF-8 text (a binary file?)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_debug_logging_adds_the_traceback(tmp_path, live_sandbox):
     path = tmp_path / "state.json"
     path.write_text(json.dumps({"bookmarks": {"issues": {}}}))

@@ -141,6 +141,8 @@ def test_wrong_credentials_stop_at_once(tmp_path, live_sandbox):
     assert run.returncode != 0
     assert "'principal'" in run.stderr and "'secret'" in run.stderr
     assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and "refused the credentials (401)" in errors[0]
     assert len(live_sandbox.requests) == 1
     everything = run.stderr + json.dumps(run.messages)
     assert "not-the-secret-42" not in everything
@@ -242,16 +244,41 @@ def test_other_400_stops_with_the_api_text(tmp_path, live_sandbox):
         ({"secret": 31337421}, "<secret> is not of type 'string' in config['secret']"),
     ],
 )
-def test_bad_settings_get_one_clear_message(tmp_path, live_sandbox, change, message):
+@pytest.mark.parametrize("args", [(), ("--test",)], ids=["sync", "test"])
+def test_bad_settings_get_one_clear_message(tmp_path, live_sandbox, change, message, args):
     now = datetime.now(timezone.utc)
     config = {
         **tap_config(live_sandbox, now - timedelta(hours=3), now - timedelta(hours=1)),
         **change,
     }
-    run = run_tap(tmp_path, config)
-    assert run.returncode != 0
+    run = run_tap(tmp_path, config, args=args)
+    assert run.returncode == 1
     assert message in run.stderr
     assert "Traceback" not in run.stderr and not live_sandbox.requests
+
+
+@pytest.mark.parametrize("args", [(), ("--test",)], ids=["sync", "test"])
+def test_settings_from_an_empty_environment_are_named(live_sandbox, args):
+    env = {"PATH": os.environ["PATH"], "TAP_PROOFPOINT_TAP_API_URL": live_sandbox.url}
+    proc = subprocess.run(
+        [TAP, "--config", "ENV", *args], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    for name in ("principal", "secret"):
+        assert f"set it in the config or as TAP_PROOFPOINT_TAP_{name.upper()}" in proc.stderr
+    assert not live_sandbox.requests
+
+
+def test_an_unknown_setting_is_named_with_the_closest_one(tmp_path, live_sandbox):
+    now = datetime.now(timezone.utc)
+    config = tap_config(live_sandbox, now - timedelta(hours=2), now - timedelta(hours=1))
+    config["window_minuts"] = 5
+    run = run_tap(tmp_path, config, catalog=only_clicks(tmp_path, config))
+    assert run.returncode == 0
+    assert (
+        "'window_minuts' is not a setting of this tap and is ignored: did you mean "
+        "'window_minutes'?" in run.stderr
+    )
 
 
 def test_missing_secret_is_named(tmp_path, live_sandbox):
