@@ -155,17 +155,11 @@ class TapProofpointTap(Tap):
                 f"({', '.join(foreign)[:100]}): is it another tap's state? Pass the last STATE "
                 "this tap printed, or no --state."
             )
+        now = datetime.now(timezone.utc)
         for stream, entry in bookmarks.items():
             value = entry.get("replication_key_value") if isinstance(entry, dict) else entry
-            try:
-                if value is not None:
-                    windows.parse(str(value))
-            except ValueError:
-                raise StateError(
-                    f"The --state bookmark of {stream} ({str(value)[:40]!r}) is not a time: "
-                    "pass the last STATE the tap printed, or no --state to start from "
-                    "start_date."
-                ) from None
+            if value is not None:
+                _check_bookmark(stream, str(value), now)
         super().load_state(state)
 
     @override
@@ -297,6 +291,26 @@ class TapProofpointTap(Tap):
         except TapError as error:
             cls.logger.error("%s", error, exc_info=cls.logger.isEnabledFor(logging.DEBUG))
             sys.exit(1)
+
+
+def _check_bookmark(stream: str, value: str, now: datetime) -> None:
+    """A bookmark is a time no later than now: one in the future would read nothing until
+    then, silently (a state edited by hand, or written by a machine whose clock was wrong)."""
+    try:
+        bookmark = windows.parse(value)
+    except ValueError:
+        raise StateError(
+            f"The --state bookmark of {stream} ({value[:40]!r}) is not a time: pass the last "
+            "STATE the tap printed, or no --state to start from start_date."
+        ) from None
+    if bookmark > now:
+        raise StateError(
+            f"The --state bookmark of {stream} ({value}) is later than now ({windows.fmt(now)}), "
+            "so nothing would be read until then: set it to an earlier time or remove it in the "
+            "--state file (with Meltano: `meltano state list`, then `meltano state edit` or "
+            "`meltano state clear` on that state id), or run with no --state to start from "
+            "start_date."
+        )
 
 
 def combined_names(selected: list[str], *, use_all: bool, own: frozenset[str]) -> list[str]:

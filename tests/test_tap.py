@@ -305,6 +305,21 @@ def test_corrupt_state_is_named(tmp_path, live_sandbox):
     assert "is not a time" in run.stderr and "Traceback" not in run.stderr
 
 
+def test_a_bookmark_later_than_now_is_refused_with_how_to_reset_it(tmp_path, live_sandbox):
+    now = datetime.now(timezone.utc)
+    config = tap_config(live_sandbox, now - timedelta(hours=3), now - timedelta(hours=1))
+    future = fmt(hour_floor(now) + timedelta(days=30))
+    state = {
+        "bookmarks": {
+            "clicks_permitted": {"replication_key": "queryEndTime", "replication_key_value": future}
+        }
+    }
+    run = run_tap(tmp_path, config, state=state, catalog=only_clicks(tmp_path, config))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert f"The --state bookmark of clicks_permitted ({future}) is later than now" in run.stderr
+    assert "meltano state" in run.stderr and not live_sandbox.requests and not run.states
+
+
 def test_no_id_twice_within_a_window(tmp_path, live_sandbox):
     base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
     event = click(1, base + timedelta(minutes=5))
