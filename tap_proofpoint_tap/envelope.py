@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import ijson
 import msgspec
 
+from tap_proofpoint_tap.depth import MAX_DEPTH, built
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -93,7 +95,7 @@ _NOT_AN_OBJECT: dict[str, Any] = {}
 def _object(text: bytes) -> dict[str, Any]:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _NOT_AN_OBJECT
     return value if isinstance(value, dict) else _NOT_AN_OBJECT
 
@@ -136,7 +138,7 @@ def _items(array: _Array, key: str) -> Iterator[tuple[str, Any]]:
         raise EnvelopeError("an event array ends with a comma")
     try:
         items = _DECODER.decode(pending)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         yield from _by_ijson(pending, None, key)  # ijson's verdict, as before
         return
     for item in items:
@@ -174,7 +176,7 @@ def _decode_through(pending: bytearray, brace: int) -> list[Any] | None:
     try:
         with memoryview(pending)[: after + 1] as block:
             items: list[Any] = _DECODER.decode(block)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # ijson builds any depth without recursing
         return None
     finally:
         pending[after] = kept
@@ -182,8 +184,10 @@ def _decode_through(pending: bytearray, brace: int) -> list[Any] | None:
 
 
 def _by_ijson(pending: bytearray, array: _Array | None, key: str) -> Iterator[tuple[str, Any]]:
-    """The rest of the array, ``pending`` then what ``array`` still holds, parsed by ijson."""
-    for item in ijson.items(_Joined(bytes(pending), array), "item"):
+    """The rest of the array, ``pending`` then what ``array`` still holds, parsed by ijson's
+    C parser into :func:`depth.built` items (any depth, linear: ijson's own item builder
+    writes each event's path, which costs the square of the depth)."""
+    for item in built(ijson.basic_parse(_Joined(bytes(pending), array)), MAX_DEPTH):
         yield key, item
 
 

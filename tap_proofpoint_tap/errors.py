@@ -17,6 +17,10 @@ class ThrottledError(TapError):
     """Proofpoint answered 429: the pool's 1,800 requests per rolling 24 hours are spent."""
 
 
+class Redirected(TapError):
+    """The API's address answered with a redirect, which the tap does not follow."""
+
+
 class WindowRefused(TapError):
     """Proofpoint answered 400 to a window."""
 

@@ -14,9 +14,13 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tap_proofpoint_tap.conform import as_json, compile_schema, generic_path
+from tap_proofpoint_tap.depth import MAX_DEPTH, bounded
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ID_NAMESPACE = uuid.UUID("6f1c8f5e-2b1e-4a35-9d2b-7c1b3e0c9a41")
 UNKNOWN_FIELDS = "unknownFields"
@@ -53,6 +57,37 @@ _CONFORM = {name: compile_schema(schema) for name, schema in SCHEMAS.items()}
 
 
 def normalise_click(event: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """A click in the clicks' schema (see :func:`_click`), whatever its depth."""
+    return _depth_safe(_click, event, problems)
+
+
+def normalise_message(event: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """A message in the messages' schema (see :func:`_message`), whatever its depth."""
+    return _depth_safe(_message, event, problems)
+
+
+def _depth_safe(
+    normalise: Callable[[dict[str, Any], list[str]], dict[str, Any]],
+    event: dict[str, Any],
+    problems: list[str],
+) -> dict[str, Any]:
+    """``normalise(event)``, safe for an event nested deeper than recursion goes: what lies
+    below :data:`depth.MAX_DEPTH` levels is kept as JSON text, and named in ``problems``."""
+    try:
+        record = normalise(event, problems)
+    except RecursionError:
+        record = normalise(bounded(event), problems)
+        problems.append(f"values nested deeper than {MAX_DEPTH} levels kept as JSON text")
+        return record
+    if UNKNOWN_FIELDS in record:
+        kept = bounded(record[UNKNOWN_FIELDS])
+        if kept is not record[UNKNOWN_FIELDS]:
+            record[UNKNOWN_FIELDS] = kept
+            problems.append(f"values nested deeper than {MAX_DEPTH} levels kept as JSON text")
+    return record
+
+
+def _click(event: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     """Case of ``classification``/``threatStatus``; ``recipient`` sent as an array (Rapid7)."""
     out = dict(event)
     kept: dict[str, Any] = {}
@@ -73,7 +108,7 @@ def normalise_click(event: dict[str, Any], problems: list[str]) -> dict[str, Any
     return _finish(out, "click", problems, kept)
 
 
-def normalise_message(event: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+def _message(event: dict[str, Any], problems: list[str]) -> dict[str, Any]:
     """Addresses → arrays, ``completelyRewritten`` → boolean, ``clusterId`` → ``cluster``, …"""
     out = dict(event)
     _rename(out, "clusterId", "cluster")

@@ -27,8 +27,15 @@ import urllib3
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_proofpoint_tap import windows
+from tap_proofpoint_tap.deadline import Deadline, DeadlineExceeded
 from tap_proofpoint_tap.envelope import EnvelopeError, stream_arrays, whole_arrays
-from tap_proofpoint_tap.errors import AuthError, ThrottledError, UnavailableError, WindowRefused
+from tap_proofpoint_tap.errors import (
+    AuthError,
+    Redirected,
+    ThrottledError,
+    UnavailableError,
+    WindowRefused,
+)
 
 if TYPE_CHECKING:
     import logging
@@ -45,6 +52,11 @@ RETRIABLE = (
     urllib3.exceptions.HTTPError,  # raised while the body streams: cut, reset, read timeout
     ConnectionResetError,
 )
+MAX_WHOLE = 64 << 20
+"""The most read whole (a body the streaming parser refused): memory is bounded, whatever
+the server sends."""
+ERROR_BYTES = 1 << 16
+"""The most of an error body read, to quote its start."""
 Record = dict[str, Any]
 Reading = Generator[tuple[str, Record], None, dict[str, int]]
 """``(stream name, record)`` as the body streams in; returns the records per stream."""
@@ -222,36 +234,43 @@ class WindowReader:
     ) -> Iterator[tuple[str, Record]]:
         """One try: each member's new records, normalised, as the body is parsed."""
         query_end = windows.fmt(window.end)
-        response = self.send(prepared)
-        extracted_at = datetime.now(timezone.utc).isoformat(sep="T")
-        for member in members:
-            member.new_response(extracted_at)
-        by_key = {member.records_key: member for member in members}
-        others: dict[str, list[Any]] = {}
-        keys = frozenset(by_key)
-        try:
-            if whole:
-                events = whole_arrays(response.content, keys)
-            else:
-                response.raw.decode_content = True
-                events = stream_arrays(response.raw, keys)
-            for key, event in events:
-                member = by_key[key]
-                if not isinstance(event, dict):
-                    others.setdefault(key, []).append(event)
-                    continue
-                record = member.to_record(event)
-                ids = seen[member.name]
-                if record["id"] in ids:
-                    continue
-                ids.add(record["id"])
-                record["queryEndTime"] = query_end
-                yield member.name, record
-        except EnvelopeError as error:  # not JSON, stopped half way, or an array missing
-            failed = RetriableAPIError if whole else _StreamParseError
-            raise failed(str(error), response) from None
-        finally:
-            response.close()
+        with Deadline(self.transport.timeout) as deadline:
+            response = self.send(prepared, deadline)
+            extracted_at = datetime.now(timezone.utc).isoformat(sep="T")
+            for member in members:
+                member.new_response(extracted_at)
+            by_key = {member.records_key: member for member in members}
+            others: dict[str, list[Any]] = {}
+            keys = frozenset(by_key)
+            try:
+                if whole:
+                    events = whole_arrays(read_bounded(response, MAX_WHOLE), keys)
+                else:
+                    response.raw.decode_content = True
+                    events = stream_arrays(response.raw, keys)
+                for key, event in events:
+                    member = by_key[key]
+                    if not isinstance(event, dict):
+                        others.setdefault(key, []).append(event)
+                        continue
+                    record = member.to_record(event)
+                    ids = seen[member.name]
+                    if record["id"] in ids:
+                        continue
+                    ids.add(record["id"])
+                    record["queryEndTime"] = query_end
+                    yield member.name, record
+            except EnvelopeError as error:  # not JSON, stopped half way, or an array missing
+                if deadline.expired:
+                    raise deadline.error() from None
+                failed = RetriableAPIError if whole else _StreamParseError
+                raise failed(str(error), response) from None
+            except Exception:
+                if deadline.expired:  # the read was ended by the deadline, whatever it raised
+                    raise deadline.error() from None
+                raise
+            finally:
+                response.close()
         for key, items in others.items():
             by_key[key].logger.warning(
                 "%s: %s: %d entries of %s are not objects and cannot be records: %s",
@@ -262,12 +281,19 @@ class WindowReader:
                 json.dumps(items, default=str)[:200],
             )
 
-    def send(self, prepared: requests.PreparedRequest) -> requests.Response:
-        """Send one request and check its status; the body is left to stream."""
+    def send(self, prepared: requests.PreparedRequest, deadline: Deadline) -> requests.Response:
+        """Send one request and check its status; the body is left to stream. No redirect is
+        followed: the credentials go to ``api_url``'s host and nowhere else."""
         self.budget.spend(self.endpoint.pool, self._own_pools)
         transport = self.transport
-        response = transport.session.send(prepared, timeout=transport.timeout, stream=True)
-        self.check_status(response)
+        response = deadline.send(
+            transport.session, prepared, timeout=transport.timeout, allow_redirects=False
+        )
+        try:
+            self.check_status(response)
+        except BaseException:
+            response.close()
+            raise
         return response
 
     def check_status(self, response: requests.Response) -> None:
@@ -276,6 +302,13 @@ class WindowReader:
             raise AuthError(
                 f"Proofpoint refused the credentials ({status}): check the 'principal' and "
                 "'secret' settings (TAP_PROOFPOINT_TAP_PRINCIPAL / TAP_PROOFPOINT_TAP_SECRET)."
+            )
+        if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST:
+            location = shown(response.headers.get("Location", "") or "nowhere", 200)
+            raise Redirected(
+                f"{label}: {response.url.split('?')[0]} redirected the request ({status}) to "
+                f"{location}; the tap follows no redirect, so that the credentials go to "
+                "api_url's host only: set api_url to the TAP API's own address."
             )
         if status == HTTPStatus.TOO_MANY_REQUESTS:
             raise ThrottledError(
@@ -287,7 +320,7 @@ class WindowReader:
         if HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR:
             raise WindowRefused(
                 f"{label}: Proofpoint refused {_interval(response)} ({status}): "
-                f"{response.text.strip() or 'no reason given'}"
+                f"{shown(_head(response), 300) or 'no reason given'}"
             )
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise RetriableAPIError(f"{status} {response.reason}", response)
@@ -296,6 +329,8 @@ class WindowReader:
 def describe(error: Exception) -> str:
     """What went wrong on the last try, in words (never the request, which holds the auth)."""
     if isinstance(error, RetriableAPIError):
+        return str(error)
+    if isinstance(error, DeadlineExceeded):
         return str(error)
     if isinstance(error, (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError)):
         return "no answer within request_timeout"
@@ -306,6 +341,33 @@ def describe(error: Exception) -> str:
     ):
         return "the body was cut off"
     return type(error).__name__
+
+
+def read_bounded(response: requests.Response, limit: int) -> bytes:
+    """The body whole, if it is at most ``limit`` bytes; a larger one is refused unread."""
+    body = bytearray()
+    for chunk in response.iter_content(1 << 16):
+        body += chunk
+        if len(body) > limit:
+            raise RetriableAPIError(
+                f"a body the streaming parser cannot read, larger than the {limit >> 20} MiB "
+                "read whole (lower window_minutes for smaller windows)",
+                response,
+            )
+    return bytes(body)
+
+
+def shown(text: str, limit: int) -> str:
+    """A server's text as one line of at most ``limit`` characters: whitespace and control
+    characters collapsed, the rest cut with an ellipsis."""
+    line = " ".join("".join(c if c.isprintable() else " " for c in text[: limit * 4]).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _head(response: requests.Response) -> str:
+    """The start of an error body (however long the server makes it), as text."""
+    data = response.raw.read(ERROR_BYTES, decode_content=True) or b""
+    return data.decode(response.encoding or "utf-8", errors="replace")
 
 
 def _interval(response: requests.Response) -> str:
