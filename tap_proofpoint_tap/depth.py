@@ -21,11 +21,14 @@ MAX_DEPTH = 32
 
 
 def depth(value: Any) -> int:
-    """How many levels of objects and arrays ``value`` holds (0 for a scalar)."""
+    """How many levels of objects and arrays ``value`` holds (0 for a scalar); a
+    :class:`DeepText` counts as deeper than kept."""
     deepest = 0
     stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
+        if isinstance(item, DeepText):
+            deepest = max(deepest, level + MAX_DEPTH)
         children = _children(item)
         if children is not None:
             deepest = max(deepest, level)
@@ -91,6 +94,8 @@ def deep_json(value: Any) -> str:
 
 def _scalar(item: Any) -> str:
     """A number as a JSON number when it is finite (Decimal from the streaming parser too)."""
+    if isinstance(item, DeepText):
+        return item
     if isinstance(item, Decimal) and item.is_finite():
         return str(item)
     if isinstance(item, float) and not math.isfinite(item):
@@ -172,8 +177,16 @@ class _TextWriter:
                 self.pieces.append(",")
             self.first[-1] = False
 
-    def result(self) -> str:
-        return "".join(self.pieces)
+    def result(self) -> DeepText:
+        return DeepText("".join(self.pieces))
+
+
+class DeepText(str):
+    """JSON text :func:`built` wrote for a value too deep to keep as it is; :func:`bounded`
+    writes it into the text of the value around it as the JSON it is, so a value comes out
+    the same whichever parser read it."""
+
+    __slots__ = ()
 
 
 class _Text(str):

@@ -1,0 +1,151 @@
+"""The tap against servers that misbehave: redirects, trickles, huge and broken bodies, events
+nested hundreds of levels deep. Each ends in one line (or the data, whole), never a hang, a
+traceback, unbounded memory or a credential sent to another host."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tap_proofpoint_tap.depth import MAX_DEPTH
+from tests.helpers import (
+    SANDBOX_CREDENTIALS,
+    TAP,
+    hour_floor,
+    run_tap,
+)
+from tests.hostile_servers import body, endless, hostile, redirect, trickle
+
+EMPTY = json.dumps(
+    {
+        "queryEndTime": "2026-03-04T12:00:00Z",
+        "clicksPermitted": [],
+        "clicksBlocked": [],
+        "messagesDelivered": [],
+        "messagesBlocked": [],
+    }
+).encode()
+
+
+def config_for(url: str, **extra) -> dict:
+    now = datetime.now(timezone.utc)
+    start = hour_floor(now) - timedelta(hours=3)
+    return {
+        **SANDBOX_CREDENTIALS,
+        "api_url": url,
+        "start_date": start.isoformat(),
+        **extra,
+        "end_date": (start + timedelta(hours=1)).isoformat(),
+    }
+
+
+def errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "| ERROR" in line]
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("args", [(), ("--test",)], ids=["sync", "test"])
+def test_no_redirect_is_followed_so_the_credentials_reach_no_other_host(tmp_path, status, args):
+    with (
+        hostile(body(200, EMPTY)) as (elsewhere, reached),
+        hostile(redirect(status, f"{elsewhere}/v2/siem/all?format=json")) as (url, asked),
+    ):
+        run = run_tap(tmp_path, config_for(url), args=args, timeout=60)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    [line] = errors(run.stderr)
+    assert f"redirected the request ({status}) to {elsewhere}/v2/siem/all" in line
+    assert "set api_url" in line
+    assert len(asked) == 1 and not reached
+
+
+def test_a_body_trickled_a_byte_at_a_time_ends_at_request_timeout_and_is_retried(tmp_path):
+    calls = []
+    slow = trickle(200, EMPTY, every=0.2)
+    fast = body(200, EMPTY)
+
+    def respond(handler):
+        calls.append(1)
+        (slow if len(calls) == 1 else fast)(handler)
+
+    config = config_for("", request_timeout=2)
+    with hostile(respond) as (url, asked):
+        started = time.monotonic()
+        run = run_tap(tmp_path, {**config, "api_url": url}, timeout=60)
+        took = time.monotonic() - started
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "try 1 of 5 failed (not served whole within request_timeout (2 s))" in run.stderr
+    assert len(asked) == 2 and took < 15  # the whole body would take 40 s
+    assert run.states
+
+
+def test_headers_trickled_a_byte_at_a_time_end_at_request_timeout(tmp_path):
+    with hostile(trickle(200, EMPTY, every=0.2, headers_too=True)) as (url, asked):
+        started = time.monotonic()
+        run = run_tap(tmp_path, config_for(url, request_timeout=2), args=("--test",), timeout=60)
+        took = time.monotonic() - started
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    [line] = errors(run.stderr)
+    assert "not served whole within request_timeout (2 s)" in line
+    assert len(asked) == 1 and took < 10
+
+
+def test_an_error_body_of_20_mb_is_quoted_in_one_short_line(tmp_path):
+    page = b"<html><body><h1>Bad request</h1>" + b"<p>padding</p>\n" * 64
+    with hostile(endless(400, page, 20 << 20)) as (url, _):
+        run = run_tap(tmp_path, config_for(url), timeout=60)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    [line] = errors(run.stderr)
+    assert "(400): <html><body><h1>Bad request</h1><p>padding</p>" in line
+    assert len(line) < 600 and line.endswith("…")
+
+
+def max_rss_mb(argv: list[str]) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``argv`` as the only child of a fresh Python: its peak RSS is the children's."""
+    probe = (
+        "import resource, subprocess, sys, json;"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        "sys.stdout.write(json.dumps([p.returncode, p.stderr,"
+        " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120
+    )
+    returncode, stderr, kib = json.loads(proc.stdout)
+    return subprocess.CompletedProcess(argv, returncode, "", stderr), kib / 1024
+
+
+def test_memory_stays_bounded_whatever_a_200_response_holds(tmp_path):
+    """200 MB of HTML: the streaming parser refuses it at once, the whole read stops at its
+    bound; max_requests_per_run ends the run after those two tries instead of five."""
+    with hostile(endless(200, b"<html>" + b"x" * 4090, 200 << 20)) as (url, asked):
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps(config_for(url, max_requests_per_run=2)))
+        proc, peak = max_rss_mb([TAP, "--config", str(config)])
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "read whole" in proc.stderr and len(asked) == 2
+    assert peak < 250, f"peak RSS {peak:.0f} MB"
+
+
+@pytest.mark.parametrize("levels", [600, 100_000])
+def test_an_event_nested_deeper_than_recursion_goes_is_kept(tmp_path, levels):
+    """600 levels: msgspec decodes it, the normaliser's recursion does not go that deep;
+    100,000: msgspec's does not either, ijson's events are built without recursion."""
+    nested = '[{"a":' * levels + '"bottom"' + "}]" * levels
+    event = '{"id":"deep","threatStatus":"active","clickTime":"2026-03-04T10:00:00Z","nested":'
+    envelope = EMPTY.decode().replace(
+        '"clicksPermitted": []', f'"clicksPermitted": [{event}{nested}}}]'
+    )
+    with hostile(body(200, envelope.encode())) as (url, _):
+        run = run_tap(tmp_path, config_for(url), timeout=120)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    [record] = [r for r in run.records("clicks_permitted") if r["id"] == "deep"]
+    kept, objects = record["unknownFields"]["nested"], 0
+    while not isinstance(kept, str):  # list, object, list, …: down to the text
+        kept, objects = (kept[0], objects) if isinstance(kept, list) else (kept["a"], objects + 1)
+    assert objects + kept.count('{"a":') == levels and '"bottom"}]}]' in kept
+    assert f"values nested deeper than {MAX_DEPTH} levels kept as JSON text" in run.stderr
