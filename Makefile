@@ -32,6 +32,13 @@ $(LINT)/activate:
 	$(LINT)/pip install --quiet -c requirements/lint.lock --group lint
 	touch $@
 
+# singer-io's singer-check-tap, which the end-to-end tier runs on the tap's and the mapper's output.
+.venv-check/.installed: pyproject.toml requirements/check.lock
+	$(PYTHON) -m venv .venv-check
+	.venv-check/bin/pip install --quiet --upgrade 'pip>=25.1'
+	.venv-check/bin/pip install --quiet -c requirements/check.lock --group check
+	touch $@
+
 install: $(VENV)/.installed
 
 # ruff (check and format), mypy strict over the package (reading .venv's packages), the
@@ -42,14 +49,14 @@ lint: install .venv-lint/.installed
 	$(LINT)/mypy
 	$(LINT)/lint-imports --no-cache
 
-test: lint
+test: lint .venv-check/.installed
 	$(BIN)/python -m pytest -n $(WORKERS)
 
 # In process, no subprocess, no real waits: seconds.
 test-fast: install
 	$(BIN)/python -m pytest -m fast
 
-test-e2e: install
+test-e2e: install .venv-check/.installed
 	$(BIN)/python -m pytest -n $(WORKERS) -m "not fast"
 
 # The fault suite's long variant: 20+ kill points over more seeds (adds a few minutes).
@@ -70,6 +77,8 @@ lock: $(LINT)/activate
 	  pyproject.toml --all-extras --group dev -o requirements/dev.lock
 	$(LINT)/uv pip compile --quiet --universal --python-version 3.11 \
 	  --group pyproject.toml:lint -o requirements/lint.lock
+	$(LINT)/uv pip compile --quiet --universal --python-version 3.10 \
+	  --group pyproject.toml:check -o requirements/check.lock
 
 demo: install
 	$(BIN)/python -m tap_proofpoint_tap.sandboxes.demo

@@ -175,7 +175,7 @@ class SiemStream(FastRecordStream):
                 UNKNOWN_FIELDS,
                 "; ".join(problems),
             )
-        if UNKNOWN_FIELDS in record:
+        if record.get(UNKNOWN_FIELDS):
             self._name_unknown_fields(record)
         return record
 

@@ -54,6 +54,7 @@ SCHEMAS = {
     for name in ("click", "message")
 }
 _CONFORM = {name: compile_schema(schema) for name, schema in SCHEMAS.items()}
+_ORDER = {name: tuple(schema["properties"]) for name, schema in SCHEMAS.items()}
 
 
 def normalise_click(event: dict[str, Any], problems: list[str]) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def _depth_safe(
         record = normalise(bounded(event), problems)
         problems.append(f"values nested deeper than {MAX_DEPTH} levels kept as JSON text")
         return record
-    if UNKNOWN_FIELDS in record:
+    if record.get(UNKNOWN_FIELDS):
         kept = bounded(record[UNKNOWN_FIELDS])
         if kept is not record[UNKNOWN_FIELDS]:
             record[UNKNOWN_FIELDS] = kept
@@ -149,7 +150,10 @@ def _finish(
         record[UNKNOWN_FIELDS] = {**(record.get(UNKNOWN_FIELDS) or {}), **kept}
     if not isinstance(record.get("id"), str) or not record["id"]:
         record["id"] = derived_id(record)
-    return record
+    # Every declared property, in the schema's order, null when not sent: targets that take
+    # their columns from a stream's first record (singer-io's target-csv) then put every value
+    # in its column. Filled after the id is derived, so derived ids stay as they were.
+    return {key: record.get(key) for key in _ORDER[kind]}
 
 
 def _canonical(value: Any) -> Any:

@@ -17,7 +17,16 @@ def _text(name: str, description: str | None = None) -> th.Property[str]:
     return th.Property(name, th.StringType, description=description)
 
 
-SCHEMAS: dict[str, dict[str, Any]] = {
+def _consistent(schema: dict[str, Any]) -> dict[str, Any]:
+    """An ``enum`` on a property that may be null lists null too: the SDK writes the enum of
+    a nullable property without it, and a validator then refuses the null the type allows."""
+    for prop in schema["properties"].values():
+        if "enum" in prop and "null" in prop.get("type", ()) and None not in prop["enum"]:
+            prop["enum"] = [*prop["enum"], None]
+    return schema
+
+
+_SCHEMAS: dict[str, dict[str, Any]] = {
     e.CORPORATE_EMAILS: th.PropertiesList(
         _ID,
         _text("address", "Recipient who clicked, trimmed and lower case."),
@@ -77,3 +86,5 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         _text("target_id", "id of the target entity."),
     ).to_dict(),
 }
+SCHEMAS = {stream: _consistent(schema) for stream, schema in _SCHEMAS.items()}
+"""Each stream's schema, of the same JSON Schema draft as the tap's (2020-12)."""
