@@ -29,6 +29,10 @@ class UnavailableError(TapError):
     """Retries ran out on 5xx, timeouts, dropped connections or unreadable bodies."""
 
 
+class ReaderGone(TapError):
+    """The program reading the Singer output closed its end of the pipe."""
+
+
 class StateError(TapError):
     """The state passed with --state cannot be used."""
 

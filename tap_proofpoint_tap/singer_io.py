@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import sys
 from typing import IO, Any
 
@@ -27,6 +28,8 @@ import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader, MsgSpecWriter, enc_hook
 from singer_sdk.singerlib import Message, StateMessage
 from typing_extensions import override
+
+from tap_proofpoint_tap.errors import ReaderGone
 
 __all__ = ["MsgSpecReader", "StateFlushingWriter", "record_envelope"]
 
@@ -77,13 +80,28 @@ class StateFlushingWriter(MsgSpecWriter):
 
     def flush(self) -> None:
         """Write what is pending, all of it (an unbuffered stdout may take it in parts)."""
+        try:
+            self._write_pending()
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self._pending.clear()  # nobody reads it: nothing left to write at exit
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise ReaderGone(
+                "The program reading this output (the target or mapper) stopped first: the "
+                "run ends here, and the next one continues from the last STATE it took (see "
+                "that program's own message)."
+            ) from None
+
+    def _write_pending(self) -> None:
         view = memoryview(self._pending)
-        while view:
-            written = sys.stdout.buffer.write(view)
-            view = view[written if written is not None else len(view) :]
-        view.release()
+        try:
+            while view:
+                written = sys.stdout.buffer.write(view)
+                view = view[written if written is not None else len(view) :]
+        finally:
+            view.release()
         self._pending.clear()
-        sys.stdout.flush()
 
 
 def record_envelope(fields: dict[str, Any]) -> tuple[bytes, bytes]:

@@ -14,10 +14,12 @@ import pytest
 
 from tap_proofpoint_tap.depth import MAX_DEPTH
 from tests.helpers import (
+    MAPPER,
     SANDBOX_CREDENTIALS,
     TAP,
     hour_floor,
     run_tap,
+    tap_config,
 )
 from tests.hostile_servers import body, endless, hostile, redirect, trickle
 
@@ -149,3 +151,38 @@ def test_an_event_nested_deeper_than_recursion_goes_is_kept(tmp_path, levels):
         kept, objects = (kept[0], objects) if isinstance(kept, list) else (kept["a"], objects + 1)
     assert objects + kept.count('{"a":') == levels and '"bottom"}]}]' in kept
     assert f"values nested deeper than {MAX_DEPTH} levels kept as JSON text" in run.stderr
+
+
+@pytest.mark.parametrize("through_mapper", [False, True], ids=["tap", "tap-mapper"])
+def test_a_reader_that_goes_away_ends_the_tap_with_one_line(tmp_path, live_sandbox, through_mapper):
+    """A target that stops reading (ThreatQ unreachable, say) closes the pipe: each program
+    before it ends with one line and exit 1, no traceback."""
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=20)
+    for n in range(3000):
+        live_sandbox.store.add(
+            "clicks_permitted",
+            {"id": f"c{n}", "threatStatus": "active"},
+            created=base + timedelta(seconds=20 * n),
+        )
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(tap_config(live_sandbox, base, base + timedelta(hours=17))))
+    tap = subprocess.Popen(
+        [TAP, "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    programs = [tap]
+    if through_mapper:
+        programs.append(
+            subprocess.Popen(
+                [MAPPER], stdin=tap.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        )
+        tap.stdout.close()
+    programs[-1].stdout.read(4096)
+    programs[-1].stdout.close()  # the reader goes away
+    for program in programs:
+        with program.stderr:
+            stderr = program.stderr.read().decode()
+        assert program.wait(timeout=60) == 1
+        assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr[-3000:]
+        [line] = errors(stderr)
+        assert "The program reading this output (the target or mapper) stopped first" in line

@@ -20,6 +20,7 @@ from singer_sdk.mapper_base import InlineMapper
 from singer_sdk.singerlib import Message, SchemaMessage, StateMessage
 from typing_extensions import override
 
+from tap_proofpoint_tap.errors import ReaderGone
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.mappers.threatq.schemas import SCHEMAS
 from tap_proofpoint_tap.singer_io import MsgSpecReader, StateFlushingWriter
@@ -76,6 +77,16 @@ class ThreatQMapper(InlineMapper):
             description="Source name on every entity; one per tenant when you run several.",
         ),
     ).to_dict()
+
+    @classmethod
+    @override
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        """Run the CLI; when the target stops reading, end with one line and exit 1."""
+        try:
+            super().invoke(*args, **kwargs)
+        except ReaderGone as error:
+            cls.logger.error("%s", error)
+            sys.exit(1)
 
     @override
     def __init__(self, *args: Any, **kwargs: Any) -> None:
