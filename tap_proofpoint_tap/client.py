@@ -31,6 +31,7 @@ from tap_proofpoint_tap.errors import BudgetReached, TapError
 from tap_proofpoint_tap.fast_path import FastRecordStream
 from tap_proofpoint_tap.normalise import UNKNOWN_FIELDS
 from tap_proofpoint_tap.reader import Endpoint, Member, Query, Reading, Transport, WindowReader
+from tap_proofpoint_tap.wording import counted
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable, Mapping
@@ -243,13 +244,13 @@ class SiemStream(FastRecordStream):
             )
         for stream in streams:
             stream.logger.info(
-                "%s: done: %d windows, %d events, bookmark %s (%s pool: %d requests this run)",
+                "%s: done: %s, %s, bookmark %s (%s pool: %s this run)",
                 stream.name,
-                done[stream.name],
-                events[stream.name],
+                counted(done[stream.name], "window"),
+                counted(events[stream.name], "event"),
                 stream.bookmark_text(),
                 endpoint.pool,
-                self.shared.budget.spent[endpoint.pool],
+                counted(self.shared.budget.spent[endpoint.pool], "request"),
             )
 
     def _route(

@@ -36,6 +36,7 @@ from tap_proofpoint_tap.errors import (
     UnavailableError,
     WindowRefused,
 )
+from tap_proofpoint_tap.wording import counted, shown
 
 if TYPE_CHECKING:
     import logging
@@ -207,8 +208,8 @@ class WindowReader:
                 if attempt >= tries:
                     raise UnavailableError(
                         f"{self.endpoint.label}: Proofpoint did not serve {window.interval} "
-                        f"after {tries} tries ({describe(error)}); state is kept at "
-                        f"{self.bookmarks()}, run again later."
+                        f"after {counted(tries, 'try', 'tries')} ({describe(error)}); state is "
+                        f"kept at {self.bookmarks()}, run again later."
                     ) from None
                 wait = 0.0 if refused else next(waits)
                 transport.logger.warning(
@@ -355,13 +356,6 @@ def read_bounded(response: requests.Response, limit: int) -> bytes:
                 response,
             )
     return bytes(body)
-
-
-def shown(text: str, limit: int) -> str:
-    """A server's text as one line of at most ``limit`` characters: whitespace and control
-    characters collapsed, the rest cut with an ellipsis."""
-    line = " ".join("".join(c if c.isprintable() else " " for c in text[: limit * 4]).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _head(response: requests.Response) -> str:

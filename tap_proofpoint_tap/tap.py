@@ -98,7 +98,8 @@ class TapProofpointTap(Tap):
             "request_timeout",
             th.IntegerType,
             default=300,
-            description="Seconds to wait for one API response before retrying.",
+            description="Seconds one API request may take, its whole body included, before "
+            "it is retried.",
         ),
         th.Property(
             "max_requests_per_run",

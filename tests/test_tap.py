@@ -13,6 +13,8 @@ import pytest
 from tap_proofpoint_tap.sandboxes.siem import Fault
 from tap_proofpoint_tap.windows import fmt, parse
 from tests.helpers import (
+    MAPPER,
+    ROOT,
     TAP,
     assert_no_secret,
     catalog_selecting,
@@ -334,6 +336,17 @@ def test_no_id_twice_within_a_window(tmp_path, live_sandbox):
     assert {end: sorted(ids) for end, ids in by_window.items()} == {
         fmt(base + timedelta(hours=1)): ["click-1", "click-2"]
     }
+
+
+@pytest.mark.parametrize("program", [TAP, MAPPER])
+def test_about_lists_the_pythons_the_project_is_tested_on(program):
+    about = subprocess.run(
+        [program, "--about", "--format", "json"], capture_output=True, text=True, check=True
+    )
+    tested = json.loads(about.stdout)["supported_python_versions"]
+    assert tested == ["3.10", "3.11", "3.12", "3.13"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert tested[0] in ci and tested[-1] in ci  # CI runs the oldest and the newest
 
 
 def test_readme_settings_table_equals_about():

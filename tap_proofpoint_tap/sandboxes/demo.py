@@ -25,8 +25,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
 from tap_proofpoint_tap.sandboxes.threatq import ThreatQSandbox
@@ -34,6 +32,7 @@ from tap_proofpoint_tap.sandboxes.threatq import ThreatQSandbox
 DEMO_PORT = 8765  # the api_url of the sandbox environment in meltano.yml
 THREATQ_PORT = 8766  # target-threatq's api_url there
 THREATQ_PIPELINE = ["--full-refresh", "tap-proofpoint-tap", "threatq", "target-threatq"]
+THREATQ_SELECT = '["clicks_permitted.*"]'  # the mapper makes ThreatQ's entities from these only
 FEED_RUN = (
     ("Corporate Emails", "corporate_email"),
     ("Indicators", "indicators"),
@@ -90,7 +89,8 @@ def main() -> None:
         logs = checked(proc)
         intervals = sorted(r.params["interval"][0] for r in requests)
         print(
-            f"Done in {elapsed:.1f} s: {len(requests)} API requests, reading "
+            f"Done in {elapsed:.1f} s: {len(requests)} API "
+            f"request{'' if len(requests) == 1 else 's'}, reading "
             f"{intervals[0].split('/')[0]} to {intervals[-1].split('/')[1]}"
             if intervals
             else f"Done in {elapsed:.1f} s: nothing new to read yet"
@@ -121,7 +121,7 @@ def into_threatq(siem_url: str) -> None:
                 **os.environ,
                 "TAP_PROOFPOINT_TAP_API_URL": siem_url,
                 "TARGET_THREATQ_API_URL": tq.url,
-                "TAP_PROOFPOINT_TAP__SELECT": '["clicks_permitted.*"]',
+                "TAP_PROOFPOINT_TAP__SELECT": THREATQ_SELECT,
             },
             capture_output=True,
             text=True,
@@ -131,7 +131,7 @@ def into_threatq(siem_url: str) -> None:
         logs = checked(proc)
         counts = tq.store.dump()["counts"]
         calls = len(tq.requests)
-    print(f"Done in {elapsed:.1f} s: {calls} ThreatQ API requests")
+    print(f"Done in {elapsed:.1f} s: {calls} ThreatQ API request{'' if calls == 1 else 's'}")
     for entry in logs:
         if entry.get("name") == "target-threatq" and entry["event"].startswith(
             ("|", "ThreatQ load summary", "Requests:")
@@ -158,6 +158,8 @@ def report(before: dict[str, int], logs: list[dict[str, Any]]) -> None:
             entry["event"].startswith(("|", "ThreatQ run summary"))
         ):
             print("  " + entry["event"])
+    import duckdb  # noqa: PLC0415 - the duckdb extra; the demo's constants are read without it
+
     with duckdb.connect(str(DATABASE), read_only=True) as con:
         for title, column in (
             ("Top clicked URLs", "url"),
@@ -185,6 +187,8 @@ def report(before: dict[str, int], logs: list[dict[str, Any]]) -> None:
 def table_counts() -> dict[str, int]:
     if not DATABASE.exists():
         return {}
+    import duckdb  # noqa: PLC0415 - as above
+
     with duckdb.connect(str(DATABASE), read_only=True) as con:
         present = {
             t
