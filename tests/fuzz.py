@@ -1,10 +1,10 @@
 """`make fuzz`: explore new examples of the fuzz suite for as long as asked, then say what broke.
 
-`make test` runs tests/test_fuzz.py derandomised (the same examples every run, so CI does not
-fail at random). This runs it again and again with fresh random seeds, 5,000 examples per
-property and round, keeping what fails in the example database (.hypothesis/, replayed first in
+`make test` runs the fuzz suite (tests/test_fuzz*.py) derandomised (the same examples every
+run, so CI does not fail at random). This runs it again and again with fresh random seeds,
+5,000 examples per property and round, keeping what fails in the example database (.hypothesis/, replayed first in
 the next round). Each failure is printed with the seed that reproduces it; keep it as an
-``@example(...)`` in tests/test_fuzz.py once fixed, so every later run tries it.
+``@example(...)`` in its test file once fixed, so every later run tries it.
 
     python -m tests.fuzz --minutes 30
 """
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             "-p",
             "no:cacheprovider",
             f"--hypothesis-seed={seed}",
-            "tests/test_fuzz.py",
+            *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("tests/test_fuzz*.py")),
             *(["-k", args.k] if args.k else []),
         ]
         proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{rounds} rounds in {args.minutes:g} minutes; "
         + (
             f"failing seeds: {', '.join(map(str, failed))} (rerun one with `python -m pytest "
-            f"tests/test_fuzz.py --hypothesis-seed=SEED` and HYPOTHESIS_PROFILE=explore)"
+            f"tests/test_fuzz*.py --hypothesis-seed=SEED` and HYPOTHESIS_PROFILE=explore)"
             if failed
             else "nothing failed"
         )
