@@ -616,6 +616,23 @@ def test_meltano_invoke_test_costs_one_request(tmp_path, live_sandbox, project):
     assert [r.path for r in live_sandbox.requests] == [ALL]
 
 
+def test_meltano_invoke_test_with_a_bad_setting_names_it_in_one_line(
+    tmp_path, live_sandbox, project
+):
+    proc = meltano(
+        tmp_path,
+        project,
+        live_sandbox,
+        "invoke",
+        "tap-proofpoint-tap",
+        "--test",
+        TAP_PROOFPOINT_TAP_WINDOW_MINUTES="0",
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "window_minutes must be between 1 and 60 (got 0)." in proc.stderr
+    assert not live_sandbox.requests
+
+
 def test_a_body_the_streaming_parser_refuses_is_read_again_whole(tmp_path, live_sandbox):
     """A NaN score (the stdlib's JSON, refused by ijson): the window's second try is parsed
     by the standard library, and every stream still gets its events once."""
