@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from tap_proofpoint_tap.errors import LoadError
-from tap_proofpoint_tap.targets.duckdb.columns import literal, plan, quote, struct
+from tap_proofpoint_tap.targets.duckdb.columns import literal, loaded, plan, quote, struct
 from tap_proofpoint_tap.targets.duckdb.messages import first_line, lock_holder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+_DEFAULT_OBJECT_SIZE = 16 * 1024 * 1024  # read_json's own limit, kept for ordinary batches
 
 
 class Database:
@@ -90,14 +92,20 @@ class Database:
     def empty(self, name: str) -> None:
         self.con.execute(f"DELETE FROM {self.table(name)}")
 
-    def load(self, name: str, types: dict[str, str], rows: Path, keys: tuple[str, ...]) -> None:
-        """Insert the rows of the file ``rows``; with ``keys``, first delete the table's rows
-        that have the same key (the batch holds each key once)."""
+    def load(
+        self, name: str, types: dict[str, str], rows: Path, keys: tuple[str, ...], longest: int
+    ) -> None:
+        """Insert the rows of the file ``rows`` (its longest line ``longest`` bytes); with
+        ``keys``, first delete the table's rows that have the same key (the batch holds each
+        key once)."""
+        size = max(_DEFAULT_OBJECT_SIZE, longest + 1)  # DuckDB refuses a longer record
         read = (
             f"read_json({literal(str(rows))}, format = 'newline_delimited', "
-            f"columns = {struct(types)})"
+            f"columns = {struct(types)}, maximum_object_size = {size})"
         )
         names = ", ".join(map(quote, types))
+        converted = ", ".join(f"{loaded(c, t)} AS {quote(c)}" for c, t in types.items())
+        read = f"(SELECT {converted} FROM {read})"
         if keys:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM {read}")
             match = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM b.{quote(k)}" for k in keys)
