@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 pytest.importorskip("duckdb")  # the duckdb extra, which Python 3.10 lacks
 
-from tap_proofpoint_tap.errors import LoadError  # noqa: E402
-from tap_proofpoint_tap.targets.duckdb.target import TargetDuckDB  # noqa: E402
-from tests.helpers import duckdb_connect  # noqa: E402
+from tap_proofpoint_tap.errors import LoadError
+from tap_proofpoint_tap.targets.duckdb.target import TargetDuckDB
+from tests.helpers import duckdb_connect
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -111,6 +111,7 @@ def rows_of(path: Path) -> list[dict]:
 @example(first="Émile", second="émile")
 @example(first="привет", second="мир")
 @example(first="x" * 300, second="y")
+@example(first="aa___a", second="aa__\na")
 def test_two_streams_never_share_a_table_silently(tmp_path, first, second):
     """Each stream's rows land in a table of their own, or the run is refused naming both."""
     if first == second:

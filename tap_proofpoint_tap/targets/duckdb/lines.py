@@ -25,10 +25,10 @@ _JSON_NAMES = {str: "a string", dict: "an object", int: "an integer", list: "a l
 
 def excerpt(line: bytes | str) -> str:
     """The start of ``line`` as a Python literal, with its length when it is cut."""
-    text = (line if isinstance(line, str) else line.decode("utf-8", "replace")).rstrip("\r\n")
-    if len(text) <= EXCERPT:
-        return repr(text)
-    return f"{text[:EXCERPT]!r}… ({len(line):,} bytes)"
+    size = len(line.rstrip(b"\r\n")) if isinstance(line, bytes) else len(line.rstrip("\r\n"))
+    start = line[: EXCERPT * 4]  # enough for EXCERPT characters, whatever their encoding
+    text = (start.decode("utf-8", "replace") if isinstance(start, bytes) else start).rstrip("\r\n")
+    return repr(text) if len(text) <= EXCERPT else f"{text[:EXCERPT]!r}… ({size:,} bytes)"
 
 
 def fault(message: Any, schemas: set[str]) -> str | None:

@@ -18,7 +18,7 @@ from typing_extensions import override
 
 from tap_proofpoint_tap.errors import LoadError
 from tap_proofpoint_tap.targets.duckdb.columns import REFUSED
-from tap_proofpoint_tap.targets.duckdb.messages import first_line
+from tap_proofpoint_tap.targets.duckdb.messages import first_line, one_line, shown
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -52,9 +52,9 @@ class FastValidator(BaseJSONSchemaValidator):
         except fastjsonschema.JsonSchemaValueException as error:
             key = record_key(record, self.keys)
             raise LoadError(
-                f"A {self.stream} record does not match its SCHEMA "
-                f"({error.message}; key {key}, line {self.line()}): nothing from it on is "
-                "loaded. Fix the tap, or set validate_records to false."
+                f"A {shown(self.stream)} record does not match its SCHEMA "
+                f"({one_line(error.message)}; key {key}, line {self.line()}): nothing from "
+                "it on is loaded. Fix the tap, or set validate_records to false."
             ) from None
 
 
@@ -70,10 +70,9 @@ def culprit(error: duckdb.Error, rows: list[Row], keys: Sequence[str]) -> str:
         column, _, value = refused[1].partition(" ")
         name, text = json.loads(column), json.loads(value)
         record = next((r for r in map(as_record, rows) if _holds(r, name, text)), None)
-        reason = (
-            f"record {record_key(record, keys)}: {name} holds {value}, which {REFUSED} {refused[2]}"
-        )
-    return _FILE.sub("the batch", reason)  # the batch file is the loader's business
+        key = record_key(record, keys)
+        reason = f"record {key}: {shown(name)} holds {value}, which {REFUSED} {refused[2]}"
+    return one_line(_FILE.sub("the batch", reason))  # the batch file is the loader's business
 
 
 def _holds(record: Any, name: str, text: Any) -> bool:

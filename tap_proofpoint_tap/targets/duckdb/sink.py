@@ -17,6 +17,7 @@ from typing_extensions import override
 from tap_proofpoint_tap.errors import LoadError
 from tap_proofpoint_tap.targets.duckdb.columns import clash, columns, table_name
 from tap_proofpoint_tap.targets.duckdb.fast import Unsupported, key_struct, struct
+from tap_proofpoint_tap.targets.duckdb.messages import one_line, shown
 from tap_proofpoint_tap.targets.duckdb.refusals import FastValidator, Row, as_record, record_key
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from singer_sdk import Target
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-    from tap_proofpoint_tap.targets.duckdb.fast import RawRecordReader
+from tap_proofpoint_tap.targets.duckdb.fast import RawRecordReader
 
 UPSERT, APPEND, OVERWRITE = "upsert", "append-only", "overwrite"
 
@@ -56,9 +57,9 @@ class DuckDBSink(BatchSink):
         both = clash(list(self.wanted))
         if both:
             raise LoadError(
-                f"Stream {self.stream_name} declares properties {both[0]!r} and {both[1]!r}, "
-                "which DuckDB takes for one column (names differ only in ASCII case): rename "
-                "one in the tap or with a stream map; nothing was loaded."
+                f"Stream {shown(self.stream_name)} declares properties {both[0]!r} and "
+                f"{both[1]!r}, which DuckDB takes for one column (names differ only in ASCII "
+                "case): rename one in the tap or with a stream map; nothing was loaded."
             )
         dedupe = self.owner.load_method != APPEND and self.key_properties
         self.keys: tuple[str, ...] = tuple(self.key_properties) if dedupe else ()
@@ -111,7 +112,7 @@ class DuckDBSink(BatchSink):
             try:
                 parsed = self.decode(raw)
             except msgspec.ValidationError as error:
-                raise self.refusal(as_record(raw), str(error)) from None
+                raise self.refusal(as_record(raw), one_line(str(error))) from None
             key = (
                 getattr(parsed, fields[0])
                 if len(fields) == 1
@@ -142,10 +143,10 @@ class DuckDBSink(BatchSink):
         """The row under its key; a record whose key (or part of it) is null is refused."""
         if self.keys and (key is None or (isinstance(key, tuple) and None in key)):
             raise LoadError(
-                f"A {self.stream_name} record (line {self.owner.message_reader.line}) has no "
-                f"value for its key ({', '.join(self.keys)}): records without one would "
-                "collapse into one row. Fix the tap, or set load_method to append-only (every "
-                "record a new row); nothing from it on was loaded."
+                f"A {shown(self.stream_name)} record (line {self.owner.message_reader.line}) has "
+                f"no value for its key ({', '.join(map(shown, self.keys))}): records without "
+                "one would collapse into one row. Fix the tap, or set load_method to "
+                "append-only (every record a new row); nothing from it on was loaded."
             )
         self.rows[key] = row
         self.owner.received()
@@ -156,11 +157,11 @@ class DuckDBSink(BatchSink):
         where = f"key {key}, line {self.owner.message_reader.line}"
         if not self.validate_schema or "out of range" in reason:  # no check would help
             return LoadError(
-                f"A {self.stream_name} record ({where}) cannot be read ({reason}): nothing "
+                f"A {shown(self.stream_name)} record ({where}) cannot be read ({reason}): nothing "
                 "from it on was loaded; fix the tap."
             )
         return LoadError(
-            f"A {self.stream_name} record does not match its SCHEMA ({reason}; {where}): "
+            f"A {shown(self.stream_name)} record does not match its SCHEMA ({reason}; {where}): "
             "nothing from it on is loaded. Fix the tap, or set validate_records to false."
         )
 

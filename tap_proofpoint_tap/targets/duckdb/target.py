@@ -14,6 +14,7 @@ dicts. Other streams take the SDK's path, checked by a fastjsonschema validator 
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -29,6 +30,7 @@ from tap_proofpoint_tap.errors import LoadError
 from tap_proofpoint_tap.targets.duckdb.columns import fold
 from tap_proofpoint_tap.targets.duckdb.database import Database
 from tap_proofpoint_tap.targets.duckdb.fast import RawRecordReader
+from tap_proofpoint_tap.targets.duckdb.messages import shown
 from tap_proofpoint_tap.targets.duckdb.refusals import culprit
 from tap_proofpoint_tap.targets.duckdb.sink import APPEND, OVERWRITE, UPSERT, DuckDBSink
 from tap_proofpoint_tap.targets.held_state import HeldStateTarget
@@ -93,7 +95,8 @@ class TargetDuckDB(HeldStateTarget):
         self.emptied: set[str] = set()
         self.written: dict[str, int] = {}
         self.encoder = msgspec.json.Encoder(decimal_format="number")
-        self.tables: dict[str, str] = {}  # each table (as DuckDB compares names) → its stream
+        # each table (as DuckDB compares names) → the stream it holds, and its name
+        self.tables: dict[str, tuple[str, str]] = {}
         self.batch_file: Path | None = None  # the batch being loaded, removed once it is
         self.batch_size_rows = int(self.config.get("batch_size_rows", 10000))
 
@@ -101,13 +104,14 @@ class TargetDuckDB(HeldStateTarget):
         """A stream (or a new schema of one) begins. The file is opened with the first, so a
         lock held by another process stops the run before any row is written. Two streams
         whose names make one table are refused: the second would overwrite the first's rows."""
-        other = self.tables.setdefault(fold(sink.table), sink.stream_name)
+        other, table = self.tables.setdefault(fold(sink.table), (sink.stream_name, sink.table))
         if other != sink.stream_name:
             raise LoadError(
                 f"Streams {other!r} and {sink.stream_name!r} would both load into table "
-                f"{sink.table} (a table name keeps letters, digits and _, and DuckDB ignores "
+                f"{table} (a table name keeps letters, digits and _, and DuckDB ignores "
                 "ASCII case): rename one with a stream map (stream_maps: "
-                f'{{"{sink.stream_name}": {{"__alias__": "another_name"}}}}); nothing was loaded.'
+                f"{{{json.dumps(sink.stream_name)}: "
+                '{"__alias__": "another_name"}}); nothing was loaded.'
             )
         if self.database is None:
             self.database = Database(
@@ -190,7 +194,7 @@ class TargetDuckDB(HeldStateTarget):
         except duckdb.Error as error:
             reason = culprit(error, list(rows.values()), sink.key_properties)
             raise LoadError(
-                f"Cannot load {len(rows)} {sink.stream_name} rows into "
+                f"Cannot load {len(rows)} {shown(sink.stream_name)} rows into "
                 f"{db.schema}.{table}: {reason}. Nothing of this batch was "
                 "committed and its STATE was not sent."
             ) from None
