@@ -117,6 +117,23 @@ def test_streams_whose_names_make_one_table_are_refused_or_kept_apart(
     assert table(tmp_path, shared) == [("from the first",)]
 
 
+def test_a_stream_whose_name_makes_a_table_an_earlier_run_filled_is_refused(tmp_path):
+    """Each table records the stream it holds: a-b's table is not a.b's in a later run."""
+    assert (
+        feed(tmp_path, [schema("a-b", {"id": TEXT}), record("a-b", id="from a-b")]).returncode == 0
+    )
+    later = [schema("a.b", {"id": TEXT}), record("a.b", id="from a.b")]
+    one_error(
+        feed(tmp_path, later),
+        "Table main.a_b holds stream 'a-b', loaded by an earlier run; stream 'a.b' would load",
+    )
+    assert table(tmp_path, "a_b") == [("from a-b",)]
+    assert feed(tmp_path, later, stream_maps={"a.b": {"__alias__": "ab"}}).returncode == 0
+    assert table(tmp_path, "ab") == [("from a.b",)]
+    assert feed(tmp_path, [schema("a-b", {"id": TEXT}), record("a-b", id="again")]).returncode == 0
+    assert table(tmp_path, "a_b") == [("again",), ("from a-b",)]
+
+
 def test_hostile_stream_and_property_names_load_into_their_own_columns(tmp_path):
     long = "s" * 300
     odd = {

@@ -117,6 +117,14 @@ class TargetDuckDB(HeldStateTarget):
             self.database = Database(
                 self.config["filepath"], self.config.get("default_target_schema", "main")
             )
+        holder = self.database.holder(sink.table)
+        if holder not in (None, sink.stream_name):
+            raise LoadError(
+                f"Table {self.database.schema}.{sink.table} holds stream {holder!r}, loaded by "
+                f"an earlier run; stream {sink.stream_name!r} would load into it too: rename it "
+                "with a stream map, or, if it is that stream renamed, first run COMMENT ON TABLE "
+                f"{self.database.table(sink.table)} IS NULL; nothing was loaded."
+            )
         self.sinks.append(sink)
         self.active[sink.stream_name] = sink
 
@@ -179,7 +187,7 @@ class TargetDuckDB(HeldStateTarget):
         table = sink.table
         try:
             if sink.types is None:  # the table is made to hold this schema once per sink
-                final = db.ensure(table, sink.wanted)
+                final = db.ensure(table, sink.wanted, sink.stream_name)
                 self.created.add(table)
                 by_fold = {name.casefold(): kind for name, kind in final.items()}
                 sink.types = {name: by_fold[name.casefold()] for name in sink.wanted}
