@@ -474,6 +474,35 @@ def test_missing_file_is_one_line(tmp_path):
     )
 
 
+def test_a_folder_is_named_a_folder(tmp_path):
+    assert_one_line_error(
+        run_report("--database", str(tmp_path)), str(tmp_path), "is a folder", "--database"
+    )
+
+
+def test_a_mart_an_older_dbt_project_built_names_the_missing_column(tmp_path):
+    """Marts without the columns this report reads (an older transform/): one line naming the
+    mart, the column and the rebuild, not DuckDB's BinderException."""
+    old = tmp_path / "old.duckdb"
+    with duckdb.connect(str(old)) as con:
+        con.execute(f"CREATE SCHEMA {SCHEMA}")
+        for mart in (
+            "mart_daily_activity",
+            "fct_clicks",
+            "dim_threats",
+            "dim_users",
+            "mart_user_risk",
+            "mart_click_exposure",
+        ):
+            con.execute(f"CREATE TABLE {SCHEMA}.{mart} (id INTEGER)")
+    assert_one_line_error(
+        run_report("--database", str(old), "--output", str(tmp_path / "out")),
+        "mart fct_clicks has no column minutes_to_click",
+        "older dbt project",
+        "dbt-duckdb:build",
+    )
+
+
 def test_file_without_the_marts_says_run_dbt(marts_database, tmp_path):
     bare = tmp_path / "raw.duckdb"
     duckdb.connect(str(bare)).close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tap_proofpoint_tap.report.queries import execute
 from tap_proofpoint_tap.targets.duckdb.columns import quote
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def headline(con: duckdb.DuckDBPyConnection, schema: str) -> Headline:
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
     """The one row an aggregate query returns."""
-    row = con.execute(sql).fetchone()
+    row = execute(con, sql).fetchone()
     if row is None:  # an aggregate without GROUP BY always has its row
         raise AssertionError(sql)
     return row

@@ -7,6 +7,7 @@ inline data and the HTML table take without pandas.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,10 @@ MARTS = (
     "mart_click_exposure",
 )
 DBT_HINT = "run dbt first: meltano run dbt-duckdb:build (or meltano invoke dbt-duckdb build)"
+DBT_REBUILD = "meltano run dbt-duckdb:build, or dbt build in transform/"
 ISO = "%Y-%m-%dT%H:%M:%SZ"
+_COLUMN = re.compile(r'column "([^"]+)" not found')
+_MART = re.compile(r"FROM \S+\.(\w+)")
 
 TOP_THREATS = 10
 TOP_CLICKERS = 15
@@ -59,6 +63,12 @@ class Marts:
 @contextmanager
 def connect(path: Path, schema: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to ``path`` whose ``schema`` holds every mart, or ReportError."""
+    if path.is_dir():
+        raise ReportError(
+            f"{path} is a folder, not a DuckDB file: point --database (or "
+            "PROOFPOINT_REPORT_DATABASE) at the file inside it that the pipeline loads (make "
+            "demo writes output/sandbox.duckdb)"
+        )
     if not path.is_file():
         raise ReportError(
             f"{path} does not exist: point --database (or PROOFPOINT_REPORT_DATABASE) at the "
@@ -94,9 +104,25 @@ def connect(path: Path, schema: str) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+def execute(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConnection:
+    """``sql`` run; a mart without a column it reads (built by an older dbt project than this
+    report's) is a ReportError naming both."""
+    try:
+        return con.execute(sql)
+    except duckdb.BinderException as exc:
+        column = _COLUMN.search(str(exc))
+        mart = _MART.search(sql)
+        if column is None or mart is None:
+            raise
+        raise ReportError(
+            f"mart {mart[1]} has no column {column[1]}: it was built by an older dbt project "
+            f"than this report's; rebuild the marts with this project's ({DBT_REBUILD})"
+        ) from None
+
+
 def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[Row]:
     """Every row of ``sql`` as a dict keyed by column name."""
-    cursor = con.execute(sql)
+    cursor = execute(con, sql)
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 

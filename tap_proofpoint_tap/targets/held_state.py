@@ -16,15 +16,19 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Target
 from typing_extensions import override
 
-from tap_proofpoint_tap.errors import TapError
+from tap_proofpoint_tap.errors import InputError, TapError
+from tap_proofpoint_tap.inputs import checked_json
 
 if TYPE_CHECKING:
     from types import FrameType
+
+    import click
 
 
 class HeldStateTarget(Target):
@@ -53,6 +57,10 @@ class HeldStateTarget(Target):
 
     def on_failure(self) -> None:
         """Called once when a commit fails, before the error ends the run."""
+
+    def discard(self) -> None:
+        """Remove the loader's own scratch files (a commit's data): after each commit, and
+        before a signal ends the process mid-commit."""
 
     def flush(self) -> None:
         """Commit what is pending, then send the STATE held since (all before it is loaded)."""
@@ -116,6 +124,7 @@ class HeldStateTarget(Target):
                 signum,
                 self.destination,
             )
+            self.discard()
             os._exit(1)
         try:
             self.drain_all(is_endofpipe=True)
@@ -124,6 +133,19 @@ class HeldStateTarget(Target):
             os._exit(1)
         sys.stdout.flush()
         os._exit(0)
+
+    @classmethod
+    @override
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """Check each --config file first, so a broken one gets a line, not a traceback."""
+        for path in value:
+            if path != "ENV":
+                try:
+                    checked_json(Path(path), "config")
+                except InputError as error:
+                    cls.logger.error("%s", error)
+                    ctx.exit(1)
+        return super().cb_config(ctx, param, value)
 
     @classmethod
     @override

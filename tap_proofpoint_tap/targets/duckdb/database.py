@@ -18,11 +18,16 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from tap_proofpoint_tap.errors import LoadError
-from tap_proofpoint_tap.targets.duckdb.columns import literal, plan, quote, struct
+from tap_proofpoint_tap.targets.duckdb.columns import fold, literal, loaded, plan, quote, struct
 from tap_proofpoint_tap.targets.duckdb.messages import first_line, lock_holder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+_DEFAULT_OBJECT_SIZE = 16 * 1024 * 1024  # read_json's own limit, kept for ordinary batches
+# Each table's comment names the stream it holds, so a later run can tell a stream whose name
+# makes the same table (a-b, then a.b) from the one that made it.
+HOLDS = "target-duckdb-proofpoint stream: "
 
 
 class Database:
@@ -73,12 +78,28 @@ class Database:
             ).fetchall()
         )
 
-    def ensure(self, name: str, wanted: dict[str, str]) -> dict[str, str]:
-        """Create the table, or add and widen its columns for ``wanted``; its columns after."""
+    def holder(self, name: str) -> str | None:
+        """The stream an earlier run recorded for table ``name`` (as DuckDB matches names), or
+        None (no such table, or one another program made)."""
+        for table, comment in self.con.execute(
+            "SELECT table_name, comment FROM duckdb_tables() WHERE database_name = "
+            "current_database() AND schema_name = ?",
+            [self.schema],
+        ).fetchall():
+            if fold(table) == fold(name) and (comment or "").startswith(HOLDS):
+                return str(comment)[len(HOLDS) :]
+        return None
+
+    def ensure(self, name: str, wanted: dict[str, str], stream: str) -> dict[str, str]:
+        """Create the table (recording that it holds ``stream``), or add and widen its columns
+        for ``wanted``; its columns after."""
         existing = self.columns(name)
         if not existing:
             body = ", ".join(f"{quote(c)} {t}" for c, t in wanted.items())
             self.con.execute(f"CREATE TABLE {self.table(name)} ({body})")
+        if self.holder(name) is None:  # made now, or by another program: this stream's now
+            self.con.execute(f"COMMENT ON TABLE {self.table(name)} IS {literal(HOLDS + stream)}")
+        if not existing:
             return dict(wanted)
         add, retype = plan(existing, wanted)
         for column, kind in add.items():
@@ -90,14 +111,20 @@ class Database:
     def empty(self, name: str) -> None:
         self.con.execute(f"DELETE FROM {self.table(name)}")
 
-    def load(self, name: str, types: dict[str, str], rows: Path, keys: tuple[str, ...]) -> None:
-        """Insert the rows of the file ``rows``; with ``keys``, first delete the table's rows
-        that have the same key (the batch holds each key once)."""
+    def load(
+        self, name: str, types: dict[str, str], rows: Path, keys: tuple[str, ...], longest: int
+    ) -> None:
+        """Insert the rows of the file ``rows`` (its longest line ``longest`` bytes); with
+        ``keys``, first delete the table's rows that have the same key (the batch holds each
+        key once)."""
+        size = max(_DEFAULT_OBJECT_SIZE, longest + 1)  # DuckDB refuses a longer record
         read = (
             f"read_json({literal(str(rows))}, format = 'newline_delimited', "
-            f"columns = {struct(types)})"
+            f"columns = {struct(types)}, maximum_object_size = {size})"
         )
         names = ", ".join(map(quote, types))
+        converted = ", ".join(f"{loaded(c, t)} AS {quote(c)}" for c, t in types.items())
+        read = f"(SELECT {converted} FROM {read})"
         if keys:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM {read}")
             match = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM b.{quote(k)}" for k in keys)

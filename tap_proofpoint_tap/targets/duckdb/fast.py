@@ -6,16 +6,23 @@ from the stream's schema (types, nullability, required keys, enumerations: C spe
 kept), and written to the batch file as it is; DuckDB parses it once, at load. Schemas that
 use a keyword this compiler does not know (patterns, bounds, ``$ref`` …) keep the dict path and
 its fastjsonschema validator, so no check is ever skipped.
+
+The reader also counts lines, so a refusal names the line, and checks each line the SDK reads
+(:mod:`~tap_proofpoint_tap.targets.duckdb.lines`) before the SDK acts on it.
 """
 
 from __future__ import annotations
 
+import decimal
 import sys
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from typing_extensions import override
+
+from tap_proofpoint_tap.errors import LoadError
+from tap_proofpoint_tap.targets.duckdb.lines import excerpt, fault
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -53,6 +60,7 @@ class Envelope(msgspec.Struct):
 
 
 _ENVELOPE = msgspec.json.Decoder(Envelope)
+_MESSAGE = msgspec.json.Decoder(float_hook=decimal.Decimal)  # as the SDK's: numbers kept exact
 
 
 class Unsupported(Exception):
@@ -108,6 +116,8 @@ def struct(
     fields: list[tuple[str, Any] | tuple[str, Any, None]] = []
     rename: dict[str, str] = {}
     for n, (prop, sub) in enumerate(schema.get("properties", {}).items()):
+        if not prop.isprintable() or '"' in prop or "\\" in prop:
+            raise Unsupported  # msgspec cannot rename to such a name; the dict path can
         rename[f"f{n}"] = prop
         kind = python_type(sub, f"{name}_{n}")
         fields.append((f"f{n}", kind) if prop in required else (f"f{n}", kind, None))
@@ -116,10 +126,11 @@ def struct(
 
 
 def key_struct(keys: tuple[str, ...]) -> type[msgspec.Struct]:
-    """Only the key properties (validation off): everything else is skipped unread."""
+    """Only the key properties (validation off), null when absent: everything else is skipped
+    unread."""
     return msgspec.defstruct(
         "Key",
-        [(f"k{n}", Any) for n in range(len(keys))],
+        [(f"k{n}", Any, None) for n in range(len(keys))],
         rename={f"k{n}": k for n, k in enumerate(keys)},
     )
 
@@ -132,17 +143,41 @@ class RawRecordReader(MsgSpecReader):
     def __init__(self) -> None:
         super().__init__()
         self.short: dict[str, Any] = {}  # stream → its DuckDBSink
+        self.line = 0  # the number of the line being read
+        self.schemas: set[str] = set()  # the streams whose SCHEMA came
+
+    @override
+    def deserialize_json(self, line: str) -> dict[str, Any]:
+        """The SDK's path's lines, checked; a fault stops the run naming the line, which is
+        never echoed whole."""
+        try:
+            message = _MESSAGE.decode(line)
+        except msgspec.DecodeError as error:
+            raise LoadError(
+                f"Line {self.line} of the input is not JSON ({error}): {excerpt(line)}. "
+                "Nothing from it on was loaded; fix the line and run again."
+            ) from None
+        problem = fault(message, self.schemas)
+        if problem:
+            raise LoadError(
+                f"Line {self.line} of the input is not a Singer message this loader can "
+                f"load: {problem}. Nothing from it on was loaded; fix the line and run again."
+            )
+        if message["type"] == "SCHEMA":
+            self.schemas.add(message["stream"])
+        return cast("dict[str, Any]", message)
 
     @override
     def process_lines(
         self, file_input: IO[str] | None, callbacks: dict[str, Callable[[dict[str, Any]], None]]
     ) -> Counter[str]:
-        raw = 0
+        raw, self.line = 0, 0
 
         def others() -> Iterator[bytes | str]:
             """The lines the SDK handles: all but the short path's RECORD lines."""
             nonlocal raw
             for line in file_input or sys.stdin.buffer:
+                self.line += 1
                 head = _head(line) if self.short else None
                 if (
                     head is not None
@@ -155,7 +190,13 @@ class RawRecordReader(MsgSpecReader):
                     yield line
 
         # The SDK's reader only iterates its input, and msgspec decodes bytes as well as text.
-        stats = super().process_lines(cast("IO[str]", others()), callbacks)
+        try:
+            stats = super().process_lines(cast("IO[str]", others()), callbacks)
+        except RecursionError:
+            raise LoadError(
+                f"Line {self.line} of the input is nested deeper than this loader can read: "
+                "nothing from it on was loaded; flatten that record and run again."
+            ) from None
         stats["RECORD"] += raw
         return stats
 

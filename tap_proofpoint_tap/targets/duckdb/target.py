@@ -14,8 +14,8 @@ dicts. Other streams take the SDK's path, checked by a fastjsonschema validator 
 
 from __future__ import annotations
 
-import shutil
-import sys
+import json
+import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,120 +24,23 @@ import duckdb
 import msgspec
 from singer_sdk import typing as th
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.sinks import BatchSink
 from typing_extensions import override
 
 from tap_proofpoint_tap.errors import LoadError
-from tap_proofpoint_tap.targets.duckdb.columns import columns, table_name
+from tap_proofpoint_tap.targets.duckdb.columns import fold
 from tap_proofpoint_tap.targets.duckdb.database import Database
-from tap_proofpoint_tap.targets.duckdb.fast import RawRecordReader, Unsupported, key_struct, struct
-from tap_proofpoint_tap.targets.duckdb.refusals import FastValidator, Row, culprit, record_key
+from tap_proofpoint_tap.targets.duckdb.fast import RawRecordReader
+from tap_proofpoint_tap.targets.duckdb.messages import shown
+from tap_proofpoint_tap.targets.duckdb.refusals import culprit
+from tap_proofpoint_tap.targets.duckdb.sink import APPEND, OVERWRITE, UPSERT, DuckDBSink
 from tap_proofpoint_tap.targets.held_state import HeldStateTarget
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Iterable, Sequence
 
     from singer_sdk.sinks import Sink
-    from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-UPSERT, APPEND, OVERWRITE = "upsert", "append-only", "overwrite"
-
-
-class DuckDBSink(BatchSink):
-    """One stream's pending rows; the target decides when they are written (never the SDK)."""
-
-    @override
-    def __init__(self, target: TargetDuckDB, *args: Any, **kwargs: Any) -> None:
-        super().__init__(target, *args, **kwargs)
-        self.owner = target
-        self.table = table_name(self.stream_name)
-        self.wanted = columns(self.schema)
-        dedupe = target.load_method != APPEND and self.key_properties
-        self.keys: tuple[str, ...] = tuple(self.key_properties) if dedupe else ()
-        self.rows: dict[Any, Row] = {}
-        self.decode: Callable[[msgspec.Raw], Any] | None = None  # the short path's decoder
-        self.key_fields: tuple[str, ...] = ()  # the decoded struct's names of the keys
-        self.types: dict[str, str] | None = None  # how read_json reads the batch, once known
-        target.add(self)
-
-    @property
-    @override
-    def max_size(self) -> int:
-        return sys.maxsize
-
-    @override
-    def get_validator(self) -> BaseJSONSchemaValidator | None:
-        if not self.validate_schema:
-            return None
-        return FastValidator(self.schema, self.stream_name, self.key_properties)
-
-    def short_path(self) -> bool:
-        """Compile the short path's decoder; False when the schema needs the dict path."""
-        keys = tuple(self.key_properties)
-        try:
-            shape = (
-                struct(self.schema, keys=keys)
-                if self.validate_schema
-                else key_struct(keys)
-                if keys
-                else None
-            )
-        except Unsupported:
-            return False
-        self.decode = msgspec.json.Decoder(shape).decode if shape else None
-        names = (
-            dict(zip(shape.__struct_encode_fields__, shape.__struct_fields__, strict=True))
-            if shape
-            else {}
-        )
-        self.key_fields = tuple(names[k] for k in self.keys)
-        return True
-
-    def accept_raw(self, raw: msgspec.Raw) -> None:
-        """One record as bytes: checked (key properties present, types as declared), kept."""
-        fields = self.key_fields
-        if self.decode is not None:
-            try:
-                parsed = self.decode(raw)
-            except msgspec.ValidationError as error:
-                record = msgspec.json.decode(raw)
-                raise LoadError(
-                    f"A {self.stream_name} record does not match its SCHEMA "
-                    f"({error}; key {record_key(record, self.key_properties)}): nothing "
-                    "from it on is loaded. Fix the tap, or set validate_records to "
-                    "false."
-                ) from None
-            key = (
-                getattr(parsed, fields[0])
-                if len(fields) == 1
-                else tuple(getattr(parsed, f) for f in fields)
-                if fields
-                else len(self.rows)
-            )
-        else:
-            key = len(self.rows)
-        self.rows[key] = raw
-        self.tally_record_read()
-        self.record_counter_metric.increment()
-        self.owner.received()
-        # As the SDK's path does after each record (no public API): a batch older than the
-        # SDK's max record age is drained.
-        self.owner._handle_max_record_age()  # noqa: SLF001 - the SDK's check, no public API
-
-    @override
-    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        keys = self.keys
-        key = (
-            (record.get(keys[0]) if len(keys) == 1 else tuple(map(record.get, keys)))
-            if keys
-            else len(self.rows)
-        )
-        self.rows[key] = record
-        self.owner.received()
-
-    @override
-    def process_batch(self, context: dict[str, Any]) -> None:
-        self.owner.flush()
+    from tap_proofpoint_tap.targets.duckdb.refusals import Row
 
 
 class TargetDuckDB(HeldStateTarget):
@@ -192,15 +95,35 @@ class TargetDuckDB(HeldStateTarget):
         self.emptied: set[str] = set()
         self.written: dict[str, int] = {}
         self.encoder = msgspec.json.Encoder(decimal_format="number")
-        self.folder = Path(tempfile.mkdtemp(prefix="target-duckdb-proofpoint-"))
+        # each table (as DuckDB compares names) → the stream it holds, and its name
+        self.tables: dict[str, tuple[str, str]] = {}
+        self.batch_file: Path | None = None  # the batch being loaded, removed once it is
         self.batch_size_rows = int(self.config.get("batch_size_rows", 10000))
 
     def add(self, sink: DuckDBSink) -> None:
         """A stream (or a new schema of one) begins. The file is opened with the first, so a
-        lock held by another process stops the run before any row is written."""
+        lock held by another process stops the run before any row is written. Two streams
+        whose names make one table are refused: the second would overwrite the first's rows."""
+        other, table = self.tables.setdefault(fold(sink.table), (sink.stream_name, sink.table))
+        if other != sink.stream_name:
+            raise LoadError(
+                f"Streams {other!r} and {sink.stream_name!r} would both load into table "
+                f"{table} (a table name keeps letters, digits and _, and DuckDB ignores "
+                "ASCII case): rename one with a stream map (stream_maps: "
+                f"{{{json.dumps(sink.stream_name)}: "
+                '{"__alias__": "another_name"}}); nothing was loaded.'
+            )
         if self.database is None:
             self.database = Database(
                 self.config["filepath"], self.config.get("default_target_schema", "main")
+            )
+        holder = self.database.holder(sink.table)
+        if holder not in (None, sink.stream_name):
+            raise LoadError(
+                f"Table {self.database.schema}.{sink.table} holds stream {holder!r}, loaded by "
+                f"an earlier run; stream {sink.stream_name!r} would load into it too: rename it "
+                "with a stream map, or, if it is that stream renamed, first run COMMENT ON TABLE "
+                f"{self.database.table(sink.table)} IS NULL; nothing was loaded."
             )
         self.sinks.append(sink)
         self.active[sink.stream_name] = sink
@@ -264,7 +187,7 @@ class TargetDuckDB(HeldStateTarget):
         table = sink.table
         try:
             if sink.types is None:  # the table is made to hold this schema once per sink
-                final = db.ensure(table, sink.wanted)
+                final = db.ensure(table, sink.wanted, sink.stream_name)
                 self.created.add(table)
                 by_fold = {name.casefold(): kind for name, kind in final.items()}
                 sink.types = {name: by_fold[name.casefold()] for name in sink.wanted}
@@ -273,22 +196,38 @@ class TargetDuckDB(HeldStateTarget):
                 self.emptied.add(table)
             if not rows:
                 return
-            path = self.folder / f"{table}.ndjson"
-            with open(path, "wb") as out:
-                for record in rows.values():
-                    out.write(
-                        record if isinstance(record, msgspec.Raw) else self.encoder.encode(record)
-                    )
-                    out.write(b"\n")
-            db.load(table, sink.types, path, sink.keys)
+            longest = self._write_batch(rows.values())
+            assert self.batch_file is not None, "written just now"
+            db.load(table, sink.types, self.batch_file, sink.keys, longest)
         except duckdb.Error as error:
             reason = culprit(error, list(rows.values()), sink.key_properties)
             raise LoadError(
-                f"Cannot load {len(rows)} {sink.stream_name} rows into "
+                f"Cannot load {len(rows)} {shown(sink.stream_name)} rows into "
                 f"{db.schema}.{table}: {reason}. Nothing of this batch was "
                 "committed and its STATE was not sent."
             ) from None
+        finally:
+            self.discard()
         self.written[table] = self.written.get(table, 0) + len(rows)
+
+    def _write_batch(self, rows: Iterable[Row]) -> int:
+        """The rows into a new batch file, one JSON line each; the longest line's length."""
+        handle, name = tempfile.mkstemp(prefix="target-duckdb-proofpoint-", suffix=".ndjson")
+        self.batch_file, longest = Path(name), 0
+        with os.fdopen(handle, "wb") as out:
+            for record in rows:
+                line = record if isinstance(record, msgspec.Raw) else self.encoder.encode(record)
+                longest = max(longest, len(line))
+                out.write(line)
+                out.write(b"\n")
+        return longest
+
+    @override
+    def discard(self) -> None:
+        """The batch file holds record data: removed after every load, failed or not."""
+        if self.batch_file is not None:
+            self.batch_file.unlink(missing_ok=True)
+            self.batch_file = None
 
     @override
     def process_endofpipe(self) -> None:
@@ -296,7 +235,6 @@ class TargetDuckDB(HeldStateTarget):
             self.flush()  # also creates the tables of streams that sent no record
             super().process_endofpipe()
         finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
             if self.database is not None:
                 self.database.close()
         loaded = ", ".join(f"{t} {n}" for t, n in sorted(self.written.items())) or "nothing"
