@@ -18,6 +18,10 @@ def checked_json(source: IO[str] | Path, option: str) -> IO[str]:
         text = source.read_text() if isinstance(source, Path) else source.read()
     except OSError as error:
         raise InputError(f"The --{option} file {name} cannot be read: {error.strerror}.") from None
+    except UnicodeDecodeError:
+        raise InputError(
+            f"The --{option} file {name} is not text (not UTF-8): give a JSON file."
+        ) from None
     try:
         value = json.loads(text)
     except ValueError as error:

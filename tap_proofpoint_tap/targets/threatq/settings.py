@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -17,17 +17,22 @@ SECRETS = ("password", "client_secret")
 def settings_errors(config: Mapping[str, Any]) -> list[str]:
     """One message per mistake in the settings, each naming the setting and what to change."""
     errors = []
-    url = urlsplit(str(config.get("api_url") or ""))
-    if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
+    url = _split(config.get("api_url"))
+    if url is None:
+        errors.append(
+            f"api_url {str(config.get('api_url'))[:60]!r} is not a URL: give "
+            "https://<your ThreatQ host>[:port]."
+        )
+    elif url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
         errors.append(
             f"api_url must be https://<your ThreatQ host> (got "
             f"{str(config.get('api_url'))[:60]!r}); http is allowed for 127.0.0.1 "
             "only."
         )
-    elif url.path.strip("/"):
+    elif url.path.strip("/") or url.query or url.fragment:
         errors.append(
-            f"api_url is the host only, without a path (got {url.path!r}): the "
-            "target adds /api/... itself."
+            f"api_url is the host only, without a path (got "
+            f"{str(config.get('api_url'))[:60]!r}): the target adds /api/... itself."
         )
     if not str(config.get("client_id") or "").strip():
         errors.append("client_id is empty: set the OAuth client id (TARGET_THREATQ_CLIENT_ID).")
@@ -52,6 +57,16 @@ def settings_errors(config: Mapping[str, Any]) -> list[str]:
     if bundle and not Path(bundle).is_file():
         errors.append(f"ca_bundle {bundle!r} is not a file: give the path of a PEM CA file.")
     return errors
+
+
+def _split(value: Any) -> SplitResult | None:
+    """``api_url`` split, or None when it is not a URL (a bracket left open, a port that is not
+    a number from 1 to 65535)."""
+    try:
+        url = urlsplit(str(value or ""))
+        return url if url.port != 0 else None
+    except ValueError:
+        return None
 
 
 def _loopback(host: str | None) -> bool:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
@@ -19,6 +20,8 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from typing_extensions import override
 
+from tap_proofpoint_tap.errors import InputError
+from tap_proofpoint_tap.inputs import checked_json
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.targets.held_state import HeldStateTarget
 from tap_proofpoint_tap.targets.threatq.api import ThreatQClient, ThreatQError
@@ -26,8 +29,12 @@ from tap_proofpoint_tap.targets.threatq.known import Instance
 from tap_proofpoint_tap.targets.threatq.load import LABELS, Loader
 from tap_proofpoint_tap.targets.threatq.settings import masked, settings_errors
 
+if TYPE_CHECKING:
+    import click
+
 CORPORATE_EMAIL = "Corporate Email"
 ROWS_PER_CLICK = 20  # a flush also comes when this many rows per batch_size click are pending
+NAMED = {"id": int, "name": str}  # a lookup table's rows
 
 
 class ThreatQSink(BatchSink):
@@ -176,6 +183,20 @@ class TargetThreatQ(HeldStateTarget):
         self.client: ThreatQClient | None = None
         self.ignored: set[str] = set()
 
+    @classmethod
+    @override
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """Check each --config file before the SDK reads it: a broken one gets one line and
+        exit 1, not a traceback."""
+        for path in value:
+            if path != "ENV":
+                try:
+                    checked_json(Path(path), "config")
+                except InputError as error:
+                    cls.logger.error("%s", error)
+                    sys.exit(1)
+        return super().cb_config(ctx, param, value)
+
     @override
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
         if stream_name in e.ENTITY_STREAMS:
@@ -217,7 +238,7 @@ class TargetThreatQ(HeldStateTarget):
         instances). Any of them missing stops the run before anything is written."""
         self.client = ThreatQClient(self.config, self.logger)
         self.client.authenticate()
-        objects = self.client.lookup("/api/objects")
+        objects = self.client.lookup("/api/objects", fields={"collection": str})
         by_name = {o.get("name"): o for o in objects}
         wanted = self.config.get("corporate_email_object")
         email = next(
@@ -248,10 +269,12 @@ class TargetThreatQ(HeldStateTarget):
             collections=collections,
             marks={c: self.client.highest_id(c) for c in collections.values()},
             indicator_types={
-                t["name"].casefold(): t["id"] for t in self.client.lookup("/api/indicator/types")
+                t["name"].casefold(): t["id"]
+                for t in self.client.lookup("/api/indicator/types", fields=NAMED)
             },
             statuses={
-                s["name"].casefold(): s["id"] for s in self.client.lookup("/api/indicator/statuses")
+                s["name"].casefold(): s["id"]
+                for s in self.client.lookup("/api/indicator/statuses", fields=NAMED)
             },
         )
         self.logger.info(
