@@ -59,8 +59,7 @@ class Hostile:
         self.stopped = threading.Event()
         self._lock = threading.Lock()
         self._stopping = threading.Lock()
-        self._server = ThreadingHTTPServer((HOST, 0), _handler(self))
-        self._server.daemon_threads = True
+        self._server = _Quiet((HOST, 0), _handler(self))
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.url = f"{'https' if tls else 'http'}://{HOST}:{self._server.server_address[1]}"
@@ -99,9 +98,19 @@ class Hostile:
             answer(404, b'{"errors": ["Not Found"]}')(handler, self)
 
 
+class _Quiet(ThreadingHTTPServer):
+    """Clients that hang up mid-request are what these servers are for: no report of them."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        return
+
+
 def _handler(server: Hostile) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes
 
         def _serve(self) -> None:
             try:
@@ -139,8 +148,10 @@ def answer(
     body: bytes = b"",
     content_type: str | None = "application/json",
     headers: dict[str, str] | None = None,
+    missing: int = 0,
 ) -> Action:
-    """A whole answer at once."""
+    """An answer at once; with ``missing``, that many bytes short of its Content-Length, and
+    the connection closed."""
 
     def act(handler: BaseHTTPRequestHandler, _server: Hostile | None) -> None:
         handler.send_response(status)
@@ -148,9 +159,10 @@ def answer(
             handler.send_header("Content-Type", content_type)
         for name, value in (headers or {}).items():
             handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Content-Length", str(len(body) + missing))
         handler.end_headers()
         handler.wfile.write(body)
+        handler.close_connection = handler.close_connection or bool(missing)
 
     return act
 
@@ -182,13 +194,15 @@ def trickle(every: float, body: bytes = b'{"data": []}' * 100, headers_too: bool
     return act
 
 
-def flood(size: int, content_type: str = "text/html") -> Action:
-    """A 200 of ``size`` bytes of markup, sent as fast as the client reads."""
+def flood(size: int, status: int = 200, headers: dict[str, str] | None = None) -> Action:
+    """An answer of ``size`` bytes of markup, sent as fast as the client reads."""
     block = b"<p>x</p>\n" * (64 * 1024)
 
     def act(handler: BaseHTTPRequestHandler, _server: Hostile | None) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", content_type)
+        handler.send_response(status)
+        handler.send_header("Content-Type", "text/html")
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
         handler.send_header("Content-Length", str(size))
         handler.end_headers()
         sent = 0

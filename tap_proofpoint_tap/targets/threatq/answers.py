@@ -99,14 +99,16 @@ def redirect(
             f"ThreatQ answered {method} {path} with {status} and no Location: check that "
             "api_url is your ThreatQ host."
         )
-    target = urljoin(base + path, location)
-    moved = urlsplit(target)
-    fix = (
-        "check that api_url is your ThreatQ host, not a login page or proxy in front of it"
-        if _origin(target) == _origin(base)
-        else f"set api_url to {one_line(f'{moved.scheme}://{moved.netloc}', secrets)[:100]} "
-        "if that is your ThreatQ host"
-    )
+    target = urljoin(base + path, location) if _origin(location) else location
+    moved = _origin(target)
+    if moved == _origin(base):
+        fix = "check that api_url is your ThreatQ host, not a login page or proxy in front of it"
+    elif moved and moved[1]:
+        host = urlsplit(target).netloc
+        shown = one_line(f"{moved[0]}://{host}", secrets)[:100]
+        fix = f"set api_url to {shown} if that is your ThreatQ"
+    else:
+        fix = "check that api_url is your ThreatQ host"
     return (
         f"ThreatQ answered {method} {path} with {status}, redirected to "
         f"{one_line(target, secrets)[:150]}: target-threatq follows no redirect, so that no "
@@ -114,12 +116,13 @@ def redirect(
     )
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port, the default port spelled out."""
-    split = urlsplit(url)
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """Scheme, host and port (the default port spelled out); None when ``url`` is not a URL
+    (a bracket left open, a port that is not a number)."""
     try:
+        split = urlsplit(url)
         port = split.port
-    except ValueError:  # a port that is not a number
-        port = -1
+    except ValueError:
+        return None
     default = {"https": 443, "http": 80}.get(split.scheme.lower())
     return split.scheme.lower(), (split.hostname or "").lower(), port or default

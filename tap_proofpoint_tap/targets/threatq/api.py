@@ -25,7 +25,7 @@ from typing_extensions import override
 
 from tap_proofpoint_tap.errors import TapError
 from tap_proofpoint_tap.targets.threatq import answers
-from tap_proofpoint_tap.targets.threatq.transport import Reply, TooLarge, exchange
+from tap_proofpoint_tap.targets.threatq.transport import Reply, Session, TooLarge, exchange
 
 if TYPE_CHECKING:
     import logging
@@ -83,7 +83,7 @@ class ThreatQClient:
         self.logger = logger
         self.timeout = float(config.get("request_timeout", 120))  # for a whole answer
         self.waits = WAITS if waits is None else waits  # between tries
-        self.session = requests.Session()
+        self.session = Session()
         self.verify: bool | str = config.get("ca_bundle") or bool(config.get("verify_ssl", True))
         self.requests: collections.Counter[str] = collections.Counter()
         self._token: str | None = None

@@ -2,7 +2,8 @@
 
 - **No redirect is followed.** requests re-sends a POST body (the password, the client secret,
   the entities) to whatever host a 307/308 names; a 3xx comes back as it is, for the caller to
-  refuse with one line.
+  refuse with one line, its body unread. (Even told not to follow, requests reads a 3xx's
+  whole body and parses its Location; :class:`Session` sees no redirect at all.)
 - **A deadline for the whole exchange**: connect, TLS, headers and the whole body within
   ``timeout`` seconds. requests' timeout bounds each read, so a server that sends a byte a
   second is never given up on; here the exchange runs in a worker thread, and at the deadline
@@ -23,11 +24,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
+from typing_extensions import override
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 CHUNK = 64 * 1024
+THREE_HUNDREDS = range(300, 400)  # answers whose body is not read
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,14 @@ class Reply:
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+
+class Session(requests.Session):
+    """A session that sees no redirect: every 3xx is an answer like any other."""
+
+    @override
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
 
 
 class Deadline(requests.exceptions.Timeout):
@@ -66,7 +77,9 @@ class _Exchange:
                 abandoned = self.abandoned
             try:
                 if not abandoned:
-                    self.reply = Reply(response.status_code, response.headers, _read(response, cap))
+                    redirect = response.status_code in THREE_HUNDREDS
+                    body = b"" if redirect else _read(response, cap)
+                    self.reply = Reply(response.status_code, response.headers, body)
             finally:
                 response.close()
         except BaseException as error:  # handed to the caller's thread
@@ -85,7 +98,7 @@ class _Exchange:
 
 
 def exchange(
-    session: requests.Session,
+    session: Session,
     method: str,
     url: str,
     *,
@@ -104,7 +117,6 @@ def exchange(
             url,
             timeout=timeout,
             verify=verify,
-            allow_redirects=False,
             stream=True,
             **options,
         )
