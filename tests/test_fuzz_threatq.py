@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tap_proofpoint_tap.sandboxes.threatq import ThreatQSandbox
-from tap_proofpoint_tap.targets.threatq.api import OutcomeUnknown, ThreatQClient, ThreatQError
+from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
+from tap_proofpoint_tap.targets.threatq.errors import OutcomeUnknown, ThreatQError
 from tests.hostile import Hostile, answer, redirect
 from tests.threatq_runs import assert_one_line, config_for, run_target, three_clicks
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -35,6 +36,9 @@ QUICK = (
     "TargetThreatQ.cli()\n"
 )
 CREDENTIALS = Credentials()
+OURS = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \| |\|[ -]|ThreatQ load summary|Requests: |maxrss "
+)
 SECRETS = (CREDENTIALS.password, CREDENTIALS.client_secret, "tqa-", "tqr-")
 
 
@@ -120,10 +124,13 @@ def run_target(
 
 
 def assert_one_line(run: Run, message: str) -> None:
-    """Exit 1, one ERROR line that says ``message``, no traceback."""
+    """Exit 1, one ERROR line that says ``message``, no traceback, no line that is neither a
+    log line nor the load summary (a message that runs over lines)."""
     assert run.returncode == 1, run.stderr[-3000:]
     assert len(run.errors) == 1 and message in run.errors[0], run.stderr[-3000:]
     assert "Traceback" not in run.stderr
+    stray = [line for line in run.stderr.splitlines() if not OURS.match(line)]
+    assert stray == [], stray
 
 
 def incidents(tq: ThreatQSandbox) -> set[str]:

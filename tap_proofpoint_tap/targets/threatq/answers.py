@@ -5,17 +5,51 @@ from __future__ import annotations
 
 import json
 import re
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from tap_proofpoint_tap.targets.threatq.errors import ThreatQError, ThreatQRefused
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+    from tap_proofpoint_tap.targets.threatq.transport import Reply
 
 LINE = 300  # characters of a server's text in a message
 _TAG = re.compile(r"<[^>]*>")
 _DEPTH = 8  # levels of an errors structure spelled out
+
+
+def payload(
+    reply: Reply, method: str, path: str, kind: str, secrets: tuple[str, ...]
+) -> dict[str, Any] | str:
+    """The JSON body of a success; what failed when another try may pass (5xx, a body that is
+    not JSON); an error for a refusal."""
+    status = reply.status
+    if status < HTTPStatus.BAD_REQUEST:
+        payload = parse(reply.body)
+        if payload is None:
+            kind_of = one_line(reply.headers.get("Content-Type") or "no type")[:60]
+            return f"HTTP {status} with a body that is not JSON ({kind_of})"
+        if payload.get("errors"):  # a refusal, as ThreatQ's SDK treats it
+            raise ThreatQRefused(
+                f"ThreatQ answered {method} {path} with errors: "
+                f"{one_line(flatten(payload['errors']), secrets)}"
+            )
+        return payload
+    if status == HTTPStatus.UNAUTHORIZED and kind != "token":
+        raise ThreatQError(
+            "ThreatQ refused a fresh token (401): check that the API user or OAuth "
+            "client may use the API (its role)."
+        )
+    if status < HTTPStatus.INTERNAL_SERVER_ERROR:
+        raise ThreatQRefused(
+            f"ThreatQ refused {method} {path} ({status}): {one_line(reason(reply.body), secrets)}"
+        )
+    return f"HTTP {status}"
 
 
 def parse(body: bytes) -> dict[str, Any] | None:

@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
-from typing_extensions import override
 
-from tap_proofpoint_tap.errors import TapError
 from tap_proofpoint_tap.targets.threatq import answers
+from tap_proofpoint_tap.targets.threatq.errors import OutcomeUnknown, ThreatQError, ThreatQRefused
 from tap_proofpoint_tap.targets.threatq.transport import Reply, Session, TooLarge, exchange
 
 if TYPE_CHECKING:
@@ -42,14 +41,6 @@ RETRIED = (  # failures another try may mend
 )
 
 
-class ThreatQError(TapError):
-    """Stops the run with a one-line message."""
-
-
-class ThreatQRefused(ThreatQError):
-    """ThreatQ answered 4xx, or a 2xx whose body carries errors."""
-
-
 class _Failure(NamedTuple):
     """A try that failed in a way another try may mend; ``unknown``: the server may have
     applied it; ``timed_out``: and may still be applying it."""
@@ -57,16 +48,6 @@ class _Failure(NamedTuple):
     text: str
     unknown: bool
     timed_out: bool
-
-
-class OutcomeUnknown(Exception):
-    """A write failed in a way that may or may not have been applied (``timeout``: it may
-    still be running on the server)."""
-
-    @override
-    def __init__(self, failure: str, *, timeout: bool) -> None:
-        super().__init__(failure)
-        self.timeout = timeout
 
 
 class ThreatQClient:
@@ -176,7 +157,7 @@ class ThreatQClient:
                     renewed = True
                     self.authenticate()
                     continue
-                answer = _answer(outcome, method, path, kind, self.secrets)
+                answer = answers.payload(outcome, method, path, kind, self.secrets)
                 if isinstance(answer, dict):
                     return answer
                 unknown = outcome.status != HTTPStatus.SERVICE_UNAVAILABLE
@@ -273,36 +254,6 @@ class ThreatQClient:
         lifetime = float(lifetime) if isinstance(lifetime, (int, float)) and lifetime > 0 else 1800
         self._token = token
         self._expires = time.monotonic() + lifetime - min(60.0, lifetime / 10)
-
-
-def _answer(
-    reply: Reply, method: str, path: str, kind: str, secrets: tuple[str, ...]
-) -> dict[str, Any] | str:
-    """The JSON body of a success; what failed when another try may pass (5xx, a body that is
-    not JSON); an error for a refusal."""
-    status = reply.status
-    if status < HTTPStatus.BAD_REQUEST:
-        payload = answers.parse(reply.body)
-        if payload is None:
-            kind_of = answers.one_line(reply.headers.get("Content-Type") or "no type")[:60]
-            return f"HTTP {status} with a body that is not JSON ({kind_of})"
-        if payload.get("errors"):  # a refusal, as ThreatQ's SDK treats it
-            raise ThreatQRefused(
-                f"ThreatQ answered {method} {path} with errors: "
-                f"{answers.one_line(answers.flatten(payload['errors']), secrets)}"
-            )
-        return payload
-    if status == HTTPStatus.UNAUTHORIZED and kind != "token":
-        raise ThreatQError(
-            "ThreatQ refused a fresh token (401): check that the API user or OAuth "
-            "client may use the API (its role)."
-        )
-    if status < HTTPStatus.INTERNAL_SERVER_ERROR:
-        raise ThreatQRefused(
-            f"ThreatQ refused {method} {path} ({status}): "
-            f"{answers.one_line(answers.reason(reply.body), secrets)}"
-        )
-    return f"HTTP {status}"
 
 
 def _rows(body: dict[str, Any], path: str, fields: Mapping[str, type]) -> list[dict[str, Any]]:

@@ -32,17 +32,14 @@ from typing_extensions import override
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.targets.threatq import bodies
 from tap_proofpoint_tap.targets.threatq.answers import flatten, one_line
-from tap_proofpoint_tap.targets.threatq.api import (
-    OutcomeUnknown,
-    ThreatQClient,
-    ThreatQError,
-    ThreatQRefused,
-)
+from tap_proofpoint_tap.targets.threatq.errors import OutcomeUnknown, ThreatQError, ThreatQRefused
 from tap_proofpoint_tap.targets.threatq.known import Context, Instance, Loaded, carrier, identity
 
 if TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Iterator
+
+    from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
 
 Row = dict[str, Any]  # one of the mapper's entity rows
 Group = tuple[dict[str, Any], list[Row]]  # an item to post, and the rows that name it

@@ -1,5 +1,5 @@
-"""target-threatq's settings checked before anything connects: one message per mistake, and
-no message that shows a secret."""
+"""target-threatq's settings: their schema, and the checks made before anything connects (one
+message per mistake, and no message that shows a secret)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,78 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
+from singer_sdk import typing as th
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 SECRETS = ("password", "client_secret")
+
+SETTINGS = th.PropertiesList(
+    th.Property(
+        "api_url",
+        th.StringType,
+        required=True,
+        description="The ThreatQ host, e.g. https://threatq.example.com (https; "
+        "http only for 127.0.0.1).",
+    ),
+    th.Property(
+        "client_id",
+        th.StringType,
+        required=True,
+        description="OAuth client id (My Account → API credentials, or /assets/js/config.js).",
+    ),
+    th.Property(
+        "email",
+        th.StringType,
+        description="API user's e-mail, for the password grant (with password).",
+    ),
+    th.Property(
+        "password",
+        th.StringType,
+        secret=True,
+        description="API user's password, for the password grant.",
+    ),
+    th.Property(
+        "client_secret",
+        th.StringType,
+        secret=True,
+        description="OAuth client secret, for the client-credentials grant "
+        "(instead of email and password).",
+    ),
+    th.Property(
+        "verify_ssl",
+        th.BooleanType,
+        default=True,
+        description="Check the TLS certificate of api_url (false wins over "
+        "REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE).",
+    ),
+    th.Property(
+        "ca_bundle",
+        th.StringType,
+        description="CA file (PEM) that signed the instance's certificate (wins over "
+        "REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE).",
+    ),
+    th.Property(
+        "corporate_email_object",
+        th.StringType,
+        description="Code of the Corporate Email custom object (default: the "
+        'object named "Corporate Email" in GET /api/objects).',
+    ),
+    th.Property(
+        "batch_size",
+        th.IntegerType,
+        default=500,
+        description="Clicks per load and items per consume call, 1-500.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.IntegerType,
+        default=120,
+        description="Seconds ThreatQ has for one whole answer (connection, headers and "
+        "body) before the try is given up and retried.",
+    ),
+).to_dict()
 
 
 def settings_errors(config: Mapping[str, Any]) -> list[str]:

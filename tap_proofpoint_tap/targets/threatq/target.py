@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
@@ -24,10 +23,11 @@ from tap_proofpoint_tap.errors import InputError
 from tap_proofpoint_tap.inputs import checked_json
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.targets.held_state import HeldStateTarget
-from tap_proofpoint_tap.targets.threatq.api import ThreatQClient, ThreatQError
+from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
+from tap_proofpoint_tap.targets.threatq.errors import ThreatQError
 from tap_proofpoint_tap.targets.threatq.known import Instance
 from tap_proofpoint_tap.targets.threatq.load import LABELS, Loader
-from tap_proofpoint_tap.targets.threatq.settings import masked, settings_errors
+from tap_proofpoint_tap.targets.threatq.settings import SETTINGS, masked, settings_errors
 
 if TYPE_CHECKING:
     import click
@@ -103,68 +103,7 @@ class TargetThreatQ(HeldStateTarget):
     destination = "ThreatQ"
     package_name = "tap-proofpoint-tap"
     default_sink_class = ThreatQSink
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api_url",
-            th.StringType,
-            required=True,
-            description="The ThreatQ host, e.g. https://threatq.example.com (https; "
-            "http only for 127.0.0.1).",
-        ),
-        th.Property(
-            "client_id",
-            th.StringType,
-            required=True,
-            description="OAuth client id (My Account → API credentials, or /assets/js/config.js).",
-        ),
-        th.Property(
-            "email",
-            th.StringType,
-            description="API user's e-mail, for the password grant (with password).",
-        ),
-        th.Property(
-            "password",
-            th.StringType,
-            secret=True,
-            description="API user's password, for the password grant.",
-        ),
-        th.Property(
-            "client_secret",
-            th.StringType,
-            secret=True,
-            description="OAuth client secret, for the client-credentials grant "
-            "(instead of email and password).",
-        ),
-        th.Property(
-            "verify_ssl",
-            th.BooleanType,
-            default=True,
-            description="Check the TLS certificate of api_url.",
-        ),
-        th.Property(
-            "ca_bundle",
-            th.StringType,
-            description="CA file (PEM) that signed the instance's certificate.",
-        ),
-        th.Property(
-            "corporate_email_object",
-            th.StringType,
-            description="Code of the Corporate Email custom object (default: the "
-            'object named "Corporate Email" in GET /api/objects).',
-        ),
-        th.Property(
-            "batch_size",
-            th.IntegerType,
-            default=500,
-            description="Clicks per load and items per consume call, 1-500.",
-        ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType,
-            default=120,
-            description="Seconds to wait for one ThreatQ answer before retrying.",
-        ),
-    ).to_dict()
+    config_jsonschema = SETTINGS
 
     @override
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
