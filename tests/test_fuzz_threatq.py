@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from tap_proofpoint_tap.sandboxes.threatq import ThreatQSandbox
 from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
 from tap_proofpoint_tap.targets.threatq.errors import OutcomeUnknown, ThreatQError
-from tests.hostile import Hostile, answer, redirect
+from tests.hostile import Hostile, answer, redirect, trickle
 from tests.threatq_runs import assert_one_line, config_for, run_target, three_clicks
 
 PASSWORD, SECRET, TOKEN = "hostile-password-1", "hostile-secret-1", "tqa-hostile-token-1"
@@ -180,6 +181,24 @@ def test_any_answer_is_loaded_or_one_clean_line(
     for line in logged.lines:
         assert_clean(line)
     assert elsewhere.received == []
+
+
+@pytest.mark.parametrize("headers_too", [False, True])
+def test_a_server_that_trickles_gets_one_line_after_the_tries(servers, headers_too):
+    """Each try ends at its deadline (0.25 s here, in process) however slowly the bytes come."""
+    _, front = servers
+    front.rules = []
+    front.on(trickle(0.05, headers_too=headers_too), path="/api/token")
+    tq = client(front.url, Lines())
+    tq.timeout = 0.25
+    started = time.monotonic()
+    with pytest.raises(ThreatQError) as stopped:
+        tq.authenticate()
+    assert time.monotonic() - started < 7 * 0.25 + 1
+    assert str(stopped.value) == (
+        "ThreatQ did not answer POST /api/token after 7 tries (no answer within "
+        "request_timeout); what was loaded stays, run again later."
+    )
 
 
 # -- through the CLI: one hostile answer at each step of a run --

@@ -50,6 +50,17 @@ def test_a_redirect_to_another_host_gets_no_credential(tmp_path, three, status, 
     assert run.states == []
 
 
+def test_a_proxy_from_the_environment_gets_no_credential_over_http(tmp_path, three):
+    """http is for a test instance on 127.0.0.1; a proxy set in the environment would read the
+    password in clear."""
+    with ThreatQSandbox() as tq, Hostile() as proxy:
+        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "no_proxy": "", "NO_PROXY": ""}
+        run = run_target(tmp_path, three.lines, config_for(tq.url), env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert incidents(tq) == {c["id"] for c in three.clicks}
+    assert proxy.received == []
+
+
 # -- verify_ssl and ca_bundle win over REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (item 5) --
 
 

@@ -65,6 +65,9 @@ class ThreatQClient:
         self.timeout = float(config.get("request_timeout", 120))  # for a whole answer
         self.waits = WAITS if waits is None else waits  # between tries
         self.session = Session()
+        # http is for a test instance on 127.0.0.1: no proxy from the environment, which would
+        # get the password in clear (through https, a proxy only tunnels).
+        self.session.trust_env = urlsplit(self.base).scheme != "http"
         self.verify: bool | str = config.get("ca_bundle") or bool(config.get("verify_ssl", True))
         self.requests: collections.Counter[str] = collections.Counter()
         self._token: str | None = None
