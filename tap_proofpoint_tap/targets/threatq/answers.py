@@ -30,16 +30,16 @@ def payload(
     not JSON); an error for a refusal."""
     status = reply.status
     if status < HTTPStatus.BAD_REQUEST:
-        payload = parse(reply.body)
-        if payload is None:
+        found = parse(reply.body)
+        if found is None:
             kind_of = one_line(reply.headers.get("Content-Type") or "no type")[:60]
             return f"HTTP {status} with a body that is not JSON ({kind_of})"
-        if payload.get("errors"):  # a refusal, as ThreatQ's SDK treats it
+        if found.get("errors"):  # a refusal, as ThreatQ's SDK treats it
             raise ThreatQRefused(
                 f"ThreatQ answered {method} {path} with errors: "
-                f"{one_line(flatten(payload['errors']), secrets)}"
+                f"{one_line(flatten(found['errors']), secrets)}"
             )
-        return payload
+        return found
     if status == HTTPStatus.UNAUTHORIZED and kind != "token":
         raise ThreatQError(
             "ThreatQ refused a fresh token (401): check that the API user or OAuth "

@@ -8,8 +8,8 @@
   ``timeout`` seconds. requests' timeout bounds each read, so a server that sends a byte a
   second is never given up on; here the exchange runs in a worker thread, and at the deadline
   the caller stops waiting and shuts the response's socket for reading, which ends the worker's
-  read. (A server that trickles its headers keeps its worker until a read times out; the
-  caller has moved on.)
+  read. (A server that trickles its headers keeps its worker thread until it stops or a read
+  times out; the caller has moved on.)
 - **At most ``cap`` bytes of body** (decoded) are read.
 - **TLS as the settings say**: ``verify`` goes with each request, because requests lets
   ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` win over a session's ``verify``, not over a
@@ -27,7 +27,7 @@ import requests
 from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 CHUNK = 64 * 1024
 THREE_HUNDREDS = range(300, 400)  # answers whose body is not read
@@ -69,7 +69,7 @@ class _Exchange:
         self.error: BaseException | None = None
         self.abandoned = False
 
-    def run(self, send: Any, cap: int) -> None:
+    def run(self, send: Callable[[], requests.Response], cap: int) -> None:
         try:
             response = send()
             with self.lock:
