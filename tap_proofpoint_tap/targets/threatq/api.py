@@ -6,7 +6,10 @@ timeouts, dropped connections) with bounded backoff, and turns everything else i
 error that names what to change. A call whose effect is unknown after a failure (a 500 after
 the server may have written, a timeout) is only retried blindly when the caller says it is
 ``idempotent``; otherwise :class:`OutcomeUnknown` lets the loader re-read before it writes
-again. No message ever carries the password, the client secret or a token.
+again. Each exchange is bounded (:mod:`.transport`: no redirect followed, so no credential
+leaves ``api_url``'s host; a deadline; a body cap), and what the server sent is read without
+trusting its shape (:mod:`.answers`). No message ever carries the password, the client secret
+or a token.
 """
 
 from __future__ import annotations
@@ -14,64 +17,80 @@ from __future__ import annotations
 import collections
 import time
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
-from typing_extensions import override
 
-from tap_proofpoint_tap.errors import TapError
+from tap_proofpoint_tap.targets.threatq import answers
+from tap_proofpoint_tap.targets.threatq.errors import OutcomeUnknown, ThreatQError, ThreatQRefused
+from tap_proofpoint_tap.targets.threatq.transport import Reply, Session, TooLarge, exchange
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 WAITS = (1, 2, 4, 8, 16, 32)  # seconds between tries: 7 tries over about a minute
 PAGE = 500
+BODY_CAP = 32 * 1024 * 1024  # bytes of one answer: a page of 500 rows is far below
+RETRIED = (  # failures another try may mend
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
-class ThreatQError(TapError):
-    """Stops the run with a one-line message."""
+class _Failure(NamedTuple):
+    """A try that failed in a way another try may mend; ``unknown``: the server may have
+    applied it; ``timed_out``: and may still be applying it."""
 
-
-class ThreatQRefused(ThreatQError):
-    """ThreatQ answered 4xx, or a 2xx whose body carries errors."""
-
-
-class OutcomeUnknown(Exception):
-    """A write failed in a way that may or may not have been applied (``timeout``: it may
-    still be running on the server)."""
-
-    @override
-    def __init__(self, failure: str, *, timeout: bool) -> None:
-        super().__init__(failure)
-        self.timeout = timeout
+    text: str
+    unknown: bool
+    timed_out: bool
 
 
 class ThreatQClient:
     """One ThreatQ instance, as the settings name it; counts its requests by kind."""
 
-    def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        logger: logging.Logger,
+        waits: Sequence[float] | None = None,
+    ) -> None:
         self.base = config["api_url"].rstrip("/")
         self.config = config
         self.logger = logger
-        self.timeout = float(config.get("request_timeout", 120))
-        self.session = requests.Session()
-        self.session.verify = config.get("ca_bundle") or bool(config.get("verify_ssl", True))
+        self.timeout = float(config.get("request_timeout", 120))  # for a whole answer
+        self.waits = WAITS if waits is None else waits  # between tries
+        self.session = Session()
+        # http is for a test instance on 127.0.0.1: no proxy from the environment, which would
+        # get the password in clear (through https, a proxy only tunnels).
+        self.session.trust_env = urlsplit(self.base).scheme != "http"
+        self.verify: bool | str = config.get("ca_bundle") or bool(config.get("verify_ssl", True))
         self.requests: collections.Counter[str] = collections.Counter()
         self._token: str | None = None
         self._expires = 0.0
 
     # -- the calls --
 
-    def lookup(self, path: str, kind: str = "lookup", **filters: Any) -> list[dict[str, Any]]:
-        """Every row of a list endpoint, page by page (until ``total``, or a short page)."""
+    def lookup(
+        self,
+        path: str,
+        kind: str = "lookup",
+        *,
+        fields: Mapping[str, type] | None = None,
+        **filters: Any,
+    ) -> list[dict[str, Any]]:
+        """Every row of a list endpoint, page by page (until ``total``, or a short page); each
+        row an object with ``fields`` of their types (by default an integer ``id``)."""
         rows: list[dict[str, Any]] = []
         while True:
             body = self.call(
                 "GET", path, params={**filters, "limit": PAGE, "offset": len(rows)}, kind=kind
             )
-            data = body.get("data") or []
+            data = _rows(body, path, {"id": int} if fields is None else fields)
             rows += data
             total = body.get("total")
             if len(data) < PAGE or (isinstance(total, int) and len(rows) >= total):
@@ -79,10 +98,9 @@ class ThreatQClient:
 
     def highest_id(self, collection: str) -> int:
         """The newest object's id: objects above it are created after this call."""
-        body = self.call(
-            "GET", f"/api/{collection}", params={"sort": "-id", "limit": 1}, kind="lookup"
-        )
-        data = body.get("data") or []
+        path = f"/api/{collection}"
+        body = self.call("GET", path, params={"sort": "-id", "limit": 1}, kind="lookup")
+        data = _rows(body, path, {"id": int})
         return int(data[0]["id"]) if data else 0
 
     def consume(
@@ -106,9 +124,17 @@ class ThreatQClient:
         return self.lookup(f"/api/{collection}/{object_id}/{other}", kind="read")
 
     def attributes(self, collection: str, object_id: int) -> list[dict[str, Any]]:
-        return self.lookup(f"/api/{collection}/{object_id}/attributes", kind="read")
+        return self.lookup(
+            f"/api/{collection}/{object_id}/attributes", kind="read", fields={"name": str}
+        )
 
     # -- transport --
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What no message may show, should a server echo it."""
+        found = (self.config.get("password"), self.config.get("client_secret"), self._token)
+        return tuple(str(s) for s in found if s)
 
     def call(
         self,
@@ -119,70 +145,95 @@ class ThreatQClient:
         body: Any = None,
         kind: str,
         idempotent: bool = True,
+        auth: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """One API call, with the token, the retries and the checks described above."""
-        waits = iter(WAITS)
+        waits = iter(self.waits)
         renewed = False
         while True:
             if kind != "token" and (self._token is None or time.monotonic() >= self._expires):
                 self.authenticate()
             self.requests[kind] += 1
-            headers = {"Accept": "application/json"}
-            if kind != "token":
-                headers["Authorization"] = f"Bearer {self._token}"
-            try:
-                response = self.session.request(
-                    method,
-                    self.base + path,
-                    params=params,
-                    json=body,
-                    headers=headers,
-                    timeout=self.timeout,
-                )
-            except requests.exceptions.SSLError:
-                raise ThreatQError(
-                    f"The TLS certificate of {urlsplit(self.base).netloc} was refused: set "
-                    "ca_bundle to the CA file that signed it (or verify_ssl: false for a test "
-                    "instance)."
-                ) from None
-            except (
-                requests.exceptions.ConnectionError,
-                requests.exceptions.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ) as error:
-                unsent = isinstance(error, requests.exceptions.ConnectTimeout)
-                failure, unknown = _describe(error), not unsent
-                timed_out = isinstance(error, requests.exceptions.ReadTimeout)
-            else:
-                status = response.status_code
-                if status == HTTPStatus.UNAUTHORIZED and kind != "token" and not renewed:
+            outcome = self._send(method, path, params, body, kind, auth)
+            if isinstance(outcome, Reply):
+                if outcome.status == HTTPStatus.UNAUTHORIZED and kind != "token" and not renewed:
                     renewed = True
                     self.authenticate()
                     continue
-                answer = _answer(response, method, path, kind)
+                answer = answers.payload(outcome, method, path, kind, self.secrets)
                 if isinstance(answer, dict):
                     return answer
-                failure, unknown = answer, status != HTTPStatus.SERVICE_UNAVAILABLE
-                timed_out = False
-            if unknown and not idempotent:
-                raise OutcomeUnknown(failure, timeout=timed_out)
+                unknown = outcome.status != HTTPStatus.SERVICE_UNAVAILABLE
+                outcome = _Failure(answer, unknown=unknown, timed_out=False)
+            if outcome.unknown and not idempotent:
+                raise OutcomeUnknown(outcome.text, timeout=outcome.timed_out)
             wait = next(waits, None)
             if wait is None:
                 raise ThreatQError(
-                    f"ThreatQ did not answer {method} {path} after {len(WAITS) + 1} tries "
-                    f"({failure}); what was loaded stays, run again later."
+                    f"ThreatQ did not answer {method} {path} after {len(self.waits) + 1} tries "
+                    f"({outcome.text}); what was loaded stays, run again later."
                 )
             self.logger.warning(
-                "ThreatQ: %s %s failed (%s); trying again in %d s", method, path, failure, wait
+                "ThreatQ: %s %s failed (%s); trying again in %g s", method, path, outcome.text, wait
             )
             time.sleep(wait)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: Any,
+        kind: str,
+        auth: tuple[str, str] | None,
+    ) -> Reply | _Failure:
+        """One bounded exchange: the reply, or what failed when another try may pass; an
+        error for what no retry mends (a redirect, a refused certificate, a huge body)."""
+        headers = {"Accept": "application/json"}
+        if kind != "token":
+            headers["Authorization"] = f"Bearer {self._token}"
+        try:
+            reply = exchange(
+                self.session,
+                method,
+                self.base + path,
+                params=params,
+                json=body,
+                headers=headers,
+                auth=auth,
+                timeout=self.timeout,
+                cap=BODY_CAP,
+                verify=self.verify,
+            )
+        except requests.exceptions.SSLError:
+            raise ThreatQError(
+                f"The TLS certificate of {urlsplit(self.base).netloc} was refused: set "
+                "ca_bundle to the CA file that signed it (or verify_ssl: false for a test "
+                "instance)."
+            ) from None
+        except RETRIED as error:
+            unsent = isinstance(error, requests.exceptions.ConnectTimeout)
+            timed_out = isinstance(error, requests.exceptions.Timeout) and not unsent
+            return _Failure(answers.describe(error), unknown=not unsent, timed_out=timed_out)
+        except (requests.exceptions.RequestException, TooLarge) as error:
+            raise ThreatQError(
+                f"ThreatQ's answer to {method} {path} cannot be read "
+                f"({answers.one_line(str(error), self.secrets)[:200]}): check that api_url "
+                "is your ThreatQ host; what was loaded stays."
+            ) from None
+        if HTTPStatus.MULTIPLE_CHOICES <= reply.status < HTTPStatus.BAD_REQUEST:
+            location = reply.headers.get("Location")
+            raise ThreatQError(
+                answers.redirect(method, path, self.base, reply.status, location, self.secrets)
+            )
+        return reply
 
     def authenticate(self) -> None:
         """A new token by the configured grant: password when ``email`` is set, else
         client credentials."""
         config = self.config
         body: dict[str, Any] | None = None
+        auth = None
         if config.get("email"):
             params = {"grant_type": "password", "client_id": config["client_id"]}
             body = {"email": config["email"], "password": config["password"]}
@@ -190,82 +241,30 @@ class ThreatQClient:
         else:
             params = {"grant_type": "client_credentials"}
             names = "'client_id' and 'client_secret'"
-            self.session.auth = (config["client_id"], config["client_secret"])
+            auth = (config["client_id"], config["client_secret"])
         try:
-            payload = self.call("POST", "/api/token", params=params, body=body, kind="token")
+            payload = self.call(
+                "POST", "/api/token", params=params, body=body, kind="token", auth=auth
+            )
         except ThreatQRefused:
             payload = {}
-        finally:
-            self.session.auth = None
         token = payload.get("access_token")
-        if not token:
+        if not token or not isinstance(token, str):
             raise ThreatQError(
                 f"ThreatQ refused the credentials: check the {names} settings (TARGET_THREATQ_...)."
             )
-        lifetime = float(payload.get("expires_in") or 1800)
-        self._token = str(token)
+        lifetime = payload.get("expires_in")
+        lifetime = float(lifetime) if isinstance(lifetime, (int, float)) and lifetime > 0 else 1800
+        self._token = token
         self._expires = time.monotonic() + lifetime - min(60.0, lifetime / 10)
 
 
-def _answer(response: requests.Response, method: str, path: str, kind: str) -> dict[str, Any] | str:
-    """The JSON body of a success; what failed when another try may pass (5xx, a body that is
-    not JSON); an error for a refusal."""
-    status = response.status_code
-    if status < HTTPStatus.BAD_REQUEST:
-        payload = _json(response)
-        if payload is None:
-            return f"HTTP {status} with a body that is not JSON"
-        _check_errors(payload, method, path)
-        return payload
-    if status == HTTPStatus.UNAUTHORIZED and kind != "token":
+def _rows(body: dict[str, Any], path: str, fields: Mapping[str, type]) -> list[dict[str, Any]]:
+    """The ``data`` list of an answer, each row an object with ``fields`` of their types."""
+    found = answers.rows(body.get("data"), fields)
+    if isinstance(found, str):
         raise ThreatQError(
-            "ThreatQ refused a fresh token (401): check that the API user or OAuth "
-            "client may use the API (its role)."
+            f"ThreatQ's answer to GET {path}: its data {found}; check that api_url is your "
+            "ThreatQ host; what was loaded stays."
         )
-    if status < HTTPStatus.INTERNAL_SERVER_ERROR:
-        raise ThreatQRefused(f"ThreatQ refused {method} {path} ({status}): {_reason(response)}")
-    return f"HTTP {status}"
-
-
-def _json(response: requests.Response) -> dict[str, Any] | None:
-    try:
-        payload = response.json()
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else {"data": payload}
-
-
-def _check_errors(payload: dict[str, Any], method: str, path: str) -> None:
-    """A 2xx that carries ``errors`` is a refusal (ThreatQ's SDK treats it so)."""
-    if payload.get("errors"):
-        raise ThreatQRefused(
-            f"ThreatQ answered {method} {path} with errors: {_flatten(payload['errors'])}"
-        )
-
-
-def _reason(response: requests.Response) -> str:
-    payload = _json(response)
-    if payload is None:
-        return response.text.strip()[:300] or "no reason given"
-    data = payload.get("data")
-    found = payload.get("errors") or (data.get("errors") if isinstance(data, dict) else None)
-    return _flatten(found or payload.get("message") or payload.get("error") or payload)[:300]
-
-
-def _flatten(errors: Any) -> str:
-    """``{"value": ["…"]}`` / ``["…", ["…"]]`` → one line."""
-    if isinstance(errors, dict):
-        return "; ".join(f"{key}: {_flatten(value)}" for key, value in errors.items())
-    if isinstance(errors, list):
-        return "; ".join(_flatten(e) for e in errors)
-    return str(errors)
-
-
-def _describe(error: Exception) -> str:
-    if isinstance(error, requests.exceptions.Timeout):
-        return "no answer within request_timeout"
-    if isinstance(
-        error, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
-    ):
-        return "the answer was cut off"
-    return "cannot connect or the connection dropped: check api_url and the network"
+    return found

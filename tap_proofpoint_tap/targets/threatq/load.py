@@ -31,18 +31,15 @@ from typing_extensions import override
 
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.targets.threatq import bodies
-from tap_proofpoint_tap.targets.threatq.api import (
-    WAITS,
-    OutcomeUnknown,
-    ThreatQClient,
-    ThreatQError,
-    ThreatQRefused,
-)
+from tap_proofpoint_tap.targets.threatq.answers import flatten, one_line
+from tap_proofpoint_tap.targets.threatq.errors import OutcomeUnknown, ThreatQError, ThreatQRefused
 from tap_proofpoint_tap.targets.threatq.known import Context, Instance, Loaded, carrier, identity
 
 if TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Iterator
+
+    from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
 
 Row = dict[str, Any]  # one of the mapper's entity rows
 Group = tuple[dict[str, Any], list[Row]]  # an item to post, and the rows that name it
@@ -99,7 +96,7 @@ class Loader:
             lambda row: bodies.indicator_item(row, type_ids[row["type"]]),
         )
         self._create(rows[e.INCIDENTS], e.INCIDENTS, bodies.incident_item)
-        waits = iter(WAITS)
+        waits = iter(self.client.waits)
         while True:
             contexts, present = self._contexts(rows)
             try:
@@ -118,17 +115,17 @@ class Loader:
                 self.counts[stream]["already there"] += count
             return
 
-    def _wait(self, waits: Iterator[int], error: OutcomeUnknown, what: str) -> None:
+    def _wait(self, waits: Iterator[float], error: OutcomeUnknown, what: str) -> None:
         wait = next(waits, None)
         if wait is None:
             raise ThreatQError(
-                f"ThreatQ did not confirm {what} after {len(WAITS) + 1} tries "
+                f"ThreatQ did not confirm {what} after {len(self.client.waits) + 1} tries "
                 f"({error}); what was loaded stays, run again later."
             )
         if error.timeout:  # the write may still be running: let it end before reading
-            wait = max(wait, int(2 * self.client.timeout))
+            wait = max(wait, 2 * self.client.timeout)
         self.logger.warning(
-            "ThreatQ: %s failed (%s); reading what it may have written in %d s", what, error, wait
+            "ThreatQ: %s failed (%s); reading what it may have written in %g s", what, error, wait
         )
         time.sleep(wait)
 
@@ -167,7 +164,7 @@ class Loader:
             self._post_objects(stream, collection, list(groups.values()))
 
     def _post_objects(self, stream: str, collection: str, groups: list[Group]) -> None:
-        waits, unsure = iter(WAITS), False
+        waits, unsure = iter(self.client.waits), False
         while groups:
             items = [item for item, _ in groups]
             try:
@@ -292,9 +289,13 @@ class Loader:
     def _read_attributes(self, obj: Loaded, source: str | None) -> set[tuple[str, str]]:
         """What the object holds in ThreatQ (kept on it, and returned)."""
         rows = self.client.attributes(obj.collection, obj.tq_id)
-        held = {(a["name"].casefold(), str(a["value"])) for a in rows}
+        held = {(a["name"].casefold(), str(a.get("value"))) for a in rows}
         obj.attributes = held
-        obj.ours = any(s.get("name") == source for a in rows for s in a.get("sources") or ())
+        obj.ours = any(
+            isinstance(s, dict) and s.get("name") == source
+            for a in rows
+            for s in (a["sources"] if isinstance(a.get("sources"), list) else ())
+        )
         return held
 
     def _referred(self, row: Row, key: str) -> Loaded:
@@ -358,7 +359,8 @@ def _accepted(answer: Any, stream: str, row: Row, item: dict[str, Any]) -> int:
     if reason or not isinstance(answer.get("id"), int):
         raise ThreatQError(
             f"ThreatQ refused {stream} {row['id']} (value {item.get('value')!r}): "
-            f"{reason or 'no id in its answer'}; nothing after it is loaded."
+            f"{one_line(flatten(reason)) if reason else 'no id in its answer'}; nothing after it "
+            "is loaded."
         )
     tq_id: int = answer["id"]
     return tq_id

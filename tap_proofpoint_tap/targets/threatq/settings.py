@@ -1,33 +1,106 @@
-"""target-threatq's settings checked before anything connects: one message per mistake, and
-no message that shows a secret."""
+"""target-threatq's settings: their schema, and the checks made before anything connects (one
+message per mistake, and no message that shows a secret)."""
 
 from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
+
+from singer_sdk import typing as th
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 SECRETS = ("password", "client_secret")
 
+SETTINGS = th.PropertiesList(
+    th.Property(
+        "api_url",
+        th.StringType,
+        required=True,
+        description="The ThreatQ host, e.g. https://threatq.example.com (https; "
+        "http only for 127.0.0.1).",
+    ),
+    th.Property(
+        "client_id",
+        th.StringType,
+        required=True,
+        description="OAuth client id (My Account → API credentials, or /assets/js/config.js).",
+    ),
+    th.Property(
+        "email",
+        th.StringType,
+        description="API user's e-mail, for the password grant (with password).",
+    ),
+    th.Property(
+        "password",
+        th.StringType,
+        secret=True,
+        description="API user's password, for the password grant.",
+    ),
+    th.Property(
+        "client_secret",
+        th.StringType,
+        secret=True,
+        description="OAuth client secret, for the client-credentials grant "
+        "(instead of email and password).",
+    ),
+    th.Property(
+        "verify_ssl",
+        th.BooleanType,
+        default=True,
+        description="Check the TLS certificate of api_url (false wins over "
+        "REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE).",
+    ),
+    th.Property(
+        "ca_bundle",
+        th.StringType,
+        description="CA file (PEM) that signed the instance's certificate (wins over "
+        "REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE).",
+    ),
+    th.Property(
+        "corporate_email_object",
+        th.StringType,
+        description="Code of the Corporate Email custom object (default: the "
+        'object named "Corporate Email" in GET /api/objects).',
+    ),
+    th.Property(
+        "batch_size",
+        th.IntegerType,
+        default=500,
+        description="Clicks per load and items per consume call, 1-500.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.IntegerType,
+        default=120,
+        description="Seconds ThreatQ has for one whole answer (connection, headers and "
+        "body) before the try is given up and retried.",
+    ),
+).to_dict()
+
 
 def settings_errors(config: Mapping[str, Any]) -> list[str]:
     """One message per mistake in the settings, each naming the setting and what to change."""
     errors = []
-    url = urlsplit(str(config.get("api_url") or ""))
-    if url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
+    url = _split(config.get("api_url"))
+    if url is None:
+        errors.append(
+            f"api_url {str(config.get('api_url'))[:60]!r} is not a URL: give "
+            "https://<your ThreatQ host>[:port]."
+        )
+    elif url.scheme != "https" and not (url.scheme == "http" and _loopback(url.hostname)):
         errors.append(
             f"api_url must be https://<your ThreatQ host> (got "
             f"{str(config.get('api_url'))[:60]!r}); http is allowed for 127.0.0.1 "
             "only."
         )
-    elif url.path.strip("/"):
+    elif url.path.strip("/") or url.query or url.fragment:
         errors.append(
-            f"api_url is the host only, without a path (got {url.path!r}): the "
-            "target adds /api/... itself."
+            f"api_url is the host only, without a path (got "
+            f"{str(config.get('api_url'))[:60]!r}): the target adds /api/... itself."
         )
     if not str(config.get("client_id") or "").strip():
         errors.append("client_id is empty: set the OAuth client id (TARGET_THREATQ_CLIENT_ID).")
@@ -52,6 +125,16 @@ def settings_errors(config: Mapping[str, Any]) -> list[str]:
     if bundle and not Path(bundle).is_file():
         errors.append(f"ca_bundle {bundle!r} is not a file: give the path of a PEM CA file.")
     return errors
+
+
+def _split(value: Any) -> SplitResult | None:
+    """``api_url`` split, or None when it is not a URL (a bracket left open, a port that is not
+    a number from 1 to 65535)."""
+    try:
+        url = urlsplit(str(value or ""))
+        return url if url.port != 0 else None
+    except ValueError:
+        return None
 
 
 def _loopback(host: str | None) -> bool:

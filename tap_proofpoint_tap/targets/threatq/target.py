@@ -11,23 +11,30 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from typing_extensions import override
 
+from tap_proofpoint_tap.errors import InputError
+from tap_proofpoint_tap.inputs import checked_json
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.targets.held_state import HeldStateTarget
-from tap_proofpoint_tap.targets.threatq.api import ThreatQClient, ThreatQError
+from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
+from tap_proofpoint_tap.targets.threatq.errors import ThreatQError
 from tap_proofpoint_tap.targets.threatq.known import Instance
 from tap_proofpoint_tap.targets.threatq.load import LABELS, Loader
-from tap_proofpoint_tap.targets.threatq.settings import masked, settings_errors
+from tap_proofpoint_tap.targets.threatq.settings import SETTINGS, masked, settings_errors
+
+if TYPE_CHECKING:
+    import click
 
 CORPORATE_EMAIL = "Corporate Email"
 ROWS_PER_CLICK = 20  # a flush also comes when this many rows per batch_size click are pending
+NAMED = {"id": int, "name": str}  # a lookup table's rows
 
 
 class ThreatQSink(BatchSink):
@@ -96,68 +103,7 @@ class TargetThreatQ(HeldStateTarget):
     destination = "ThreatQ"
     package_name = "tap-proofpoint-tap"
     default_sink_class = ThreatQSink
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api_url",
-            th.StringType,
-            required=True,
-            description="The ThreatQ host, e.g. https://threatq.example.com (https; "
-            "http only for 127.0.0.1).",
-        ),
-        th.Property(
-            "client_id",
-            th.StringType,
-            required=True,
-            description="OAuth client id (My Account → API credentials, or /assets/js/config.js).",
-        ),
-        th.Property(
-            "email",
-            th.StringType,
-            description="API user's e-mail, for the password grant (with password).",
-        ),
-        th.Property(
-            "password",
-            th.StringType,
-            secret=True,
-            description="API user's password, for the password grant.",
-        ),
-        th.Property(
-            "client_secret",
-            th.StringType,
-            secret=True,
-            description="OAuth client secret, for the client-credentials grant "
-            "(instead of email and password).",
-        ),
-        th.Property(
-            "verify_ssl",
-            th.BooleanType,
-            default=True,
-            description="Check the TLS certificate of api_url.",
-        ),
-        th.Property(
-            "ca_bundle",
-            th.StringType,
-            description="CA file (PEM) that signed the instance's certificate.",
-        ),
-        th.Property(
-            "corporate_email_object",
-            th.StringType,
-            description="Code of the Corporate Email custom object (default: the "
-            'object named "Corporate Email" in GET /api/objects).',
-        ),
-        th.Property(
-            "batch_size",
-            th.IntegerType,
-            default=500,
-            description="Clicks per load and items per consume call, 1-500.",
-        ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType,
-            default=120,
-            description="Seconds to wait for one ThreatQ answer before retrying.",
-        ),
-    ).to_dict()
+    config_jsonschema = SETTINGS
 
     @override
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
@@ -175,6 +121,20 @@ class TargetThreatQ(HeldStateTarget):
         self.loader: Loader | None = None
         self.client: ThreatQClient | None = None
         self.ignored: set[str] = set()
+
+    @classmethod
+    @override
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """Check each --config file before the SDK reads it: a broken one gets one line and
+        exit 1, not a traceback."""
+        for path in value:
+            if path != "ENV":
+                try:
+                    checked_json(Path(path), "config")
+                except InputError as error:
+                    cls.logger.error("%s", error)
+                    sys.exit(1)
+        return super().cb_config(ctx, param, value)
 
     @override
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
@@ -217,7 +177,7 @@ class TargetThreatQ(HeldStateTarget):
         instances). Any of them missing stops the run before anything is written."""
         self.client = ThreatQClient(self.config, self.logger)
         self.client.authenticate()
-        objects = self.client.lookup("/api/objects")
+        objects = self.client.lookup("/api/objects", fields={"collection": str})
         by_name = {o.get("name"): o for o in objects}
         wanted = self.config.get("corporate_email_object")
         email = next(
@@ -248,10 +208,12 @@ class TargetThreatQ(HeldStateTarget):
             collections=collections,
             marks={c: self.client.highest_id(c) for c in collections.values()},
             indicator_types={
-                t["name"].casefold(): t["id"] for t in self.client.lookup("/api/indicator/types")
+                t["name"].casefold(): t["id"]
+                for t in self.client.lookup("/api/indicator/types", fields=NAMED)
             },
             statuses={
-                s["name"].casefold(): s["id"] for s in self.client.lookup("/api/indicator/statuses")
+                s["name"].casefold(): s["id"]
+                for s in self.client.lookup("/api/indicator/statuses", fields=NAMED)
             },
         )
         self.logger.info(
