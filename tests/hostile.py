@@ -1,5 +1,5 @@
-"""Hostile servers on 127.0.0.1 for target-threatq's tests: a front that relays to the ThreatQ
-stand-in and answers chosen requests as a broken or malicious server would (redirects,
+"""Hostile servers on 127.0.0.1 for the tap's and target-threatq's tests: a front that relays
+(to the ThreatQ stand-in, say) and answers chosen requests as a broken or malicious server would (redirects,
 trickled or huge bodies, pages that are not JSON, a host that goes away), and records every
 request it gets, body included (a second one, with no upstream, is where a leaked credential
 would land).

@@ -20,7 +20,7 @@ from tap_proofpoint_tap.errors import TapError
 from tap_proofpoint_tap.normalise import normalise_click
 from tap_proofpoint_tap.reader import Endpoint, Member, Query, Transport, WindowReader
 from tap_proofpoint_tap.singer_io import ENCODER
-from tests.hostile_servers import hostile
+from tests.hostile import Hostile
 
 pytestmark = pytest.mark.fast
 LOGGER = logging.getLogger("test_fuzz_tap")
@@ -95,7 +95,7 @@ headers = st.dictionaries(
 def server():
     answer: dict = {}
 
-    def respond(handler):
+    def respond(handler, _server):
         handler.send_response(answer["status"])
         for name, value in {"Content-Type": answer["type"], **answer["headers"]}.items():
             handler.send_header(name, value)
@@ -105,8 +105,8 @@ def server():
         handler.wfile.write(answer["body"])
         handler.close_connection = True
 
-    with hostile(respond) as (url, _):
-        yield url, answer
+    with Hostile().on(respond) as server:
+        yield server.url, answer
 
 
 @given(status=statuses, body=bodies, content_type=content_types, extra=headers)

@@ -21,7 +21,7 @@ from tests.helpers import (
     run_tap,
     tap_config,
 )
-from tests.hostile_servers import body, endless, hostile, redirect, trickle
+from tests.hostile import Hostile, answer, flood, redirect, trickle
 
 EMPTY = json.dumps(
     {
@@ -54,55 +54,48 @@ def errors(stderr: str) -> list[str]:
 @pytest.mark.parametrize("args", [(), ("--test",)], ids=["sync", "test"])
 def test_no_redirect_is_followed_so_the_credentials_reach_no_other_host(tmp_path, status, args):
     with (
-        hostile(body(200, EMPTY)) as (elsewhere, reached),
-        hostile(redirect(status, f"{elsewhere}/v2/siem/all?format=json")) as (url, asked),
+        Hostile().on(answer(200, EMPTY)) as elsewhere,
+        Hostile().on(redirect(status, f"{elsewhere.url}/v2/siem/all?format=json")) as front,
     ):
-        run = run_tap(tmp_path, config_for(url), args=args, timeout=60)
+        run = run_tap(tmp_path, config_for(front.url), args=args, timeout=60)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     [line] = errors(run.stderr)
-    assert f"redirected the request ({status}) to {elsewhere}/v2/siem/all" in line
+    assert f"redirected the request ({status}) to {elsewhere.url}/v2/siem/all" in line
     assert "set api_url" in line
-    assert len(asked) == 1 and not reached
+    assert len(front.received) == 1 and not elsewhere.received
 
 
 def test_a_body_trickled_a_byte_at_a_time_ends_at_request_timeout_and_is_retried(tmp_path):
-    calls = []
-    slow = trickle(200, EMPTY, every=0.2)
-    fast = body(200, EMPTY)
-
-    def respond(handler):
-        calls.append(1)
-        (slow if len(calls) == 1 else fast)(handler)
-
-    config = config_for("", request_timeout=2)
-    with hostile(respond) as (url, asked):
+    server = Hostile().on(trickle(0.2, EMPTY), times=1).on(answer(200, EMPTY))
+    with server:
         started = time.monotonic()
-        run = run_tap(tmp_path, {**config, "api_url": url}, timeout=60)
+        run = run_tap(tmp_path, config_for(server.url, request_timeout=2), timeout=60)
         took = time.monotonic() - started
     assert run.returncode == 0, run.stderr[-2000:]
     assert "try 1 of 5 failed (not served whole within request_timeout (2 s))" in run.stderr
-    assert len(asked) == 2 and took < 15  # the whole body would take 40 s
+    assert len(server.received) == 2 and took < 15  # the whole body would take 40 s
     assert run.states
 
 
 def test_headers_trickled_a_byte_at_a_time_end_at_request_timeout(tmp_path):
-    with hostile(trickle(200, EMPTY, every=0.2, headers_too=True)) as (url, asked):
+    with Hostile().on(trickle(0.2, EMPTY, headers_too=True)) as server:
         started = time.monotonic()
-        run = run_tap(tmp_path, config_for(url, request_timeout=2), args=("--test",), timeout=60)
+        run = run_tap(
+            tmp_path, config_for(server.url, request_timeout=2), args=("--test",), timeout=60
+        )
         took = time.monotonic() - started
     assert run.returncode == 1 and "Traceback" not in run.stderr
     [line] = errors(run.stderr)
     assert "after 1 try (not served whole within request_timeout (2 s))" in line
-    assert len(asked) == 1 and took < 10
+    assert len(server.received) == 1 and took < 10
 
 
 def test_an_error_body_of_20_mb_is_quoted_in_one_short_line(tmp_path):
-    page = b"<html><body><h1>Bad request</h1>" + b"<p>padding</p>\n" * 64
-    with hostile(endless(400, page, 20 << 20)) as (url, _):
-        run = run_tap(tmp_path, config_for(url), timeout=60)
+    with Hostile().on(flood(20 << 20, status=400)) as server:
+        run = run_tap(tmp_path, config_for(server.url), timeout=60)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     [line] = errors(run.stderr)
-    assert "(400): <html><body><h1>Bad request</h1><p>padding</p>" in line
+    assert "(400): <p>x</p> <p>x</p> <p>x</p>" in line
     assert len(line) < 600 and line.endswith("…")
 
 
@@ -124,12 +117,12 @@ def max_rss_mb(argv: list[str]) -> tuple[subprocess.CompletedProcess, float]:
 def test_memory_stays_bounded_whatever_a_200_response_holds(tmp_path):
     """200 MB of HTML: the streaming parser refuses it at once, the whole read stops at its
     bound; max_requests_per_run ends the run after those two tries instead of five."""
-    with hostile(endless(200, b"<html>" + b"x" * 4090, 200 << 20)) as (url, asked):
+    with Hostile().on(flood(200 << 20)) as server:
         config = tmp_path / "config.json"
-        config.write_text(json.dumps(config_for(url, max_requests_per_run=2)))
+        config.write_text(json.dumps(config_for(server.url, max_requests_per_run=2)))
         proc, peak = max_rss_mb([TAP, "--config", str(config)])
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    assert "read whole" in proc.stderr and len(asked) == 2
+    assert "read whole" in proc.stderr and len(server.received) == 2
     assert peak < 250, f"peak RSS {peak:.0f} MB"
 
 
@@ -142,8 +135,8 @@ def test_an_event_nested_deeper_than_recursion_goes_is_kept(tmp_path, levels):
     envelope = EMPTY.decode().replace(
         '"clicksPermitted": []', f'"clicksPermitted": [{event}{nested}}}]'
     )
-    with hostile(body(200, envelope.encode())) as (url, _):
-        run = run_tap(tmp_path, config_for(url), timeout=120)
+    with Hostile().on(answer(200, envelope.encode())) as server:
+        run = run_tap(tmp_path, config_for(server.url), timeout=120)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-2000:]
     [record] = [r for r in run.records("clicks_permitted") if r["id"] == "deep"]
     kept, objects = record["unknownFields"]["nested"], 0
