@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -93,8 +94,12 @@ class _Exchange:
             self.abandoned = True
             if self.response is not None and not self.done.is_set():
                 # The connection may have just gone back to the pool: nothing left to stop.
-                with contextlib.suppress(OSError, RuntimeError, ValueError):
-                    self.response.raw.shutdown()
+                # Both ways: after a shutdown for reading only, Linux still takes in what a
+                # fast server sends, and the worker would go on reading it.
+                sock = getattr(getattr(self.response.raw, "connection", None), "sock", None)
+                if isinstance(sock, socket.socket):
+                    with contextlib.suppress(OSError):
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def exchange(
@@ -126,7 +131,8 @@ def exchange(
         work.abandon()
         raise Deadline(f"no whole answer within {timeout:g} s")
     if work.error is not None:
-        raise work.error
+        error, work.error = work.error, None  # no cycle through the traceback: freed at once
+        raise error
     assert work.reply is not None, "a worker that ends without error has a reply"
     return work.reply
 
@@ -137,5 +143,6 @@ def _read(response: requests.Response, cap: int) -> bytes:
     for chunk in response.iter_content(CHUNK):
         body += chunk
         if len(body) > cap:
+            body.clear()  # freed now, not when the error that stops the read is
             raise TooLarge(f"more than {cap // (1024 * 1024)} MiB")
     return bytes(body)
