@@ -1,14 +1,18 @@
-"""The --config, --state and --catalog files checked before the SDK reads them, so that a
-broken one gets one line that says what to fix, not a traceback."""
+"""The --config, --state and --catalog files, and the state and catalog in them, checked before
+the SDK uses them, so that a broken one gets one line that says what to fix, not a traceback."""
 
 from __future__ import annotations
 
 import io
 import json
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from tap_proofpoint_tap.errors import InputError
+from tap_proofpoint_tap import windows
+from tap_proofpoint_tap.errors import InputError, StateError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 def checked_json(source: IO[str] | Path, option: str) -> IO[str]:
@@ -58,3 +62,47 @@ def _selected(entry: dict[str, Any]) -> bool:
         if isinstance(m, dict) and m.get("breadcrumb") == []
     ]
     return bool(entry.get("selected") or (root and root[0].get("selected")))
+
+
+def check_state(state: Any, names: frozenset[str], now: datetime) -> None:
+    """Refuse a --state that is not a Singer state of these streams, or whose bookmarks are
+    not times no later than ``now``."""
+    bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
+    if not isinstance(bookmarks, dict):
+        if state:
+            raise StateError(
+                "The --state file is not a Singer state (no 'bookmarks'): pass "
+                "the last STATE the tap printed, or no --state."
+            )
+        return
+    foreign = sorted(set(bookmarks) - names)
+    if foreign:
+        raise StateError(
+            f"The --state file has bookmarks of streams this tap does not have "
+            f"({', '.join(foreign)[:100]}): is it another tap's state? Pass the last STATE "
+            "this tap printed, or no --state."
+        )
+    for stream, entry in bookmarks.items():
+        value = entry.get("replication_key_value") if isinstance(entry, dict) else entry
+        if value is not None:
+            _check_bookmark(stream, str(value), now)
+
+
+def _check_bookmark(stream: str, value: str, now: datetime) -> None:
+    """A bookmark is a time no later than now: one in the future would read nothing until
+    then, silently (a state edited by hand, or written by a machine whose clock was wrong)."""
+    try:
+        bookmark = windows.parse(value)
+    except ValueError:
+        raise StateError(
+            f"The --state bookmark of {stream} ({value[:40]!r}) is not a time: pass the last "
+            "STATE the tap printed, or no --state to start from start_date."
+        ) from None
+    if bookmark > now:
+        raise StateError(
+            f"The --state bookmark of {stream} ({value}) is later than now ({windows.fmt(now)}), "
+            "so nothing would be read until then: set it to an earlier time or remove it in the "
+            "--state file (with Meltano: `meltano state list`, then `meltano state edit` or "
+            "`meltano state clear` on that state id), or run with no --state to start from "
+            "start_date."
+        )

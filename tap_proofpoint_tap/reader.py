@@ -18,25 +18,17 @@ import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
 import requests
-import urllib3
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_proofpoint_tap import windows
-from tap_proofpoint_tap.deadline import Deadline, DeadlineExceeded
+from tap_proofpoint_tap.answers import MAX_WHOLE, RETRIABLE, check_status, describe, read_bounded
+from tap_proofpoint_tap.deadline import Deadline
 from tap_proofpoint_tap.envelope import EnvelopeError, stream_arrays, whole_arrays
-from tap_proofpoint_tap.errors import (
-    AuthError,
-    Redirected,
-    ThrottledError,
-    UnavailableError,
-    WindowRefused,
-)
-from tap_proofpoint_tap.wording import counted, shown
+from tap_proofpoint_tap.errors import UnavailableError
+from tap_proofpoint_tap.wording import counted
 
 if TYPE_CHECKING:
     import logging
@@ -44,20 +36,6 @@ if TYPE_CHECKING:
     from tap_proofpoint_tap.budget import RequestBudget
 
 ALL_PATH = "/v2/siem/all"
-RETRIABLE = (
-    RetriableAPIError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-    urllib3.exceptions.HTTPError,  # raised while the body streams: cut, reset, read timeout
-    ConnectionResetError,
-)
-MAX_WHOLE = 64 << 20
-"""The most read whole (a body the streaming parser refused): memory is bounded, whatever
-the server sends."""
-ERROR_BYTES = 1 << 16
-"""The most of an error body read, to quote its start."""
 Record = dict[str, Any]
 Reading = Generator[tuple[str, Record], None, dict[str, int]]
 """``(stream name, record)`` as the body streams in; returns the records per stream."""
@@ -291,82 +269,11 @@ class WindowReader:
             transport.session, prepared, timeout=transport.timeout, allow_redirects=False
         )
         try:
-            self.check_status(response)
+            check_status(response, self.endpoint.label, self.endpoint.pool, self.bookmarks)
         except BaseException:
             response.close()
             raise
         return response
-
-    def check_status(self, response: requests.Response) -> None:
-        status, label = response.status_code, self.endpoint.label
-        if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}:
-            raise AuthError(
-                f"Proofpoint refused the credentials ({status}): check the 'principal' and "
-                "'secret' settings (TAP_PROOFPOINT_TAP_PRINCIPAL / TAP_PROOFPOINT_TAP_SECRET)."
-            )
-        if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST:
-            location = shown(response.headers.get("Location", "") or "nowhere", 200)
-            raise Redirected(
-                f"{label}: {response.url.split('?')[0]} redirected the request ({status}) to "
-                f"{location}; the tap follows no redirect, so that the credentials go to "
-                "api_url's host only: set api_url to the TAP API's own address."
-            )
-        if status == HTTPStatus.TOO_MANY_REQUESTS:
-            raise ThrottledError(
-                f"{label}: Proofpoint throttled the account (429). It allows 1,800 requests "
-                f"per rolling 24 hours per pool ({self.endpoint.pool} pool here) and keeps "
-                f"refusing for up to 24 hours; state is kept at {self.bookmarks()}, run again "
-                "later."
-            )
-        if HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR:
-            raise WindowRefused(
-                f"{label}: Proofpoint refused {_interval(response)} ({status}): "
-                f"{shown(_head(response), 300) or 'no reason given'}"
-            )
-        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            raise RetriableAPIError(f"{status} {response.reason}", response)
-
-
-def describe(error: Exception) -> str:
-    """What went wrong on the last try, in words (never the request, which holds the auth)."""
-    if isinstance(error, RetriableAPIError):
-        return str(error)
-    if isinstance(error, DeadlineExceeded):
-        return str(error)
-    if isinstance(error, (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError)):
-        return "no answer within request_timeout"
-    if isinstance(error, requests.exceptions.ConnectionError):
-        return "cannot connect or the connection dropped: check api_url and the network"
-    if isinstance(
-        error, (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError)
-    ):
-        return "the body was cut off"
-    return type(error).__name__
-
-
-def read_bounded(response: requests.Response, limit: int) -> bytes:
-    """The body whole, if it is at most ``limit`` bytes; a larger one is refused unread."""
-    body = bytearray()
-    for chunk in response.iter_content(1 << 16):
-        body += chunk
-        if len(body) > limit:
-            raise RetriableAPIError(
-                f"a body the streaming parser cannot read, larger than the {limit >> 20} MiB "
-                "read whole (lower window_minutes for smaller windows)",
-                response,
-            )
-    return bytes(body)
-
-
-def _head(response: requests.Response) -> str:
-    """The start of an error body (however long the server makes it), as text."""
-    data = response.raw.read(ERROR_BYTES, decode_content=True) or b""
-    return data.decode(response.encoding or "utf-8", errors="replace")
-
-
-def _interval(response: requests.Response) -> str:
-    query = parse_qs(urlsplit(response.url).query)
-    return "interval " + query.get("interval", ["?"])[0]
 
 
 class _StreamParseError(RetriableAPIError):

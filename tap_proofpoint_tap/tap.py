@@ -17,8 +17,8 @@ from typing_extensions import override
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.budget import RequestBudget
 from tap_proofpoint_tap.client import Route, Shared, SiemStream
-from tap_proofpoint_tap.errors import InputError, StateError, TapError
-from tap_proofpoint_tap.inputs import check_catalog, checked_json
+from tap_proofpoint_tap.errors import InputError, TapError
+from tap_proofpoint_tap.inputs import check_catalog, check_state, checked_json
 from tap_proofpoint_tap.reader import Endpoint, Query, WindowReader
 from tap_proofpoint_tap.settings import schema_error, settings_errors, unknown_settings
 from tap_proofpoint_tap.singer_io import StateFlushingWriter
@@ -140,27 +140,9 @@ class TapProofpointTap(Tap):
 
     @override
     def load_state(self, state: dict[str, Any]) -> None:
-        """Refuse a state whose bookmarks are not times, naming the stream, before any request."""
-        bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
-        if not isinstance(bookmarks, dict):
-            bookmarks = {}
-            if state:
-                raise StateError(
-                    "The --state file is not a Singer state (no 'bookmarks'): pass "
-                    "the last STATE the tap printed, or no --state."
-                )
-        foreign = sorted(set(bookmarks) - STREAM_NAMES)
-        if foreign:
-            raise StateError(
-                f"The --state file has bookmarks of streams this tap does not have "
-                f"({', '.join(foreign)[:100]}): is it another tap's state? Pass the last STATE "
-                "this tap printed, or no --state."
-            )
-        now = datetime.now(timezone.utc)
-        for stream, entry in bookmarks.items():
-            value = entry.get("replication_key_value") if isinstance(entry, dict) else entry
-            if value is not None:
-                _check_bookmark(stream, str(value), now)
+        """Refuse a state that is not this tap's, or whose bookmarks are not times no later
+        than now, naming the stream, before any request."""
+        check_state(state, STREAM_NAMES, datetime.now(timezone.utc))
         super().load_state(state)
 
     @override
@@ -292,26 +274,6 @@ class TapProofpointTap(Tap):
         except TapError as error:
             cls.logger.error("%s", error, exc_info=cls.logger.isEnabledFor(logging.DEBUG))
             sys.exit(1)
-
-
-def _check_bookmark(stream: str, value: str, now: datetime) -> None:
-    """A bookmark is a time no later than now: one in the future would read nothing until
-    then, silently (a state edited by hand, or written by a machine whose clock was wrong)."""
-    try:
-        bookmark = windows.parse(value)
-    except ValueError:
-        raise StateError(
-            f"The --state bookmark of {stream} ({value[:40]!r}) is not a time: pass the last "
-            "STATE the tap printed, or no --state to start from start_date."
-        ) from None
-    if bookmark > now:
-        raise StateError(
-            f"The --state bookmark of {stream} ({value}) is later than now ({windows.fmt(now)}), "
-            "so nothing would be read until then: set it to an earlier time or remove it in the "
-            "--state file (with Meltano: `meltano state list`, then `meltano state edit` or "
-            "`meltano state clear` on that state id), or run with no --state to start from "
-            "start_date."
-        )
 
 
 def combined_names(selected: list[str], *, use_all: bool, own: frozenset[str]) -> list[str]:

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from typing_extensions import override
 
-from tap_proofpoint_tap.errors import InputError
-from tap_proofpoint_tap.inputs import checked_json
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.targets.held_state import HeldStateTarget
 from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
@@ -28,9 +25,6 @@ from tap_proofpoint_tap.targets.threatq.errors import ThreatQError
 from tap_proofpoint_tap.targets.threatq.known import Instance
 from tap_proofpoint_tap.targets.threatq.load import LABELS, Loader
 from tap_proofpoint_tap.targets.threatq.settings import SETTINGS, masked, settings_errors
-
-if TYPE_CHECKING:
-    import click
 
 CORPORATE_EMAIL = "Corporate Email"
 ROWS_PER_CLICK = 20  # a flush also comes when this many rows per batch_size click are pending
@@ -121,20 +115,6 @@ class TargetThreatQ(HeldStateTarget):
         self.loader: Loader | None = None
         self.client: ThreatQClient | None = None
         self.ignored: set[str] = set()
-
-    @classmethod
-    @override
-    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
-        """Check each --config file before the SDK reads it: a broken one gets one line and
-        exit 1, not a traceback."""
-        for path in value:
-            if path != "ENV":
-                try:
-                    checked_json(Path(path), "config")
-                except InputError as error:
-                    cls.logger.error("%s", error)
-                    sys.exit(1)
-        return super().cb_config(ctx, param, value)
 
     @override
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
