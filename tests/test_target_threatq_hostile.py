@@ -6,6 +6,7 @@ second server where a leaked credential would land). tests/threatq_runs.py runs 
 
 from __future__ import annotations
 
+import json
 import re
 import ssl
 import subprocess
@@ -190,3 +191,32 @@ def test_threatq_going_away_is_one_line_and_no_state_runs_ahead(tmp_path, three,
         assert again.returncode == 0, again.stderr[-3000:]
         assert incidents(tq) == {c["id"] for c in three.clicks}
         assert len(tq.store.dump()["objects"]["incident"]) == 3
+
+
+# -- keys and names: what target-threatq does with a null key or a stream it does not know --
+
+ENTITY = "threatq_corporate_emails"
+
+
+def test_a_record_with_a_null_key_is_refused_and_an_unknown_stream_is_named(tmp_path, three):
+    lines = [json.loads(line) for line in three.lines]
+    schema = next(m for m in lines if m["type"] == "SCHEMA" and m["stream"] == ENTITY)
+    record = next(m for m in lines if m["type"] == "RECORD" and m["stream"] == ENTITY)
+    near = "threatq-corporate.emails"  # a name one character off: its own stream, ignored
+    with ThreatQSandbox() as tq:
+        ignored = run_target(
+            tmp_path,
+            [json.dumps({**m, "stream": near}) + "\n" for m in (schema, record)] + three.lines,
+            config_for(tq.url),
+        )
+        refused = run_target(
+            tmp_path,
+            [
+                json.dumps(m) + "\n"
+                for m in (schema, {**record, "record": {**record["record"], "id": None}})
+            ],
+            config_for(tq.url),
+        )
+    assert ignored.returncode == 0 and near in ignored.stderr.split("Ignored streams")[1]
+    assert_one_line(refused, f"A {ENTITY} record does not match its SCHEMA (None is not of type")
+    assert not refused.states
