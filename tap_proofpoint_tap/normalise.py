@@ -54,7 +54,7 @@ SCHEMAS = {
     for name in ("click", "message")
 }
 _CONFORM = {name: compile_schema(schema) for name, schema in SCHEMAS.items()}
-_ORDER = {name: tuple(schema["properties"]) for name, schema in SCHEMAS.items()}
+_EMPTY = {name: dict.fromkeys(schema["properties"]) for name, schema in SCHEMAS.items()}
 
 
 def normalise_click(event: dict[str, Any], problems: list[str]) -> dict[str, Any]:
@@ -153,7 +153,9 @@ def _finish(
     # Every declared property, in the schema's order, null when not sent: targets that take
     # their columns from a stream's first record (singer-io's target-csv) then put every value
     # in its column. Filled after the id is derived, so derived ids stay as they were.
-    return {key: record.get(key) for key in _ORDER[kind]}
+    out = _EMPTY[kind].copy()  # the schema's keys in order; the record's values over them
+    out.update(record)
+    return out
 
 
 def _canonical(value: Any) -> Any:
