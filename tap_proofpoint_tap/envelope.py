@@ -18,6 +18,7 @@ path can never lose an event.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from decimal import Decimal
@@ -77,7 +78,8 @@ def stream_arrays(raw: Readable, wanted: frozenset[str]) -> Iterator[tuple[str, 
 
 def whole_arrays(body: bytes, wanted: frozenset[str]) -> Iterator[tuple[str, Any]]:
     """The same as :func:`stream_arrays`, from a body read whole, parsed by the stdlib (which
-    also takes what ijson refuses, such as NaN)."""
+    also takes what ijson refuses, such as NaN), or by ijson when it nests deeper than the
+    stdlib's recursion goes."""
     envelope = _object(body)
     missing = [key for key in sorted(wanted) if not isinstance(envelope.get(key), list)]
     if envelope is _NOT_AN_OBJECT or missing:
@@ -95,9 +97,21 @@ _NOT_AN_OBJECT: dict[str, Any] = {}
 def _object(text: bytes) -> dict[str, Any]:
     try:
         value = json.loads(text)
-    except (ValueError, RecursionError):
+    except ValueError:
         return _NOT_AN_OBJECT
+    except RecursionError:  # deeper than the stdlib goes: ijson's events, built as the stream's
+        value = _deep_object(text)
     return value if isinstance(value, dict) else _NOT_AN_OBJECT
+
+
+def _deep_object(text: bytes) -> Any:
+    """``text`` parsed as :func:`_by_ijson` parses an array's items: the envelope is one level
+    above its arrays and two above their events, so events are cut where the stream cuts them."""
+    events = ijson.basic_parse(io.BytesIO(b"[" + text + b"]"))
+    try:
+        return next(built(events, MAX_DEPTH + 2), _NOT_AN_OBJECT)
+    except (ijson.JSONError, UnicodeDecodeError):
+        return _NOT_AN_OBJECT
 
 
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)  # numbers as the stdlib's json would keep
