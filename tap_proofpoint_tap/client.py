@@ -31,6 +31,7 @@ from tap_proofpoint_tap.errors import BudgetReached, TapError
 from tap_proofpoint_tap.fast_path import FastRecordStream
 from tap_proofpoint_tap.normalise import UNKNOWN_FIELDS
 from tap_proofpoint_tap.reader import Endpoint, Member, Query, Reading, Transport, WindowReader
+from tap_proofpoint_tap.repairs import Repairs
 from tap_proofpoint_tap.wording import counted
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class SiemStream(FastRecordStream):
         self.shared = shared
         self._state_writer = tap.state_writer
         self._declared: set[str] | None = None  # the schema's field paths, unknown ones named
+        self._repairs = Repairs()  # what the normaliser repaired in this window's events
         self._schema_written = False
 
     @property
@@ -169,13 +171,7 @@ class SiemStream(FastRecordStream):
         problems: list[str] = []
         record = type(self).normalise(event, problems)
         if problems:
-            self.logger.warning(
-                "%s: event %s kept with nulls (the values as sent are in %s): %s",
-                self.name,
-                record["id"],
-                UNKNOWN_FIELDS,
-                "; ".join(problems),
-            )
+            self._repairs.add(problems, record["id"])
         if record.get(UNKNOWN_FIELDS):
             self._name_unknown_fields(record)
         return record
@@ -316,7 +312,12 @@ class SiemStream(FastRecordStream):
         return str(self.stream_state.get("replication_key_value", "none yet"))
 
     def finish_window(self, window: windows.Window) -> None:
-        """The window is read and emitted: move the bookmark to its end."""
+        """The window is read and emitted: say what was repaired in it, and move the
+        bookmark to its end."""
+        line = self._repairs.line()
+        if line:
+            self.logger.warning("%s: window %s: %s", self.name, window.interval, line)
+            self._repairs.clear()
         end = windows.fmt(window.end)
         state = self.stream_state
         if end > state.get("replication_key_value", ""):

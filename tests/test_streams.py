@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,15 +13,44 @@ import jsonschema
 import pytest
 
 from tap_proofpoint_tap.normalise import derived_id, normalise_click, normalise_message
+from tap_proofpoint_tap.repairs import Repairs
 from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
 from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.sandboxes.siem.server import ENDPOINTS
 from tap_proofpoint_tap.singer_io import ENCODER, StateFlushingWriter, record_envelope
+from tap_proofpoint_tap.windows import fmt
 from tests.helpers import catalog_selecting, deselect, hour_floor, run_tap, tap_config
 
 SAMPLES = Path(__file__).parent / "samples"  # copied from shared/samples
 SCHEMAS = Path(__file__).resolve().parents[1] / "tap_proofpoint_tap" / "schemas"
+
+
+def test_repairs_are_told_once_per_stream_and_window_with_their_counts(tmp_path, busy_live):
+    """The sandbox's traffic has clicks with several recipients and undeclared fields: what
+    the normaliser repaired is one warning per stream and window, counting every event."""
+    start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
+    run = run_tap(tmp_path, tap_config(busy_live, start, start + timedelta(hours=3)))
+    assert run.returncode == 0, run.stderr
+    told = {}
+    for line in run.stderr.splitlines():
+        found = re.search(r"\| (\w+): window (\S+): ([\d,]+) events? kept with repairs", line)
+        if found:
+            assert (found[1], found[2]) not in told, "one line per stream and window"
+            told[found[1], found[2]] = int(found[3].replace(",", ""))
+    normalisers = {"clicks": normalise_click, "messages": normalise_message}
+    expected = {}
+    for stream in STREAMS:
+        for hour in range(3):
+            window = Window(start + timedelta(hours=hour), start + timedelta(hours=hour + 1))
+            events = busy_live.store.select(stream, window, None, DEFAULT_THREAT_STATUSES)
+            normalise = normalisers[stream.split("_")[0]]
+            repaired = sum(
+                bool(normalise(copy.deepcopy(s.event), p := [])) and bool(p) for s in events
+            )
+            if repaired:
+                expected[stream, f"{fmt(window.start)}/{fmt(window.end)}"] = repaired
+    assert told == expected and sum(told.values()) > 10
 
 
 def test_every_stream_emits_exactly_its_events_and_they_validate(tmp_path, busy_live):
@@ -254,3 +285,16 @@ def test_a_message_that_cannot_be_encoded_leaves_no_half_line(capsysbinary):
         {"type": "RECORD", "stream": "s", "record": {"id": "1"}},
         {"type": "STATE", "value": {}},
     ]
+
+
+@pytest.mark.fast
+def test_a_windows_repairs_name_the_most_common_kinds_and_count_the_rest():
+    repairs = Repairs()
+    for n in range(8):
+        repairs.add([f"kind {k}" for k in range(n + 1)], f"e{n}")
+    line = repairs.line()
+    assert line.startswith("8 events kept with repairs")
+    assert "kind 0 (8 events, first e0); kind 1 (7 events, first e1)" in line
+    assert line.endswith("and 3 more kinds of repair")
+    repairs.clear()
+    assert repairs.line() is None
