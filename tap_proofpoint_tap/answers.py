@@ -3,9 +3,10 @@ body read whole within a bound, the start of an error body, a failed try in word
 
 from __future__ import annotations
 
+import base64
 from http import HTTPStatus
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import requests
 import urllib3
@@ -35,7 +36,11 @@ ERROR_BYTES = 1 << 16
 
 
 def check_status(
-    response: requests.Response, label: str, pool: str, bookmarks: Callable[[], str]
+    response: requests.Response,
+    label: str,
+    pool: str,
+    bookmarks: Callable[[], str],
+    secrets: tuple[str, ...] = (),
 ) -> None:
     """Raise the tap's error for an answer that is not a 2xx: one line that says what to do
     (a 5xx is retriable, the rest end the run)."""
@@ -46,7 +51,7 @@ def check_status(
             "'secret' settings (TAP_PROOFPOINT_TAP_PRINCIPAL / TAP_PROOFPOINT_TAP_SECRET)."
         )
     if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST:
-        location = shown(response.headers.get("Location", "") or "nowhere", 200)
+        location = shown(response.headers.get("Location", "") or "nowhere", 200, secrets)
         raise Redirected(
             f"{label}: {response.url.split('?')[0]} redirected the request ({status}) to "
             f"{location}; the tap follows no redirect, so that the credentials go to "
@@ -62,10 +67,10 @@ def check_status(
     if HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR:
         raise WindowRefused(
             f"{label}: Proofpoint refused {_interval(response)} ({status}): "
-            f"{shown(_head(response), 300) or 'no reason given'}"
+            f"{shown(_head(response), 300, secrets) or 'no reason given'}"
         )
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-        raise RetriableAPIError(f"{status} {response.reason}", response)
+        raise RetriableAPIError(f"{status} {response.reason or ''}".strip(), response)
 
 
 def describe(error: Exception) -> str:
@@ -85,7 +90,7 @@ def describe(error: Exception) -> str:
     return type(error).__name__
 
 
-def read_bounded(response: requests.Response, limit: int) -> bytes:
+def read_bounded(response: requests.Response, limit: int) -> bytearray:
     """The body whole, if it is at most ``limit`` bytes; reading a larger one stops there."""
     body = bytearray()
     for chunk in response.iter_content(1 << 16):
@@ -97,15 +102,28 @@ def read_bounded(response: requests.Response, limit: int) -> bytes:
                 "read whole (lower window_minutes for smaller windows)",
                 response,
             )
-    return bytes(body)
+    return body  # not copied: the whole read holds the body once, and its text
 
 
 def _head(response: requests.Response) -> str:
     """The start of an error body (however long the server makes it), as text."""
     data = response.raw.read(ERROR_BYTES, decode_content=True) or b""
-    return data.decode(response.encoding or "utf-8", errors="replace")
+    try:
+        return data.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return data.decode("utf-8", errors="replace")
 
 
 def _interval(response: requests.Response) -> str:
     query = parse_qs(urlsplit(response.url).query)
     return "interval " + query.get("interval", ["?"])[0]
+
+
+def secrets_of(auth: object) -> tuple[str, ...]:
+    """What of Basic auth credentials a server could echo back: the secret as it is and
+    URL-encoded, and the header's value (principal and secret, base64)."""
+    principal, secret = getattr(auth, "username", ""), getattr(auth, "password", "")
+    if not secret:
+        return ()
+    token = base64.b64encode(f"{principal}:{secret}".encode()).decode()
+    return (token, secret, quote(secret, safe=""), quote_plus(secret))

@@ -129,8 +129,12 @@ class SiemStream(FastRecordStream):
 
     def transport(self) -> Transport:
         """The SDK's session, credentials, timeout and backoff, for the reader."""
+        session = self.requests_session
+        # An http api_url sends the Basic auth header in clear: to a proxy named by the
+        # environment (http_proxy) too. Proxies stay for https, whose tunnel they cannot read.
+        session.trust_env = not self.url_base.lower().startswith("http://")
         return Transport(
-            session=self.requests_session,
+            session=session,
             base_url=self.url_base,
             headers={"User-Agent": self.user_agent, **self.http_headers},
             auth=self.authenticator,
@@ -320,7 +324,9 @@ class SiemStream(FastRecordStream):
             self._repairs.clear()
         end = windows.fmt(window.end)
         state = self.stream_state
-        if end > state.get("replication_key_value", ""):
+        current = state.get("replication_key_value")
+        # Compared as times: a bookmark from --state may carry an offset or a lower-case "t".
+        if current is None or windows.parse(str(current)) < window.end:
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = end
 

@@ -76,19 +76,83 @@ def stream_arrays(raw: Readable, wanted: frozenset[str]) -> Iterator[tuple[str, 
         )
 
 
-def whole_arrays(body: bytes, wanted: frozenset[str]) -> Iterator[tuple[str, Any]]:
+def whole_arrays(body: bytes | bytearray, wanted: frozenset[str]) -> Iterator[tuple[str, Any]]:
     """The same as :func:`stream_arrays`, from a body read whole, parsed by the stdlib (which
-    also takes what ijson refuses, such as NaN), or by ijson when it nests deeper than the
-    stdlib's recursion goes."""
-    envelope = _object(body)
-    missing = [key for key in sorted(wanted) if not isinstance(envelope.get(key), list)]
-    if envelope is _NOT_AN_OBJECT or missing:
-        raise EnvelopeError(
-            f"body without a {', '.join(missing) or 'JSON object'} array ({len(body)} bytes)"
-        )
-    for key in ARRAY_KEYS:
-        if key in wanted:
-            yield from ((key, item) for item in envelope[key])
+    also takes what ijson refuses, such as NaN) one item at a time, so that memory holds the
+    text and one event, not every event at once; or by ijson when an event nests deeper than
+    the stdlib's recursion goes."""
+    try:
+        yield from _items_of_text(body, wanted)
+    except RecursionError:  # the reader skips the events already given
+        envelope = _deep_object(body)
+        missing = [key for key in sorted(wanted) if not isinstance(envelope.get(key), list)]
+        if envelope is _NOT_AN_OBJECT or missing:
+            raise EnvelopeError(
+                f"body without a {', '.join(missing) or 'JSON object'} array ({len(body)} bytes)"
+            ) from None
+        for key in ARRAY_KEYS:
+            if key in wanted:
+                yield from ((key, item) for item in envelope[key])
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+_STDLIB = json.JSONDecoder()
+
+
+def _items_of_text(body: bytes | bytearray, wanted: frozenset[str]) -> Iterator[tuple[str, Any]]:
+    """The envelope's members walked with the stdlib's ``raw_decode``, array items one by one."""
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        raise EnvelopeError(f"body is not UTF-8 ({len(body)} bytes)") from None
+    arrays: set[str] = set()
+    try:
+        at = _expect(text, 0, "{")
+        while not text.startswith("}", at):
+            key, at = _STDLIB.raw_decode(text, at)
+            if not isinstance(key, str):
+                raise ValueError(f"a key that is not a string before character {at}")
+            at = _expect(text, at, ":")
+            if text.startswith("[", at):
+                arrays.add(key)
+                at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+                while not text.startswith("]", at):
+                    item, at = _STDLIB.raw_decode(text, at)
+                    if key in wanted:
+                        yield key, item
+                    at = _after(text, at, "]")
+                at += 1
+            else:
+                _, at = _STDLIB.raw_decode(text, at)
+            at = _after(text, at, "}")
+        if _SPACE.match(text, at + 1).end() != len(text):  # type: ignore[union-attr]
+            raise ValueError("more after the object")
+    except ValueError as error:
+        raise EnvelopeError(f"unreadable body ({len(body)} bytes: {error})") from None
+    missing = sorted(wanted - arrays)
+    if missing:
+        raise EnvelopeError(f"body without a {', '.join(missing)} array ({len(body)} bytes)")
+
+
+def _expect(text: str, at: int, mark: str) -> int:
+    """Past ``mark`` (and the white space around it) at ``at``."""
+    at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+    if not text.startswith(mark, at):
+        raise ValueError(f"{mark!r} expected at character {at}")
+    return _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+
+
+def _after(text: str, at: int, close: str) -> int:
+    """Past a value: at the next member after a comma, or at ``close``."""
+    at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+    if text.startswith(",", at):
+        at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+        if text.startswith(close, at):
+            raise ValueError(f"a comma before {close!r} at character {at}")
+        return at
+    if text.startswith(close, at):
+        return at
+    raise ValueError(f"',' or {close!r} expected at character {at}")
 
 
 _NOT_AN_OBJECT: dict[str, Any] = {}
@@ -104,7 +168,7 @@ def _object(text: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else _NOT_AN_OBJECT
 
 
-def _deep_object(text: bytes) -> Any:
+def _deep_object(text: bytes | bytearray) -> Any:
     """``text`` parsed as :func:`_by_ijson` parses an array's items: the envelope is one level
     above its arrays and two above their events, so events are cut where the stream cuts them."""
     events = ijson.basic_parse(io.BytesIO(b"[" + text + b"]"))

@@ -27,25 +27,41 @@ def checked_json(source: IO[str] | Path, option: str) -> IO[str]:
             f"The --{option} file {name} is not UTF-8 text (a binary file?): pass a JSON file."
         ) from None
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_json)
     except ValueError as error:
         raise InputError(
             f"The --{option} file {name} is not valid JSON ({error}): fix or replace it."
+        ) from None
+    except RecursionError:
+        raise InputError(
+            f"The --{option} file {name} is nested too deep to be a {option} file."
         ) from None
     if not isinstance(value, dict):
         raise InputError(f"The --{option} file {name} does not hold a JSON object.")
     return io.StringIO(text)
 
 
-def check_catalog(catalog: dict[str, Any], names: frozenset[str]) -> None:
-    """Refuse a catalog that selects a stream this tap does not have (a typo reads nothing)."""
+def _not_json(constant: str) -> Any:
+    """NaN and Infinity, which Python's parser takes and JSON (and the SDK) does not."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def check_catalog(
+    catalog: dict[str, Any], names: frozenset[str], replication_key: str = "queryEndTime"
+) -> None:
+    """Refuse a catalog the SDK would trip over, or one that selects a stream this tap does
+    not have (a typo reads nothing), naming what to fix."""
     entries = catalog.get("streams")
     if not isinstance(entries, list):
         raise InputError("The --catalog file has no 'streams' list: use the output of --discover.")
+    for number, entry in enumerate(entries, 1):
+        problem = _entry_problem(entry, replication_key)
+        if problem:
+            raise InputError(
+                f"The --catalog file's stream {number} {problem}: use the output of --discover."
+            )
     selected = (
-        entry.get("tap_stream_id") or entry.get("stream")
-        for entry in entries
-        if isinstance(entry, dict) and _selected(entry)
+        entry.get("tap_stream_id") or entry.get("stream") for entry in entries if _selected(entry)
     )
     unknown = sorted(str(name) for name in selected if name not in names)
     if unknown:
@@ -55,12 +71,31 @@ def check_catalog(catalog: dict[str, Any], names: frozenset[str]) -> None:
         )
 
 
+def _entry_problem(entry: Any, replication_key: str) -> str | None:
+    """What in one catalog entry is not the shape --discover writes, or None."""
+    if not isinstance(entry, dict):
+        return "is not an object"
+    name = entry.get("tap_stream_id") or entry.get("stream")
+    if not isinstance(name, str):
+        return "has no 'tap_stream_id' text"
+    metadata = entry.get("metadata", [])
+    if not isinstance(metadata, list) or not all(
+        isinstance(m, dict)
+        and isinstance(m.get("breadcrumb", []), list)
+        and isinstance(m.get("metadata", {}), dict)
+        for m in metadata
+    ):
+        return f"({name[:40]}) has 'metadata' that is not a list of breadcrumbs and metadata"
+    for m in metadata:
+        key = m.get("metadata", {}).get("replication-key")
+        if m.get("breadcrumb") == [] and key not in (None, replication_key):
+            shown = str(key)[:40]
+            return f"({name[:40]}) has replication-key {shown!r}; it can only be {replication_key}"
+    return None
+
+
 def _selected(entry: dict[str, Any]) -> bool:
-    root = [
-        m.get("metadata", {})
-        for m in entry.get("metadata") or []
-        if isinstance(m, dict) and m.get("breadcrumb") == []
-    ]
+    root = [m.get("metadata", {}) for m in entry.get("metadata") or [] if m.get("breadcrumb") == []]
     return bool(entry.get("selected") or (root and root[0].get("selected")))
 
 

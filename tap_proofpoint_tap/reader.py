@@ -24,10 +24,17 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_proofpoint_tap import windows
-from tap_proofpoint_tap.answers import MAX_WHOLE, RETRIABLE, check_status, describe, read_bounded
+from tap_proofpoint_tap.answers import (
+    MAX_WHOLE,
+    RETRIABLE,
+    check_status,
+    describe,
+    read_bounded,
+    secrets_of,
+)
 from tap_proofpoint_tap.deadline import Deadline
 from tap_proofpoint_tap.envelope import EnvelopeError, stream_arrays, whole_arrays
-from tap_proofpoint_tap.errors import UnavailableError
+from tap_proofpoint_tap.errors import UnavailableError, WindowRefused
 from tap_proofpoint_tap.wording import counted
 
 if TYPE_CHECKING:
@@ -36,6 +43,11 @@ if TYPE_CHECKING:
     from tap_proofpoint_tap.budget import RequestBudget
 
 ALL_PATH = "/v2/siem/all"
+MAX_EVENTS = 1_000_000
+"""Events of one stream in one window whose ids the reader keeps (each goes out once, also
+across retries): memory stays bounded (about 100 bytes an id) whatever a server sends."""
+SHOWN = 3
+"""Entries that are not objects quoted in the window's warning (the rest are counted)."""
 Record = dict[str, Any]
 Reading = Generator[tuple[str, Record], None, dict[str, int]]
 """``(stream name, record)`` as the body streams in; returns the records per stream."""
@@ -219,7 +231,7 @@ class WindowReader:
             for member in members:
                 member.new_response(extracted_at)
             by_key = {member.records_key: member for member in members}
-            others: dict[str, list[Any]] = {}
+            others = _NotObjects()
             keys = frozenset(by_key)
             try:
                 if whole:
@@ -229,16 +241,10 @@ class WindowReader:
                     events = stream_arrays(response.raw, keys)
                 for key, event in events:
                     member = by_key[key]
-                    if not isinstance(event, dict):
-                        others.setdefault(key, []).append(event)
-                        continue
-                    record = member.to_record(event)
-                    ids = seen[member.name]
-                    if record["id"] in ids:
-                        continue
-                    ids.add(record["id"])
-                    record["queryEndTime"] = query_end
-                    yield member.name, record
+                    record = self._new_record(member, event, seen[member.name], others, window)
+                    if record is not None:
+                        record["queryEndTime"] = query_end
+                        yield member.name, record
             except EnvelopeError as error:  # not JSON, stopped half way, or an array missing
                 if deadline.expired:
                     raise deadline.error() from None
@@ -250,15 +256,41 @@ class WindowReader:
                 raise
             finally:
                 response.close()
-        for key, items in others.items():
+        for key, (count, first) in others.seen.items():
             by_key[key].logger.warning(
                 "%s: %s: %d entries of %s are not objects and cannot be records: %s",
                 by_key[key].name,
                 window.interval,
-                len(items),
+                count,
                 key,
-                json.dumps(items, default=str)[:200],
+                json.dumps(first, default=str)[:200],
             )
+
+    def _new_record(
+        self,
+        member: Member,
+        event: Any,
+        ids: set[str],
+        others: _NotObjects,
+        window: windows.Window,
+    ) -> Record | None:
+        """The event as its stream's record; None for an entry that is not an object (counted)
+        or an id this window already sent."""
+        if not isinstance(event, dict):
+            others.add(member.records_key, event)
+            return None
+        record = member.to_record(event)
+        if record["id"] in ids:
+            return None
+        if len(ids) == MAX_EVENTS:  # more ids than the tap keeps: memory stays bounded
+            minutes = int((window.end - window.start).total_seconds() // 60)
+            raise WindowRefused(
+                f"{self.endpoint.label}: {window.interval} holds more than {MAX_EVENTS:,} "
+                f"{member.name} events, more than the tap keeps track of in one window: set "
+                f"window_minutes lower (it is {minutes}); state is kept at {self.bookmarks()}."
+            )
+        ids.add(record["id"])
+        return record
 
     def send(self, prepared: requests.PreparedRequest, deadline: Deadline) -> requests.Response:
         """Send one request and check its status; the body is left to stream. No redirect is
@@ -269,11 +301,31 @@ class WindowReader:
             transport.session, prepared, timeout=transport.timeout, allow_redirects=False
         )
         try:
-            check_status(response, self.endpoint.label, self.endpoint.pool, self.bookmarks)
+            check_status(
+                response,
+                self.endpoint.label,
+                self.endpoint.pool,
+                self.bookmarks,
+                secrets_of(transport.auth),
+            )
         except BaseException:
             response.close()
             raise
         return response
+
+
+class _NotObjects:
+    """Array entries that are not objects, per array: counted, the first few kept to quote
+    (a body may hold millions)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[int, list[Any]]] = {}
+
+    def add(self, key: str, entry: Any) -> None:
+        count, first = self.seen.get(key, (0, []))
+        if count < SHOWN:
+            first.append(entry)
+        self.seen[key] = (count + 1, first)
 
 
 class _StreamParseError(RetriableAPIError):

@@ -6,6 +6,7 @@ import difflib
 import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from tap_proofpoint_tap import windows
 
@@ -32,6 +33,11 @@ def settings_errors(config: Mapping[str, Any], now: datetime) -> list[str]:
     api_url = str(config.get("api_url", ""))
     if not api_url.lower().startswith(("http://", "https://")):
         errors.append(f"api_url must start with https:// (got {api_url[:60]!r}).")
+    elif problem := _url_problem(api_url):
+        errors.append(
+            f"api_url {api_url[:80]!r} {problem}: give the API's base URL, such as "
+            "https://tap-api-v2.proofpoint.com."
+        )
     errors.extend(
         f"{name}: unknown value {value!r}; use {', '.join(allowed)}."
         for name, allowed in (("threat_status", THREAT_STATUSES), ("threat_type", THREAT_TYPES))
@@ -43,6 +49,22 @@ def settings_errors(config: Mapping[str, Any], now: datetime) -> list[str]:
         if value is not None and not low <= value <= high:
             errors.append(f"{name} must be between {low} and {high} (got {value}).")
     return errors + _date_errors(config, now)
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes an http(s) URL unusable as the API's base, or None."""
+    if any(c.isspace() for c in url):
+        return "holds white space"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not one
+    except ValueError as error:
+        return f"is not a URL ({error})"
+    if not parts.hostname:
+        return "names no host"
+    if parts.query or parts.fragment:
+        return "has a query or fragment, which the tap would drop"
+    return None
 
 
 _REQUIRED = re.compile(r"'(\w+)' is a required property")
@@ -84,4 +106,24 @@ def _date_errors(config: Mapping[str, Any], now: datetime) -> list[str]:
         times["end_date"] - times["start_date"] < timedelta(minutes=1)
     ):
         errors.append("end_date must be at least a minute after start_date.")
+    return errors
+
+
+def environment_errors(
+    schema: Mapping[str, Any], prefix: str, environ: Mapping[str, str]
+) -> list[str]:
+    """A line per ``<PREFIX><SETTING>`` variable the SDK cannot read as its setting's type
+    (it stops on the first with a bare ``ValueError`` that names neither)."""
+    errors = []
+    for name, prop in schema.get("properties", {}).items():
+        variable = prefix + name.upper().replace("-", "_")
+        types = prop.get("type", ())
+        if variable in environ and "integer" in (types if isinstance(types, list) else [types]):
+            try:
+                int(environ[variable])
+            except ValueError:
+                errors.append(
+                    f"{variable} must be a whole number for {name} "
+                    f"(got {environ[variable][:40]!r})."
+                )
     return errors

@@ -19,19 +19,21 @@ import atexit
 import contextlib
 import os
 import sys
-from typing import IO, Any
+from decimal import Decimal
+from typing import IO, Any, cast
 
 if sys.platform != "win32":
     import fcntl
 
 import msgspec
-from singer_sdk.contrib.msgspec import MsgSpecReader, MsgSpecWriter, enc_hook
+from singer_sdk.contrib.msgspec import MsgSpecReader, MsgSpecWriter, dec_hook, enc_hook
 from singer_sdk.singerlib import Message, StateMessage
 from typing_extensions import override
 
-from tap_proofpoint_tap.errors import ReaderGone
+from tap_proofpoint_tap.errors import InputError, ReaderGone
+from tap_proofpoint_tap.singer_lines import excerpt, fault
 
-__all__ = ["MsgSpecReader", "StateFlushingWriter", "record_envelope"]
+__all__ = ["CheckedReader", "StateFlushingWriter", "record_envelope"]
 
 BLOCK = 1 << 16
 PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for by default (pipe-max-size)
@@ -102,6 +104,45 @@ class StateFlushingWriter(MsgSpecWriter):
         finally:
             view.release()
         self._pending.clear()
+
+
+class CheckedReader(MsgSpecReader):
+    """The SDK's msgspec reader, each line checked first (:mod:`singer_lines`): a line that is
+    not a Singer message this program can act on stops the run in one line naming its number,
+    with a short excerpt (the SDK's logs it whole, three times, then a traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.line = 0
+        self.schemas: set[str] = set()
+
+    @override
+    def deserialize_json(self, line: str) -> dict[str, Any]:
+        self.line += 1
+        try:
+            message = _DECODER.decode(line)
+        except msgspec.DecodeError as error:
+            raise InputError(
+                f"Line {self.line} of the input is not JSON ({error}): {excerpt(line)}. "
+                "Nothing from it on was read; fix the line and run again."
+            ) from None
+        except RecursionError:
+            raise InputError(
+                f"Line {self.line} of the input is nested deeper than this program can read: "
+                f"{excerpt(line)}. Nothing from it on was read."
+            ) from None
+        problem = fault(message, self.schemas)
+        if problem:
+            raise InputError(
+                f"Line {self.line} of the input is not a Singer message: {problem}. Nothing "
+                "from it on was read; fix the line and run again."
+            )
+        if message["type"] == "SCHEMA":
+            self.schemas.add(message["stream"])
+        return cast("dict[str, Any]", message)
+
+
+_DECODER = msgspec.json.Decoder(dec_hook=dec_hook, float_hook=Decimal)  # as the SDK's reader
 
 
 def record_envelope(fields: dict[str, Any]) -> tuple[bytes, bytes]:

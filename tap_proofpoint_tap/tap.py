@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -20,12 +20,19 @@ from tap_proofpoint_tap.client import Route, Shared, SiemStream
 from tap_proofpoint_tap.errors import InputError, TapError
 from tap_proofpoint_tap.inputs import check_catalog, check_state, checked_json
 from tap_proofpoint_tap.reader import Endpoint, Query, WindowReader
-from tap_proofpoint_tap.settings import schema_error, settings_errors, unknown_settings
+from tap_proofpoint_tap.settings import (
+    environment_errors,
+    schema_error,
+    settings_errors,
+    unknown_settings,
+)
 from tap_proofpoint_tap.singer_io import StateFlushingWriter
 from tap_proofpoint_tap.streams import STREAM_TYPES
 
 if TYPE_CHECKING:
     from collections.abc import Generator
+
+    import click
 
 STREAM_NAMES = frozenset(str(vars(t)["name"]) for t in STREAM_TYPES)  # the classes' own
 
@@ -120,6 +127,8 @@ class TapProofpointTap(Tap):
 
     @override
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
+        if isinstance(kwargs.get("catalog"), dict):  # before the SDK, which trusts its shape
+            check_catalog(kwargs["catalog"], STREAM_NAMES)
         try:
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as error:  # the SDK's messages quote the wrong value
@@ -128,6 +137,11 @@ class TapProofpointTap(Tap):
                 str(error),
                 errors=[schema_error(message, secret) for message in error.errors],
             ) from None
+        except ValueError:  # a setting from the environment the SDK cannot read as its type
+            errors = environment_errors(self.config_jsonschema, "TAP_PROOFPOINT_TAP_", os.environ)
+            if not errors:
+                raise
+            raise ConfigValidationError("Config validation failed", errors=errors) from None
         if validate_config:
             errors = settings_errors(self.config, datetime.now(timezone.utc))
             if errors:
@@ -135,14 +149,16 @@ class TapProofpointTap(Tap):
             known = self.config_jsonschema.get("properties", {})
             for line in unknown_settings(self.config, frozenset(known)):
                 self.logger.warning("%s", line)
-        if isinstance(kwargs.get("catalog"), dict):
-            check_catalog(kwargs["catalog"], STREAM_NAMES)
 
     @override
     def load_state(self, state: dict[str, Any]) -> None:
         """Refuse a state that is not this tap's, or whose bookmarks are not times no later
         than now, naming the stream, before any request."""
         check_state(state, STREAM_NAMES, datetime.now(timezone.utc))
+        for entry in (state.get("bookmarks") or {}).values() if state else ():
+            value = entry.get("replication_key_value") if isinstance(entry, dict) else None
+            if value is not None:  # one form, the tap's own: the SDK and comparisons read it
+                entry["replication_key_value"] = windows.fmt(windows.parse(str(value)))
         super().load_state(state)
 
     @override
@@ -253,13 +269,15 @@ class TapProofpointTap(Tap):
     @classmethod
     @override
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
-        """Check each --config file first, so a broken one gets a line, not a traceback."""
+        """Check each --config file first, so a broken one gets one line and exit 1, not a
+        traceback (nor click's three-line usage error)."""
         for path in value:
             if path != "ENV":
                 try:
                     checked_json(Path(path), "config")
                 except InputError as error:
-                    raise click.BadParameter(str(error)) from None
+                    cls.logger.error("%s", error)
+                    ctx.exit(1)
         return super().cb_config(ctx, param, value)
 
     @classmethod

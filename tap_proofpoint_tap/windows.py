@@ -122,7 +122,13 @@ def fmt(when: datetime) -> str:
 
 def parse(text: str) -> datetime:
     """Parse an ISO 8601 time (``Z`` or offset; naive means UTC) into an aware UTC datetime."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    stripped = text.strip()
+    if stripped[10:11] in ("t", " "):  # RFC 3339 allows a lower-case t (and a space)
+        stripped = f"{stripped[:10]}T{stripped[11:]}"
+    value = datetime.fromisoformat(stripped.replace("Z", "+00:00").replace("z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00: before the first representable day
+        raise ValueError(f"{text!r} is out of range in UTC") from None

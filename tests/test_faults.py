@@ -305,6 +305,46 @@ def bad_input_run(tmp_path, sandbox, *args: str, debug: bool = False):
             "bookmarks of streams this tap does not have (issues): is it another tap's state?",
         ),
         ("state", json.dumps({"bookmarks": []}), "is not a Singer state"),
+        ("state", "[" * 200_000 + "]" * 200_000, "The --state file {path} is nested too deep"),
+        ("config", '{"lookback_minutes": NaN}', "is not valid JSON (NaN is not JSON)"),
+        (
+            "state",
+            json.dumps(
+                {
+                    "bookmarks": {
+                        "clicks_permitted": {"replication_key_value": "0001-01-01T00:00:00+01:00"}
+                    }
+                }
+            ),
+            "The --state bookmark of clicks_permitted ('0001-01-01T00:00:00+01:00') is not a time",
+        ),
+        ("catalog", json.dumps({"streams": [5, None]}), "stream 1 is not an object"),
+        (
+            "catalog",
+            json.dumps({"streams": [{"tap_stream_id": ["x"], "selected": True}]}),
+            "stream 1 has no 'tap_stream_id' text",
+        ),
+        (
+            "catalog",
+            json.dumps({"streams": [{"tap_stream_id": "clicks_permitted", "metadata": "x"}]}),
+            "has 'metadata' that is not a list of breadcrumbs and metadata",
+        ),
+        (
+            "catalog",
+            json.dumps(
+                {
+                    "streams": [
+                        {
+                            "tap_stream_id": "clicks_permitted",
+                            "metadata": [
+                                {"breadcrumb": [], "metadata": {"replication-key": "nope"}}
+                            ],
+                        }
+                    ]
+                }
+            ),
+            "has replication-key 'nope'; it can only be queryEndTime",
+        ),
         ("catalog", '{"streams": [', "The --catalog file {path} is not valid JSON"),
         (
             "catalog",
@@ -325,7 +365,7 @@ def bad_input_run(tmp_path, sandbox, *args: str, debug: bool = False):
     ],
 )
 def test_bad_state_or_catalog_file_is_named(tmp_path, live_sandbox, name, content, message):
-    path = tmp_path / f"{name}.json"
+    path = tmp_path / f"{name}-given.json"
     path.write_text(content)
     proc = bad_input_run(tmp_path, live_sandbox, f"--{name}", str(path))
     assert message.format(path=path) in proc.stderr

@@ -5,18 +5,25 @@ traceback, unbounded memory or a credential sent to another host."""
 from __future__ import annotations
 
 import json
+import logging
+import os
 import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
+from tap_proofpoint_tap import reader, windows
+from tap_proofpoint_tap.budget import RequestBudget
 from tap_proofpoint_tap.depth import MAX_DEPTH
+from tap_proofpoint_tap.errors import WindowRefused
 from tests.helpers import (
     MAPPER,
     SANDBOX_CREDENTIALS,
     TAP,
+    catalog_selecting,
     hour_floor,
     run_tap,
     tap_config,
@@ -179,3 +186,107 @@ def test_a_reader_that_goes_away_ends_the_tap_with_one_line(tmp_path, live_sandb
         assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr[-3000:]
         [line] = errors(stderr)
         assert "The program reading this output (the target or mapper) stopped first" in line
+
+
+# -- what a hostile server echoes, proxies, charsets, bookmarks in other forms (review) --
+
+SECRET = SANDBOX_CREDENTIALS["secret"]
+
+
+def echo_credentials(status: int, headers_too: dict | None = None):
+    """An answer that quotes the request's Authorization header and the secret itself."""
+
+    def act(handler, _server):
+        said = f"Bad request. Your headers: {handler.headers.get('Authorization')}; {SECRET}"
+        answer(status, said.encode(), "text/plain", headers=headers_too)(handler, None)
+
+    return act
+
+
+@pytest.mark.parametrize("args", [(), ("--test",)], ids=["sync", "test"])
+def test_server_text_that_echoes_the_credentials_is_masked(tmp_path, args):
+    with Hostile().on(echo_credentials(400)) as server:
+        run = run_tap(tmp_path, config_for(server.url), args=args, timeout=60)
+    [line] = errors(run.stderr)  # run_tap itself fails on the secret or the Basic header
+    assert "Your headers: Basic <secret>; <secret>" in line
+    with Hostile().on(redirect(302, f"http://elsewhere.example/?a={SECRET}")) as server:
+        run = run_tap(tmp_path, config_for(server.url), args=args, timeout=60)
+    assert "to http://elsewhere.example/?a=<secret>;" in errors(run.stderr)[0]
+
+
+def test_an_http_api_url_never_goes_through_the_environments_proxy(tmp_path):
+    with Hostile().on(answer(200, EMPTY)) as api, Hostile().on(answer(200, EMPTY)) as proxy:
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps(config_for(api.url)))
+        env = {**os.environ, "http_proxy": proxy.url, "HTTP_PROXY": proxy.url, "NO_PROXY": ""}
+        proc = subprocess.run(
+            [TAP, "--config", str(config), "--test"], capture_output=True, text=True, env=env
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not proxy.received and len(api.received) == 1
+
+
+def test_an_error_body_in_an_unknown_charset_is_one_line(tmp_path):
+    page = answer(400, b"caf\xe9 ferm\xe9", "text/plain; charset=x-no-such-charset")
+    with Hostile().on(page) as server:
+        run = run_tap(tmp_path, config_for(server.url), timeout=60)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    [line] = errors(run.stderr)
+    assert "(400): caf\ufffd ferm\ufffd" in line
+
+
+@pytest.mark.parametrize("form", ["+05:00", "lower"])
+def test_a_bookmark_with_an_offset_or_in_lower_case_moves_on(tmp_path, live_sandbox, form):
+    base = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=4)
+    text = (base + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%S+05:00")  # base, at +05:00
+    if form == "lower":
+        text = base.strftime("%Y-%m-%dt%H:%M:%Sz")
+    state = {
+        "bookmarks": {
+            "clicks_permitted": {"replication_key": "queryEndTime", "replication_key_value": text}
+        }
+    }
+    config = tap_config(live_sandbox, base - timedelta(hours=1), base + timedelta(hours=2))
+    config["lookback_minutes"] = 0
+    catalog = catalog_selecting(tmp_path, config, "clicks_permitted")
+    run = run_tap(tmp_path, config, state=state, catalog=catalog)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.bookmark() == (base + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_window_with_more_events_than_the_tap_keeps_ids_of_is_one_line(monkeypatch):
+    """In process, the bound made small: a window of 6 distinct events against a bound of 5."""
+    monkeypatch.setattr(reader, "MAX_EVENTS", 5)
+    body = json.loads(EMPTY)
+    body["clicksPermitted"] = [{"id": f"c{n}"} for n in range(6)]
+    member = reader.Member(
+        "clicks_permitted",
+        "clicksPermitted",
+        "clicks",
+        dict,
+        lambda _: None,
+        logging.getLogger("t"),
+    )
+    with Hostile().on(answer(200, json.dumps(body).encode())) as server:
+        transport = reader.Transport(
+            requests.Session(),
+            server.url,
+            {},
+            requests.auth.HTTPBasicAuth("p", "s"),
+            5,
+            1,
+            lambda: iter([0.0]),
+            logging.getLogger("t"),
+            sleep=lambda _: None,
+        )
+        window = windows.Window(
+            datetime(2026, 3, 4, 11, tzinfo=timezone.utc),
+            datetime(2026, 3, 4, 12, tzinfo=timezone.utc),
+        )
+        endpoint = reader.Endpoint.own(member, "/v2/siem/clicks/permitted", sends_threat_type=False)
+        read = reader.WindowReader(
+            endpoint, transport, RequestBudget(None), reader.Query(), lambda: "B"
+        ).read(window, frozenset({"clicks_permitted"}))
+        with pytest.raises(WindowRefused, match=r"holds more than 5 clicks_permitted events"):
+            list(read)
+        transport.session.close()

@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Target
+from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_proofpoint_tap.errors import InputError, TapError
 from tap_proofpoint_tap.inputs import checked_json
+from tap_proofpoint_tap.settings import environment_errors
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -44,7 +46,14 @@ class HeldStateTarget(Target):
         self._flushing = False  # a commit is under way: no STATE, no drain from a signal
         self._failed = False  # a commit failed: no STATE from here on
         self._terminating = False  # a signal is being handled: a repeat is ignored
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except ValueError:  # a setting from the environment the SDK cannot read as its type
+            prefix = self.name.upper().replace("-", "_") + "_"
+            errors = environment_errors(self.config_jsonschema, prefix, os.environ)
+            if not errors:
+                raise
+            raise ConfigValidationError("Config validation failed", errors=errors) from None
         self.max_parallelism = 1  # one commit at a time: sinks are drained one after the other
 
     def pending(self) -> bool:

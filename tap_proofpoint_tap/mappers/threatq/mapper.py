@@ -20,10 +20,10 @@ from singer_sdk.mapper_base import InlineMapper
 from singer_sdk.singerlib import Message, SchemaMessage, StateMessage
 from typing_extensions import override
 
-from tap_proofpoint_tap.errors import ReaderGone
+from tap_proofpoint_tap.errors import TapError
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.mappers.threatq.schemas import SCHEMAS
-from tap_proofpoint_tap.singer_io import MsgSpecReader, StateFlushingWriter
+from tap_proofpoint_tap.singer_io import CheckedReader, StateFlushingWriter
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -43,7 +43,7 @@ class ThreatQMapper(InlineMapper):
 
     name = "mapper-proofpoint-threatq"
     package_name = "tap-proofpoint-tap"
-    message_reader_class = MsgSpecReader
+    message_reader_class = CheckedReader
     message_writer_class = StateFlushingWriter
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         PluginCapabilities.ABOUT,
@@ -81,10 +81,11 @@ class ThreatQMapper(InlineMapper):
     @classmethod
     @override
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
-        """Run the CLI; when the target stops reading, end with one line and exit 1."""
+        """Run the CLI; a bad input line, or a target that stops reading, ends it with one
+        line and exit 1."""
         try:
             super().invoke(*args, **kwargs)
-        except ReaderGone as error:
+        except TapError as error:
             cls.logger.error("%s", error)
             sys.exit(1)
 

@@ -8,7 +8,7 @@ use a keyword this compiler does not know (patterns, bounds, ``$ref`` …) keep 
 its fastjsonschema validator, so no check is ever skipped.
 
 The reader also counts lines, so a refusal names the line, and checks each line the SDK reads
-(:mod:`~tap_proofpoint_tap.targets.duckdb.lines`) before the SDK acts on it.
+(:mod:`~tap_proofpoint_tap.singer_lines`) before the SDK acts on it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from singer_sdk.contrib.msgspec import MsgSpecReader
 from typing_extensions import override
 
 from tap_proofpoint_tap.errors import LoadError
-from tap_proofpoint_tap.targets.duckdb.lines import excerpt, fault
+from tap_proofpoint_tap.singer_lines import excerpt, fault
 
 if TYPE_CHECKING:
     from collections import Counter

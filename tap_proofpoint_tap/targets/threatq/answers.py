@@ -95,11 +95,12 @@ def describe(error: requests.exceptions.RequestException) -> str:
 def one_line(text: str, secrets: Iterable[str] = ()) -> str:
     """Server text as one printable line of at most ``LINE`` characters: markup and control
     characters dropped, whitespace runs made one space, each secret masked."""
-    text = _TAG.sub(" ", text[: 8 * LINE])
-    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    for secret in secrets:
+    for secret in secrets:  # first: markup and whitespace rules could split or join one
         if secret:
-            flat = flat.replace(secret, "<secret>")
+            text = text.replace(secret, "\ue000")  # a private-use mark, outside any tag
+    text = _TAG.sub(" ", text[: 8 * LINE])
+    flat = " ".join("".join(c if c.isprintable() or c == "\ue000" else " " for c in text).split())
+    flat = flat.replace("\ue000", "<secret>")
     return flat if len(flat) <= LINE else flat[: LINE - 1] + "…"
 
 

@@ -254,9 +254,17 @@ class ThreatQClient:
                 f"ThreatQ refused the credentials: check the {names} settings (TARGET_THREATQ_...)."
             )
         lifetime = payload.get("expires_in")
-        lifetime = float(lifetime) if isinstance(lifetime, (int, float)) and lifetime > 0 else 1800
+        # At most a day: a lifetime no float holds (or a year) would never renew the token.
+        lifetime = (
+            float(min(lifetime, DAY))
+            if isinstance(lifetime, (int, float)) and lifetime > 0
+            else 1800
+        )
         self._token = token
         self._expires = time.monotonic() + lifetime - min(60.0, lifetime / 10)
+
+
+DAY = 86_400.0
 
 
 def _rows(body: dict[str, Any], path: str, fields: Mapping[str, type]) -> list[dict[str, Any]]:

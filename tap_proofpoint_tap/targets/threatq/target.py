@@ -19,6 +19,7 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from typing_extensions import override
 
 from tap_proofpoint_tap.mappers.threatq import entities as e
+from tap_proofpoint_tap.singer_io import CheckedReader
 from tap_proofpoint_tap.targets.held_state import HeldStateTarget
 from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
 from tap_proofpoint_tap.targets.threatq.errors import ThreatQError
@@ -98,6 +99,7 @@ class TargetThreatQ(HeldStateTarget):
     package_name = "tap-proofpoint-tap"
     default_sink_class = ThreatQSink
     config_jsonschema = SETTINGS
+    message_reader_class = CheckedReader
 
     @override
     def __init__(self, *args: Any, validate_config: bool = True, **kwargs: Any) -> None:
@@ -106,7 +108,8 @@ class TargetThreatQ(HeldStateTarget):
         except ConfigValidationError as error:
             # The SDK validates after it has read the config: self.config holds the secrets.
             raise ConfigValidationError(
-                str(error), errors=[masked(message, self.config) for message in error.errors]
+                str(error),
+                errors=[masked(message, getattr(self, "config", {})) for message in error.errors],
             ) from None
         if validate_config:
             errors = settings_errors(self.config)

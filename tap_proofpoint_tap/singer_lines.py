@@ -1,4 +1,5 @@
-"""What a Singer line must be before the loader acts on it: pure checks, each fault one sentence.
+"""What a Singer line must be before a program that reads one (the mapper, the loaders) acts
+on it: pure checks, each fault one sentence.
 
 The SDK's reader trusts its input: a line that is not JSON is logged whole, three times (a bad
 50 MB line gave 157 MB of stderr), and a RECORD before its SCHEMA, a SCHEMA without
