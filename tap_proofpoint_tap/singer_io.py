@@ -111,6 +111,7 @@ class CheckedReader(MsgSpecReader):
     not a Singer message this program can act on stops the run in one line naming its number,
     with a short excerpt (the SDK's logs it whole, three times, then a traceback)."""
 
+    @override
     def __init__(self) -> None:
         super().__init__()
         self.line = 0
