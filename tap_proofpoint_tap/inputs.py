@@ -41,6 +41,17 @@ def checked_json(source: IO[str] | Path, option: str) -> IO[str]:
     return io.StringIO(text)
 
 
+def bad_config(paths: tuple[str, ...]) -> InputError | None:
+    """The first --config file (``ENV`` aside) that is not a JSON object, as its error."""
+    for path in paths:
+        if path != "ENV":
+            try:
+                checked_json(Path(path), "config")
+            except InputError as error:
+                return error
+    return None
+
+
 def _not_json(constant: str) -> Any:
     """NaN and Infinity, which Python's parser takes and JSON (and the SDK) does not."""
     raise ValueError(f"{constant} is not JSON")

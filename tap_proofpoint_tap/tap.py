@@ -6,7 +6,6 @@ import logging
 import os
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Tap
@@ -17,8 +16,8 @@ from typing_extensions import override
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.budget import RequestBudget
 from tap_proofpoint_tap.client import Route, Shared, SiemStream
-from tap_proofpoint_tap.errors import InputError, TapError
-from tap_proofpoint_tap.inputs import check_catalog, check_state, checked_json
+from tap_proofpoint_tap.errors import TapError
+from tap_proofpoint_tap.inputs import bad_config, check_catalog, check_state, checked_json
 from tap_proofpoint_tap.reader import Endpoint, Query, WindowReader
 from tap_proofpoint_tap.settings import (
     environment_errors,
@@ -271,13 +270,10 @@ class TapProofpointTap(Tap):
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
         """Check each --config file first, so a broken one gets one line and exit 1, not a
         traceback (nor click's three-line usage error)."""
-        for path in value:
-            if path != "ENV":
-                try:
-                    checked_json(Path(path), "config")
-                except InputError as error:
-                    cls.logger.error("%s", error)
-                    ctx.exit(1)
+        error = bad_config(value)
+        if error is not None:
+            cls.logger.error("%s", error)
+            ctx.exit(1)
         return super().cb_config(ctx, param, value)
 
     @classmethod

@@ -16,15 +16,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
-from tap_proofpoint_tap.errors import InputError, TapError
-from tap_proofpoint_tap.inputs import checked_json
+from tap_proofpoint_tap.errors import TapError
+from tap_proofpoint_tap.inputs import bad_config
 from tap_proofpoint_tap.settings import environment_errors
 
 if TYPE_CHECKING:
@@ -147,13 +146,10 @@ class HeldStateTarget(Target):
     @override
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
         """Check each --config file first, so a broken one gets a line, not a traceback."""
-        for path in value:
-            if path != "ENV":
-                try:
-                    checked_json(Path(path), "config")
-                except InputError as error:
-                    cls.logger.error("%s", error)
-                    ctx.exit(1)
+        error = bad_config(value)
+        if error is not None:
+            cls.logger.error("%s", error)
+            ctx.exit(1)
         return super().cb_config(ctx, param, value)
 
     @classmethod
