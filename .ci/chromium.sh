@@ -3,9 +3,6 @@
 # package when no chromium is on PATH, and prints the version found.
 
 if ! command -v chromium >/dev/null 2>&1; then
-  echo "Chromium is missing: installing it from Debian's packages"
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  debian_install chromium
 fi
 echo "$(chromium --version 2>/dev/null) at $(command -v chromium)"

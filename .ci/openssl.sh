@@ -3,9 +3,6 @@
 # when it is missing.
 
 if ! command -v openssl >/dev/null 2>&1; then
-  echo "openssl is missing: installing it from Debian's packages"
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  debian_install openssl
 fi
 echo "$(openssl version) at $(command -v openssl)"

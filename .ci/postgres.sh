@@ -5,10 +5,7 @@
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 
 if [ -z "$(pg_bin)" ]; then
-  echo "PostgreSQL is missing: installing it from Debian's packages"
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  debian_install postgresql
 fi
 
 PG_BIN="$(pg_bin)"

@@ -557,6 +557,19 @@ class MapperRun:
         return table
 
 
+def mapper_lines(messages: list[dict]) -> list[str]:
+    """The mapper's stdout lines for the tap's ``messages`` (what a target reads after it)."""
+    proc = subprocess.run(
+        [MAPPER],
+        input="".join(json.dumps(m) + "\n" for m in messages),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return proc.stdout.splitlines(keepends=True)
+
+
 def run_mapper(
     lines: list[str], config: dict | None = None, tmp_path: Path | None = None
 ) -> MapperRun:

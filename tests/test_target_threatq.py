@@ -30,6 +30,7 @@ from tests.helpers import (
     expected_entities,
     hour_floor,
     kill_meltano_at,
+    mapper_lines,
     meltano_env,
     run_tap,
     tap_config,
@@ -58,15 +59,7 @@ def day(tmp_path_factory) -> Day:
         config = tap_config(siem, end - timedelta(hours=24), end)
         tap = run_tap(tmp, config, catalog=catalog_selecting(tmp, config, "clicks_permitted"))
     assert tap.returncode == 0, tap.stderr[-2000:]
-    mapped = subprocess.run(
-        [MAPPER],
-        input="".join(json.dumps(m) + "\n" for m in tap.messages),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    return Day(mapped.stdout.splitlines(keepends=True), tap.records("clicks_permitted"))
+    return Day(mapper_lines(tap.messages), tap.records("clicks_permitted"))
 
 
 def tq_config(tq: ThreatQSandbox, **extra) -> dict:

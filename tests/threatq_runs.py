@@ -23,7 +23,14 @@ from pathlib import Path
 from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import Settings
 from tap_proofpoint_tap.sandboxes.threatq import Credentials, ThreatQSandbox
-from tests.helpers import MAPPER, catalog_selecting, click, hour_floor, run_tap, tap_config
+from tests.helpers import (
+    catalog_selecting,
+    click,
+    hour_floor,
+    mapper_lines,
+    run_tap,
+    tap_config,
+)
 
 TARGET = str(Path(sys.executable).parent / "target-threatq")
 # Peak memory is the process's own high-water mark (VmHWM): getrusage's ru_maxrss would also
@@ -65,15 +72,7 @@ def three_clicks(tmp_path_factory) -> Clicks:
         config = tap_config(sb, base, base + timedelta(hours=3))
         tap = run_tap(tmp, config, catalog=catalog_selecting(tmp, config, "clicks_permitted"))
     assert tap.returncode == 0, tap.stderr[-2000:]
-    mapped = subprocess.run(
-        [MAPPER],
-        input="".join(json.dumps(m) + "\n" for m in tap.messages),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return Clicks(mapped.stdout.splitlines(keepends=True), tap.records("clicks_permitted"))
+    return Clicks(mapper_lines(tap.messages), tap.records("clicks_permitted"))
 
 
 @dataclass
