@@ -14,25 +14,24 @@ and the routes); a stream hands the reader what the reader needs (:class:`reader
 from __future__ import annotations
 
 import collections
-import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from requests.auth import HTTPBasicAuth
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.conform import declared_paths, generic_path
-from tap_proofpoint_tap.errors import BudgetReached, TapError
+from tap_proofpoint_tap.errors import BudgetReached
 from tap_proofpoint_tap.fast_path import FastRecordStream
 from tap_proofpoint_tap.normalise import UNKNOWN_FIELDS
-from tap_proofpoint_tap.reader import Endpoint, Member, Query, Reading, Transport, WindowReader
+from tap_proofpoint_tap.reader import Endpoint, Member, Query, Reading, WindowReader
 from tap_proofpoint_tap.repairs import Repairs
 from tap_proofpoint_tap.wording import counted
+from tap_proofpoint_tap.work import mentions_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable, Mapping
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
 
     from tap_proofpoint_tap.budget import RequestBudget
     from tap_proofpoint_tap.reader import Record
+    from tap_proofpoint_tap.work import Intel
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -60,6 +60,8 @@ class Shared:
 
     budget: RequestBudget
     route_of: Callable[[SiemStream], Route]
+    intel: Intel
+    """The threats the records mention, for the streams that fetch them."""
 
 
 class SiemStream(FastRecordStream):
@@ -89,33 +91,10 @@ class SiemStream(FastRecordStream):
         self._repairs = Repairs()  # what the normaliser repaired in this window's events
         self._schema_written = False
 
-    @property
-    @override
-    def url_base(self) -> str:
-        return str(self.config["api_url"]).rstrip("/")
-
-    @property
-    @override
-    def authenticator(self) -> HTTPBasicAuth:
-        return HTTPBasicAuth(self.config["principal"], self.config["secret"])
-
-    @property
-    @override
-    def timeout(self) -> int:
-        return int(self.config.get("request_timeout", 300))
-
     @staticmethod
     def normalise(event: dict[str, Any], problems: list[str]) -> Record:
         """The event in the stream's schema; each subclass names its normaliser."""
         raise NotImplementedError
-
-    @override
-    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
-        """The SDK's own error line ("An unhandled error occurred while syncing") is left out
-        while a :class:`TapError` goes up: the tap says that error's one line itself."""
-        if level >= logging.ERROR and isinstance(sys.exc_info()[1], TapError):
-            return
-        super().log(message, *args, level=level, **kwargs)
 
     def member(self) -> Member:
         """This stream as the reader sees it."""
@@ -126,36 +105,6 @@ class SiemStream(FastRecordStream):
     def own_endpoint(self) -> Endpoint:
         """This stream's own endpoint, spending its own pool."""
         return Endpoint.own(self.member(), self.path, sends_threat_type=self.sends_threat_type)
-
-    def transport(self) -> Transport:
-        """The SDK's session, credentials, timeout and backoff, for the reader."""
-        session = self.requests_session
-        # An http api_url sends the Basic auth header in clear: to a proxy named by the
-        # environment (http_proxy) too. Proxies stay for https, whose tunnel they cannot read.
-        session.trust_env = not self.url_base.lower().startswith("http://")
-        return Transport(
-            session=session,
-            base_url=self.url_base,
-            headers={"User-Agent": self.user_agent, **self.http_headers},
-            auth=self.authenticator,
-            timeout=self.timeout,
-            tries=self.backoff_max_tries(),
-            waits=self._waits,
-            logger=self.logger,
-        )
-
-    def _waits(self) -> Generator[float, None, None]:
-        waits = self.backoff_wait_generator()
-        next(waits)  # the generator's priming value
-        for wait in waits:
-            yield self.backoff_jitter(wait)
-
-    @override
-    def generate_child_contexts(
-        self, record: Record, context: Context | None
-    ) -> Iterable[dict[str, Any] | None]:
-        """The SIEM streams have no child streams: nothing to derive per record."""
-        return ()
 
     @override
     def _write_schema_message(self) -> None:
@@ -178,6 +127,9 @@ class SiemStream(FastRecordStream):
             self._repairs.add(problems, record["id"])
         if record.get(UNKNOWN_FIELDS):
             self._name_unknown_fields(record)
+        intel = self.shared.intel
+        if intel.noting:
+            mentions_of(self.name, record, intel.mentioned)
         return record
 
     @override
@@ -208,6 +160,8 @@ class SiemStream(FastRecordStream):
             lambda: bookmarks_text(streams),
         )
         by_name = {stream.name: stream for stream in streams}
+        intel = self.shared.intel
+        intel.wanted()  # whether to note the records' threats
         events: collections.Counter[str] = collections.Counter()
         done: collections.Counter[str] = collections.Counter()
         for finished, (window, members) in enumerate(series):
@@ -230,6 +184,7 @@ class SiemStream(FastRecordStream):
                 stream.finish_window(window)
             events.update(counts)
             done.update(members)
+            intel.settle(datetime.now(timezone.utc))  # with the window's STATE
             self._state_writer.write_state(self.tap_state)  # every stream's bookmark
             for stream in {self, *served}:
                 stream.state_manager.is_flushed = True

@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from singer_sdk import RESTStream
 from singer_sdk.mapper import SameRecordTransform
 from typing_extensions import override
 
+from tap_proofpoint_tap.api_stream import ApiStream
 from tap_proofpoint_tap.singer_io import StateFlushingWriter, record_envelope
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from tap_proofpoint_tap.reader import Record
 
 
-class FastRecordStream(RESTStream[None]):
+class FastRecordStream(ApiStream):
     """A REST stream whose RECORD messages take the short path when nothing would change."""
 
     @override

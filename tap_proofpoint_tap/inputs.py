@@ -12,6 +12,7 @@ from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.errors import InputError, StateError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
 
@@ -129,9 +130,97 @@ def check_state(state: Any, names: frozenset[str], now: datetime) -> None:
             "this tap printed, or no --state."
         )
     for stream, entry in bookmarks.items():
+        if stream in WORK_SHAPES:
+            _check_work(stream, entry, now)
+            continue
         value = entry.get("replication_key_value") if isinstance(entry, dict) else entry
         if value is not None:
             _check_bookmark(stream, str(value), now)
+
+
+def _ids(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _two(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2  # noqa: PLR2004 - [a, b]
+
+
+def _pairs(value: Any) -> bool:
+    """``[[id, value], ...]``: ids to fetch, each with what is known of it."""
+    return isinstance(value, list) and all(_two(v) and isinstance(v[0], str) for v in value)
+
+
+def _map_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, dict) and all(map(check, value.values()))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _time_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        windows.parse(value)
+    except ValueError:
+        return False
+    return True
+
+
+_POOL_LOG = {
+    "requests": _map_of(lambda v: isinstance(v, list) and all(map(_number, v))),
+    "throttled": _map_of(_number),
+}
+_PEOPLE = {"snapshotAt": _time_text, **_POOL_LOG}
+WORK_SHAPES: dict[str, dict[str, Callable[[Any], bool]]] = {
+    "threats": {"pending": _pairs, "known": _map_of(_two)},
+    "campaigns": {
+        "pending": _pairs,
+        "known": _map_of(_two),
+        "discoveredThrough": _time_text,
+        **_POOL_LOG,
+    },
+    "forensics": {
+        "campaigns": _ids,
+        "threats": _pairs,
+        "done": _map_of(_time_text),
+        **_POOL_LOG,
+    },
+    "very_attacked_people": _PEOPLE,
+    "top_clickers": _PEOPLE,
+}
+"""The bookmarks of the streams that keep their work in the state (work.py, quota.py): what
+each key must hold."""
+
+
+def _check_work(stream: str, entry: Any, now: datetime) -> None:
+    """Refuse a bookmark of the work-keeping streams that the tap did not write: its lists,
+    maps and times are read without further checks."""
+    shapes = WORK_SHAPES[stream]
+    bad = (
+        "it is not an object"
+        if not isinstance(entry, dict)
+        else next(
+            (
+                f"{key!r} does not hold what the tap writes there"
+                for key, value in entry.items()
+                if key in shapes and value is not None and not shapes[key](value)
+            ),
+            None,
+        )
+    )
+    for key in ("discoveredThrough", "snapshotAt"):
+        value = entry.get(key) if isinstance(entry, dict) else None
+        if bad is None and isinstance(value, str) and windows.parse(value) > now:
+            bad = f"{key!r} ({value}) is later than now ({windows.fmt(now)})"
+    if bad:
+        raise StateError(
+            f"The --state bookmark of {stream} cannot be used: {bad}. Remove that stream's "
+            "entry from the state (with Meltano: `meltano state edit`) to start its work "
+            "over, or pass the last STATE the tap printed."
+        )
 
 
 def _check_bookmark(stream: str, value: str, now: datetime) -> None:

@@ -20,7 +20,11 @@ BOUNDS = {
     "lookback_minutes": (0, 1440),
     "request_timeout": (1, 3600),
     "max_requests_per_run": (1, 1800),
+    "threat_refresh_hours": (1, 720),
+    "forensics_threat_requests_per_day": (0, 50),
+    "people_interval_hours": (1, 720),
 }
+PEOPLE_WINDOWS = (14, 30, 90)
 
 
 def settings_errors(config: Mapping[str, Any], now: datetime) -> list[str]:
@@ -48,6 +52,11 @@ def settings_errors(config: Mapping[str, Any], now: datetime) -> list[str]:
         value = config.get(name)
         if value is not None and not low <= value <= high:
             errors.append(f"{name} must be between {low} and {high} (got {value}).")
+    window = config.get("people_window_days")
+    if window is not None and window not in PEOPLE_WINDOWS:
+        errors.append(
+            f"people_window_days must be 14, 30 or 90, as Proofpoint allows (got {window})."
+        )
     return errors + _date_errors(config, now)
 
 

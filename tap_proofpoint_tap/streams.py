@@ -1,11 +1,18 @@
-"""The four SIEM streams: each names its endpoint, array, schema, pool and normaliser."""
+"""The tap's streams: the four SIEM ones (each names its endpoint, array, schema, pool and
+normaliser), then those of :mod:`intel_streams`."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from singer_sdk import SchemaDirectory, StreamSchema
 
 from tap_proofpoint_tap.client import SCHEMA_DIR, SiemStream
+from tap_proofpoint_tap.intel_streams import INTEL_STREAM_TYPES
 from tap_proofpoint_tap.normalise import normalise_click, normalise_message
+
+if TYPE_CHECKING:
+    from tap_proofpoint_tap.intel_client import IntelStream
 
 SCHEMAS = SchemaDirectory(SCHEMA_DIR)
 
@@ -53,9 +60,14 @@ class MessagesBlockedStream(SiemStream):
     sends_threat_type = True
 
 
-STREAM_TYPES = [
+SIEM_STREAM_TYPES: list[type[SiemStream]] = [
     ClicksPermittedStream,
     ClicksBlockedStream,
     MessagesDeliveredStream,
     MessagesBlockedStream,
 ]
+ALL_STREAM_TYPES: list[type[SiemStream] | type[IntelStream]] = [
+    *SIEM_STREAM_TYPES,
+    *INTEL_STREAM_TYPES,
+]
+"""In the order they sync: the SIEM streams name the threats and campaigns the others fetch."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Tap
@@ -16,7 +16,7 @@ from typing_extensions import override
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.budget import RequestBudget
 from tap_proofpoint_tap.client import Route, Shared, SiemStream
-from tap_proofpoint_tap.errors import TapError
+from tap_proofpoint_tap.errors import TapError, UnavailableError
 from tap_proofpoint_tap.inputs import bad_config, check_catalog, check_state, checked_json
 from tap_proofpoint_tap.reader import Endpoint, Query, WindowReader
 from tap_proofpoint_tap.settings import (
@@ -26,14 +26,16 @@ from tap_proofpoint_tap.settings import (
     unknown_settings,
 )
 from tap_proofpoint_tap.singer_io import StateFlushingWriter
-from tap_proofpoint_tap.streams import STREAM_TYPES
+from tap_proofpoint_tap.streams import ALL_STREAM_TYPES
+from tap_proofpoint_tap.work import Intel, Wanted
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
     import click
+    from singer_sdk import Stream
 
-STREAM_NAMES = frozenset(str(vars(t)["name"]) for t in STREAM_TYPES)  # the classes' own
+STREAM_NAMES = frozenset(str(vars(t)["name"]) for t in ALL_STREAM_TYPES)  # the classes' own
 
 
 class TapProofpointTap(Tap):
@@ -122,6 +124,44 @@ class TapProofpointTap(Tap):
             "/v2/siem/all: one request per window for all of them instead of one per "
             "stream (with threat_type set, the message streams read their own).",
         ),
+        th.Property(
+            "threat_refresh_hours",
+            th.IntegerType,
+            default=24,
+            description="threats and campaigns: fetch a threat or campaign again when events "
+            "mention it this many hours after it was fetched (1-720); a threat whose events "
+            "show another status is fetched again at once.",
+        ),
+        th.Property(
+            "discover_campaigns",
+            th.BooleanType,
+            default=False,
+            description="campaigns: also list the campaigns active in Proofpoint's wider view "
+            "(/v2/campaign/ids, 50 requests per 24 hours: one per whole UTC day not yet "
+            "listed, 7 days back at most).",
+        ),
+        th.Property(
+            "forensics_threat_requests_per_day",
+            th.IntegerType,
+            default=40,
+            description="forensics: most /v2/forensics?threatId= requests per rolling 24 hours "
+            "(0-50; Proofpoint allows 50 for every tool on the principal); the threats left "
+            "over wait in the state.",
+        ),
+        th.Property(
+            "people_interval_hours",
+            th.IntegerType,
+            default=24,
+            description="very_attacked_people and top_clickers: hours between two snapshots "
+            "(1-720; each costs one request per page of a 50-a-day pool).",
+        ),
+        th.Property(
+            "people_window_days",
+            th.IntegerType,
+            default=30,
+            description="very_attacked_people and top_clickers: the ranking's window, 14, 30 "
+            "or 90 days.",
+        ),
     ).to_dict()
 
     @override
@@ -161,8 +201,9 @@ class TapProofpointTap(Tap):
         super().load_state(state)
 
     @override
-    def discover_streams(self) -> list[SiemStream]:
-        """The four SIEM streams, sharing this run's request budget and routes."""
+    def discover_streams(self) -> list[Stream]:
+        """The four SIEM streams, then the five that fetch what they mention, sharing this
+        run's request budget, routes and work."""
         self.budget = RequestBudget(self.config.get("max_requests_per_run"))
         routes: dict[str, Route] = {}
 
@@ -172,9 +213,30 @@ class TapProofpointTap(Tap):
                 routes.update(self._routes([s for s in selected if isinstance(s, SiemStream)]))
             return routes[stream.name]
 
-        shared = Shared(self.budget, route_of)
-        streams = [stream_type(tap=self, shared=shared) for stream_type in STREAM_TYPES]
-        return streams
+        self.intel = Intel(lambda: self.state.setdefault("bookmarks", {}), self._wanted)
+        shared = Shared(self.budget, route_of, self.intel)
+        return [stream_type(tap=self, shared=shared) for stream_type in ALL_STREAM_TYPES]
+
+    @override  # type: ignore[misc]  # @final in the SDK: see the docstring
+    def load_streams(self) -> list[Stream]:
+        """The streams in the order they sync: the SIEM ones first, whose events name the
+        threats and campaigns the others fetch (the SDK's order is by name).
+
+        Overrides a method the SDK marks ``@final``; tests/test_sdk_private_tap.py checks
+        that the SDK still builds ``streams`` with it and syncs them in its order.
+        """
+        order = {str(vars(t)["name"]): n for n, t in enumerate(ALL_STREAM_TYPES)}
+        return sorted(super().load_streams(), key=lambda stream: order[stream.name])
+
+    def _wanted(self) -> Wanted:
+        """Which streams that follow the SIEM ones are selected (known once the catalog is)."""
+        streams = self.streams
+        return Wanted(
+            threats=streams["threats"].selected,
+            campaigns=streams["campaigns"].selected,
+            forensics=streams["forensics"].selected,
+            refresh=timedelta(hours=int(self.config.get("threat_refresh_hours", 24))),
+        )
 
     def _routes(self, selected: list[SiemStream]) -> dict[str, Route]:
         """Where each selected stream is read this run: with others through /v2/siem/all,
@@ -215,6 +277,8 @@ class TapProofpointTap(Tap):
             super().sync_all()
         finally:
             self.logger.info("Requests this run, per rate-limit pool: %s.", self.budget.line())
+        if self.intel.failures:  # said when they came; the other streams went on
+            raise UnavailableError(" ".join(self.intel.failures))
 
     @override  # type: ignore[misc]  # @final in the SDK: see the docstring
     def run_connection_test(self) -> bool:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from tap_proofpoint_tap.sandboxes.siem import Sandbox
 
 PIPELINE = ("tap-proofpoint-tap", "threatq")
+INTEL_TABLES = ("threats", "campaigns", "forensics", "very_attacked_people", "top_clickers")
 ENTITY_TABLES = (
     "threatq_corporate_emails",
     "threatq_indicators",
@@ -84,6 +85,19 @@ def check_tables(query, events: dict[str, list[dict]]) -> dict[str, int]:
             e["id"] for e in events[stream]
         }, stream
         counts[stream] = rows
+    threats, campaigns = mentioned_ids(events)
+    for table, ids in (("threats", threats), ("campaigns", campaigns)):
+        rows, distinct = query(f"select count(*), count(distinct id) from proofpoint.{table}")
+        assert rows == distinct == len(ids) > 0, table
+        assert {r for (r,) in query(f"select id from proofpoint.{table}", all_rows=True)} == ids
+    for table in ("very_attacked_people", "top_clickers"):
+        (rows,) = query(f"select count(*) from proofpoint.{table}")
+        assert rows > 0, table
+    (asked,) = query(
+        "select count(*) from proofpoint.forensics where \"queriedId\" not in "
+        "(select id from proofpoint.campaigns union all select id from proofpoint.threats)"
+    )
+    assert asked == 0 and query("select count(*) from proofpoint.forensics")[0] > 0
     expected = expected_entities(events["clicks_permitted"])
     for table, key in zip(
         ENTITY_TABLES, ("emails", "indicators", "attributes", "incidents", "links"), strict=True
@@ -138,6 +152,18 @@ def test_meltano_yml_declares_every_setting_of_the_tap_and_the_mapper():
     )
     assert plugins["mapper-proofpoint-threatq"]["mappings"][0]["name"] == "threatq"
     assert project["send_anonymous_usage_stats"] is False
+
+
+def mentioned_ids(events: dict[str, list[dict]]) -> tuple[set[str], set[str]]:
+    """The threat and campaign ids the raw events name (either published spelling)."""
+    threats, campaigns = set(), set()
+    for stream in STREAMS:
+        for event in events[stream]:
+            infos = event.get("threatsInfoMap") or [event]
+            for info in infos:
+                threats.add(info.get("threatID") or info.get("threatId"))
+                campaigns.add(info.get("campaignID") or info.get("campaignId"))
+    return threats - {None}, campaigns - {None}
 
 
 def test_duckdb_gets_every_event_once_and_a_rerun_changes_no_count(tmp_path, busy_live, project):
@@ -208,7 +234,7 @@ def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, project):
     for run in runs:
         assert run.returncode == 0, run.stderr[-3000:]
     first, second = (dict(re.findall(r"^  (\w+) +(\d+) +\d+$", run.stdout, re.M)) for run in runs)
-    assert set(first) == {*STREAMS, *ENTITY_TABLES}
+    assert set(first) == {*STREAMS, *INTEL_TABLES, *ENTITY_TABLES}
     assert all(int(n) > 0 for n in first.values())
     requests = [int(re.search(r"(\d+) API requests?", run.stdout)[1]) for run in runs]
     assert requests[0] >= 24 and requests[1] == 1  # the four streams through /v2/siem/all

@@ -18,6 +18,7 @@ from singer_sdk import Stream, Tap
 
 from tap_proofpoint_tap.client import SiemStream
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
+from tap_proofpoint_tap.streams import ALL_STREAM_TYPES, SIEM_STREAM_TYPES
 from tap_proofpoint_tap.tap import TapProofpointTap
 from tap_proofpoint_tap.windows import fmt
 from tests.helpers import traffic_sandbox
@@ -100,7 +101,8 @@ def test_our_sync_all_runs_the_sdks_sync_and_logs_the_requests(sandbox, caplog):
     with caplog.at_level("INFO"):
         messages = _sync(tap)
     assert any(
-        "Requests this run, per rate-limit pool: shared" in r.message for r in caplog.records
+        "Requests this run, per rate-limit pool:" in r.message and "shared " in r.message
+        for r in caplog.records
     )
     states = [m for m in messages if m["type"] == "STATE"]
     assert states and all(
@@ -152,3 +154,19 @@ def test_the_connection_test_spends_one_request(sandbox, caplog):
         assert tap.run_connection_test()
     assert len(sandbox.requests) - before == 1
     assert any("Connection OK" in r.message for r in caplog.records)
+
+
+def test_the_sdk_builds_its_streams_with_our_load_streams_and_syncs_them_in_that_order(
+    sandbox, monkeypatch
+):
+    """The SIEM streams first: their events name what the others fetch (the SDK's own order,
+    by name, would sync campaigns first)."""
+    tap = TapProofpointTap(config=_config(sandbox))
+    names = [str(vars(t)["name"]) for t in ALL_STREAM_TYPES]
+    assert list(tap.streams) == names
+    assert sorted(names) != names, "the SDK's order would differ"
+    synced: list[str] = []
+    monkeypatch.setattr(Stream, "sync", lambda self, context=None: synced.append(self.name))
+    _sync(tap)
+    assert synced == [name for name in names if tap.streams[name].selected]
+    assert synced[:4] == [str(vars(t)["name"]) for t in SIEM_STREAM_TYPES]

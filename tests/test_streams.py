@@ -195,7 +195,7 @@ def test_derived_id_is_stable_under_reordering():
 
 @pytest.mark.fast
 def test_sandbox_envelopes_match_the_streams():
-    from tap_proofpoint_tap.streams import STREAM_TYPES
+    from tap_proofpoint_tap.streams import SIEM_STREAM_TYPES as STREAM_TYPES
 
     assert {t.path: (t.name,) for t in STREAM_TYPES}.items() <= ENDPOINTS.items()
 

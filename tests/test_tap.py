@@ -229,6 +229,13 @@ def test_other_400_stops_with_the_api_text(tmp_path, live_sandbox):
         ({"request_timeout": 0}, "request_timeout must be between 1 and 3600"),
         ({"request_timeout": 3601}, "request_timeout must be between 1 and 3600"),
         ({"max_requests_per_run": 0}, "max_requests_per_run must be between 1 and 1800"),
+        ({"threat_refresh_hours": 0}, "threat_refresh_hours must be between 1 and 720"),
+        ({"people_interval_hours": 721}, "people_interval_hours must be between 1 and 720"),
+        (
+            {"forensics_threat_requests_per_day": 51},
+            "forensics_threat_requests_per_day must be between 0 and 50",
+        ),
+        ({"people_window_days": 7}, "people_window_days must be 14, 30 or 90"),
         (
             {"window_minutes": "sixty"},
             "'sixty' is not of type 'integer', 'null' in config['window_minutes']",
@@ -380,6 +387,11 @@ SETTINGS = (
     "request_timeout",
     "max_requests_per_run",
     "use_all_endpoint",
+    "threat_refresh_hours",
+    "discover_campaigns",
+    "forensics_threat_requests_per_day",
+    "people_interval_hours",
+    "people_window_days",
 )
 
 

@@ -1,0 +1,63 @@
+"""The streams that follow the SIEM ones through the CLI: a kill -9 in the middle of a request
+to a 50-a-day pool, and the rerun, spend no more than the share."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+
+from tap_proofpoint_tap.sandboxes.siem import Clock, Fault, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
+from tests.helpers import TAP, catalog_selecting, pipeline_truth, run_tap, tap_config
+
+
+def test_a_kill_9_mid_request_and_a_rerun_do_not_overspend_a_pool(tmp_path):
+    with Sandbox(
+        settings=Settings(seed=5, per_hour=tuple((s, 6) for s in STREAMS)),
+        clock=Clock(),
+        history=timedelta(hours=6),
+    ) as sandbox:
+        now = datetime.now(timezone.utc)
+        truth = pipeline_truth(sandbox, now - timedelta(hours=5), now - timedelta(hours=1))
+        threats = sorted({e["threatID"] for e in truth["clicks_blocked"]})[:8]
+        assert len(threats) == 8
+        config = tap_config(
+            sandbox,
+            now - timedelta(minutes=90),
+            now - timedelta(minutes=30),
+            forensics_threat_requests_per_day=3,
+        )
+        catalog = catalog_selecting(tmp_path, config, "forensics")
+        state = {"bookmarks": {"forensics": {"threats": [[t, 1] for t in threats]}}}
+        for name, value in (("config", config), ("catalog", catalog), ("state", state)):
+            (tmp_path / f"{name}.json").write_text(json.dumps(value))
+        # The second request stalls; the tap is killed while it waits for the answer.
+        sandbox.inject(Fault("delay", skip=1, count=1, path="/v2/forensics", seconds=30))
+        out = tmp_path / "out.jsonl"
+        with open(out, "w") as stdout:
+            proc = subprocess.Popen(
+                [TAP, *(f"--{n}={tmp_path / n}.json" for n in ("config", "catalog", "state"))],
+                stdout=stdout,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            deadline = time.monotonic() + 60
+            while len(sandbox.pool_requests("forensics_threat")) < 2 and proc.poll() is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        lines = [json.loads(line) for line in out.read_text().splitlines() if line]
+        last = [m["value"] for m in lines if m["type"] == "STATE"][-1]  # what a target kept
+        logged = last["bookmarks"]["forensics"]["requests"]["forensics_threat"]
+        assert len(logged) == 2, "the request in flight was logged before it went out"
+        rerun = run_tap(tmp_path, config, state=last, catalog=catalog)
+        assert rerun.returncode == 0, rerun.stderr
+        assert len(sandbox.pool_requests("forensics_threat")) == 3, "the share, not more"
+        assert "forensics_threat pool is not asked this run" in rerun.stderr
+        waiting = rerun.states[-1]["bookmarks"]["forensics"]["threats"]
+        assert len(waiting) == 8 - 2, "the threats not read wait for the next day"

@@ -1,0 +1,304 @@
+"""The streams that follow the SIEM ones, in process against the TAP stand-in: a day of
+traffic, every threat and campaign it names resolved once, the pools kept, each fault."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tap_proofpoint_tap.api_stream import ApiStream
+from tap_proofpoint_tap.errors import UnavailableError
+from tap_proofpoint_tap.sandboxes.siem import Clock, Fault, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.generator import Settings
+from tap_proofpoint_tap.tap import TapProofpointTap
+from tap_proofpoint_tap.windows import fmt
+
+pytestmark = pytest.mark.fast
+
+SIEM = ("clicks_permitted", "clicks_blocked", "messages_delivered", "messages_blocked")
+DEFAULT = (*SIEM, "threats", "campaigns")
+EVERY = (*DEFAULT, "forensics", "very_attacked_people", "top_clickers")
+SMALL_POOLS = ("campaign_ids", "vap", "top_clickers", "forensics_threat")
+
+
+@dataclass
+class Synced:
+    messages: list[dict]
+    error: Exception | None = None
+    logs: list[str] = field(default_factory=list)
+
+    def records(self, stream: str) -> list[dict]:
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+
+    @property
+    def state(self) -> dict:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"][-1]
+
+
+@pytest.fixture(autouse=True)
+def _no_waits(monkeypatch):
+    """Retries try again at once (the backoff is the SDK's, tested there)."""
+    monkeypatch.setattr(ApiStream, "_waits", lambda self: itertools.repeat(0.0))
+
+
+def day_sandbox(**settings) -> Sandbox:
+    return Sandbox(
+        settings=Settings(seed=21, per_hour=tuple((s, 4) for s in SIEM), **settings),
+        clock=Clock(),
+        history=timedelta(hours=27),
+    )
+
+
+@pytest.fixture
+def sandbox():
+    with day_sandbox() as running:
+        yield running
+
+
+def config(sandbox: Sandbox, **extra) -> dict:
+    """A whole day of windows, the same whatever the minute of the run."""
+    end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    end -= timedelta(hours=1)
+    return {
+        "principal": "sandbox-principal",
+        "secret": "sandbox-secret",
+        "api_url": sandbox.url,
+        "start_date": fmt(end - timedelta(hours=24)),
+        "end_date": fmt(end),
+        **extra,
+    }
+
+
+def sync(
+    cfg: dict, state: dict | None = None, select: tuple[str, ...] | None = DEFAULT, caplog=None
+) -> Synced:
+    """One run as the CLI makes it; ``select`` None: the tap's default catalog."""
+    catalog = None
+    if select is not None:
+        catalog = TapProofpointTap(config=cfg, validate_config=False).catalog_dict
+        for entry in catalog["streams"]:
+            for meta in entry["metadata"]:
+                if meta["breadcrumb"] == []:
+                    meta["metadata"]["selected"] = entry["tap_stream_id"] in select
+    tap = TapProofpointTap(config=cfg, state=state, catalog=catalog)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    error = None
+    with redirect_stdout(out):
+        try:
+            tap.sync_all()
+        except Exception as failed:
+            error = failed
+        tap.message_writer.flush()
+    out.flush()
+    messages = [json.loads(line) for line in out.buffer.getvalue().splitlines()]
+    logs = [r.getMessage() for r in caplog.records] if caplog is not None else []
+    return Synced(messages, error, logs)
+
+
+def mentioned(run: Synced) -> tuple[set[str], set[str]]:
+    """The threat and campaign ids the run's SIEM records name."""
+    threats, campaigns = set(), set()
+    for stream in SIEM:
+        for record in run.records(stream):
+            infos = record.get("threatsInfoMap") or [
+                {"threatID": record.get("threatID"), "campaignID": record.get("campaignId")}
+            ]
+            threats |= {i["threatID"] for i in infos if i.get("threatID")}
+            campaigns |= {i["campaignID"] for i in infos if i.get("campaignID")}
+    return threats, campaigns
+
+
+def requests_to(sandbox: Sandbox, prefix: str) -> int:
+    return len(sandbox.siem_requests(prefix))
+
+
+def test_every_threat_and_campaign_of_a_day_resolves_to_one_record_with_the_sandboxes_values(
+    sandbox,
+):
+    run = sync(config(sandbox))
+    assert run.error is None
+    threats, campaigns = mentioned(run)
+    assert len(threats) > 20 and len(campaigns) > 3, "a day of traffic names many"
+    records = run.records("threats")
+    assert sorted(r["id"] for r in records) == sorted(threats), "each exactly once"
+    for record in records:
+        truth = sandbox.summary(record["id"])
+        assert truth is not None
+        for column in ("name", "type", "category", "status", "attackSpread", "actors", "malware"):
+            assert record[column] == truth[column], column
+        assert record["severityScore"] == truth["severityScore"]
+        assert record["verticallyTargeted"] == truth["verticallyTargeted"]
+    records = run.records("campaigns")
+    assert sorted(r["id"] for r in records) == sorted(campaigns)
+    for record in records:
+        truth = sandbox.campaign(record["id"])
+        assert record["name"] == truth["name"]
+        assert [m["id"] for m in record["campaignMembers"]] == [
+            m["id"] for m in truth["campaignMembers"]
+        ]
+        assert record["actors"] == truth["actors"] and record["techniques"] == truth["techniques"]
+    assert requests_to(sandbox, "/v2/threat/summary/") == len(threats)
+    assert requests_to(sandbox, "/v2/campaign/") == len(campaigns), "no discovery by default"
+
+
+def test_a_second_run_over_the_same_hours_asks_again_only_for_a_changed_status(sandbox):
+    first = sync(config(sandbox))
+    summaries = requests_to(sandbox, "/v2/threat/summary/")
+    campaigns = requests_to(sandbox, "/v2/campaign/")
+    again = sync(config(sandbox), state=first.state)
+    assert again.error is None and again.records("threats") == []
+    assert requests_to(sandbox, "/v2/threat/summary/") == summaries
+    assert requests_to(sandbox, "/v2/campaign/") == campaigns
+    changed = next(r for r in first.records("threats") if r["status"] == "active")["id"]
+    sandbox.set_threat_status(changed, "cleared")
+    third = sync(config(sandbox), state=again.state)
+    assert [r["id"] for r in third.records("threats")] == [changed]
+    assert third.records("threats")[0]["status"] == "cleared"
+    assert requests_to(sandbox, "/v2/threat/summary/") == summaries + 1
+
+
+def test_both_published_spellings_of_a_summary_give_the_same_records():
+    def threats_of(spelling: str) -> list[dict]:
+        with day_sandbox(threat_spelling=spelling) as running:
+            run = sync(config(running), select=(*SIEM, "threats"))
+        return sorted(
+            ({k: v for k, v in r.items() if k != "fetchedAt"} for r in run.records("threats")),
+            key=lambda r: r["id"],
+        )
+
+    docs, xsoar = threats_of("docs"), threats_of("xsoar")
+    assert docs == xsoar and docs
+    assert all(r["unknownFields"] is None for r in docs), "no spelling left over"
+
+
+def test_ids_proofpoint_does_not_know_are_skipped_with_one_warning(sandbox, caplog):
+    state = {
+        "bookmarks": {
+            "threats": {"pending": [["f" * 64, "active"]]},
+            "campaigns": {"pending": [["00000000-0000-0000-0000-000000000000", None]]},
+        }
+    }
+    cfg = config(sandbox, start_date=fmt(datetime.now(timezone.utc) - timedelta(minutes=70)))
+    run = sync(cfg, state=state, select=("threats", "campaigns"), caplog=caplog)
+    assert run.error is None
+    assert run.records("threats") == [] and run.records("campaigns") == []
+    assert run.state["bookmarks"]["threats"]["pending"] == []
+    assert run.state["bookmarks"]["campaigns"]["pending"] == []
+    assert any("knows no threat " + "f" * 64 in line for line in run.logs)
+    assert any("knows no campaign 00000000" in line for line in run.logs)
+
+
+def test_discovery_reads_each_whole_day_once_and_a_404_day_is_a_day_without_campaigns(sandbox):
+    run = sync(config(sandbox, discover_campaigns=True))
+    assert run.error is None
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    listed = set()
+    for back in range(7, 0, -1):
+        day = today - timedelta(days=back)
+        listed |= {row["id"] for row in sandbox.campaign_ids(day, day + timedelta(days=1)) or []}
+    assert any(
+        sandbox.campaign_ids(today - timedelta(days=b), today - timedelta(days=b - 1)) is None
+        for b in range(7, 0, -1)
+    ), "the week holds a day without campaigns (404)"
+    _, named = mentioned(run)
+    assert {r["id"] for r in run.records("campaigns")} == listed | named
+    assert run.state["bookmarks"]["campaigns"]["discoveredThrough"] == fmt(today)
+    assert len(sandbox.pool_requests("campaign_ids")) == 7
+    again = sync(config(sandbox, discover_campaigns=True), state=run.state)
+    assert len(sandbox.pool_requests("campaign_ids")) == 7, "no day is listed twice"
+    assert again.records("campaigns") == []
+
+
+def test_the_default_catalog_spends_nothing_from_any_50_request_pool(sandbox):
+    run = sync(config(sandbox, discover_campaigns=False), select=None)
+    assert run.error is None
+    assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} <= set(DEFAULT)
+    assert run.records("threats") and run.records("campaigns")
+    assert all(sandbox.pool_requests(pool) == [] for pool in SMALL_POOLS)
+
+
+def test_ten_runs_in_a_row_spend_each_pool_within_what_the_settings_allow(sandbox):
+    cfg = config(sandbox, discover_campaigns=True, forensics_threat_requests_per_day=5)
+    state = None
+    for _ in range(10):
+        run = sync(cfg, state=state, select=EVERY)
+        assert run.error is None
+        state = run.state
+    assert len(sandbox.pool_requests("forensics_threat")) == 5
+    assert (
+        len(sandbox.pool_requests("vap")) == 1 and len(sandbox.pool_requests("top_clickers")) == 1
+    )
+    assert len(sandbox.pool_requests("campaign_ids")) == 7
+    assert all(r.status != 429 for r in sandbox.requests)
+    waiting = state["bookmarks"]["forensics"]["threats"]
+    assert waiting, "the threats left over wait for the next day"
+    logged = state["bookmarks"]["forensics"]["requests"]["forensics_threat"]
+    assert len(logged) == 5, "the state logs what was spent"
+
+
+def test_a_429_stops_only_its_pool_and_a_later_run_finishes_its_work(caplog):
+    with Sandbox(
+        settings=Settings(seed=21, per_hour=tuple((s, 4) for s in SIEM)),
+        clock=Clock(),
+        history=timedelta(hours=27),
+        pool_limits={"vap": 0},
+    ) as running:
+        run = sync(config(running), select=EVERY, caplog=caplog)
+        assert run.error is None, "a 429 is not a failure of the run"
+        assert all(run.records(stream) for stream in (*SIEM, "threats", "top_clickers"))
+        assert run.records("very_attacked_people") == []
+        assert "snapshotAt" not in run.state["bookmarks"]["very_attacked_people"]
+        assert any("the vap pool is not asked" in line for line in run.logs)
+        running.pool_limits["vap"] = 50
+        soon = sync(config(running), state=run.state, select=EVERY)
+        assert soon.records("very_attacked_people") == [], "the pool rests after a 429"
+        state = soon.state
+        throttled = state["bookmarks"]["very_attacked_people"]["throttled"]
+        throttled["vap"] -= 2 * 3600  # two hours later
+        later = sync(config(running), state=state, select=EVERY)
+        assert later.records("very_attacked_people")
+        assert len(later.records("very_attacked_people")) == len(running.vap(30)["users"])
+
+
+PATHS = {
+    "/v2/threat/summary/": "threats",
+    "/v2/campaign/": "campaigns",
+    "/v2/forensics": "forensics",
+    "/v2/people/vap": "very_attacked_people",
+    "/v2/people/top-clickers": "top_clickers",
+}
+
+
+@pytest.mark.parametrize("kind", ["cut", "status"])
+@pytest.mark.parametrize("path", [*PATHS, "/v2/campaign/ids"])
+def test_a_cut_body_or_a_500_on_each_new_path_is_tried_again(sandbox, path, kind):
+    clean = sync(config(sandbox, discover_campaigns=True), select=EVERY)
+    with day_sandbox() as faulty:
+        faulty.inject(Fault(kind, count=1, path=path))
+        run = sync(config(faulty, discover_campaigns=True), select=EVERY)
+    assert run.error is None
+    assert any(r.fault == kind for r in faulty.requests if r.path.startswith(path))
+    for stream in PATHS.values():
+        assert sorted(r["id"] for r in run.records(stream)) == sorted(
+            r["id"] for r in clean.records(stream)
+        ), stream
+
+
+def test_an_api_that_keeps_failing_stops_its_stream_the_others_go_on_and_the_run_fails(
+    sandbox, caplog
+):
+    sandbox.inject(Fault("status", count=10_000, path="/v2/threat/summary/"))
+    run = sync(config(sandbox), select=DEFAULT, caplog=caplog)
+    assert isinstance(run.error, UnavailableError)
+    assert "/v2/threat/summary/" in str(run.error) and "waits in the state" in str(run.error)
+    assert run.records("threats") == [] and run.records("campaigns"), "campaigns went on"
+    threats, _ = mentioned(run)
+    assert {t for t, _ in run.state["bookmarks"]["threats"]["pending"]} == threats
