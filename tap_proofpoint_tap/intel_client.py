@@ -21,7 +21,7 @@ from typing_extensions import override
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.api_stream import ApiStream
 from tap_proofpoint_tap.client import SCHEMA_DIR
-from tap_proofpoint_tap.errors import TapError
+from tap_proofpoint_tap.errors import AuthError, ReaderGone, Redirected, TapError
 from tap_proofpoint_tap.intel_api import IntelApi, IntelRefused, PoolStopped
 from tap_proofpoint_tap.quota import POOLS, QuotaLog
 
@@ -96,6 +96,8 @@ class IntelStream(ApiStream):
                 stop.reason,
                 self.waiting(),
             )
+        except (AuthError, Redirected, ReaderGone):  # nothing after it can go on
+            raise
         except TapError as error:
             self.logger.warning("%s: %s The streams after it go on.", self.name, error)
             self.shared.intel.failures.append(str(error))

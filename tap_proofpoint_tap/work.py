@@ -20,6 +20,9 @@ from tap_proofpoint_tap import windows
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+MAX_ID = 128
+"""The longest id noted (threat ids have 64 characters, campaign ids 36): a longer one is not
+Proofpoint's, and would only grow the state."""
 URGENT_STREAMS = frozenset({"clicks_permitted", "messages_delivered"})
 """Their threats reached someone: their forensics are asked for first."""
 CAMPAIGN_MEMORY = timedelta(days=8)
@@ -48,13 +51,14 @@ def mentions_of(stream: str, record: dict[str, Any], into: dict[str, Mention]) -
         found = [(i.get("threatID"), i.get("threatStatus"), i.get("campaignID")) for i in infos]
     else:
         found = [(record.get("threatID"), record.get("threatStatus"), record.get("campaignId"))]
-    for threat, status, campaign in found:
-        if not isinstance(threat, str) or not threat:
+    for threat, status, named in found:
+        if not isinstance(threat, str) or not threat or len(threat) > MAX_ID:
             continue
+        campaign = named if isinstance(named, str) and 0 < len(named) <= MAX_ID else None
         seen = into.get(threat)
         into[threat] = Mention(
             status if isinstance(status, str) else None,
-            campaign if isinstance(campaign, str) and campaign else None,
+            campaign,
             urgent or (seen is not None and seen.urgent),
         )
 

@@ -85,7 +85,7 @@ def main() -> None:
             check=False,  # checked() reports a failed run with its errors
         )
         elapsed = time.monotonic() - started
-        requests = sb.siem_requests()
+        requests = [r for r in sb.siem_requests() if r.path.startswith("/v2/siem/")]
         logs = checked(proc)
         intervals = sorted(r.params["interval"][0] for r in requests)
         print(
@@ -95,8 +95,27 @@ def main() -> None:
             if intervals
             else f"Done in {elapsed:.1f} s: nothing new to read yet"
         )
+        print(f"  and for threats, campaigns, forensics and people: {other_requests(sb)}")
         report(before, logs)
         into_threatq(sb.url)
+
+
+def other_requests(sandbox: Sandbox) -> str:
+    """The requests beside the SIEM API's, per API (the 50-a-day pools named)."""
+    kinds = {
+        "/v2/threat/summary/": "threat summaries",
+        "/v2/campaign/ids": "campaign ids (50 a day)",
+        "/v2/campaign/": "campaigns",
+        "/v2/forensics": "forensics",
+        "/v2/people/vap": "very attacked people (50 a day)",
+        "/v2/people/top-clickers": "top clickers (50 a day)",
+    }
+    counts: dict[str, int] = dict.fromkeys(kinds.values(), 0)
+    for request in sandbox.siem_requests():
+        kind = next((k for path, k in kinds.items() if request.path.startswith(path)), None)
+        if kind is not None:
+            counts[kind] += 1
+    return ", ".join(f"{kind} {n}" for kind, n in counts.items())
 
 
 def checked(proc: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
