@@ -1,4 +1,4 @@
-"""``tap-proofpoint-tap-sandbox``: serve the SIEM API stand-in from the command line."""
+"""``tap-proofpoint-tap-sandbox``: serve the TAP API stand-in from the command line."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ import threading
 from datetime import datetime, timedelta
 
 from tap_proofpoint_tap.sandboxes.siem.clock import Clock
-from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
-from tap_proofpoint_tap.sandboxes.siem.server import FAULT_KINDS, Fault, Sandbox
+from tap_proofpoint_tap.sandboxes.siem.faults import FAULT_KINDS, Fault
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, THREAT_SPELLINGS, Settings
+from tap_proofpoint_tap.sandboxes.siem.server import POOLS, Sandbox
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tap-proofpoint-tap-sandbox",
-        description="A local stand-in of Proofpoint TAP's SIEM API v2 on 127.0.0.1, serving "
-        "seeded synthetic clicks and messages with the real API's windows, errors, "
-        "rate limits and quirks. Stops on Ctrl-C.",
+        description="A local stand-in of Proofpoint TAP's API v2 on 127.0.0.1: the SIEM API "
+        "(seeded synthetic clicks and messages with the real API's windows, errors, rate "
+        "limits and quirks) and the Threat, Campaign, Forensics and People APIs, consistent "
+        "with it (every threat and campaign id an event carries resolves). Stops on Ctrl-C.",
     )
     p.add_argument(
         "--port",
@@ -84,7 +86,24 @@ def parser() -> argparse.ArgumentParser:
         "--rate-limit",
         type=int,
         default=1800,
-        help="requests per rolling 24 hours per pool before 429 (default 1800)",
+        help="requests per rolling 24 hours of each SIEM pool (shared, clicks_permitted) "
+        "before 429 (default 1800)",
+    )
+    p.add_argument(
+        "--pool-limit",
+        action="append",
+        default=[],
+        metavar="POOL=N",
+        help=f"requests per rolling 24 hours of one pool before 429 ({', '.join(POOLS)}; "
+        "default 50 each for campaign_ids, vap, top_clickers and forensics_threat, 1800 for "
+        "forensics_campaign; threat summaries and campaign details count in none); repeatable",
+    )
+    p.add_argument(
+        "--threat-spelling",
+        choices=THREAT_SPELLINGS,
+        default="docs",
+        help="field names of threat summaries: docs (severityScore, verticallyTargeted, "
+        "geoTargeted) or xsoar (severity, verticals, geographies); default docs",
     )
     p.add_argument(
         "--current-lag-seconds",
@@ -96,9 +115,11 @@ def parser() -> argparse.ArgumentParser:
         "--fault",
         action="append",
         default=[],
-        metavar="KIND[:COUNT[:SKIP]]",
+        metavar="KIND[:COUNT[:SKIP[:PATH]]]",
         help=f"inject a fault ({', '.join(FAULT_KINDS)}, or an HTTP status such as "
-        "500) into COUNT requests (default 1) after SKIP (default 0); repeatable",
+        "500) into COUNT requests (default 1) after SKIP (default 0) to PATH (default: the "
+        "SIEM paths; a PATH ending in / matches every path under it, e.g. "
+        "/v2/threat/summary/); repeatable",
     )
     p.add_argument(
         "--delay-seconds",
@@ -111,13 +132,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def parse_fault(text: str, delay: float) -> Fault:
-    """``500:2:3`` → two 500s after three good requests; ``truncate`` → the next body cut."""
-    kind, *rest = text.split(":")
+    """``500:2:3`` → two 500s after three good requests; ``truncate`` → the next body cut;
+    ``cut:1:0:/v2/forensics`` → the next forensics body cut."""
+    kind, *rest = text.split(":", 3)
     count = int(rest[0]) if rest else 1
     skip = int(rest[1]) if len(rest) > 1 else 0
+    path = rest[2] if len(rest) > 2 else None  # noqa: PLR2004
     if kind.isdigit():
-        return Fault("status", count=count, skip=skip, status=int(kind))
-    return Fault(kind, count=count, skip=skip, seconds=delay)
+        return Fault("status", count=count, skip=skip, path=path, status=int(kind))
+    return Fault(kind, count=count, skip=skip, path=path, seconds=delay)
 
 
 def parse_rates(items: list[str]) -> tuple[tuple[str, int], ...]:
@@ -130,6 +153,16 @@ def parse_rates(items: list[str]) -> tuple[tuple[str, int], ...]:
     return tuple(rates.items())
 
 
+def parse_pool_limits(items: list[str]) -> dict[str, int]:
+    limits = {}
+    for item in items:
+        pool, _, value = item.partition("=")
+        if pool not in POOLS or not value.isdigit():
+            raise SystemExit(f"--pool-limit expects POOL=N with POOL one of {', '.join(POOLS)}")
+        limits[pool] = int(value)
+    return limits
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     settings = Settings(
@@ -139,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         retroactive_fraction=args.retroactive_fraction,
         late_fraction=args.late_fraction,
         max_lag_minutes=args.max_lag_minutes,
+        threat_spelling=args.threat_spelling,
     )
     if args.now:
         clock = Clock(fixed=datetime.fromisoformat(args.now.replace("Z", "+00:00")))
@@ -157,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         history=history,
         rate_limit=args.rate_limit,
+        pool_limits=parse_pool_limits(args.pool_limit),
         current_lag=timedelta(seconds=args.current_lag_seconds),
         faults=faults,
         log_stream=sys.stderr if args.log_requests else None,
@@ -164,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     sandbox.store.warm(clock.now() - history, clock.now())
     sandbox.start()
     print(
-        f"Proofpoint TAP SIEM API sandbox listening on {sandbox.url} "
+        f"Proofpoint TAP API sandbox listening on {sandbox.url} "
         f"(principal {args.principal}, seed {args.seed})",
         flush=True,
     )

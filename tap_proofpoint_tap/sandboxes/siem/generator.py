@@ -11,27 +11,35 @@ import base64
 import functools
 import hashlib
 import random
-import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from tap_proofpoint_tap.sandboxes.siem.pool import (
+    STATUS_WEIGHTS,
+    THREAT_STATUSES,
+    THREAT_TYPES,
+    THREATS,
+    TYPE_WEIGHTS,
+    pooled_threat,
+    random_hex,
+    random_ip,
+    random_uuid,
+    url_threat,
+)
 from tap_proofpoint_tap.sandboxes.siem.vocabulary import (
     AGENTS,
-    BAD_DOMAINS,
     CORP_DOMAINS,
     FIRST,
     LAST,
     MODULES,
-    PATHS,
     SUBJECTS,
     TENANT,
 )
 
 STREAMS = ("clicks_permitted", "clicks_blocked", "messages_delivered", "messages_blocked")
+THREAT_SPELLINGS = ("docs", "xsoar")
 
-_CAMPAIGN_SHARE = 0.7  # threats that belong to a campaign
-_NO_SENDER_SHARE = 0.05  # threats whose sender is ""
 _ABSENT_CAMPAIGN_KEY_SHARE = 0.5  # clicks without a campaign that lack the key rather than null it
 _ACTOR_SHARE = 0.2  # message threats that name an actor
 _EXECUTIVE_ROUTE_SHARE = 0.1  # messages routed by the executives policy too
@@ -58,6 +66,16 @@ class Settings:
     # aside; and a click whose ``recipient`` is an array of several addresses.
     undeclared_every: int = 10
     several_recipients_every: int = 10
+    # The Threat API's field names, both published: "docs" (severityScore, verticallyTargeted,
+    # geoTargeted, as OpenCTI reads the docs) or "xsoar" (severity, verticals, geographies, as
+    # XSOAR's fixture and Proofpoint's community client have them).
+    threat_spelling: str = "docs"
+
+    def __post_init__(self) -> None:
+        if self.threat_spelling not in THREAT_SPELLINGS:
+            raise ValueError(
+                f"threat_spelling {self.threat_spelling!r}: one of {', '.join(THREAT_SPELLINGS)}"
+            )
 
     def rate(self, stream: str) -> int:
         """Mean events per hour of ``stream``."""
@@ -137,23 +155,8 @@ def _seed(seed: int, stream: str, hour: datetime) -> int:
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big")
 
 
-def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-def _hex(rng: random.Random, n: int = 64) -> str:
-    return f"{rng.getrandbits(n * 4):0{n}x}"
-
-
 def _guid(rng: random.Random) -> str:
     return base64.urlsafe_b64encode(rng.getrandbits(192).to_bytes(24, "big")).decode()
-
-
-def _ip(rng: random.Random) -> str:
-    return (
-        f"{rng.choice((198, 203, 185, 45))}.{rng.randrange(256)}.{rng.randrange(256)}."
-        f"{rng.randrange(1, 255)}"
-    )
 
 
 def _person(rng: random.Random) -> str:
@@ -162,35 +165,21 @@ def _person(rng: random.Random) -> str:
 
 
 def _threat(rng: random.Random, settings: Settings) -> dict[str, Any]:
-    """A condemned URL from a bounded pool (so URLs are clicked repeatedly), with its facts."""
-    return _pooled_threat(settings.seed, rng.randrange(400))
+    """A pooled threat (see ``pool``), so the same threats recur as in a real tenant."""
+    return pooled_threat(settings.seed, rng.randrange(THREATS))
 
 
-@functools.lru_cache(maxsize=4096)
-def _pooled_threat(seed: int, n: int) -> dict[str, Any]:
-    pool = random.Random(f"{seed}|threat|{n}")
-    domain = pool.choice(BAD_DOMAINS)
-    url = f"https://{domain}/{pool.choice(PATHS)}{_hex(pool, 10)}"
-    campaign = _uuid(pool) if pool.random() < _CAMPAIGN_SHARE else None
-    sender = "" if pool.random() < _NO_SENDER_SHARE else f"{pool.choice(FIRST)}@{domain}"
-    return {
-        "url": url,
-        "threatID": _hex(pool),
-        "classification": pool.choices(("phish", "malware", "spam"), (6, 3, 1))[0],
-        "campaignId": campaign,
-        "sender": sender,
-        "senderIP": _ip(pool),
-    }
-
-
-def _status(rng: random.Random) -> str:
-    return rng.choices(("active", "cleared", "falsePositive"), (80, 15, 5))[0]
+def _status(rng: random.Random, threat: dict[str, Any]) -> str:
+    """The threat's one status. The draw of the former per-event status is kept, so every
+    other field of the event stays as it was."""
+    rng.choices(THREAT_STATUSES, STATUS_WEIGHTS)
+    return str(threat["status"])
 
 
 def _click(
     rng: random.Random, settings: Settings, stream: str, created: datetime
 ) -> list[dict[str, Any]]:
-    threat = _threat(rng, settings)
+    threat = url_threat(settings.seed, rng.randrange(THREATS))
     if rng.random() < settings.retroactive_fraction:
         # Clicked first, condemned later: the event appears in the window of the threat time.
         click_time = created - timedelta(minutes=rng.randrange(60, 5 * 24 * 60))
@@ -199,23 +188,23 @@ def _click(
         click_time = created
         threat_time = created - timedelta(minutes=rng.randrange(1, 30 * 24 * 60))
     event = {
-        "id": _uuid(rng),
+        "id": random_uuid(rng),
         "GUID": _guid(rng),
         "url": threat["url"],
         "classification": threat["classification"],
         "clickTime": format_ms(click_time),
         "threatTime": format_ms(threat_time),
-        "threatStatus": _status(rng),
+        "threatStatus": _status(rng, threat),
         "threatID": threat["threatID"],
         "threatURL": f"https://threatinsight.proofpoint.com/{TENANT}/threat/email/"
         f"{threat['threatID']}",
         "campaignId": threat["campaignId"],
-        "clickIP": _ip(rng),
+        "clickIP": random_ip(rng),
         "userAgent": rng.choice(AGENTS),
         "sender": threat["sender"],
         "recipient": _person(rng),
         "senderIP": threat["senderIP"],
-        "messageID": f"<{_hex(rng, 24)}@{threat['url'].split('/')[2]}>",
+        "messageID": f"<{random_hex(rng, 24)}@{threat['url'].split('/')[2]}>",
     }
     _link_to_delivery(event, settings, click_time)
     if event["campaignId"] is None and rng.random() < _ABSENT_CAMPAIGN_KEY_SHARE:
@@ -254,12 +243,13 @@ def _link_to_delivery(event: dict[str, Any], settings: Settings, click_time: dat
             "recipient": message["recipient"][0],
             "url": info["threat"],
             "classification": info["classification"],
+            "threatStatus": info["threatStatus"],
             "threatID": info["threatID"],
             "threatURL": info["threatUrl"],
             "campaignId": info["campaignID"],
             "sender": message["sender"],
             "senderIP": message["senderIP"],
-            "messageID": message["messageID"] or f"<{_hex(pick, 24)}@{domain}>",
+            "messageID": message["messageID"] or f"<{random_hex(pick, 24)}@{domain}>",
         }
     )
 
@@ -280,7 +270,8 @@ def _message(
     message_time = created - timedelta(hours=rng.randrange(2, 96)) if retro else created
     infos = []
     for i, threat in enumerate(threats):
-        kind = rng.choices(("url", "attachment", "messageText"), (8, 2, 1))[0]
+        rng.choices(THREAT_TYPES, TYPE_WEIGHTS)  # the former per-entry type's draw, kept
+        kind = threat["type"]
         threat_time = (
             created
             if retro and i == 0
@@ -289,28 +280,28 @@ def _message(
         infos.append(
             {
                 "threatID": threat["threatID"],
-                "threatStatus": _status(rng),
+                "threatStatus": _status(rng, threat),
                 "classification": threat["classification"],
                 "threatUrl": f"https://threatinsight.proofpoint.com/{TENANT}/threat/email/"
                 f"{threat['threatID']}",
                 "threatTime": format_ms(threat_time),
-                "threat": threat["url"] if kind == "url" else threat["threatID"],
+                "threat": threat["threat"],
                 "campaignID": threat["campaignId"],
                 "threatType": kind,
                 "detectionType": rng.choice((None, "URL_DEFENSE", "SANDBOX", "PHISH")),
-                "actors": [{"id": _uuid(rng), "name": "TA" + str(rng.randrange(400, 600))}]
+                "actors": [{"id": random_uuid(rng), "name": "TA" + str(rng.randrange(400, 600))}]
                 if rng.random() < _ACTOR_SHARE
                 else [],
             }
         )
     recipients = sorted({_person(rng) for _ in range(rng.choice((1, 1, 2, 3)))})
     sender = threats[0]["sender"] or f"noreply@{threats[0]['url'].split('/')[2]}"
-    guid, qid = _guid(rng), f"{_hex(rng, 12)}-1"
+    guid, qid = _guid(rng), f"{random_hex(rng, 12)}-1"
     parts = [
         {
             "disposition": "inline",
-            "sha256": _hex(rng),
-            "md5": _hex(rng, 32),
+            "sha256": random_hex(rng),
+            "md5": random_hex(rng, 32),
             "filename": "text.html",
             "sandboxStatus": None,
             "oContentType": "text/html",
@@ -318,8 +309,8 @@ def _message(
         },
         {
             "disposition": "inline",
-            "sha256": _hex(rng),
-            "md5": _hex(rng, 32),
+            "sha256": random_hex(rng),
+            "md5": random_hex(rng, 32),
             "filename": "text.txt",
             "sandboxStatus": None,
             "oContentType": "text/plain",
@@ -331,7 +322,7 @@ def _message(
             {
                 "disposition": "attached",
                 "sha256": infos[0]["threatID"],
-                "md5": _hex(rng, 32),
+                "md5": random_hex(rng, 32),
                 "filename": f"Invoice_{rng.randrange(9999)}.pdf",
                 "sandboxStatus": "threat",
                 "oContentType": "application/pdf",
@@ -366,12 +357,12 @@ def _message(
         "GUID": guid,
         "sender": sender,
         "senderIP": threats[0]["senderIP"],
-        "messageID": f"<{_hex(rng, 24)}@{sender.split('@')[1]}>",
+        "messageID": f"<{random_hex(rng, 24)}@{sender.split('@')[1]}>",
     }
     sparse = not blocked and rng.random() < settings.sparse_fraction
     events = []
     for recipient in recipients:
-        event = dict(base, id=_uuid(rng), recipient=[recipient])
+        event = dict(base, id=random_uuid(rng), recipient=[recipient])
         if sparse:
             event.update(
                 {

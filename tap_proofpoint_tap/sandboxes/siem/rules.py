@@ -64,7 +64,7 @@ def resolve_window(
     value = params[name][0]
     minute = now.replace(second=0, microsecond=0)
     if name == "interval":
-        window = _parse_interval(value)
+        window = parse_interval(value)
         _check_span(window, TOO_WIDE)
         _check_age(window, now, TOO_OLD)
         if window.end > now - current_lag:
@@ -138,7 +138,8 @@ def _check_age(window: Window, now: datetime, text: str) -> None:
         raise ApiError(400, text)
 
 
-def _parse_interval(value: str) -> Window:
+def parse_interval(value: str) -> Window:
+    """An ISO 8601 interval: ``start/end``, ``start/duration`` or ``duration/end``."""
     parts = value.split("/")
     if len(parts) != 2:  # noqa: PLR2004  (start/end, start/duration or duration/end)
         raise ApiError(400, f"Invalid interval: {value}")

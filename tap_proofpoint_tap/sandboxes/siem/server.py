@@ -1,4 +1,4 @@
-"""The sandbox HTTP server: auth, rate-limit pools, fault injection and a request log."""
+"""The sandbox HTTP server: routes, auth, rate-limit pools, fault injection and a request log."""
 
 from __future__ import annotations
 
@@ -7,90 +7,38 @@ import collections
 import random
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 from urllib.parse import parse_qs, urlsplit
 
-from tap_proofpoint_tap.sandboxes.siem import rules
+from tap_proofpoint_tap.sandboxes.siem import intel_routes, rules, siem_routes
 from tap_proofpoint_tap.sandboxes.siem.clock import Clock
+from tap_proofpoint_tap.sandboxes.siem.faults import Fault, LoggedRequest
 from tap_proofpoint_tap.sandboxes.siem.generator import Settings
+from tap_proofpoint_tap.sandboxes.siem.intel import Intel
+from tap_proofpoint_tap.sandboxes.siem.intel_routes import POOL_LIMITS, Route
+from tap_proofpoint_tap.sandboxes.siem.pool import Statuses
+from tap_proofpoint_tap.sandboxes.siem.siem_routes import ARRAY_KEYS, ENDPOINTS
 from tap_proofpoint_tap.sandboxes.siem.store import EventStore
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
 HOST = "127.0.0.1"
-ENDPOINTS: dict[str, tuple[str, ...]] = {
-    "/v2/siem/clicks/permitted": ("clicks_permitted",),
-    "/v2/siem/clicks/blocked": ("clicks_blocked",),
-    "/v2/siem/messages/delivered": ("messages_delivered",),
-    "/v2/siem/messages/blocked": ("messages_blocked",),
-    "/v2/siem/all": (
-        "clicks_blocked",
-        "clicks_permitted",
-        "messages_blocked",
-        "messages_delivered",
-    ),
-    "/v2/siem/issues": ("clicks_permitted", "messages_delivered"),
-}
-ARRAY_KEYS = {
-    "clicks_permitted": "clicksPermitted",
-    "clicks_blocked": "clicksBlocked",
-    "messages_delivered": "messagesDelivered",
-    "messages_blocked": "messagesBlocked",
-}
-FAULT_KINDS = ("status", "delay", "truncate", "cut", "text-plain", "reset")
-
-
-@dataclass
-class Fault:
-    """A fault for matching requests: the ``count`` requests after the first ``skip``.
-
-    Kinds: ``status`` (answer ``status``, e.g. 500), ``delay`` (stall ``seconds`` before
-    answering), ``truncate`` (announce the whole body, send half, drop the connection),
-    ``cut`` (a complete response whose JSON stops half way), ``text-plain`` (a correct body
-    labelled ``text/plain``), ``reset`` (close the connection without an answer).
-    ``path``: only requests to this path count (default: all SIEM paths).
-    """
-
-    kind: str
-    count: int = 1
-    skip: int = 0
-    path: str | None = None
-    status: int = 500
-    seconds: float = 0.0
-    seen: int = field(default=0, init=False)
-
-    def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
-
-    def take(self, path: str) -> bool:
-        """Count a request to ``path``; True when this fault applies to it."""
-        if self.path is not None and self.path != path:
-            return False
-        self.seen += 1
-        return self.skip < self.seen <= self.skip + self.count
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    """One request as the sandbox saw it."""
-
-    path: str
-    params: dict[str, list[str]]
-    status: int
-    at: datetime
-    fault: str | None = None
+POOLS = (*siem_routes.POOLS, *POOL_LIMITS)
+DAY = timedelta(hours=24)
+__all__ = ["ARRAY_KEYS", "ENDPOINTS", "POOLS", "Fault", "LoggedRequest", "Sandbox"]
 
 
 class Sandbox:
-    """The SIEM API on 127.0.0.1, in a background thread; use as a context manager.
+    """TAP's SIEM, Threat, Campaign, Forensics and People APIs on 127.0.0.1, in a background
+    thread; use as a context manager.
 
     ``history``: how far before the clock's start generated events begin.
     ``current_lag``: an ``interval`` ending later than ``now - current_lag`` is "still current".
+    ``rate_limit``: requests per rolling 24 hours of each SIEM pool (``shared`` and
+    ``clicks_permitted``); ``pool_limits`` overrides any pool's (``POOLS``).
     """
 
     def __init__(
@@ -103,14 +51,21 @@ class Sandbox:
         port: int = 0,
         history: timedelta = timedelta(days=1),
         rate_limit: int = 1800,
+        pool_limits: Mapping[str, int] | None = None,
         current_lag: timedelta = timedelta(seconds=60),
         faults: list[Fault] | None = None,
         log_stream: TextIO | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.clock = clock or Clock()
-        self.store = EventStore(self.settings, self.clock.now() - history)
+        statuses = Statuses()
+        self.store = EventStore(self.settings, self.clock.now() - history, statuses)
+        self.intel = Intel(self.settings, self.store.origin, statuses)
         self.rate_limit = rate_limit
+        unknown = set(pool_limits or ()) - set(POOLS)
+        if unknown:
+            raise ValueError(f"unknown pools {sorted(unknown)}; pools: {', '.join(POOLS)}")
+        self.pool_limits: dict[str, int] = {**POOL_LIMITS, **(pool_limits or {})}
         self.current_lag = current_lag
         self.faults: list[Fault] = list(faults or [])
         self.requests: list[LoggedRequest] = []
@@ -152,14 +107,73 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # -- what tests change and read --
+
     def inject(self, *faults: Fault) -> None:
         """Add faults; each applies to the matching requests it names, then stays inert."""
         with self._lock:
             self.faults.extend(faults)
 
     def siem_requests(self, path: str | None = None) -> list[LoggedRequest]:
-        """The logged requests, optionally only those to ``path``."""
-        return [r for r in self.requests if path is None or r.path == path]
+        """The logged requests to the SIEM API, or only those to ``path`` (any API; a path
+        ending in "/": every path under it)."""
+        if path is None:
+            return self.requests_under("/v2/siem/")
+        if path.endswith("/"):
+            return self.requests_under(path)
+        return [r for r in self.requests if r.path == path]
+
+    def requests_under(self, prefix: str) -> list[LoggedRequest]:
+        """The logged requests whose path starts with ``prefix``."""
+        return [r for r in self.requests if r.path.startswith(prefix)]
+
+    def pool_requests(self, pool: str) -> list[LoggedRequest]:
+        """Every request ``pool`` counted, or refused with 429."""
+        if pool not in POOLS:
+            raise ValueError(f"unknown pool {pool!r}; pools: {', '.join(POOLS)}")
+        return [r for r in self.requests if r.pool == pool]
+
+    def limit(self, pool: str) -> int:
+        """Requests ``pool`` admits per rolling 24 hours."""
+        return self.pool_limits.get(pool, self.rate_limit)
+
+    def set_threat_status(self, threat_id: str, status: str) -> None:
+        """Give a threat a new status in everything served from now on: its events (and the
+        ``threatStatus`` filter), its summary, its campaign membership, its forensics."""
+        self.intel.statuses.set(threat_id, status)
+
+    def touch_campaign(self, campaign_id: str, when: datetime) -> None:
+        """Update a campaign at ``when``: ``/v2/campaign/ids`` lists it in the window holding
+        ``when`` with that ``lastUpdatedAt`` (once the clock has passed it)."""
+        self.intel.touch(campaign_id, when)
+
+    # -- ground truth: exactly what the APIs serve at the clock's now; nothing is logged --
+
+    def summary(self, threat_id: str) -> dict[str, Any] | None:
+        return self.intel.summary(threat_id)
+
+    def campaign(self, campaign_id: str) -> dict[str, Any] | None:
+        return self.intel.campaign(campaign_id)
+
+    def campaign_ids(self, day_start: datetime, day_end: datetime) -> list[dict[str, str]] | None:
+        """Every row of ``/v2/campaign/ids`` for the window, unpaged; None: its 404."""
+        return self.intel.campaign_ids(day_start, day_end, self.clock.now())
+
+    def forensics(
+        self,
+        threat_id: str | None = None,
+        campaign_id: str | None = None,
+        include_campaign: bool = False,
+    ) -> dict[str, Any] | None:
+        return self.intel.forensics(self.clock.now(), threat_id, campaign_id, include_campaign)
+
+    def vap(self, window: int) -> dict[str, Any]:
+        """``/v2/people/vap``'s body with every user on one page."""
+        return self.intel.vap(window, self.clock.now())
+
+    def top_clickers(self, window: int) -> dict[str, Any]:
+        """``/v2/people/top-clickers``'s body with every user on one page."""
+        return self.intel.top_clickers(window, self.clock.now())
 
     # -- the request pipeline (called from the handler's threads) --
 
@@ -167,15 +181,16 @@ class Sandbox:
         split = urlsplit(handler.path)
         path, params = split.path, parse_qs(split.query, keep_blank_values=True)
         now = self.clock.now()
-
+        route = self._route(path, params)
+        pool = route.pool if route else None
         logged = False
 
-        def log(status: int, fault: str | None = None) -> None:
+        def log(status: int, fault: str | None = None, counted: bool = True) -> None:
             nonlocal logged
             if logged:  # a stalled request is logged when it arrives (the client spent it)
                 return
             logged = True
-            entry = LoggedRequest(path, params, status, now, fault)
+            entry = LoggedRequest(path, params, status, now, fault, pool if counted else None)
             with self._lock:
                 self.requests.append(entry)
             if self._log_stream is not None:
@@ -185,13 +200,13 @@ class Sandbox:
                     flush=True,
                 )
 
-        if path not in ENDPOINTS:
+        if route is None:
             log(404)
             return _send(handler, 404, b"Not Found")
         if handler.headers.get("Authorization") != self._auth:
-            log(401)
+            log(401, counted=False)
             return _send(handler, 401, b"", {"WWW-Authenticate": 'Basic realm="TAP"'})
-        if not self._admit(path, now):
+        if pool is not None and not self._admit(pool, now):
             log(429)
             return _send(handler, 429, b"")
         fault = self._fault(path)
@@ -206,20 +221,10 @@ class Sandbox:
             log(200, "delay")
             time.sleep(fault.seconds)
         try:
-            rules.check_format(params)
-            window = rules.resolve_window(params, now, self.current_lag)
-            statuses = rules.threat_statuses(params)
-            types = rules.threat_types(params)
+            length, pieces = route.answer(params, now)
         except rules.ApiError as error:
             log(error.status)
             return _send(handler, error.status, error.body.encode())
-        arrays = {}
-        for stream in ENDPOINTS[path]:
-            by_type = types if stream.startswith("messages") else None
-            arrays[ARRAY_KEYS[stream]] = self.store.select(stream, window, now, statuses, by_type)
-        with self._lock:
-            rng = random.Random(self._rng.getrandbits(64))
-        length, pieces = self.store.body(arrays, rules.format_time(window.end), rng)
         kind = fault.kind if fault else None
         log(200, kind)
         content_type = "text/plain" if kind == "text-plain" else "application/json"
@@ -232,22 +237,49 @@ class Sandbox:
             return None
         return _send(handler, 200, pieces, {"Content-Type": content_type}, length=length)
 
-    def _admit(self, path: str, now: datetime) -> bool:
+    def _route(self, path: str, params: dict[str, list[str]]) -> _Route | None:
+        if path in ENDPOINTS:
+            return _Route(siem_routes.pool_of(path), lambda p, now: self._siem(path, p, now))
+        found = intel_routes.route(self.intel, path, params)
+        return _Route(found.pool, _whole(found)) if found else None
+
+    def _siem(
+        self, path: str, params: dict[str, list[str]], now: datetime
+    ) -> tuple[int, Iterable[bytes]]:
+        with self._lock:
+            rng = random.Random(self._rng.getrandbits(64))
+        return siem_routes.answer(self.store, path, params, now, self.current_lag, rng)
+
+    def _admit(self, pool: str, now: datetime) -> bool:
         """Count the request against its pool; False when the pool is spent (→ 429)."""
-        pool = "clicks_permitted" if path == "/v2/siem/clicks/permitted" else "shared"
         with self._lock:
             used = self._pools[pool]
-            while used and used[0] <= now - timedelta(hours=24):
+            while used and used[0] <= now - DAY:
                 used.popleft()
-            if len(used) >= self.rate_limit:
+            if len(used) >= self.limit(pool):
                 return False
             used.append(now)
             return True
 
     def _fault(self, path: str) -> Fault | None:
         with self._lock:
-            hits = [f for f in self.faults if f.take(path)]
+            hits = [f for f in self.faults if f.take(path, ENDPOINTS)]
         return hits[0] if hits else None
+
+
+class _Route(NamedTuple):
+    """A path's pool (None: no quota) and its answer: the body's length and its pieces."""
+
+    pool: str | None
+    answer: Callable[[dict[str, list[str]], datetime], tuple[int, Iterable[bytes]]]
+
+
+def _whole(found: Route) -> Callable[[dict[str, list[str]], datetime], tuple[int, Iterable[bytes]]]:
+    def answer(params: dict[str, list[str]], now: datetime) -> tuple[int, Iterable[bytes]]:
+        body = found.answer(params, now)
+        return len(body), [body]
+
+    return answer
 
 
 def _send(

@@ -15,11 +15,12 @@ from tap_proofpoint_tap.sandboxes.siem.generator import (
     creation_time,
     generate_hour,
 )
+from tap_proofpoint_tap.sandboxes.siem.pool import Statuses
 from tap_proofpoint_tap.sandboxes.siem.rules import Window
 
 if TYPE_CHECKING:
     import random
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
 HOUR = timedelta(hours=1)
 PIECE = 1000  # events per piece of a response body
@@ -27,7 +28,8 @@ PIECE = 1000  # events per piece of a response body
 
 @dataclass(frozen=True)
 class Stored:
-    """An event with its times, its filter facts and its JSON (one variant per part order)."""
+    """An event with its times, its filter facts and its JSON (one variant per part order);
+    ``threats``: the threat ids it mentions, whose status a test may change."""
 
     event: dict[str, Any]
     created: datetime
@@ -35,6 +37,7 @@ class Stored:
     statuses: frozenset[str]
     types: frozenset[str]
     variants: tuple[bytes, ...]
+    threats: frozenset[str] = frozenset()
 
 
 def store(generated: Generated) -> Stored:
@@ -44,21 +47,53 @@ def store(generated: Generated) -> Stored:
     statuses = {event["threatStatus"]} if isinstance(event.get("threatStatus"), str) else set()
     statuses |= {i["threatStatus"] for i in infos if isinstance(i.get("threatStatus"), str)}
     types = frozenset(str(i.get("threatType", "")).lower() for i in infos)
+    threats = [event.get("threatID"), *(_info_threat(i) for i in infos)]  # anything, in fuzzing
     variants = [_dump(event)]
     parts = _list(event.get("messageParts"))
     if len(parts) > 1:  # Proofpoint reorders messageParts between calls: serve both orders.
         variants.append(_dump({**event, "messageParts": parts[::-1]}))
     return Stored(
-        event, generated.created, generated.visible, frozenset(statuses), types, tuple(variants)
+        event,
+        generated.created,
+        generated.visible,
+        frozenset(statuses),
+        types,
+        tuple(variants),
+        frozenset(t for t in threats if isinstance(t, str)),
     )
 
 
-class EventStore:
-    """Generated hours (made lazily, from ``origin`` on) plus events added by hand."""
+def restatus(stored: Stored, changed: Mapping[str, str]) -> Stored:
+    """``stored`` with the statuses a test changed since (``Statuses``), serialised again."""
+    event = dict(stored.event)
+    threat = event.get("threatID")
+    if isinstance(threat, str) and threat in changed:
+        event["threatStatus"] = changed[threat]
+    if isinstance(event.get("threatsInfoMap"), list):
+        event["threatsInfoMap"] = [
+            {**info, "threatStatus": changed[t]}
+            if isinstance(info, dict) and isinstance(t := _info_threat(info), str) and t in changed
+            else info
+            for info in event["threatsInfoMap"]
+        ]
+    return store(Generated(event, stored.created, stored.visible))
 
-    def __init__(self, settings: Settings, origin: datetime) -> None:
+
+def _info_threat(info: dict[str, Any]) -> object:
+    """A threatsInfoMap entry's threat id: ``threatID`` on the wire, ``threatId`` in the doc."""
+    return info.get("threatID", info.get("threatId"))
+
+
+class EventStore:
+    """Generated hours (made lazily, from ``origin`` on) plus events added by hand, served with
+    the threat statuses of ``statuses``."""
+
+    def __init__(
+        self, settings: Settings, origin: datetime, statuses: Statuses | None = None
+    ) -> None:
         self.settings = settings
         self.origin = origin.replace(minute=0, second=0, microsecond=0)
+        self.statuses = statuses or Statuses()
         self._hours: dict[tuple[str, datetime], list[Stored]] = {}
         self._added: dict[str, list[Stored]] = {s: [] for s in STREAMS}
         self._lock = threading.Lock()
@@ -93,13 +128,18 @@ class EventStore:
         types: frozenset[str] | None = None,
     ) -> list[Stored]:
         """Events created in ``window``, visible at ``now`` and matching the filters."""
-        return [
+        changed = self.statuses.changed()
+        served = [
             s
             for s in self._candidates(stream, window)
-            if window.start <= s.created < window.end
-            and (now is None or s.visible <= now)
-            and (statuses is None or s.statuses & statuses)
-            and (types is None or s.types & types)
+            if window.start <= s.created < window.end and (now is None or s.visible <= now)
+        ]
+        if changed:
+            served = [s if s.threats.isdisjoint(changed) else restatus(s, changed) for s in served]
+        return [
+            s
+            for s in served
+            if (statuses is None or s.statuses & statuses) and (types is None or s.types & types)
         ]
 
     def body(
