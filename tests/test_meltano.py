@@ -94,7 +94,7 @@ def check_tables(query, events: dict[str, list[dict]]) -> dict[str, int]:
         (rows,) = query(f"select count(*) from proofpoint.{table}")
         assert rows > 0, table
     (asked,) = query(
-        "select count(*) from proofpoint.forensics where \"queriedId\" not in "
+        'select count(*) from proofpoint.forensics where "queriedId" not in '
         "(select id from proofpoint.campaigns union all select id from proofpoint.threats)"
     )
     assert asked == 0 and query("select count(*) from proofpoint.forensics")[0] > 0

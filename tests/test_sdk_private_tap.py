@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from singer_sdk import Stream, Tap
 
 from tap_proofpoint_tap.client import SiemStream
+from tap_proofpoint_tap.intel_client import IntelStream
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
 from tap_proofpoint_tap.streams import ALL_STREAM_TYPES, SIEM_STREAM_TYPES
 from tap_proofpoint_tap.tap import TapProofpointTap
@@ -62,6 +63,8 @@ def _sync(tap: Tap) -> list[dict]:
 def test_the_sdk_still_has_each_private_method_we_override(name):
     assert callable(getattr(Stream, name, None)), f"singer-sdk no longer has Stream.{name}"
     assert getattr(SiemStream, name) is not getattr(Stream, name)
+    if name == "_increment_stream_state":
+        assert IntelStream._increment_stream_state is not Stream._increment_stream_state
 
 
 def test_the_sdks_sync_calls_our_private_overrides(sandbox, monkeypatch):
@@ -74,14 +77,24 @@ def test_the_sdks_sync_calls_our_private_overrides(sandbox, monkeypatch):
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(SiemStream, name, spy)
+    intel = []  # the streams that follow the SIEM ones override one of them too
+    original = IntelStream._increment_stream_state
+
+    def intel_spy(self, *args, **kwargs):
+        intel.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(IntelStream, "_increment_stream_state", intel_spy)
     messages = _sync(TapProofpointTap(config=_config(sandbox, use_all_endpoint=False)))
-    records = [m for m in messages if m["type"] == "RECORD"]
+    records = [m for m in messages if m["type"] == "RECORD" and m["stream"] in STREAMS]
     assert records, "the sandbox served no events: nothing was checked"
     # The SDK's record loop calls both per record it gets from get_records (the others are
     # written by the stream that read them), and its sync writes each stream's SCHEMA.
     assert calls["_write_record_message"] >= len(records) > 0
     assert calls["_increment_stream_state"] > 0
     assert calls["_write_schema_message"] == len(STREAMS)
+    threats = [m for m in messages if m["type"] == "RECORD" and m["stream"] == "threats"]
+    assert intel.count("threats") == len(threats) > 0
 
 
 def test_records_never_move_the_bookmark_only_whole_windows_do(sandbox):
