@@ -73,3 +73,17 @@ def test_threatq_benchmark_runs_on_a_small_window(tmp_path):
     assert "| merging |" in proc.stdout and "| duplicate-reposts |" in proc.stdout
     figures = json.loads(out.read_text())
     assert figures["merging"]["clicks"] == figures["duplicate-reposts"]["clicks"] == 200
+
+
+def test_the_quota_benchmark_runs_a_few_runs_and_prints_its_table():
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/quota_day.py", "--runs", "3", "--per-hour", "4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| pool | requests in the day |")
+    assert {row.split("|")[1].strip() for row in rows[2:]} >= {"shared", "vap", "campaign_ids"}
