@@ -21,6 +21,7 @@ from tap_proofpoint_tap.sandboxes.siem.intel_routes import POOL_LIMITS, Route
 from tap_proofpoint_tap.sandboxes.siem.pool import Statuses
 from tap_proofpoint_tap.sandboxes.siem.siem_routes import ARRAY_KEYS, ENDPOINTS
 from tap_proofpoint_tap.sandboxes.siem.store import EventStore
+from tap_proofpoint_tap.sandboxes.siem.wire import handler_class, send
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -76,7 +77,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._rng = random.Random(self.settings.seed)
         self._log_stream = log_stream
-        self._server = ThreadingHTTPServer((HOST, port), _handler(self))
+        self._server = ThreadingHTTPServer((HOST, port), handler_class(self.handle))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -202,18 +203,18 @@ class Sandbox:
 
         if route is None:
             log(404)
-            return _send(handler, 404, b"Not Found")
+            return send(handler, 404, b"Not Found")
         if handler.headers.get("Authorization") != self._auth:
             log(401, counted=False)
-            return _send(handler, 401, b"", {"WWW-Authenticate": 'Basic realm="TAP"'})
+            return send(handler, 401, b"", {"WWW-Authenticate": 'Basic realm="TAP"'})
         if pool is not None and not self._admit(pool, now):
             log(429)
-            return _send(handler, 429, b"")
+            return send(handler, 429, b"")
         fault = self._fault(path)
         if fault is not None and fault.kind in ("status", "reset", "delay"):
             if fault.kind == "status":
                 log(fault.status, "status")
-                return _send(handler, fault.status, b"Internal Server Error")
+                return send(handler, fault.status, b"Internal Server Error")
             if fault.kind == "reset":
                 log(0, "reset")
                 handler.close_connection = True
@@ -224,7 +225,7 @@ class Sandbox:
             length, pieces = route.answer(params, now)
         except rules.ApiError as error:
             log(error.status)
-            return _send(handler, error.status, error.body.encode())
+            return send(handler, error.status, error.body.encode())
         kind = fault.kind if fault else None
         log(200, kind)
         content_type = "text/plain" if kind == "text-plain" else "application/json"
@@ -232,10 +233,10 @@ class Sandbox:
             body = b"".join(pieces)
             half = body[: len(body) // 2]
             length = len(body) if kind == "truncate" else len(half)
-            _send(handler, 200, half, {"Content-Type": content_type}, length=length)
+            send(handler, 200, half, {"Content-Type": content_type}, length=length)
             handler.close_connection = True
             return None
-        return _send(handler, 200, pieces, {"Content-Type": content_type}, length=length)
+        return send(handler, 200, pieces, {"Content-Type": content_type}, length=length)
 
     def _route(self, path: str, params: dict[str, list[str]]) -> _Route | None:
         if path in ENDPOINTS:
@@ -280,47 +281,3 @@ def _whole(found: Route) -> Callable[[dict[str, list[str]], datetime], tuple[int
         return len(body), [body]
 
     return answer
-
-
-def _send(
-    handler: BaseHTTPRequestHandler,
-    status: int,
-    body: bytes | Iterable[bytes],
-    headers: dict[str, Any] | None = None,
-    length: int | None = None,
-) -> None:
-    """Answer with ``body`` or its pieces; ``length`` (default: the body's) may overstate it."""
-    if isinstance(body, bytes):
-        pieces: Iterable[bytes] = [body]
-        size = len(body) if length is None else length
-    elif length is None:
-        raise TypeError("a body sent in pieces needs its length")
-    else:
-        pieces, size = body, length
-    handler.send_response(status)
-    for key, value in {"Content-Type": "text/plain", **(headers or {})}.items():
-        handler.send_header(key, value)
-    handler.send_header("Content-Length", str(size))
-    handler.end_headers()
-    for piece in pieces:
-        handler.wfile.write(piece)
-
-
-def _handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "tap-proofpoint-tap-sandbox"
-        # The headers and the body go out in separate writes: with Nagle's algorithm the body
-        # of a small answer waits for the client's delayed ACK, 40 ms a request.
-        disable_nagle_algorithm = True
-
-        def do_GET(self) -> None:
-            try:
-                sandbox.handle(self)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet: the sandbox keeps its own request log."""
-
-    return Handler
