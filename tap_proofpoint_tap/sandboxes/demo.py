@@ -85,7 +85,7 @@ def main() -> None:
             check=False,  # checked() reports a failed run with its errors
         )
         elapsed = time.monotonic() - started
-        requests = [r for r in sb.siem_requests() if r.path.startswith("/v2/siem/")]
+        requests = sb.siem_requests()
         logs = checked(proc)
         intervals = sorted(r.params["interval"][0] for r in requests)
         print(
@@ -111,7 +111,7 @@ def other_requests(sandbox: Sandbox) -> str:
         "/v2/people/top-clickers": "top clickers (50 a day)",
     }
     counts: dict[str, int] = dict.fromkeys(kinds.values(), 0)
-    for request in sandbox.siem_requests():
+    for request in sandbox.requests:
         kind = next((k for path, k in kinds.items() if request.path.startswith(path)), None)
         if kind is not None:
             counts[kind] += 1
