@@ -35,20 +35,22 @@ class RequestBudget:
         self.one_by_one.update(own_pools)
 
     def line(self) -> str:
-        """The run's cost, e.g. ``shared 168 (672 with each stream at its own endpoint: ...)``."""
+        """The run's cost, e.g. ``shared 168 (SIEM: 672 with each stream at its own ...)``."""
         return requests_line(self.spent, self.one_by_one)
 
 
 def requests_line(spent: Mapping[str, int], one_by_one: Mapping[str, int]) -> str:
-    """``shared 168 (672 with each stream at its own endpoint: clicks_permitted 168, ...)``."""
+    """``shared 168, threat_summary 40 (SIEM: 672 with each stream at its own endpoint:
+    clicks_permitted 168, shared 504)``; ``one_by_one`` counts the SIEM pools only."""
 
     def pools(counts: Mapping[str, int]) -> str:
         return ", ".join(f"{pool} {count}" for pool, count in sorted(counts.items()) if count)
 
     line = pools(spent) or "none"
-    if sum(one_by_one.values()) > sum(spent.values()):
+    siem = sum(spent.get(pool, 0) for pool in one_by_one)
+    if sum(one_by_one.values()) > siem:
         line += (
-            f" ({sum(one_by_one.values())} with each stream at its own endpoint: "
+            f" (SIEM: {sum(one_by_one.values())} with each stream at its own endpoint: "
             f"{pools(one_by_one)})"
         )
     return line

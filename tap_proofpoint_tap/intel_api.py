@@ -113,7 +113,7 @@ class IntelApi:
             if refusal:
                 raise PoolStopped(pool, refusal)
         try:
-            self.budget.spend(pool, (pool,))
+            self.budget.spend(pool, ())  # one endpoint: nothing to compare with
         except BudgetReached:
             raise PoolStopped(pool, f"max_requests_per_run ({self.budget.limit}) reached") from None
         if quotas is not None and pool in quotas.shares:

@@ -60,11 +60,11 @@ class MessagesBlockedStream(SiemStream):
     sends_threat_type = True
 
 
-SIEM_STREAM_TYPES: list[type[SiemStream]] = [
-    ClicksPermittedStream,
+SIEM_STREAM_TYPES: list[type[SiemStream]] = [  # by name, the order they always synced in
     ClicksBlockedStream,
-    MessagesDeliveredStream,
+    ClicksPermittedStream,
     MessagesBlockedStream,
+    MessagesDeliveredStream,
 ]
 ALL_STREAM_TYPES: list[type[SiemStream] | type[IntelStream]] = [
     *SIEM_STREAM_TYPES,

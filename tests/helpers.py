@@ -141,9 +141,10 @@ def deselect(catalog: dict, stream: str, prop: str) -> dict:
 
 
 def consume(messages: list[dict], seen: dict[str, set[str]], state: dict | None) -> dict | None:
-    """What a target keeps of a (killed) run: each stream's ids into ``seen``; the last STATE."""
+    """What a target keeps of a (killed) run: the ids of each stream of ``seen`` into it; the
+    last STATE."""
     for message in messages:
-        if message["type"] == "RECORD":
+        if message["type"] == "RECORD" and message["stream"] in seen:
             seen[message["stream"]].add(message["record"]["id"])
         elif message["type"] == "STATE":
             state = message["value"]

@@ -155,7 +155,14 @@ def test_which_streams_read_together():
 @pytest.mark.fast
 def test_the_requests_line_shows_the_saving():
     assert requests_line({"shared": 168}, {"clicks_permitted": 168, "shared": 504}) == (
-        "shared 168 (672 with each stream at its own endpoint: clicks_permitted 168, shared 504)"
+        "shared 168 (SIEM: 672 with each stream at its own endpoint: clicks_permitted 168, "
+        "shared 504)"
+    )
+    assert requests_line(
+        {"shared": 5, "threat_summary": 9}, {"clicks_permitted": 5, "shared": 15}
+    ) == (
+        "shared 5, threat_summary 9 (SIEM: 20 with each stream at its own endpoint: "
+        "clicks_permitted 5, shared 15)"
     )
     assert (
         requests_line({"clicks_permitted": 7, "shared": 7}, {"clicks_permitted": 7, "shared": 7})
@@ -312,7 +319,7 @@ def test_four_streams_one_request_per_window_each_event_once(tmp_path, live_sand
     assert all(len(set(marks.values())) == 1 for marks in window_states)  # every stream moves
     assert bookmarks(run.states[-1]) == dict.fromkeys(STREAMS, fmt(base + timedelta(hours=5)))
     assert (
-        "shared 5 (20 with each stream at its own endpoint: clicks_permitted 5, shared 15)"
+        "(SIEM: 20 with each stream at its own endpoint: clicks_permitted 5, shared 15)"
         in run.stderr
     )
 
@@ -350,8 +357,8 @@ def test_kill_9_at_random_requests_then_resume_costs_at_most_a_window_per_kill(t
             state = consume(killed_at_request(tmp_path, config, state, sandbox, count), seen, state)
         final = finish(tmp_path, config, state, seen)
         assert seen == expected
-        assert {r.path for r in sandbox.requests} == {ALL}
-        assert 48 < len(sandbox.requests) <= 48 + len(kill_points)
+        assert {r.path for r in sandbox.siem_requests()} == {ALL}
+        assert 48 < len(sandbox.siem_requests()) <= 48 + len(kill_points)
         assert bookmarks(final.states[-1]) == dict.fromkeys(STREAMS, fmt(end))
 
 
@@ -395,7 +402,7 @@ def test_two_streams_together_skip_the_other_arrays(tmp_path, live_sandbox):
         catalog=catalog_selecting(tmp_path, config, "clicks_permitted", "messages_blocked"),
     )
     assert run.returncode == 0, run.stderr
-    assert [r.path for r in live_sandbox.requests] == [ALL] * 2
+    assert [r.path for r in live_sandbox.siem_requests()] == [ALL] * 2
     assert {m["stream"] for m in run.messages if m["type"] in ("RECORD", "SCHEMA")} == {
         "clicks_permitted",
         "messages_blocked",
@@ -445,7 +452,7 @@ def test_threat_type_sends_the_messages_to_their_own_endpoints(tmp_path, live_sa
     run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr
     by_path: dict[str, list] = {}
-    for request in live_sandbox.requests:
+    for request in live_sandbox.siem_requests():
         by_path.setdefault(request.path, []).append(request.params.get("threatType"))
     assert by_path == {
         ALL: [None, None],
@@ -465,7 +472,7 @@ def test_429_mid_run_stops_every_stream_at_its_last_whole_window(tmp_path, live_
     assert throttled.returncode != 0
     assert "(through /v2/siem/all): Proofpoint throttled the account (429)" in throttled.stderr
     assert "Traceback" not in throttled.stderr
-    assert [r.status for r in live_sandbox.requests] == [200, 200, 429]
+    assert [r.status for r in live_sandbox.siem_requests()] == [200, 200, 429]
     assert bookmarks(throttled.states[-1]) == dict.fromkeys(STREAMS, fmt(base + timedelta(hours=2)))
     live_sandbox.rate_limit = 1800
     live_sandbox.clock.advance(timedelta(hours=24, minutes=1))
@@ -490,7 +497,7 @@ def test_transient_faults_on_all_are_retried(tmp_path, live_sandbox, fault):
     assert run.returncode == 0, run.stderr
     for stream in STREAMS:
         assert sorted(run.ids(stream)) == sorted(expected[stream])  # once each
-    assert len(live_sandbox.requests) == 2 + (fault.kind != "text-plain")
+    assert len(live_sandbox.siem_requests()) == 2 + (fault.kind != "text-plain")
 
 
 def test_stream_maps_and_deselected_properties_apply_to_streams_read_together(
@@ -509,7 +516,7 @@ def test_stream_maps_and_deselected_properties_apply_to_streams_read_together(
     )
     run = run_tap(tmp_path, config, catalog=catalog)
     assert run.returncode == 0, run.stderr
-    assert [r.path for r in live_sandbox.requests] == [ALL]
+    assert [r.path for r in live_sandbox.siem_requests()] == [ALL]
     clicks = run.records("clicks_permitted")
     assert clicks and all("userAgent" not in r for r in clicks)
     blocked = run.records("clicks_blocked")
@@ -545,9 +552,9 @@ def test_connection_test_costs_one_request(tmp_path, live_sandbox, settings, pat
         )
     proc = connection_test(tmp_path, live_sandbox, **settings)
     assert proc.returncode == 0, proc.stderr
-    assert [r.path for r in live_sandbox.requests] == [path]
+    assert [r.path for r in live_sandbox.siem_requests()] == [path]
     start, end = (
-        windows.parse(t) for t in live_sandbox.requests[0].params["interval"][0].split("/")
+        windows.parse(t) for t in live_sandbox.siem_requests()[0].params["interval"][0].split("/")
     )
     assert end - start == timedelta(hours=1) and now - end < timedelta(minutes=6)
     assert "Connection OK: principal accepted, 3 events in the last hour read" in proc.stderr
@@ -559,7 +566,7 @@ def test_connection_test_with_wrong_credentials_exits_1_with_the_401_line(tmp_pa
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "Proofpoint refused the credentials (401)" in errors[0]
-    assert "Traceback" not in proc.stderr and len(live_sandbox.requests) == 1
+    assert "Traceback" not in proc.stderr and len(live_sandbox.siem_requests()) == 1
 
 
 # -- Meltano, the tap alone and into JSONL --
@@ -603,7 +610,7 @@ def test_meltano_run_into_jsonl_spends_one_request_per_window(tmp_path, live_san
         TAP_PROOFPOINT_TAP_END_DATE=fmt(base + timedelta(hours=3)),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert [r.path for r in live_sandbox.requests] == [ALL] * 3
+    assert [r.path for r in live_sandbox.siem_requests()] == [ALL] * 3
     for stream in STREAMS:
         lines = (tmp_path / f"{stream}.jsonl").read_text().splitlines()
         assert sorted(json.loads(line)["id"] for line in lines) == sorted(expected[stream])
@@ -613,7 +620,7 @@ def test_meltano_invoke_test_costs_one_request(tmp_path, live_sandbox, project):
     proc = meltano(tmp_path, project, live_sandbox, "invoke", "tap-proofpoint-tap", "--test")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Connection OK: principal accepted, 0 events in the last hour read" in proc.stderr
-    assert [r.path for r in live_sandbox.requests] == [ALL]
+    assert [r.path for r in live_sandbox.siem_requests()] == [ALL]
 
 
 def test_meltano_invoke_test_with_a_bad_setting_names_it_in_one_line(
@@ -630,7 +637,7 @@ def test_meltano_invoke_test_with_a_bad_setting_names_it_in_one_line(
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert "window_minutes must be between 1 and 60 (got 0)." in proc.stderr
-    assert not live_sandbox.requests
+    assert not live_sandbox.siem_requests()
 
 
 def test_a_body_the_streaming_parser_refuses_is_read_again_whole(tmp_path, live_sandbox):
@@ -646,7 +653,7 @@ def test_a_body_the_streaming_parser_refuses_is_read_again_whole(tmp_path, live_
     config = tap_config(live_sandbox, base, base + timedelta(hours=1))
     run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr
-    assert [r.path for r in live_sandbox.requests] == [ALL, ALL]
+    assert [r.path for r in live_sandbox.siem_requests()] == [ALL, ALL]
     assert run.ids("messages_blocked") == ["messages_blocked-0"]
     for stream in ("clicks_blocked", "messages_delivered"):
         assert sorted(run.ids(stream)) == sorted(expected[stream])

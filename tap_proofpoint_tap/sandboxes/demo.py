@@ -52,6 +52,11 @@ PIPELINE = [
 ]
 TABLES = (
     *STREAMS,
+    "threats",
+    "campaigns",
+    "forensics",
+    "very_attacked_people",
+    "top_clickers",
     "threatq_corporate_emails",
     "threatq_indicators",
     "threatq_indicator_attributes",
