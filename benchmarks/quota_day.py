@@ -103,6 +103,9 @@ def main() -> None:
                 state = run_once(config, state, every=not args.default_catalog)
             requests = list(sandbox.requests)
     report(requests, args.runs, time.monotonic() - started)
+    size = len(json.dumps(state, separators=(",", ":")))
+    known = len((state or {}).get("bookmarks", {}).get("threats", {}).get("known", {}))
+    print(f"\nThe last STATE: {size / 1024:.0f} KB, {known} threats remembered.")
 
 
 def report(requests: list, runs: int, seconds: float) -> None:

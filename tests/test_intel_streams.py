@@ -14,6 +14,7 @@ import pytest
 
 from tap_proofpoint_tap.api_stream import ApiStream
 from tap_proofpoint_tap.errors import UnavailableError
+from tap_proofpoint_tap.people_streams import TopClickersStream, VeryAttackedPeopleStream
 from tap_proofpoint_tap.sandboxes.siem import Clock, Fault, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import Settings
 from tap_proofpoint_tap.tap import TapProofpointTap
@@ -321,3 +322,39 @@ def test_an_api_that_keeps_failing_stops_its_stream_the_others_go_on_and_the_run
     assert run.records("threats") == [] and run.records("campaigns"), "campaigns went on"
     threats, _ = mentioned(run)
     assert {t for t, _ in run.state["bookmarks"]["threats"]["pending"]} == threats
+
+
+def test_a_campaign_discovery_lists_with_a_later_update_is_fetched_again_alone(sandbox):
+    first = sync(config(sandbox, discover_campaigns=True))
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = next(
+        today - timedelta(days=back)
+        for back in range(1, 8)
+        if sandbox.campaign_ids(today - timedelta(days=back), today - timedelta(days=back - 1))
+    )
+    listed = sandbox.campaign_ids(day, day + timedelta(days=1))
+    touched = listed[0]["id"]
+    sandbox.touch_campaign(touched, day + timedelta(hours=23, minutes=59))
+    state = same_hours(first.state)
+    state["bookmarks"]["campaigns"]["discoveredThrough"] = fmt(day)  # that day is listed again
+    again = sync(config(sandbox, discover_campaigns=True), state=state)
+    assert [r["id"] for r in again.records("campaigns")] == [touched]
+    (row,) = [r for r in sandbox.campaign_ids(day, day + timedelta(days=1)) if r["id"] == touched]
+    assert again.records("campaigns")[0]["lastUpdatedAt"] == row["lastUpdatedAt"]
+
+
+def test_every_page_of_a_ranking_is_read_and_the_snapshot_goes_out_whole(sandbox, monkeypatch):
+    monkeypatch.setattr(VeryAttackedPeopleStream, "page_size", 7)
+    monkeypatch.setattr(TopClickersStream, "page_size", 7)
+    run = sync(config(sandbox), select=("very_attacked_people", "top_clickers"))
+    for stream, truth in (
+        ("very_attacked_people", sandbox.vap(30)),
+        ("top_clickers", sandbox.top_clickers(30)),
+    ):
+        records = run.records(stream)
+        assert sorted(r["guid"] for r in records) == sorted(
+            u["identity"]["guid"] for u in truth["users"]
+        ), stream
+        assert len({r["snapshotAt"] for r in records}) == 1 and len(records) > 14
+    users = len(sandbox.vap(30)["users"])
+    assert len(sandbox.pool_requests("vap")) == -(-users // 7), "no page twice, none past the end"
