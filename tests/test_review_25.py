@@ -12,11 +12,9 @@ import pytest
 
 from tap_proofpoint_tap.api_stream import ApiStream
 from tap_proofpoint_tap.errors import TapError
-from tap_proofpoint_tap.sandboxes.siem import Fault
 from tests.hostile import Hostile, Received, _relay, answer
 from tests.test_intel_streams import (
     DEFAULT,
-    EVERY,
     SIEM,
     config,
     day_sandbox,
