@@ -1,0 +1,347 @@
+"""Review of issue 25's tap side: the five streams that follow the SIEM ones, attacked as a
+demanding user and a hostile server would. Each test names what a user sees when it fails."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tap_proofpoint_tap.api_stream import ApiStream
+from tap_proofpoint_tap.errors import TapError
+from tests.hostile import Hostile, Received, _relay, answer
+from tests.test_intel_streams import (
+    DEFAULT,
+    SIEM,
+    config,
+    day_sandbox,
+    mentioned,
+    sync,
+)
+
+pytestmark = pytest.mark.fast
+
+
+@pytest.fixture(autouse=True)
+def _no_waits(monkeypatch):
+    """Retries try again at once (the backoff is the SDK's, tested there)."""
+    monkeypatch.setattr(ApiStream, "_waits", lambda self: itertools.repeat(0.0))
+
+
+@pytest.fixture
+def sandbox():
+    with day_sandbox() as running:
+        yield running
+
+
+def when(predicate, action):
+    """A Hostile action for the requests whose path and query ``predicate`` accepts; the
+    others are relayed upstream as they came."""
+
+    def act(handler, server):
+        if predicate(handler.path):
+            action(handler, server)
+        else:
+            request = Received(handler.command, handler.path, dict(handler.headers.items()), b"")
+            _relay(handler, server.upstream, request)
+
+    return act
+
+
+def query(path: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(path).query)
+
+
+def fmt(when_: datetime) -> str:
+    return when_.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- settings --
+
+
+def test_a_forensics_threat_share_of_0_reads_no_threat_forensics_and_says_so(sandbox):
+    """forensics_threat_requests_per_day accepts 0 (0-50): "ask only by campaign". The pool's
+    refusal then reads the earliest logged request of an empty log."""
+    threat = next(iter(mentioned(sync(config(sandbox), select=SIEM))[0]))
+    state = {"bookmarks": {"forensics": {"threats": [[threat, 1]]}}}
+    run = sync(
+        config(sandbox, forensics_threat_requests_per_day=0), state=state, select=("forensics",)
+    )
+    assert run.error is None, repr(run.error)
+    assert sandbox.pool_requests("forensics_threat") == []
+    assert run.state["bookmarks"]["forensics"]["threats"] == [[threat, 1]], "it waits"
+
+
+# -- one id that always fails must not hold up the others --
+
+POISON = "a" * 64
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param((200, b"[]"), id="json-list"),
+        pytest.param((200, b'"summary"'), id="json-string"),
+        pytest.param((200, b"[" * 100_000 + b"]" * 100_000), id="deep-nesting"),
+        pytest.param((500, b"Internal Server Error"), id="always-500"),
+    ],
+)
+def test_one_threat_id_that_always_fails_does_not_hold_up_every_other_threat(sandbox, body):
+    """A threat whose summary Proofpoint cannot serve (a bug on its side for that one id) sits
+    first in ``threats.pending``: every run asks it first, fails, stops the stream, and the
+    threats queued behind it are never fetched, run after run."""
+    status, payload = body
+    with Hostile(upstream=sandbox.url) as front:
+        front.on(answer(status, payload), path=f"/v2/threat/summary/{POISON}")
+        cfg = config(sandbox, api_url=front.url)
+        state = {"bookmarks": {"threats": {"pending": [[POISON, "active"]]}}}
+        first = sync(cfg, state=state, select=DEFAULT)
+        second = sync(cfg, state=first.state, select=DEFAULT)
+    threats, _ = mentioned(first)
+    fetched = {r["id"] for r in first.records("threats") + second.records("threats")}
+    assert fetched == threats, (
+        f"{len(threats - fetched)} of {len(threats)} threats never fetched behind {POISON[:8]}…"
+    )
+
+
+def test_one_threat_whose_forensics_always_fail_does_not_spend_the_daily_share_on_itself(sandbox):
+    """forensics by threat is a 50-a-day pool: five tries of the same failing id per run, and
+    the stream stopping there, spend the whole share on one id in eight runs."""
+    threats = sorted(mentioned(sync(config(sandbox), select=SIEM))[0])[:4]
+    poison = threats[0]
+    with Hostile(upstream=sandbox.url) as front:
+        front.on(
+            when(lambda p: query(p).get("threatId") == [poison], answer(500, b"oops")),
+            path="/v2/forensics",
+        )
+        cfg = config(sandbox, api_url=front.url, forensics_threat_requests_per_day=10)
+        state = {"bookmarks": {"forensics": {"threats": [[t, 1] for t in threats]}}}
+        for _ in range(2):
+            run = sync(cfg, state=state, select=("forensics",))
+            state = run.state
+    asked = [r for r in front.received if r.path.startswith("/v2/forensics")]
+    others = {query(r.path)["threatId"][0] for r in asked} - {poison}
+    assert others == set(threats[1:]), "the threats behind it were never asked"
+    assert sum(query(r.path)["threatId"] == [poison] for r in asked) <= 2, (
+        "the share went on retries of one id"
+    )
+
+
+# -- discovery --
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_a_campaign_ids_day_proofpoint_refuses_does_not_stop_the_campaigns_events_name(
+    sandbox, status
+):
+    """How far back /v2/campaign/ids reaches is not documented (tap-apis.md §2.1): a 400 for
+    the 7-days-back day is plausible. Discovery raises it out of the stream, so not one of the
+    campaigns the events name is fetched, and the same day is asked again every run."""
+    with Hostile(upstream=sandbox.url) as front:
+        front.on(
+            answer(status, b'{"errors": ["The interval is too far back"]}'),
+            path="/v2/campaign/ids",
+            times=1 if status == 400 else None,
+        )
+        cfg = config(sandbox, api_url=front.url, discover_campaigns=True)
+        run = sync(cfg, select=DEFAULT)
+    _, campaigns = mentioned(run)
+    assert campaigns
+    assert {r["id"] for r in run.records("campaigns")} >= campaigns, (
+        f"campaigns fetched: {len(run.records('campaigns'))} of the {len(campaigns)} named"
+    )
+
+
+def test_a_campaign_id_discovery_lists_is_bounded_like_the_ids_events_name(sandbox):
+    """Ids from SIEM events longer than 128 characters are dropped ("would only grow the
+    state"); ids from /v2/campaign/ids (and from threat summaries) are not."""
+    huge = "c" * 200_000
+    body = json.dumps({"campaigns": [{"id": huge, "lastUpdatedAt": "2026-01-01T00:00:00Z"}]})
+    with Hostile(upstream=sandbox.url) as front:
+        front.on(answer(200, body.encode()), path="/v2/campaign/ids")
+        cfg = config(sandbox, api_url=front.url, discover_campaigns=True)
+        run = sync(cfg, select=(*SIEM, "campaigns"))
+    size = len(json.dumps(run.state))
+    assert size < 100_000, f"the state is {size} bytes"
+    assert all(len(r.path) < 10_000 for r in front.received), "a 200 kB URL was sent"
+
+
+# -- quota --
+
+
+@pytest.mark.parametrize("payload", [b"[]", b'"ok"', b"null"])
+def test_a_json_answer_that_is_not_an_object_costs_one_request_of_a_50_pool_not_five(
+    sandbox, payload
+):
+    """A body that parsed whole is not a cut body: trying it again gets the same answer and
+    spends the 50-a-day pool once per try (five per run, the share in eight runs)."""
+    with Hostile(upstream=sandbox.url) as front:
+        front.on(answer(200, payload), path="/v2/people/vap")
+        run = sync(config(sandbox, api_url=front.url), select=("very_attacked_people",))
+    asked = [r for r in front.received if r.path.startswith("/v2/people/vap")]
+    assert len(asked) == 1, f"{len(asked)} vap requests for one answer ({run.error})"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param({"throttled": {"vap": 1e18}}, id="throttled"),
+        pytest.param({"requests": {"vap": [1e18] * 40}}, id="requests"),
+    ],
+)
+def test_a_hand_edited_pool_log_gets_one_line_not_a_traceback(sandbox, entry):
+    """The state's shape check takes any number as a request time; a time past year 9999
+    then breaks the refusal's wording with an OverflowError/ValueError traceback."""
+    state = {"bookmarks": {"very_attacked_people": entry}}
+    run = sync(config(sandbox), state=state, select=("very_attacked_people",))
+    assert run.error is None or isinstance(run.error, TapError), repr(run.error)
+
+
+def test_a_pool_log_from_the_future_is_refused_like_a_future_bookmark(sandbox, caplog):
+    """A bookmark, discoveredThrough or snapshotAt later than now is refused in one line; a
+    ``throttled`` or ``requests`` time in the future (a state written by a machine whose clock
+    was wrong) silently keeps the pool shut until then."""
+    future = (datetime.now(timezone.utc) + timedelta(days=3650)).timestamp()
+    state = {"bookmarks": {"very_attacked_people": {"throttled": {"vap": int(future)}}}}
+    run = sync(config(sandbox), state=state, select=("very_attacked_people",), caplog=caplog)
+    refused = run.error is not None and "later than now" in str(run.error)
+    assert refused or sandbox.pool_requests("vap"), "the pool rests for ten years: " + next(
+        line for line in run.logs if "rests" in line
+    )
+
+
+# -- people --
+
+
+def test_a_ranking_whose_page_is_shorter_than_asked_but_short_of_its_total_is_read_whole(sandbox):
+    """The API may serve fewer rows than ``size`` asks (a server-side maximum; Rapid7's client
+    gets 100 for 200): the tap ends the snapshot at the first short page although
+    ``totalVapUsers`` says more, and records a half ranking as the whole snapshot."""
+    full = sandbox.vap(30)
+    users = full["users"]
+    assert len(users) >= 4
+
+    def paged(handler, server):
+        page = int(query(handler.path).get("page", ["1"])[0])
+        body = {**full, "users": users[(page - 1) * 2 : page * 2]}
+        answer(200, json.dumps(body).encode())(handler, server)
+
+    with Hostile(upstream=sandbox.url) as front:
+        front.on(paged, path="/v2/people/vap")
+        run = sync(config(sandbox, api_url=front.url), select=("very_attacked_people",))
+    assert len(run.records("very_attacked_people")) == full["totalVapUsers"] == len(users)
+
+
+# -- credentials and one-line errors on the new paths --
+
+SECRET = "sandbox-secret"
+
+
+def reason_500(handler, server):
+    handler.send_response(500, f"Internal error for {SECRET}")
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        pytest.param(reason_500, id="500-reason-phrase"),
+        pytest.param(answer(400, f'{{"errors": ["bad secret {SECRET}"]}}'.encode()), id="400-body"),
+        pytest.param(
+            answer(302, b"", headers={"Location": f"http://evil.example/?s={SECRET}"}),
+            id="redirect-location",
+        ),
+    ],
+)
+def test_a_server_that_echoes_the_secret_on_a_new_path_never_gets_it_into_the_logs(
+    sandbox, caplog, action
+):
+    with Hostile(upstream=sandbox.url) as front:
+        front.on(when(lambda p: p.startswith("/v2/threat/summary/"), action))
+        run = sync(config(sandbox, api_url=front.url), select=DEFAULT, caplog=caplog)
+    said = "\n".join([*run.logs, str(run.error)])
+    assert SECRET not in said, next(line for line in said.splitlines() if SECRET in line)
+    hosts = {r.headers.get("Host") for r in front.received}
+    assert len(hosts) == 1, "no request left api_url's host"
+
+
+def test_a_catalog_from_before_the_new_streams_reads_none_of_them(sandbox):
+    """A user's catalog written by --discover before the upgrade: only the four SIEM streams."""
+    from tap_proofpoint_tap.tap import TapProofpointTap
+
+    catalog = TapProofpointTap(config=config(sandbox), validate_config=False).catalog_dict
+    catalog["streams"] = [e for e in catalog["streams"] if e["tap_stream_id"] in SIEM]
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"] == []:
+                meta["metadata"]["selected"] = True
+    tap = TapProofpointTap(config=config(sandbox), catalog=catalog)
+    assert not any(
+        tap.streams[s].selected for s in ("forensics", "very_attacked_people", "top_clickers")
+    ), "a catalog from before selects no stream that spends a 50-request pool"
+
+
+# -- records --
+
+
+def test_forensics_records_have_every_column_both_shapes_and_a_stable_key(sandbox):
+    threat = sorted(mentioned(sync(config(sandbox), select=SIEM))[0])[0]
+
+    def report(generated: str) -> bytes:
+        items = [
+            {
+                "type": "attachment",
+                "display": "a",
+                "engine": "av",
+                "malicious": True,
+                "time": 0,
+                "what": {"sha256": "00" * 32, "blacklisted": 1},
+                "platforms": [{"name": "w"}],
+            },
+            {
+                "type": "network",
+                "display": "n",
+                "engine": "iee",
+                "malicious": False,
+                "time": 0,
+                "what": {"ip": "1.2.3.4", "port": "443", "action": "connect"},
+                "platforms": [],
+                "extra": "kept",
+            },
+        ]
+        body = {
+            "generated": generated,
+            "reports": [
+                {
+                    "scope": "THREAT",
+                    "id": threat,
+                    "name": "x",
+                    "threatStatus": "active",
+                    "forensics": items,
+                }
+            ],
+        }
+        return json.dumps(body).encode()
+
+    runs = []
+    for generated in ("2026-01-01T00:00:00.000Z", "2026-01-02T00:00:00.000Z"):
+        with Hostile(upstream=sandbox.url) as front:
+            front.on(answer(200, report(generated)), path="/v2/forensics")
+            state = {"bookmarks": {"forensics": {"threats": [[threat, 1]]}}}
+            runs.append(
+                sync(config(sandbox, api_url=front.url), state=state, select=("forensics",))
+            )
+    first, second = (run.records("forensics") for run in runs)
+    assert len(first) == 2
+    from tap_proofpoint_tap.intel_records import SCHEMAS
+
+    declared = set(SCHEMAS["forensic"]["properties"])
+    assert all(set(r) >= declared for r in first)
+    attachment, network = first
+    assert attachment["what"]["blacklisted"] is True and network["what"]["port"] == 443
+    assert attachment["scope"] == "threat" and network["unknownFields"] == {"extra": "kept"}
+    assert [r["id"] for r in first] == [r["id"] for r in second], "the key ignores `generated`"
