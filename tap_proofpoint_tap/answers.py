@@ -70,7 +70,8 @@ def check_status(
             f"{shown(_head(response), 300, secrets) or 'no reason given'}"
         )
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-        raise RetriableAPIError(f"{status} {response.reason or ''}".strip(), response)
+        reason = shown(response.reason or "", 100, secrets)  # a server may echo anything
+        raise RetriableAPIError(f"{status} {reason}".strip(), response)
 
 
 def describe(error: Exception) -> str:

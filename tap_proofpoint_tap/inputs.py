@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -159,6 +160,10 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _time_text(value: Any) -> bool:
     if not isinstance(value, str):
         return False
@@ -169,16 +174,19 @@ def _time_text(value: Any) -> bool:
     return True
 
 
+CLOCK_SLACK = 60
+"""Seconds a logged request may lie ahead of this machine's clock (another machine's)."""
 _POOL_LOG = {
     "requests": _map_of(lambda v: isinstance(v, list) and all(map(_number, v))),
     "throttled": _map_of(_number),
 }
 _PEOPLE = {"snapshotAt": _time_text, **_POOL_LOG}
 WORK_SHAPES: dict[str, dict[str, Callable[[Any], bool]]] = {
-    "threats": {"pending": _pairs, "known": _map_of(_two)},
+    "threats": {"pending": _pairs, "known": _map_of(_two), "failed": _map_of(_count)},
     "campaigns": {
         "pending": _pairs,
         "known": _map_of(_two),
+        "failed": _map_of(_count),
         "discoveredThrough": _time_text,
         **_POOL_LOG,
     },
@@ -186,6 +194,7 @@ WORK_SHAPES: dict[str, dict[str, Callable[[Any], bool]]] = {
         "campaigns": _ids,
         "threats": _pairs,
         "done": _map_of(_time_text),
+        "failed": _map_of(_count),
         **_POOL_LOG,
     },
     "very_attacked_people": _PEOPLE,
@@ -215,6 +224,11 @@ def _check_work(stream: str, entry: Any, now: datetime) -> None:
         value = entry.get(key) if isinstance(entry, dict) else None
         if bad is None and isinstance(value, str) and windows.parse(value) > now:
             bad = f"{key!r} ({value}) is later than now ({windows.fmt(now)})"
+    if bad is None and isinstance(entry, dict):
+        logged = [at for log in (entry.get("requests") or {}).values() for at in log]
+        logged += list((entry.get("throttled") or {}).values())
+        if any(not math.isfinite(at) or at > now.timestamp() + CLOCK_SLACK for at in logged):
+            bad = f"a time in 'requests' or 'throttled' is later than now ({windows.fmt(now)})"
     if bad:
         raise StateError(
             f"The --state bookmark of {stream} cannot be used: {bad}. Remove that stream's "

@@ -29,6 +29,7 @@ from tap_proofpoint_tap.answers import (
 )
 from tap_proofpoint_tap.deadline import Deadline
 from tap_proofpoint_tap.errors import BudgetReached, TapError, UnavailableError
+from tap_proofpoint_tap.quota import POOLS, Pool
 from tap_proofpoint_tap.wording import counted, shown
 
 if TYPE_CHECKING:
@@ -51,6 +52,17 @@ class PoolStopped(Exception):
 
 class IntelRefused(TapError):
     """Proofpoint refused a request with a 4xx other than 401, 403, 404 and 429."""
+
+
+class IntelUnreadable(TapError):
+    """An answer read whole that is not a JSON object (asking again gets the same)."""
+
+
+SMALL = 50
+"""A pool this small (Proofpoint's 24-hour limit) is tried at most :data:`SMALL_POOL_TRIES`
+times per request and run: a failing answer must not spend the day's share."""
+SMALL_POOL_TRIES = 2
+BIG = Pool("none", 1_000_000, 1_000_000)
 
 
 @dataclass
@@ -79,17 +91,18 @@ class IntelApi:
             )
         )
         waits = transport.waits()
+        tries = transport.tries if POOLS.get(pool, BIG).limit > SMALL else SMALL_POOL_TRIES
         for attempt in itertools.count(1):
             self._admit(pool)
             try:
                 return self._try(prepared, path, pool)
             except RETRIABLE as error:
                 transport.session.close()
-                if attempt >= transport.tries:
+                if attempt >= tries:
                     raise UnavailableError(
                         f"{self.label}: Proofpoint did not answer {path} after "
-                        f"{counted(transport.tries, 'try', 'tries')} ({describe(error)}); "
-                        "what is left waits in the state for the next run."
+                        f"{counted(tries, 'try', 'tries')} ({describe(error)}); what is left "
+                        "waits in the state for the next run."
                     ) from None
                 wait = next(waits)
                 transport.logger.warning(
@@ -97,7 +110,7 @@ class IntelApi:
                     self.label,
                     path,
                     attempt,
-                    transport.tries,
+                    tries,
                     describe(error),
                     wait,
                 )
@@ -129,7 +142,7 @@ class IntelApi:
             try:
                 if not self._answered(response, path, pool):
                     return None
-                return _json(read_bounded(response, MAX_WHOLE), response)
+                return _json(read_bounded(response, MAX_WHOLE), response, self.label)
             except Exception:
                 if deadline.expired:
                     raise deadline.error() from None
@@ -161,16 +174,21 @@ class IntelApi:
         return True
 
 
-def _json(body: bytearray, response: requests.Response) -> Any:
-    """The body as JSON: an object, or the try failed (a cut body is tried again)."""
+def _json(body: bytearray, response: requests.Response, label: str) -> Any:
+    """The body as JSON: an object; a body that is not JSON (cut off?) is tried again, one
+    that is JSON but no object is refused at once (asking again gets the same)."""
+    path = response.url.split("?")[0]
     try:
         value = json.loads(body)
     except ValueError:
         raise RetriableAPIError("the body is not JSON (cut off?)", response) from None
     except RecursionError:
-        raise TapError(
-            f"Proofpoint's answer is nested deeper than the tap reads: {response.url.split('?')[0]}"
+        raise IntelUnreadable(
+            f"{label}: Proofpoint's answer to {path} is nested deeper than the tap reads."
         ) from None
     if not isinstance(value, dict):
-        raise RetriableAPIError("the body is not a JSON object", response)
+        raise IntelUnreadable(
+            f"{label}: Proofpoint's answer to {path} is JSON but not an object "
+            f"({type(value).__name__}), not the documented shape."
+        )
     return value

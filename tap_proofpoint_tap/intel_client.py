@@ -21,12 +21,18 @@ from typing_extensions import override
 from tap_proofpoint_tap import windows
 from tap_proofpoint_tap.api_stream import ApiStream
 from tap_proofpoint_tap.client import SCHEMA_DIR
-from tap_proofpoint_tap.errors import AuthError, ReaderGone, Redirected, TapError
-from tap_proofpoint_tap.intel_api import IntelApi, IntelRefused, PoolStopped
+from tap_proofpoint_tap.errors import (
+    AuthError,
+    ReaderGone,
+    Redirected,
+    TapError,
+    UnavailableError,
+)
+from tap_proofpoint_tap.intel_api import IntelApi, IntelRefused, IntelUnreadable, PoolStopped
 from tap_proofpoint_tap.quota import POOLS, QuotaLog
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
@@ -38,6 +44,11 @@ SCHEMAS = SchemaDirectory(SCHEMA_DIR)
 Record = dict[str, Any]
 SHOWN = 5
 """Ids named in a line (the rest are counted)."""
+DOWN_AFTER = 3
+"""Ids in a row whose requests failed after their tries: the API is down, the stream stops."""
+GIVE_UP_AFTER = 3
+"""Runs in a row in which one id's request failed while others were answered: it is given up
+(one id Proofpoint cannot serve must not hold up the others, nor spend a pool run after run)."""
 SAVE_EVERY = 25
 """Records between two STATEs while a list of ids is fetched (a kill repeats at most these)."""
 
@@ -90,7 +101,7 @@ class IntelStream(ApiStream):
             yield from self.produce()
         except PoolStopped as stop:
             self.logger.warning(
-                "%s: the %s pool is not asked this run (%s); %s wait in the state.",
+                "%s: the %s pool is not asked this run (%s); waiting in the state: %s.",
                 self.name,
                 stop.pool,
                 stop.reason,
@@ -123,6 +134,52 @@ class IntelStream(ApiStream):
         except IntelRefused as error:
             self.logger.warning("%s Skipped.", error)
             return None
+
+    def fetch_each(
+        self,
+        entry: dict[str, Any],
+        ids: Sequence[str],
+        one: Callable[[str], Iterator[Record]],
+        give_up: Callable[[str], None],
+    ) -> Iterator[Record]:
+        """``one(id)``'s records for each id. An id whose request fails (its tries spent, an
+        answer that is not the documented shape) is passed over this run and counted in the
+        bookmark's ``failed``; after :data:`GIVE_UP_AFTER` runs it is given up. When
+        :data:`DOWN_AFTER` ids in a row fail, the API is down: the stream stops."""
+        failed_now: list[str] = []
+        streak = 0
+        for n, ident in enumerate(ids, 1):
+            try:
+                yield from one(ident)
+            except (UnavailableError, IntelUnreadable) as error:
+                streak += 1
+                if streak >= DOWN_AFTER:
+                    raise UnavailableError(
+                        f"{error} {DOWN_AFTER} ids in a row failed: {self.name} stops; "
+                        f"{self.waiting()} wait in the state for the next run."
+                    ) from None
+                self.logger.warning("%s Passed over this run.", error)
+                failed_now.append(ident)
+                continue
+            streak = 0
+            entry.get("failed", {}).pop(ident, None)
+            if n % SAVE_EVERY == 0:
+                self.save()
+        counts = entry.setdefault("failed", {})
+        for ident in failed_now:
+            runs = int(counts.get(ident, 0)) + 1
+            if runs < GIVE_UP_AFTER:
+                counts[ident] = runs
+                continue
+            counts.pop(ident, None)
+            give_up(ident)
+            self.logger.warning(
+                "%s: %s failed in %d runs in a row: given up until events mention it again "
+                "after threat_refresh_hours.",
+                self.name,
+                ident,
+                runs,
+            )
 
     def repaired(self, what: str, problems: list[str]) -> None:
         """One line for what the normaliser repaired in ``what`` (values kept in unknownFields)."""

@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from typing_extensions import override
 
 from tap_proofpoint_tap import intel_records, windows
-from tap_proofpoint_tap.intel_api import PoolStopped
+from tap_proofpoint_tap.errors import UnavailableError
+from tap_proofpoint_tap.intel_api import IntelRefused, IntelUnreadable, PoolStopped
 from tap_proofpoint_tap.intel_client import (
-    SAVE_EVERY,
     IntelStream,
     Record,
     optional_time,
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 DAY = timedelta(days=1)
 DISCOVERY_DAYS = 7
 IDS_PAGE = 200  # the most /v2/campaign/ids gives per page
+MAX_PAGES = 10_000  # a server that never ends a list: the pool's share ends it first
 
 
 class ThreatsStream(IntelStream):
@@ -43,29 +44,34 @@ class ThreatsStream(IntelStream):
     def produce(self) -> Iterator[Record]:
         work, api = self.work(), self.api()
         work.forget(self.now())
+        statuses = dict(work.threats_pending())
         unknown: list[str] = []
-        fetched = 0
-        for n, (threat, status) in enumerate(work.threats_pending(), 1):
-            answer = self.ask(
-                api, f"/v2/threat/summary/{quote(threat, safe='')}", {}, "threat_summary"
-            )
+        fetched: list[str] = []
+
+        def one(threat: str) -> Iterator[Record]:
+            path = f"/v2/threat/summary/{quote(threat, safe='')}"
+            answer = self.ask(api, path, {}, "threat_summary")
             if answer is None:
                 unknown.append(threat)
-                work.threat_done(threat, status, self.now())
-                continue
-            problems: list[str] = []
-            record = intel_records.threat(answer, self.fetched_at(), problems)
-            record["id"] = record["id"] or threat
-            self.repaired(record["id"], problems)
-            yield record
-            fetched += 1
-            work.threat_done(threat, status or record["status"], self.now())
-            work.campaign_of_threat(_campaign_id(answer), self.now())
-            if n % SAVE_EVERY == 0:
-                self.save()
+            else:
+                problems: list[str] = []
+                record = intel_records.threat(answer, self.fetched_at(), problems)
+                record["id"] = record["id"] or threat
+                self.repaired(record["id"], problems)
+                yield record
+                fetched.append(threat)
+                work.campaign_of_threat(_campaign_id(answer), self.now())
+            work.threat_done(threat, statuses[threat], self.now())
+
+        def give_up(threat: str) -> None:
+            work.threat_done(threat, statuses[threat], self.now())
+
+        yield from self.fetch_each(work.entry(self.name), list(statuses), one, give_up)
         self.unknown(unknown, "threat")
         self.logger.info(
-            "%s: %s fetched", self.name, counted(fetched, "threat summary", "threat summaries")
+            "%s: %s fetched",
+            self.name,
+            counted(len(fetched), "threat summary", "threat summaries"),
         )
 
     @override
@@ -86,37 +92,47 @@ class CampaignsStream(IntelStream):
     def produce(self) -> Iterator[Record]:
         work, api = self.work(), self.api()
         work.forget(self.now())
-        stopped = None
+        stopped: Exception | None = None
         if self.config.get("discover_campaigns", False):
             try:
                 self._discover(work, api)
             except PoolStopped as stop:  # the campaigns already listed are fetched all the same
                 stopped = stop
+            except (UnavailableError, IntelUnreadable) as error:  # so are they here
+                self.logger.warning("%s Discovery stops this run.", error)
+                stopped = error
+        updates = dict(work.campaigns_pending())
         unknown: list[str] = []
-        fetched = 0
-        for n, (campaign, updated) in enumerate(work.campaigns_pending(), 1):
+        fetched: list[str] = []
+
+        def one(campaign: str) -> Iterator[Record]:
             answer = self.ask(api, f"/v2/campaign/{quote(campaign, safe='')}", {}, "campaign")
             if answer is None:
                 unknown.append(campaign)
-                work.campaign_done(campaign, updated, self.now())
-                continue
-            problems: list[str] = []
-            record = intel_records.campaign(answer, self.fetched_at(), updated, problems)
-            record["id"] = record["id"] or campaign
-            self.repaired(record["id"], problems)
-            yield record
-            fetched += 1
-            work.campaign_done(campaign, updated, self.now())
-            if n % SAVE_EVERY == 0:
-                self.save()
+            else:
+                problems: list[str] = []
+                record = intel_records.campaign(
+                    answer, self.fetched_at(), updates[campaign], problems
+                )
+                record["id"] = record["id"] or campaign
+                self.repaired(record["id"], problems)
+                yield record
+                fetched.append(campaign)
+            work.campaign_done(campaign, updates[campaign], self.now())
+
+        def give_up(campaign: str) -> None:
+            work.campaign_done(campaign, updates[campaign], self.now())
+
+        yield from self.fetch_each(work.entry(self.name), list(updates), one, give_up)
         self.unknown(unknown, "campaign")
-        self.logger.info("%s: %s fetched", self.name, counted(fetched, "campaign"))
+        self.logger.info("%s: %s fetched", self.name, counted(len(fetched), "campaign"))
         if stopped is not None:
             raise stopped
 
     def _discover(self, work: Work, api: IntelApi) -> None:
         """One ``/v2/campaign/ids`` day at a time (all its pages), each whole UTC day not yet
-        discovered, at most 7 back; a 404 is a day without campaigns."""
+        discovered, at most 7 back; a 404 is a day without campaigns, a 400 a day Proofpoint
+        will not list (said, and not asked again)."""
         entry = work.entry("campaigns")
         today = self.now().replace(hour=0, minute=0, second=0, microsecond=0)
         day = today - DISCOVERY_DAYS * DAY
@@ -124,34 +140,47 @@ class CampaignsStream(IntelStream):
         if through is not None and through > day:
             day = through
         while day + DAY <= today:
-            listed = 0
-            for page in range(1, 10_000):
-                answer = api.get(
-                    "/v2/campaign/ids",
-                    {
-                        "interval": f"{windows.fmt(day)}/{windows.fmt(day + DAY)}",
-                        "size": IDS_PAGE,
-                        "page": page,
-                    },
-                    "campaign_ids",
+            try:
+                listed, unusable = self._list_day(work, api, day)
+            except IntelRefused as error:
+                self.logger.warning("%s That day is not asked again.", error)
+            else:
+                self.logger.info(
+                    "%s: %s listed active on %s%s",
+                    self.name,
+                    counted(listed, "campaign"),
+                    windows.fmt(day)[:10],
+                    f" ({counted(unusable, 'row')} without a usable id left out)"
+                    if unusable
+                    else "",
                 )
-                rows = [] if answer is None else answer.get("campaigns") or []
-                for row in rows if isinstance(rows, list) else ():
-                    if isinstance(row, dict) and isinstance(row.get("id"), str) and row["id"]:
-                        updated = row.get("lastUpdatedAt")
-                        work.discovered(row["id"], updated if isinstance(updated, str) else None)
-                        listed += 1
-                if not isinstance(rows, list) or len(rows) < IDS_PAGE:
-                    break
             day += DAY
             entry["discoveredThrough"] = windows.fmt(day)
             self.save()
-            self.logger.info(
-                "%s: %s listed active on %s",
-                self.name,
-                counted(listed, "campaign"),
-                windows.fmt(day - DAY)[:10],
+
+    def _list_day(self, work: Work, api: IntelApi, day: datetime) -> tuple[int, int]:
+        """Every page of one day; returns the campaigns listed and the rows left out."""
+        listed = unusable = 0
+        interval = f"{windows.fmt(day)}/{windows.fmt(day + DAY)}"
+        for page in range(1, MAX_PAGES):
+            answer = api.get(
+                "/v2/campaign/ids",
+                {"interval": interval, "size": IDS_PAGE, "page": page},
+                "campaign_ids",
             )
+            rows = [] if answer is None else answer.get("campaigns") or []
+            if not isinstance(rows, list):
+                rows = []
+            for row in rows:
+                ident = row.get("id") if isinstance(row, dict) else None
+                updated = row.get("lastUpdatedAt") if isinstance(row, dict) else None
+                if work.discovered(ident, updated if isinstance(updated, str) else None):
+                    listed += 1
+                else:
+                    unusable += 1
+            if len(rows) < IDS_PAGE:
+                break
+        return listed, unusable
 
     @override
     def waiting(self) -> str:
@@ -194,7 +223,8 @@ class ForensicsStream(IntelStream):
         self, work: Work, api: IntelApi, scope: str, pool: str, ids: list[str]
     ) -> Iterator[Record]:
         asked = f"{scope}Id"
-        for ident in ids:
+
+        def one(ident: str) -> Iterator[Record]:
             answer = self.ask(api, "/v2/forensics", {asked: ident}, pool)
             problems: list[str] = []
             records = (
@@ -209,6 +239,11 @@ class ForensicsStream(IntelStream):
             self.logger.info(
                 "%s: %s %s: %s", self.name, scope, ident, counted(len(records), "evidence item")
             )
+
+        def give_up(ident: str) -> None:
+            work.forensics_done(scope, ident, self.now())
+
+        yield from self.fetch_each(work.entry(self.name), ids, one, give_up)
 
     @override
     def waiting(self) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
 from tap_proofpoint_tap import intel_records, windows
 from tap_proofpoint_tap.intel_client import IntelStream, Record, optional_time, schema_of
 from tap_proofpoint_tap.wording import counted
+
+MAX_PAGES = 10_000  # a server whose list never ends: the pool's share ends it first
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -44,7 +46,7 @@ class PeopleStream(IntelStream):
         api = self.api()
         records: list[Record] = []
         problems: list[str] = []
-        for page in range(1, 10_000):
+        for page in range(1, MAX_PAGES):
             answer = api.get(
                 self.api_path,
                 {"window": window, "size": self.page_size, "page": page},
@@ -55,7 +57,7 @@ class PeopleStream(IntelStream):
             total = (answer or {}).get(
                 "totalVapUsers" if self.kind == "very_attacked_person" else "totalTopClickers"
             )
-            if len(users) < self.page_size or (isinstance(total, int) and len(records) >= total):
+            if not users or not _more(len(users), len(records), total, self.page_size):
                 break
         self.repaired(f"snapshot {snapshot[0]}", problems)
         yield from records
@@ -93,3 +95,11 @@ class TopClickersStream(PeopleStream):
     kind = "top_clicker"
     page_size = 200
     pools = ("top_clickers",)
+
+
+def _more(page: int, read: int, total: Any, size: int) -> bool:
+    """Whether another page is due: the answer's total says so when it gives one (a server
+    may serve fewer rows than ``size`` asks); otherwise a full page does."""
+    if isinstance(total, int) and not isinstance(total, bool):
+        return read < total
+    return page >= size

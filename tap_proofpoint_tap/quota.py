@@ -71,9 +71,11 @@ class QuotaLog:
                 f"until {windows.fmt(_time(throttled) + REST)}"
             )
         used, share = self.used(pool, now), self.shares[pool]
+        setting = POOLS[pool].setting
+        if share == 0:
+            return f"{setting or 'its share'} is 0"
         if used >= share:
             first = min(self._log(pool))
-            setting = POOLS[pool].setting
             return (
                 f"{used} requests in the last 24 hours, the tap's share "
                 f"({f'{setting} = ' if setting else ''}{share} of {POOLS[pool].limit}); the "

@@ -118,6 +118,7 @@ class TapProofpointTap(Tap):
             campaigns=streams["campaigns"].selected,
             forensics=streams["forensics"].selected,
             refresh=timedelta(hours=int(self.config.get("threat_refresh_hours", 24))),
+            threat_forensics=int(self.config.get("forensics_threat_requests_per_day", 40)) > 0,
         )
 
     def _routes(self, selected: list[SiemStream]) -> dict[str, Route]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from tap_proofpoint_tap import windows
 
@@ -72,6 +72,8 @@ class Wanted:
     forensics: bool
     refresh: timedelta
     """``threat_refresh_hours``: a threat or campaign mentioned later than that is fetched again."""
+    threat_forensics: bool = True
+    """Whether forensics may ask by threat (``forensics_threat_requests_per_day`` above 0)."""
 
     @property
     def any(self) -> bool:
@@ -100,7 +102,7 @@ class Work:
                     self._pend_threat(threat, mention.status)
         for threat, mention in mentioned.items():
             if mention.campaign is None:
-                if wanted.forensics:
+                if wanted.forensics and wanted.threat_forensics:
                     self._pend_forensics(threat, mention.urgent, now)
             elif wanted.campaigns:
                 if self._campaign_due(mention.campaign, now):
@@ -172,7 +174,7 @@ class Work:
 
     def campaign_of_threat(self, campaign: str | None, now: datetime) -> None:
         """A threat summary named its campaign: fetch it too, if due."""
-        if campaign and self.wanted.campaigns and self._campaign_due(campaign, now):
+        if _usable(campaign) and self.wanted.campaigns and self._campaign_due(campaign, now):
             self.pend_campaign(campaign, None)
 
     # -- campaigns --
@@ -180,12 +182,16 @@ class Work:
     def campaigns_pending(self) -> list[tuple[str, str | None]]:
         return [(item[0], item[1]) for item in self.entry("campaigns").get("pending", [])]
 
-    def discovered(self, campaign: str, updated: str | None) -> None:
-        """Discovery listed it: fetch it when new, or updated since it was fetched."""
+    def discovered(self, campaign: Any, updated: str | None) -> bool:
+        """Discovery listed it: fetch it when new, or updated since it was fetched. False for
+        a row whose id is no id (not text, empty, longer than :data:`MAX_ID`)."""
+        if not _usable(campaign):
+            return False
         known = self.entry("campaigns").get("known", {}).get(campaign)
         stored = known[1] if _pair(known) else None
         if not _pair(known) or (updated is not None and (stored is None or updated > stored)):
             self.pend_campaign(campaign, updated)
+        return True
 
     def campaign_done(self, campaign: str, updated: str | None, now: datetime) -> None:
         entry = self.entry("campaigns")
@@ -229,6 +235,11 @@ class Work:
             self.entry("forensics").get("done"),
             lambda v: isinstance(v, str) and not _older(v, since),
         )
+
+
+def _usable(ident: Any) -> TypeGuard[str]:
+    """Whether ``ident`` can be an id of Proofpoint's (ids only grow the state otherwise)."""
+    return isinstance(ident, str) and 0 < len(ident) <= MAX_ID
 
 
 def _pair(value: Any) -> bool:

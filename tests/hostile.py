@@ -167,6 +167,20 @@ def answer(
     return act
 
 
+def only_when(predicate: Callable[[str], bool], action: Action) -> Action:
+    """``action`` for the requests whose path and query ``predicate`` accepts; the others are
+    relayed upstream as they came."""
+
+    def act(handler: BaseHTTPRequestHandler, server: Hostile) -> None:
+        if predicate(handler.path):
+            action(handler, server)
+        else:
+            request = Received(handler.command, handler.path, dict(handler.headers.items()), b"")
+            _relay(handler, server.upstream, request)
+
+    return act
+
+
 def redirect(status: int, location: str) -> Action:
     return answer(status, b"", headers={"Location": location})
 
