@@ -104,17 +104,7 @@ class IntelApi:
                         f"{counted(tries, 'try', 'tries')} ({describe(error)}); what is left "
                         "waits in the state for the next run."
                     ) from None
-                wait = next(waits)
-                transport.logger.warning(
-                    "%s: %s: try %d of %d failed (%s); trying again in %.1f s",
-                    self.label,
-                    path,
-                    attempt,
-                    tries,
-                    describe(error),
-                    wait,
-                )
-                transport.sleep(wait)
+                transport.retry(self.label, path, attempt, tries, error, next(waits))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _admit(self, pool: str) -> None:

@@ -144,6 +144,21 @@ class Transport:
     logger: logging.Logger
     sleep: Callable[[float], None] = field(default=_sleep)
 
+    def retry(
+        self, label: str, where: str, attempt: int, tries: int, error: Exception, wait: float
+    ) -> None:
+        """Say which try failed and why, then wait ``wait`` seconds before the next."""
+        self.logger.warning(
+            "%s: %s: try %d of %d failed (%s); trying again in %.1f s",
+            label,
+            where,
+            attempt,
+            tries,
+            describe(error),
+            wait,
+        )
+        self.sleep(wait)
+
 
 class WindowReader:
     """Reads windows of one :class:`Endpoint` through one :class:`Transport`."""
@@ -202,16 +217,7 @@ class WindowReader:
                         f"kept at {self.bookmarks()}, run again later."
                     ) from None
                 wait = 0.0 if refused else next(waits)
-                transport.logger.warning(
-                    "%s: %s: try %d of %d failed (%s); trying again in %.1f s",
-                    self.endpoint.label,
-                    window.interval,
-                    attempt,
-                    tries,
-                    describe(error),
-                    wait,
-                )
-                transport.sleep(wait)
+                transport.retry(self.endpoint.label, window.interval, attempt, tries, error, wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _records(

@@ -3,6 +3,7 @@ the Meltano project as users run it, PostgreSQL, and the pipeline's warehouse.""
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import time
@@ -12,6 +13,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from tap_proofpoint_tap.api_stream import ApiStream
 from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import Settings
 from tests.helpers import (
@@ -24,6 +26,7 @@ from tests.helpers import (
     session_folder,
     traffic_sandbox,
 )
+from tests.intel_runs import day_sandbox
 
 # `make test` tries the same examples on every run (derandomised, no example database), so a
 # red suite means a change broke something; `make fuzz` (tests/fuzz.py) explores new ones.
@@ -81,6 +84,19 @@ def live_sandbox():
 
 
 # -- the Meltano project as users run it --
+
+
+@pytest.fixture
+def day_of_traffic():
+    """The stand-in with a day of steady traffic (tests/intel_runs.py reads it)."""
+    with day_sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def no_retry_waits(monkeypatch):
+    """Retries try again at once (the backoff is the SDK's, tested there)."""
+    monkeypatch.setattr(ApiStream, "_waits", lambda self: itertools.repeat(0.0))
 
 
 @pytest.fixture(scope="session")
