@@ -88,8 +88,10 @@ def check_tables(query, events: dict[str, list[dict]]) -> dict[str, int]:
     threats, campaigns = mentioned_ids(events)
     for table, ids in (("threats", threats), ("campaigns", campaigns)):
         rows, distinct = query(f"select count(*), count(distinct id) from proofpoint.{table}")
-        assert rows == distinct == len(ids) > 0, table
-        assert {r for (r,) in query(f"select id from proofpoint.{table}", all_rows=True)} == ids
+        loaded = {r for (r,) in query(f"select id from proofpoint.{table}", all_rows=True)}
+        assert rows == distinct == len(loaded) > 0, table
+        # every one the events name; campaigns also those discovery lists (sandbox environment)
+        assert loaded == ids if table == "threats" else loaded >= ids, table
     for table in ("very_attacked_people", "top_clickers"):
         (rows,) = query(f"select count(*) from proofpoint.{table}")
         assert rows > 0, table
