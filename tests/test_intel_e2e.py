@@ -1,5 +1,6 @@
-"""The streams that follow the SIEM ones through the CLI: a kill -9 in the middle of a request
-to a 50-a-day pool, and the rerun, spend no more than the share."""
+"""The streams that follow the SIEM ones through the CLI, killed with SIGKILL: in the middle of a
+request to a 50-a-day pool (the rerun spends no more than the share), and right after the SIEM
+streams (no threat they named is lost)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,45 @@ def test_a_kill_9_mid_request_and_a_rerun_do_not_overspend_a_pool(tmp_path):
         assert "forensics_threat pool is not asked this run" in rerun.stderr
         waiting = rerun.states[-1]["bookmarks"]["forensics"]["threats"]
         assert len(waiting) == 8 - 2, "the threats not read wait for the next day"
+
+
+def test_a_kill_9_after_the_siem_streams_loses_no_threat_they_named(tmp_path):
+    """The threats a window's events name go into the state with its STATE: a run killed while
+    the first summary is asked for leaves every one of them for the next run."""
+    with Sandbox(
+        settings=Settings(seed=6, per_hour=tuple((s, 6) for s in STREAMS)),
+        clock=Clock(),
+        history=timedelta(hours=6),
+    ) as sandbox:
+        now = datetime.now(timezone.utc)
+        end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        config = tap_config(sandbox, end - timedelta(hours=3), end)
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        sandbox.inject(Fault("delay", count=1, path="/v2/threat/summary/", seconds=30))
+        out = tmp_path / "out.jsonl"
+        with open(out, "w") as stdout:
+            proc = subprocess.Popen(
+                [TAP, f"--config={tmp_path / 'config.json'}"],
+                stdout=stdout,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            deadline = time.monotonic() + 60
+            while not sandbox.requests_under("/v2/threat/summary/") and proc.poll() is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            assert proc.poll() is None, "the run ended without asking for a summary"
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        lines = [json.loads(line) for line in out.read_text().splitlines() if line]
+        named = {
+            info.get("threatID")
+            for m in lines
+            if m["type"] == "RECORD" and m["stream"] in STREAMS
+            for info in m["record"].get("threatsInfoMap") or [m["record"]]
+        } - {None}
+        last = [m["value"] for m in lines if m["type"] == "STATE"][-1]
+        assert named and {t for t, _ in last["bookmarks"]["threats"]["pending"]} == named
+        rerun = run_tap(tmp_path, config, state=last)
+        assert rerun.returncode == 0, rerun.stderr
+        assert {r["id"] for r in rerun.records("threats")} >= named, "every one fetched"
