@@ -29,7 +29,7 @@ from tap_proofpoint_tap.answers import (
 )
 from tap_proofpoint_tap.deadline import Deadline
 from tap_proofpoint_tap.errors import BudgetReached, TapError, UnavailableError
-from tap_proofpoint_tap.quota import POOLS, Pool
+from tap_proofpoint_tap.quota import POOLS
 from tap_proofpoint_tap.wording import counted, shown
 
 if TYPE_CHECKING:
@@ -62,7 +62,6 @@ SMALL = 50
 """A pool this small (Proofpoint's 24-hour limit) is tried at most :data:`SMALL_POOL_TRIES`
 times per request and run: a failing answer must not spend the day's share."""
 SMALL_POOL_TRIES = 2
-BIG = Pool("none", 1_000_000, 1_000_000)
 
 
 @dataclass
@@ -91,7 +90,8 @@ class IntelApi:
             )
         )
         waits = transport.waits()
-        tries = transport.tries if POOLS.get(pool, BIG).limit > SMALL else SMALL_POOL_TRIES
+        small = pool in POOLS and POOLS[pool].limit <= SMALL
+        tries = SMALL_POOL_TRIES if small else transport.tries
         for attempt in itertools.count(1):
             self._admit(pool)
             try:

@@ -10,10 +10,32 @@ import signal
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from tap_proofpoint_tap.sandboxes.siem import Clock, Fault, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
 from tests.helpers import TAP, catalog_selecting, pipeline_truth, run_tap, tap_config
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+
+def killed_when(argv: list[str], out: Path, asked: Callable[[], bool]) -> list[dict]:
+    """Run ``argv`` with stdout into ``out`` and SIGKILL it once ``asked()`` (the stand-in saw
+    the request to stop at); the lines it wrote, as a target would have read them."""
+    with open(out, "w") as stdout:
+        proc = subprocess.Popen(
+            argv, stdout=stdout, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        deadline = time.monotonic() + 60
+        while not asked() and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run ended before the request to stop at"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return [json.loads(line) for line in out.read_text().splitlines() if line]
 
 
 def test_a_kill_9_mid_request_and_a_rerun_do_not_overspend_a_pool(tmp_path):
@@ -38,21 +60,11 @@ def test_a_kill_9_mid_request_and_a_rerun_do_not_overspend_a_pool(tmp_path):
             (tmp_path / f"{name}.json").write_text(json.dumps(value))
         # The second request stalls; the tap is killed while it waits for the answer.
         sandbox.inject(Fault("delay", skip=1, count=1, path="/v2/forensics", seconds=30))
-        out = tmp_path / "out.jsonl"
-        with open(out, "w") as stdout:
-            proc = subprocess.Popen(
-                [TAP, *(f"--{n}={tmp_path / n}.json" for n in ("config", "catalog", "state"))],
-                stdout=stdout,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            deadline = time.monotonic() + 60
-            while len(sandbox.pool_requests("forensics_threat")) < 2 and proc.poll() is None:
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        lines = [json.loads(line) for line in out.read_text().splitlines() if line]
+        lines = killed_when(
+            [TAP, *(f"--{n}={tmp_path / n}.json" for n in ("config", "catalog", "state"))],
+            tmp_path / "out.jsonl",
+            lambda: len(sandbox.pool_requests("forensics_threat")) >= 2,
+        )
         last = [m["value"] for m in lines if m["type"] == "STATE"][-1]  # what a target kept
         logged = last["bookmarks"]["forensics"]["requests"]["forensics_threat"]
         assert len(logged) == 2, "the request in flight was logged before it went out"
@@ -77,22 +89,11 @@ def test_a_kill_9_after_the_siem_streams_loses_no_threat_they_named(tmp_path):
         config = tap_config(sandbox, end - timedelta(hours=3), end)
         (tmp_path / "config.json").write_text(json.dumps(config))
         sandbox.inject(Fault("delay", count=1, path="/v2/threat/summary/", seconds=30))
-        out = tmp_path / "out.jsonl"
-        with open(out, "w") as stdout:
-            proc = subprocess.Popen(
-                [TAP, f"--config={tmp_path / 'config.json'}"],
-                stdout=stdout,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            deadline = time.monotonic() + 60
-            while not sandbox.requests_under("/v2/threat/summary/") and proc.poll() is None:
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
-            assert proc.poll() is None, "the run ended without asking for a summary"
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        lines = [json.loads(line) for line in out.read_text().splitlines() if line]
+        lines = killed_when(
+            [TAP, f"--config={tmp_path / 'config.json'}"],
+            tmp_path / "out.jsonl",
+            lambda: bool(sandbox.requests_under("/v2/threat/summary/")),
+        )
         named = {
             info.get("threatID")
             for m in lines
