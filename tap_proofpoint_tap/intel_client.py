@@ -110,7 +110,7 @@ class IntelStream(ApiStream):
         except (AuthError, Redirected, ReaderGone):  # nothing after it can go on
             raise
         except TapError as error:
-            self.logger.warning("%s: %s The streams after it go on.", self.name, error)
+            self.logger.warning("%s The streams after it go on.", error)  # it names the stream
             self.shared.intel.failures.append(str(error))
         finally:
             self.save()
