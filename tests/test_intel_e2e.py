@@ -105,3 +105,54 @@ def test_a_kill_9_after_the_siem_streams_loses_no_threat_they_named(tmp_path):
         rerun = run_tap(tmp_path, config, state=last)
         assert rerun.returncode == 0, rerun.stderr
         assert {r["id"] for r in rerun.records("threats")} >= named, "every one fetched"
+
+
+def test_a_kill_9_in_discovery_or_in_a_ranking_then_a_rerun_asks_only_what_is_left(tmp_path):
+    """Killed while the third campaign-ids day, then the ranking, is asked for: the days
+    already listed are not asked again, the day in flight is (its request stays logged), and
+    the ranking's snapshot is taken whole by the rerun."""
+    with Sandbox(
+        settings=Settings(seed=8, per_hour=tuple((s, 4) for s in STREAMS)),
+        clock=Clock(),
+        history=timedelta(hours=3),
+    ) as sandbox:
+        now = datetime.now(timezone.utc)
+        config = tap_config(
+            sandbox,
+            now - timedelta(minutes=90),
+            now - timedelta(minutes=30),
+            discover_campaigns=True,
+        )
+        catalog = catalog_selecting(tmp_path, config, "campaigns", "very_attacked_people")
+        for name, value in (("config", config), ("catalog", catalog)):
+            (tmp_path / f"{name}.json").write_text(json.dumps(value))
+        argv = [TAP, *(f"--{n}={tmp_path / n}.json" for n in ("config", "catalog"))]
+        sandbox.inject(Fault("delay", skip=2, count=1, path="/v2/campaign/ids", seconds=30))
+        lines = killed_when(
+            argv, tmp_path / "out.jsonl", lambda: len(sandbox.pool_requests("campaign_ids")) >= 3
+        )
+        state = [m["value"] for m in lines if m["type"] == "STATE"][-1]
+        assert len(state["bookmarks"]["campaigns"]["requests"]["campaign_ids"]) == 3
+        (tmp_path / "state.json").write_text(json.dumps(state))
+        sandbox.inject(Fault("delay", count=1, path="/v2/people/vap", seconds=30))
+        lines = killed_when(
+            [*argv, f"--state={tmp_path / 'state.json'}"],
+            tmp_path / "out2.jsonl",
+            lambda: bool(sandbox.pool_requests("vap")),
+        )
+        state = [m["value"] for m in lines if m["type"] == "STATE"][-1]
+        assert "snapshotAt" not in state["bookmarks"]["very_attacked_people"]
+        final = run_tap(tmp_path, config, state=state, catalog=catalog)
+        assert final.returncode == 0, final.stderr
+    assert len(sandbox.pool_requests("campaign_ids")) == 7 + 1, (
+        "each day once, the one in flight twice"
+    )
+    days = [r.params["interval"][0] for r in sandbox.pool_requests("campaign_ids")]
+    assert len(set(days)) == 7 and days.count(days[2]) == 2
+    assert len(sandbox.pool_requests("vap")) == 2, (
+        "the killed snapshot's request, then the whole one"
+    )
+    users = final.records("very_attacked_people")
+    assert (
+        len(users) == len(sandbox.vap(30)["users"]) and len({u["snapshotAt"] for u in users}) == 1
+    )

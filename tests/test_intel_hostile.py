@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tap_proofpoint_tap.errors import StateError
+from tap_proofpoint_tap.errors import AuthError, StateError
 from tests.hostile import Hostile, answer, only_when
 from tests.intel_runs import (
     DEFAULT,
@@ -322,3 +322,26 @@ def test_forensics_records_have_every_column_both_shapes_and_a_stable_key(day_of
     assert attachment["what"]["blacklisted"] is True and network["what"]["port"] == 443
     assert attachment["scope"] == "threat" and network["unknownFields"] == {"extra": "kept"}
     assert [r["id"] for r in first] == [r["id"] for r in second], "the key ignores `generated`"
+
+
+def test_a_429_on_forensics_by_campaign_leaves_forensics_by_threat_going(day_of_traffic):
+    """The two forensics pools are apart: one refused, the other still asked."""
+    day_of_traffic.pool_limits["forensics_campaign"] = 0
+    run = sync(config(day_of_traffic), select=(*DEFAULT, "forensics"))
+    assert run.error is None
+    assert day_of_traffic.pool_requests("forensics_threat"), "forensics by threat went on"
+    assert {r["queriedBy"] for r in run.records("forensics")} == {"threatId"}
+    waiting = run.state["bookmarks"]["forensics"]["campaigns"]
+    assert set(waiting) == {r["id"] for r in run.records("campaigns")}, "they wait"
+    assert run.state["bookmarks"]["forensics"]["throttled"]["forensics_campaign"]
+
+
+def test_refused_credentials_on_a_new_path_stop_the_run_at_once_in_one_line(day_of_traffic):
+    """A 401 on the summaries (a principal allowed the SIEM API only) is no id to pass over."""
+    with Hostile(upstream=day_of_traffic.url) as front:
+        front.on(only_when(lambda p: p.startswith("/v2/threat/summary/"), answer(401, b"")))
+        run = sync(config(day_of_traffic, api_url=front.url), select=DEFAULT)
+        asked = [r for r in front.received if r.path.startswith("/v2/threat/summary/")]
+    assert isinstance(run.error, AuthError), repr(run.error)
+    assert "check the 'principal' and 'secret' settings" in str(run.error)
+    assert len(asked) == 1 and run.records("campaigns") == []
