@@ -49,8 +49,10 @@ DOWN_AFTER = 3
 GIVE_UP_AFTER = 3
 """Runs in a row in which one id's request failed while others were answered: it is given up
 (one id Proofpoint cannot serve must not hold up the others, nor spend a pool run after run)."""
-SAVE_EVERY = 25
-"""Records between two STATEs while a list of ids is fetched (a kill repeats at most these)."""
+SAVE_EVERY = 200
+"""Ids between two STATEs while ids that spend no daily share are fetched: a kill repeats at
+most these, which cost no quota, and fewer STATEs keep the output small (each carries the
+whole state: about 100 bytes per threat remembered)."""
 
 
 class IntelStream(ApiStream):
@@ -95,8 +97,20 @@ class IntelStream(ApiStream):
         self._state_writer.write_state(self.tap_state)
         self.state_manager.is_flushed = True
 
+    def needs_siem(self) -> bool:
+        """Whether only the SIEM streams can give this stream new work."""
+        return True
+
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
+        if self.needs_siem() and not self.shared.intel.wanted().siem:
+            self.logger.warning(
+                "%s: no SIEM stream is selected, so no threat or campaign is newly named: it "
+                "does only the work the state holds (%s). Select clicks_permitted, "
+                "clicks_blocked, messages_delivered or messages_blocked to feed it.",
+                self.name,
+                self.waiting(),
+            )
         try:
             yield from self.produce()
         except PoolStopped as stop:

@@ -89,6 +89,10 @@ class CampaignsStream(IntelStream):
     pools = ("campaign_ids",)
 
     @override
+    def needs_siem(self) -> bool:
+        return not self.config.get("discover_campaigns", False)
+
+    @override
     def produce(self) -> Iterator[Record]:
         work, api = self.work(), self.api()
         work.forget(self.now())
@@ -101,7 +105,7 @@ class CampaignsStream(IntelStream):
             except (UnavailableError, IntelUnreadable) as error:  # so are they here
                 self.logger.warning("%s Discovery stops this run.", error)
                 stopped = error
-        updates = dict(work.campaigns_pending())
+        updates = {c: u or work.known_update(c) for c, u in work.campaigns_pending()}
         unknown: list[str] = []
         fetched: list[str] = []
 

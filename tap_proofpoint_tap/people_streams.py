@@ -28,6 +28,10 @@ class PeopleStream(IntelStream):
     selected_by_default = False
 
     @override
+    def needs_siem(self) -> bool:
+        return False  # a ranking is Proofpoint's own
+
+    @override
     def produce(self) -> Iterator[Record]:
         entry = self.stream_state
         last = optional_time(entry.get("snapshotAt"))

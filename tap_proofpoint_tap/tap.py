@@ -119,6 +119,7 @@ class TapProofpointTap(Tap):
             forensics=streams["forensics"].selected,
             refresh=timedelta(hours=int(self.config.get("threat_refresh_hours", 24))),
             threat_forensics=int(self.config.get("forensics_threat_requests_per_day", 40)) > 0,
+            siem=any(s.selected for s in streams.values() if isinstance(s, SiemStream)),
         )
 
     def _routes(self, selected: list[SiemStream]) -> dict[str, Route]:

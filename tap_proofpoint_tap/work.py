@@ -74,6 +74,8 @@ class Wanted:
     """``threat_refresh_hours``: a threat or campaign mentioned later than that is fetched again."""
     threat_forensics: bool = True
     """Whether forensics may ask by threat (``forensics_threat_requests_per_day`` above 0)."""
+    siem: bool = True
+    """Whether a SIEM stream is selected: without one, no threat is ever named."""
 
     @property
     def any(self) -> bool:
@@ -194,13 +196,22 @@ class Work:
         return True
 
     def campaign_done(self, campaign: str, updated: str | None, now: datetime) -> None:
+        """Fetched: not pending, remembered with its ``lastUpdatedAt``; its forensics are due
+        when not read for 30 days, or when discovery shows the campaign updated since."""
         entry = self.entry("campaigns")
         entry["pending"] = [item for item in entry.get("pending", []) if item[0] != campaign]
-        entry.setdefault("known", {})[campaign] = [windows.fmt(now), updated]
-        if self.wanted.forensics:  # each campaign fetched: its forensics (1,800 a day)
+        before = self.known_update(campaign)
+        entry.setdefault("known", {})[campaign] = [windows.fmt(now), updated or before]
+        changed = updated is not None and before is not None and updated > before
+        if self.wanted.forensics and (changed or not self._forensics_read(campaign, now)):
             queue = self.entry("forensics").setdefault("campaigns", [])
             if campaign not in queue:
                 queue.append(campaign)
+
+    def known_update(self, campaign: str) -> str | None:
+        """The ``lastUpdatedAt`` discovery last listed for ``campaign`` (None: never)."""
+        known = self.entry("campaigns").get("known", {}).get(campaign)
+        return known[1] if _pair(known) and isinstance(known[1], str) else None
 
     # -- forensics --
 

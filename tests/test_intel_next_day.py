@@ -1,6 +1,6 @@
-"""A second review of issue 25 (the five streams that follow the SIEM ones), where the first one
-(tests/test_intel_hostile.py) did not look: the records against their schemas, catalogs
-without a SIEM stream, what is asked again a day later. Each test names what a user sees."""
+"""The five streams that follow the SIEM ones, the next day and beyond: the records against their
+schemas, what is asked again a day later (and what is not), catalogs without a SIEM stream.
+Each test names what a user saw before it held."""
 
 from __future__ import annotations
 
