@@ -231,3 +231,197 @@ def test_store_accessors(api, sb):
     assert counts["attributes"] == 1 and counts == sb.store.dump()["counts"]
     with pytest.raises(KeyError):
         sb.store.count("ttps")
+
+
+# -- §5 creates: the single path and the bulk path --
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("collection", list(NEW))
+def test_single_create_answers_a_dict_and_bulk_a_list(api, sb, collection):
+    item = NEW[collection]
+    one = api.post(f"/{collection}", item)
+    assert one.status_code == 201
+    data = one.json()["data"]
+    assert isinstance(data, dict) and data[key(collection)] == item[key(collection)]
+    assert data["existing"] == "N" and data["id"] > 0
+    listed = api.post(f"/{collection}", [item]).json()
+    assert listed["total"] == 1 and isinstance(listed["data"], list)
+    consumed = api.post(f"/{collection}/consume", [item])
+    assert consumed.status_code == 201
+    row = consumed.json()["data"][0]
+    assert row[key(collection)] == item[key(collection)] and "attributes" not in row
+    assert api.get(f"/{collection}/{row['id']}").json()["data"]["id"] == row["id"]
+    assert api.post(f"/{collection}/consume/new", [item]).status_code == 404
+    stored = 3 if collection == "events" else 1
+    assert sb.store.count(collection) == stored
+
+
+@pytest.mark.fast
+def test_object_codes_on_the_value_named_objects(api):
+    for collection in ("campaign", "malware", "ttp"):
+        data = api.post(f"/{collection}", NEW[collection]).json()["data"]
+        assert data["object_code"] == CODES[collection]
+        assert data["object_id"] == objects(api)[collection]["id"]
+        assert data["object_name"] == objects(api)[collection]["display_name"]
+    campaign = api.get("/campaign/1").json()["data"]
+    assert campaign["description"] == "An invoice lure." and campaign["value"] == "TA505 invoices"
+    adversary = api.post("/adversaries", {"name": "TA505"}).json()["data"]
+    assert "object_code" not in adversary and "value" not in adversary
+
+
+@pytest.mark.fast
+def test_events_have_a_type_a_title_a_hash_and_happened_at(api):
+    made = api.post("/events", event("Invoice due", description="delivered")).json()["data"]
+    assert made["type"]["name"] == "Spearphish"
+    assert made["type_id"] == api.get("/event/types", name="Spearphish").json()["data"][0]["id"]
+    assert made["happened_at"] == HAPPENED and made["description"] == "delivered"
+    assert len(made["hash"]) == 32
+    later = api.post("/events", event("Invoice due", happened_at="2026-03-05 10:00:00"))
+    assert later.json()["data"]["hash"] != made["hash"]
+    by_id = api.post("/events", {**event("x"), "type": None, "type_id": made["type_id"]})
+    assert by_id.json()["data"]["type"]["name"] == "Spearphish"
+    as_string = api.post("/events", {**event("y"), "type": "spearphish"})
+    assert as_string.json()["data"]["type_id"] == made["type_id"]
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize(
+    ("item", "errors"),
+    [
+        (
+            {"type": "Spearphish", "happened_at": HAPPENED},
+            {"title": ["The title field is required."]},
+        ),
+        ({"title": "t", "happened_at": HAPPENED}, {"type_id": ["The type id field is required."]}),
+        (
+            {"title": "t", "type": "Bogus", "happened_at": HAPPENED},
+            {"type": ["The selected type is invalid."]},
+        ),
+        (
+            {"title": "t", "type": "Spearphish"},
+            {"happened_at": ["The happened at field is required."]},
+        ),
+        (
+            {"title": "t", "type": "Spearphish", "happened_at": "2026-03-04T10:00:00Z"},
+            {"happened_at": ["The happened_at does not match the format Y-m-d H:i:s."]},
+        ),
+    ],
+)
+def test_event_validation(api, sb, item, errors):
+    for path, body in (("/events", item), ("/events/consume", [item])):
+        r = api.post(path, body)
+        assert r.status_code == 400 and r.json() == {"data": {"errors": errors}}
+    assert sb.store.count("events") == 0
+
+
+@pytest.mark.fast
+def test_other_new_objects_validation(api, sb):
+    assert api.post("/adversaries", {"value": "by value"}).json() == {
+        "data": {"errors": {"name": ["The name field is required."]}}
+    }
+    r = api.post("/adversaries/consume", [{"name": "ok"}, {"value": "by value"}])
+    assert r.status_code == 400 and r.json()["data"]["errors"] == {
+        "name": ["The name field is required. (item 1)"]
+    }
+    for collection in ("campaign", "malware", "ttp"):
+        r = api.post(f"/{collection}/consume", [{"name": "by name"}])
+        assert r.json()["data"]["errors"] == {"value": ["The value field is required."]}
+        assert api.post(f"/{collection}", {"value": "v", "type": "X"}).status_code == 400
+        assert api.post(f"/{collection}/consume", {"value": "v"}).status_code == 400
+    assert sum(sb.store.count(c) for c in NEW) == 0
+
+
+# -- §5 and §9 dedup --
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("duplicate_reposts", [False, True])
+def test_dedup_value_objects_and_adversaries_but_never_events(duplicate_reposts):
+    with ThreatQSandbox(duplicate_reposts=duplicate_reposts) as s:
+        api = Api(s)
+
+        def ids(collection: str, items: list[dict]) -> list[int]:
+            return [i["id"] for i in api.post(f"/{collection}/consume", items).json()["data"]]
+
+        for collection in ("campaign", "malware", "ttp"):
+            value = NEW[collection]["value"]
+            assert ids(collection, [{"value": value}, {"value": value.upper()}]) == [1, 1]
+            again = api.post(f"/{collection}", {"value": value.lower()}).json()["data"]
+            assert (again["id"], again["existing"], again["value"]) == (1, "Y", value)
+            assert s.store.keys(collection) == [value]
+        assert ids("adversaries", [{"name": "TA505"}, {"name": " ta505 "}]) == [1, 1]
+        assert api.post("/adversaries", {"name": "TA505"}).json()["data"]["existing"] == "Y"
+        assert s.store.keys("adversaries") == ["TA505"]
+        assert ids("events", [event("same"), event("same")]) == [1, 2]
+        assert api.post("/events", event("same")).json()["data"]["id"] == 3
+        assert api.post("/events", [event("same")]).json()["data"][0]["existing"] == "N"
+        assert s.store.keys("events") == ["same"] * 4
+
+
+@pytest.mark.fast
+def test_events_are_found_by_title(api):
+    api.post("/events/consume", [event("Invoice [message g-1]"), event("Other [message g-2]")])
+    api.post("/events/consume", [event("Invoice [message g-1]")])
+    found = api.get("/events", title="invoice [message g-1]").json()
+    assert found["total"] == 2 and [e["id"] for e in found["data"]] == [1, 3]
+    assert found["data"][0]["type"]["name"] == "Spearphish"
+    assert api.get("/events", title="%[message g-2]").json()["data"][0]["id"] == 2
+    assert api.get("/events", title="Invoice").json()["total"] == 0
+    newest = api.get("/events", title="Invoice [message g-1]", sort="-id", limit=1).json()
+    assert [e["id"] for e in newest["data"]] == [3]
+    assert api.get("/adversaries", name="ta505").json()["total"] == 0
+    api.post("/adversaries", {"name": "TA505"})
+    assert api.get("/adversaries", name="ta505").json()["data"][0]["name"] == "TA505"
+    api.post("/malware/consume", [{"value": "Dridex"}])
+    assert api.get("/malware", value="DRIDEX").json()["total"] == 1
+
+
+@pytest.mark.fast
+def test_adversary_name_taken_switch():
+    with ThreatQSandbox(adversary_name_taken=True) as s:
+        api = Api(s)
+        assert api.post("/adversaries", {"name": "TA505"}).status_code == 201
+        for body in ({"name": "ta505"}, [{"name": "TA542"}, {"name": "TA505"}]):
+            r = api.post("/adversaries", body)
+            assert r.status_code == 400 and r.json() == {
+                "data": {"errors": {"name": ["The name has already been taken."]}}
+            }
+        twice = api.post("/adversaries", [{"name": "TA1"}, {"name": "ta1"}])
+        assert twice.status_code == 400
+        merged = api.post("/adversaries/consume", [{"name": "TA505"}, {"name": "TA542"}])
+        assert [a["id"] for a in merged.json()["data"]] == [1, 2]
+        assert s.store.keys("adversaries") == ["TA505", "TA542"]
+        assert api.post("/malware", {"value": "Dridex"}).status_code == 201
+        assert api.post("/malware", {"value": "Dridex"}).status_code == 201
+
+
+@pytest.mark.fast
+def test_adversary_description_sub_resource(api, sb):
+    api.post("/adversaries/consume", [{"name": "TA505", "description": [{"value": "first"}]}])
+    assert api.get("/adversaries/1/description").json()["data"]["value"] == "first"
+    r = api.post("/adversaries/1/description", {"value": "Financially motivated."})
+    assert r.status_code == 201 and r.json()["data"]["adversary_id"] == 1
+    assert api.get("/adversaries/1").json()["data"]["description"] == "Financially motivated."
+    assert sb.store.objects("adversaries")[0]["description"] == "Financially motivated."
+    assert api.post("/adversaries/1/description", {}).status_code == 400
+    assert api.post("/adversaries/9/description", {"value": "x"}).status_code == 404
+    api.post("/malware", {"value": "Dridex"})
+    assert api.post("/malware/1/description", {"value": "x"}).status_code == 404
+
+
+def test_cli_help_names_the_new_switches():
+    help_text = subprocess.run(
+        [sys.executable, "-m", "tap_proofpoint_tap.sandboxes.threatq.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for option in (
+        "--without-event-type",
+        "--without-object",
+        "--without-indicator-type",
+        "--without-status",
+        "--adversary-name-taken",
+    ):
+        assert option in help_text

@@ -113,6 +113,12 @@ def parser() -> argparse.ArgumentParser:
         "are unique on value)",
     )
     p.add_argument(
+        "--adversary-name-taken",
+        action="store_true",
+        help="pessimistic: a plain POST /api/adversaries naming a stored adversary is a 400 "
+        "'The name has already been taken.' (default: the stored one is answered)",
+    )
+    p.add_argument(
         "--lean-consume",
         action="store_true",
         help="pessimistic: consume answers only id and value/name/title per item "
@@ -217,6 +223,7 @@ def serve(
         normalize_urls=args.normalize_urls,
         incident_dedup=not args.no_incident_dedup,
         relationship_limit=args.relationship_limit,
+        adversary_name_taken=args.adversary_name_taken,
         max_items=args.max_items,
         lean_consume=args.lean_consume,
         faults=faults,

@@ -83,7 +83,8 @@ class ThreatQSandbox:
 
     ``port`` 0 picks a free port. ``corporate_email*`` and ``without_*`` shape the instance's
     lookup tables and object types (``Lookups``). The switches (``duplicate_reposts``,
-    ``normalize_urls``, ``incident_dedup``, ``relationship_limit``) are ``Policy``'s;
+    ``normalize_urls``, ``incident_dedup``, ``relationship_limit``, ``adversary_name_taken``)
+    are ``Policy``'s;
     ``max_items`` and ``lean_consume`` are ``Api``'s. ``now`` is the store's clock (for
     ``touched_at``); ``clock`` (monotonic seconds) times token lifetimes and maintenance
     stretches given in seconds, so that a test can move it on instead of waiting.
@@ -107,6 +108,7 @@ class ThreatQSandbox:
         normalize_urls: bool = False,
         incident_dedup: bool = True,
         relationship_limit: int = 10_000,
+        adversary_name_taken: bool = False,
         max_items: int = 500,
         lean_consume: bool = False,
         faults: list[Fault] | None = None,
@@ -125,7 +127,13 @@ class ThreatQSandbox:
             without_event_types=without_event_types,
             without_objects=without_objects,
         )
-        policy = Policy(duplicate_reposts, normalize_urls, incident_dedup, relationship_limit)
+        policy = Policy(
+            duplicate_reposts,
+            normalize_urls,
+            incident_dedup,
+            relationship_limit,
+            adversary_name_taken,
+        )
         self.store = Store(self.lookups, policy, now)
         self.tokens = Tokens(credentials or Credentials(), token_expiry, seed, clock=clock)
         self._clock = clock

@@ -93,6 +93,15 @@ class Store:
         ):
             fields["value"] = normalise_url(fields["value"])
 
+    def existing(self, otype: ObjectType, fields: dict[str, Any]) -> Record | None:
+        """The stored object an item with ``fields`` would merge into (None for events)."""
+        with self.lock:
+            fields = dict(fields)
+            self._normalise(otype, fields)
+            key = self._key(otype, fields)
+            found = self._keys.get(key) if key is not None else None
+            return self.get(otype.collection, found) if found is not None else None
+
     def get(self, collection: str, object_id: int) -> Record | None:
         with self.lock:
             return self.records.get(collection, {}).get(object_id)
