@@ -4,13 +4,14 @@ take a type away, faults on their paths, and the store's ground-truth accessors.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from types import SimpleNamespace
 
 import pytest
 
-from tap_proofpoint_tap.sandboxes.threatq import ThreatQSandbox
+from tap_proofpoint_tap.sandboxes.threatq import Fault, Maintenance, ThreatQSandbox
 from tests.test_threatq_sandbox import EMAIL, Api, Ticker, url_item
 
 HAPPENED = "2026-03-04 10:00:00"
@@ -425,3 +426,206 @@ def test_cli_help_names_the_new_switches():
         "--adversary-name-taken",
     ):
         assert option in help_text
+
+
+# -- §7 links between every pair --
+
+
+def item(collection: str, n: int) -> dict:
+    """The n-th distinct object of ``collection``."""
+    base = dict(ALL[collection])
+    base[key(collection)] = f"{base[key(collection)]} {n}"
+    return base
+
+
+PAIRS = list(itertools.combinations_with_replacement(sorted(ALL), 2))
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("duplicate_reposts", [False, True])
+def test_every_pair_links_once_whichever_end_and_path(duplicate_reposts):
+    with ThreatQSandbox(duplicate_reposts=duplicate_reposts) as s:
+        api = Api(s)
+        for collection in ALL:
+            made = api.post(f"/{collection}/consume", [item(collection, 1), item(collection, 2)])
+            assert [o["id"] for o in made.json()["data"]] == [1, 2]
+        for a, b in PAIRS:
+            other = 2 if a == b else 1
+            first = api.post(f"/{a}/1/{b}", {"id": other})
+            assert first.status_code == 201, (a, b, first.text)
+            pivot = first.json()["data"][0]["pivot"]
+            back = api.post(f"/{b}/{other}/{a}", [{"id": 1}]).json()["data"][0]["pivot"]
+            assert (back["id"] == pivot["id"]) is not duplicate_reposts, (a, b)
+            # a relationship key in consume names the same pair a third time
+            again = api.post(f"/{a}/consume", [{**item(a, 1), b: [{"id": other}]}])
+            assert "error" not in again.json()["data"][0], (a, b)
+            from_b = api.get(f"/{b}/{other}/{a}").json()["data"]
+            assert pivot["id"] in {o["pivot"]["id"] for o in from_b}
+            # one pivot; with duplicate_reposts one per call, but an event is never merged:
+            # the consume above made a new event, linked anew
+            expected = 1 if not duplicate_reposts else 2 if a == "events" else 3
+            links = s.store.links(a, b)  # within one collection: (src, dest)
+            found = links.count((1, other)) + (links.count((other, 1)) if a == b else 0)
+            assert found == expected, (a, b, links)
+        counts = s.store.link_counts()
+        assert set(counts) == {tuple(sorted(p)) for p in PAIRS}
+
+
+@pytest.mark.fast
+def test_link_rendering_and_unlink_on_new_objects(api, sb):
+    api.post("/campaign/consume", [NEW["campaign"]])
+    api.post("/adversaries/consume", [NEW["adversaries"]])
+    api.post("/events/consume", [event("e1")])
+    made = api.post("/campaign/1/adversaries", {"id": 1}).json()["data"][0]
+    assert made["name"] == "TA505"
+    assert made["pivot"]["src_type"] == "campaign" and made["pivot"]["dest_type"] == "adversary"
+    from_adversary = api.get("/adversaries/1/campaign").json()["data"][0]
+    assert from_adversary["object_code"] == "campaign"
+    assert from_adversary["pivot"]["id"] == made["pivot"]["id"]
+    api.post("/events/1/campaign", {"id": 1})
+    assert api.get("/campaign/1/events").json()["data"][0]["type"]["name"] == "Spearphish"
+    assert api.post("/campaign/1/malware", {"id": 1}).status_code == 400
+    assert api.delete("/adversaries/1/campaign", [made["pivot"]["id"]]).status_code == 204
+    assert sb.store.links("campaign", "adversaries") == []
+    assert sb.store.links("campaign", "events") == [(1, 1)]
+    assert api.delete("/campaign/1").status_code == 204
+    assert sb.store.link_counts() == {} and sb.store.count("campaign") == 0
+
+
+@pytest.mark.fast
+def test_relationship_limit_on_a_campaign():
+    with ThreatQSandbox(relationship_limit=2) as s:
+        api = Api(s)
+        api.post("/malware/consume", [{"value": f"m{n}"} for n in range(3)])
+        api.post("/campaign/consume", [{"value": "C", "malware": [{"id": n} for n in (1, 2, 3)]}])
+        assert s.store.links("campaign", "malware") == [(1, 1), (1, 2)]
+        assert s.store.dump()["objects"]["campaign"][0]["relationship_limit_reached"] is True
+
+
+# -- §6 attributes (and sources, tags) on the new objects --
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("collection", list(NEW))
+def test_attributes_sources_and_tags_on_new_objects(collection):
+    for duplicate_reposts in (False, True):
+        with ThreatQSandbox(duplicate_reposts=duplicate_reposts) as s:
+            api = Api(s)
+            attrs = [{"name": "Campaign ID", "value": "c-1"}, {"name": "Brand", "value": "Acme"}]
+            made = api.post(
+                f"/{collection}/consume",
+                [{**NEW[collection], "attributes": attrs, "sources": [{"name": "Proofpoint TAP"}]}],
+            ).json()["data"][0]
+            oid = made["id"]
+            path = f"/{collection}/{oid}/attributes"
+            posted = api.post(path, {"name": "brand", "value": "ACME"})
+            assert posted.status_code == 201
+            row = posted.json()["data"][0]
+            assert row[f"{CODES[collection]}_id"] == oid
+            api.post(path, [{"name": "Brand", "value": "Other", "sources": [{"name": "Analyst"}]}])
+            rows = api.get(path).json()["data"]
+            expected = [("Campaign ID", "c-1"), ("Brand", "Acme"), ("Brand", "Other")]
+            if duplicate_reposts:
+                expected.insert(2, ("brand", "ACME"))
+            assert [(r["name"], r["value"]) for r in rows] == expected
+            assert rows[0]["sources"][0]["name"] == "Proofpoint TAP"
+            assert s.store.attribute_rows(collection)[NEW[collection][key(collection)]] == expected
+            last = rows[-1]["id"]
+            assert api.put(f"{path}/{last}", {"value": "Changed"}).json()["data"]["value"] == (
+                "Changed"
+            )
+            assert api.delete(f"{path}/{last}").status_code == 204
+            assert len(api.get(path).json()["data"]) == len(expected) - 1
+            source = api.post(f"/{collection}/{oid}/sources", {"name": "Proofpoint TAP"})
+            assert source.json()["data"]["existing"] == 1
+            tags = api.post(f"/{collection}/{oid}/tags", [{"name": "phish"}, "PHISH"]).json()
+            assert tags["data"] == [{"name": "phish"}]
+            rich = api.get(f"/{collection}/{oid}", **{"with": "attributes,sources,tags"}).json()
+            assert {x["name"] for x in rich["data"]["sources"]} == {"Proofpoint TAP"}
+
+
+@pytest.mark.fast
+def test_a_re_consumed_object_merges_attributes_but_an_event_is_new(api, sb):
+    attrs = [{"name": "Severity", "value": "high"}]
+    for _ in range(2):
+        api.post("/malware/consume", [{"value": "Dridex", "attributes": attrs}])
+        api.post("/events/consume", [event("same", attributes=attrs)])
+    assert sb.store.attribute_rows("malware") == {"Dridex": [("Severity", "high")]}
+    assert sb.store.attribute_rows("events") == {"same": [("Severity", "high")] * 2}
+    assert sb.store.count("events") == 2
+
+
+# -- §12.9 faults and the request log on the new paths --
+
+
+@pytest.mark.fast
+def test_status_faults_on_new_consume_paths():
+    faults = [
+        Fault("status", status=502, route="/api/events/consume"),
+        Fault("status", status=500, after=True, route="/api/campaign/consume"),
+    ]
+    with ThreatQSandbox(faults=faults) as s:
+        api = Api(s)
+        lost = api.post("/events/consume", [event("e")])
+        assert lost.status_code == 502 and "Bad Gateway" in lost.text
+        assert s.store.count("events") == 0
+        assert api.post("/events/consume", [event("e")]).status_code == 201
+        kept = api.post("/campaign/consume", [NEW["campaign"]])
+        assert kept.status_code == 500 and s.store.count("campaign") == 1
+        assert api.post("/campaign/consume", [NEW["campaign"]]).json()["data"][0]["id"] == 1
+        logged = [(r.path, r.status, r.fault, r.items) for r in s.requests if r.method == "POST"]
+        assert logged[1:] == [
+            ("/api/events/consume", 502, "status", 1),
+            ("/api/events/consume", 201, None, 1),
+            ("/api/campaign/consume", 500, "status-after", 1),
+            ("/api/campaign/consume", 201, None, 1),
+        ]
+
+
+@pytest.mark.fast
+def test_errors_in_2xx_and_per_item_errors_by_title_and_name():
+    faults = [
+        Fault("errors", route="/api/adversaries/consume", message="boom"),
+        Fault("item-error", route="write", count=None, value="Invoice due", message="no"),
+        Fault("item-error", route="write", count=None, value="ta505", message="taken"),
+    ]
+    with ThreatQSandbox(faults=faults) as s:
+        api = Api(s)
+        r = api.post("/adversaries/consume", [{"name": "TA542"}])
+        assert r.status_code == 201 and r.json() == {"data": [], "errors": ["boom"]}
+        data = api.post("/adversaries/consume", [{"name": "TA542"}, {"name": "TA505"}]).json()
+        assert data["data"][1] == {"name": "TA505", "error": "taken"}
+        single = api.post("/adversaries", {"name": "TA505"}).json()["data"]
+        assert single == {"name": "TA505", "error": "taken"}
+        events = api.post("/events/consume", [event("INVOICE DUE"), event("fine")]).json()
+        assert events["data"][0] == {
+            "title": "INVOICE DUE",
+            "error": "no",
+            "type_id": api.get("/event/types", name="Spearphish").json()["data"][0]["id"],
+        }
+        assert s.store.keys("events") == ["fine"] and s.store.keys("adversaries") == ["TA542"]
+
+
+@pytest.mark.fast
+def test_unknown_related_ids_on_new_objects_are_per_item_errors(api, sb):
+    api.post("/campaign/consume", [NEW["campaign"]])
+    data = api.post(
+        "/adversaries/consume",
+        [{"name": "A", "campaign": [{"id": 1}]}, {"name": "B", "campaign": [{"id": 7}]}],
+    ).json()["data"]
+    assert "error" not in data[0] and "campaign/7" in data[1]["error"]
+    assert sb.store.keys("adversaries") == ["A"]
+    assert sb.store.links("adversaries", "campaign") == [(1, 1)]
+
+
+@pytest.mark.fast
+def test_maintenance_and_401_on_new_paths():
+    with ThreatQSandbox(maintenance=[Maintenance(requests=1, skip=1)]) as s:
+        api = Api(s)
+        r = api.post("/ttp/consume", [NEW["ttp"]])
+        assert r.status_code == 503 and s.store.count("ttp") == 0
+        assert api.post("/ttp/consume", [NEW["ttp"]]).status_code == 201
+        s.tokens.expire_all()
+        for path in ("/ttp", "/malware/consume", "/events", "/adversaries/1/description"):
+            assert api.post(path, []).status_code == 401
+        assert s.requests[-1].status == 401
