@@ -629,3 +629,13 @@ def test_maintenance_and_401_on_new_paths():
         for path in ("/ttp", "/malware/consume", "/events", "/adversaries/1/description"):
             assert api.post(path, []).status_code == 401
         assert s.requests[-1].status == 401
+
+
+@pytest.mark.fast
+def test_lean_consume_on_new_objects():
+    with ThreatQSandbox(lean_consume=True) as s:
+        api = Api(s)
+        for collection, one in NEW.items():
+            data = api.post(f"/{collection}/consume", [one]).json()["data"]
+            assert data == [{"id": 1, key(collection): one[key(collection)]}]
+            assert api.post(f"/{collection}", one).json()["data"]["existing"] in ("N", "Y")
