@@ -81,6 +81,19 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave the Corporate Email custom object uninstalled",
     )
+    for flag, what in (
+        ("--without-indicator-type", "indicator type (e.g. 'Email Subject')"),
+        ("--without-status", "indicator status (e.g. Active)"),
+        ("--without-event-type", "event type (e.g. Spearphish)"),
+        ("--without-object", "object type, by code or collection (e.g. ttp, adversaries)"),
+    ):
+        p.add_argument(
+            flag,
+            action="append",
+            default=[],
+            metavar="NAME",
+            help=f"play an instance without this {what}; repeatable",
+        )
     p.add_argument(
         "--duplicate-reposts",
         action="store_true",
@@ -98,6 +111,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="pessimistic: every posted incident is a new one (default: incidents "
         "are unique on value)",
+    )
+    p.add_argument(
+        "--adversary-name-taken",
+        action="store_true",
+        help="pessimistic: a plain POST /api/adversaries naming a stored adversary is a 400 "
+        "'The name has already been taken.' (default: the stored one is answered)",
     )
     p.add_argument(
         "--lean-consume",
@@ -181,6 +200,38 @@ def parse_fault(text: str, seed: int) -> Fault:
     )
 
 
+def serve(
+    args: argparse.Namespace,
+    credentials: Credentials,
+    faults: list[Fault],
+    maintenance: list[Maintenance],
+) -> ThreatQSandbox:
+    """The stand-in the parsed options describe (not started)."""
+    return ThreatQSandbox(
+        seed=args.seed,
+        port=args.port,
+        credentials=credentials,
+        token_expiry=args.token_expiry,
+        corporate_email=not args.no_corporate_email,
+        corporate_email_code=args.corporate_email_code,
+        corporate_email_collection=args.corporate_email_collection,
+        without_indicator_types=args.without_indicator_type,
+        without_statuses=args.without_status,
+        without_event_types=args.without_event_type,
+        without_objects=args.without_object,
+        duplicate_reposts=args.duplicate_reposts,
+        normalize_urls=args.normalize_urls,
+        incident_dedup=not args.no_incident_dedup,
+        relationship_limit=args.relationship_limit,
+        adversary_name_taken=args.adversary_name_taken,
+        max_items=args.max_items,
+        lean_consume=args.lean_consume,
+        faults=faults,
+        maintenance=maintenance,
+        log_stream=sys.stderr if args.log_requests else None,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     seed = args.seed if args.fault_seed is None else args.fault_seed
@@ -203,24 +254,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.delay:
         faults.append(Fault("delay", route="any", count=None, seconds=args.delay))
     credentials = Credentials(args.email, args.password, args.client_id, args.client_secret)
-    sandbox = ThreatQSandbox(
-        seed=args.seed,
-        port=args.port,
-        credentials=credentials,
-        token_expiry=args.token_expiry,
-        corporate_email=not args.no_corporate_email,
-        corporate_email_code=args.corporate_email_code,
-        corporate_email_collection=args.corporate_email_collection,
-        duplicate_reposts=args.duplicate_reposts,
-        normalize_urls=args.normalize_urls,
-        incident_dedup=not args.no_incident_dedup,
-        relationship_limit=args.relationship_limit,
-        max_items=args.max_items,
-        lean_consume=args.lean_consume,
-        faults=faults,
-        maintenance=maintenance,
-        log_stream=sys.stderr if args.log_requests else None,
-    )
+    try:
+        sandbox = serve(args, credentials, faults, maintenance)
+    except ValueError as error:  # a --without-* name the instance does not have
+        raise SystemExit(f"threatq-sandbox: {error}") from None
     sandbox.start()
     print(
         f"ThreatQ API stand-in listening on {sandbox.url} (client_id {args.client_id}, "

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 STAMP = "2024-01-15 09:30:00"
 HOST_TYPES = frozenset(
@@ -127,12 +130,34 @@ def _find(rows: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return next((row for row in rows if row["name"].casefold() == wanted), None)
 
 
+def _without(rows: list[dict[str, Any]], names: Iterable[str], table: str) -> list[dict[str, Any]]:
+    """``rows`` less the named ones; a name the table lacks is a ValueError (a typo in a test
+    would otherwise make a switch that switches nothing)."""
+    names = list(names)
+    drop = {name.casefold() for name in names}
+    have = {row["name"].casefold() for row in rows}
+    unknown = [name for name in names if name.casefold() not in have]
+    if unknown:
+        raise ValueError(f"no {table} named {', '.join(unknown)}")
+    return [row for row in rows if row["name"].casefold() not in drop]
+
+
 class Lookups:
     """The instance's lookup tables; event types can grow through ``POST /api/event/types``.
 
     ``corporate_email_code``: the custom object's code (its ``name`` in ``/api/objects``);
     ``corporate_email_collection``: its REST collection (default: the code, as for the built-in
     STIX objects); ``corporate_email=False`` leaves the custom object uninstalled.
+
+    ``without_indicator_types``, ``without_statuses``, ``without_event_types`` (names, any
+    case) and ``without_objects`` (object codes or collections, e.g. ``"ttp"``,
+    ``"adversaries"``) play an instance that lacks them, so that a loader's "one line naming
+    what is missing" can be tested. A missing object type is absent from ``/api/objects``, its
+    collection answers 404 and it is no relationship key; a missing type or status is absent
+    from its table and naming it is a 400. The remaining rows keep the ids they have on a full
+    instance of the same seed. ``POST /api/event/types`` can still create a missing event type
+    (as on ThreatQ); a missing object type cannot be installed through the API. A name the
+    instance does not have is a ValueError.
     """
 
     def __init__(
@@ -142,6 +167,10 @@ class Lookups:
         corporate_email: bool = True,
         corporate_email_code: str = "corporate_email",
         corporate_email_collection: str | None = None,
+        without_indicator_types: Iterable[str] = (),
+        without_statuses: Iterable[str] = (),
+        without_event_types: Iterable[str] = (),
+        without_objects: Iterable[str] = (),
     ) -> None:
         ids = shuffled_ids("indicator_types", seed, len(INDICATOR_TYPES))
         self.indicator_types = [
@@ -156,6 +185,9 @@ class Lookups:
             }
             for i, name in zip(ids, INDICATOR_TYPES, strict=True)
         ]
+        self.indicator_types = _without(
+            self.indicator_types, without_indicator_types, "indicator type"
+        )
         ids = shuffled_ids("indicator_statuses", seed, len(STATUSES))
         self.statuses = [
             {
@@ -171,13 +203,16 @@ class Lookups:
             }
             for i, (name, text) in zip(ids, STATUSES, strict=True)
         ]
+        self.statuses = _without(self.statuses, without_statuses, "indicator status")
         self._event_ids = shuffled_ids("event_types", seed, 10 * len(EVENT_TYPES))
+        self._event_count = 0  # ids handed out, the dropped types' included
         self.event_types: list[dict[str, Any]] = []
         for name in EVENT_TYPES:
             self.add_event_type(name)
-        self.objects = list(STANDARD_OBJECTS)
+        self.event_types = _without(self.event_types, without_event_types, "event type")
+        objects = list(STANDARD_OBJECTS)
         if corporate_email:
-            self.objects.append(
+            objects.append(
                 ObjectType(
                     corporate_email_code,
                     corporate_email_collection or corporate_email_code,
@@ -186,7 +221,17 @@ class Lookups:
                     custom=True,
                 )
             )
-        self._object_ids = shuffled_ids("objects", seed, len(self.objects))
+        ids = shuffled_ids("objects", seed, len(objects))
+        self._object_ids = {o.name: i for o, i in zip(objects, ids, strict=True)}
+        wanted = list(without_objects)
+        drop = {name.casefold() for name in wanted}
+        have = {o.name.casefold() for o in objects} | {o.collection.casefold() for o in objects}
+        unknown = [name for name in wanted if name.casefold() not in have]
+        if unknown:
+            raise ValueError(f"no object type named {', '.join(unknown)}")
+        self.objects = [
+            o for o in objects if not {o.name.casefold(), o.collection.casefold()} & drop
+        ]
 
     def indicator_type(self, name: str) -> dict[str, Any] | None:
         return _find(self.indicator_types, name)
@@ -198,11 +243,12 @@ class Lookups:
         return _find(self.event_types, name)
 
     def add_event_type(self, name: str) -> dict[str, Any]:
-        """The existing type of that name, else a new one (with the next seeded id)."""
+        """The existing type of that name, else a new one (with the next unused seeded id)."""
         found = self.event_type(name)
         if found is None:
+            self._event_count += 1
             found = {
-                "id": self._event_ids[len(self.event_types)],
+                "id": self._event_ids[self._event_count - 1],
                 "name": name,
                 "user_editable": "Y",
                 "created_at": STAMP,
@@ -215,14 +261,14 @@ class Lookups:
         return next((o for o in self.objects if o.collection == collection), None)
 
     def object_id(self, otype: ObjectType) -> int:
-        return self._object_ids[self.objects.index(otype)]
+        return self._object_ids[otype.name]
 
     def objects_payload(self) -> list[dict[str, Any]]:
         """``GET /api/objects`` items: types and statuses only where the instance has them."""
         out = []
-        for object_id, otype in zip(self._object_ids, self.objects, strict=True):
+        for otype in self.objects:
             item: dict[str, Any] = {
-                "id": object_id,
+                "id": self._object_ids[otype.name],
                 "name": otype.name,
                 "display_name": otype.display_name,
                 "display_name_plural": otype.display_name_plural,

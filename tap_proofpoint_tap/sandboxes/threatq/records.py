@@ -23,13 +23,17 @@ class Policy:
     dropped), so the stored value can differ from the one sent. ``incident_dedup``: incidents
     are unique on ``value`` like the other value-named objects (False: every post is new).
     ``relationship_limit``: links per object; past it links are silently not made and the
-    object is flagged, as ThreatQ's Relationship Limits do.
+    object is flagged, as ThreatQ's Relationship Limits do. ``adversary_name_taken``: a plain
+    ``POST /api/adversaries`` (not consume) naming a stored adversary, or naming one twice, is
+    a 400 "The name has already been taken." instead of answering the stored one (§9 allows
+    both; consume merges either way).
     """
 
     duplicate_reposts: bool = False
     normalize_urls: bool = False
     incident_dedup: bool = True
     relationship_limit: int = 10_000
+    adversary_name_taken: bool = False
 
 
 @dataclass

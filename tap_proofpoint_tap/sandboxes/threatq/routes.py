@@ -106,6 +106,8 @@ class Api:
         sub, tail = (rest[1], rest[2:]) if len(rest) > 1 else (None, [])
         if sub is None:
             return self._object(method, record, params, body)
+        if sub == "description" and not tail and otype.collection == "adversaries":
+            return self._description(method, record, body)
         if sub == "attributes" and len(tail) <= 1:
             return self._attributes(method, record, tail, params, body, caller)
         if sub == "sources" and len(tail) <= 1:
@@ -155,10 +157,24 @@ class Api:
                 for r in self.store.records[otype.collection].values()
             ]
             return Reply(200, page([r for r in rows if matches(r, params)], params))
+        if otype.collection == "adversaries" and self.store.policy.adversary_name_taken:
+            self._names_free(otype, _entries(body))
         results = self._create(otype, _entries(body), caller, rejections, consume=False)
         if isinstance(body, list) or otype.collection == "indicators":
             return Reply(201, {"total": len(results), "data": results})
         return Reply(201, {"data": results[0]})
+
+    def _names_free(self, otype: ObjectType, entries: list[Any]) -> None:
+        """``adversary_name_taken``: 400 when a posted name is stored already or sent twice."""
+        seen: set[str] = set()
+        for raw in entries:
+            name = raw.get("name") if isinstance(raw, dict) else None
+            if not isinstance(name, str):
+                continue  # parse() answers the missing name
+            taken = name.strip().casefold() in seen
+            if taken or self.store.existing(otype, {"name": name.strip()}) is not None:
+                raise Invalid("name", "The name has already been taken.")
+            seen.add(name.strip().casefold())
 
     def _consume(
         self, otype: ObjectType, body: Any, caller: Source, rejections: dict[int, str]
@@ -233,6 +249,20 @@ class Api:
             item = parse({**base, **body}, record.otype, self.lookups, frozenset())
             self.store.update(record, item.fields)
         return Reply(200, {"data": render_record(self.lookups, record, embeds(params))})
+
+    def _description(self, method: str, record: Record, body: Any) -> Reply:
+        """An adversary's description is its own sub-resource (§5): POST ``{value}`` replaces
+        it (one description per adversary: the contract shows no list), GET reads it."""
+        _allow(method, "GET", "POST")
+        if method == "POST":
+            value = text("value", body.get("value") if isinstance(body, dict) else None)
+            self.store.update(record, {**record.fields, "description": value})
+        row = {
+            "adversary_id": record.id,
+            "value": record.fields.get("description"),
+            "updated_at": record.updated_at,
+        }
+        return Reply(201 if method == "POST" else 200, {"data": row})
 
     def _attributes(
         self,

@@ -23,7 +23,7 @@ from tap_proofpoint_tap.sandboxes.threatq.routes import Api
 from tap_proofpoint_tap.sandboxes.threatq.store import Store
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 HOST = "127.0.0.1"
 PROXY_PAGE = (
@@ -81,11 +81,13 @@ def _basic(header: str | None) -> tuple[str, str] | None:
 class ThreatQSandbox:
     """ThreatQ's REST API on 127.0.0.1 in a background thread; use as a context manager.
 
-    ``port`` 0 picks a free port. The switches (``duplicate_reposts``, ``normalize_urls``,
-    ``incident_dedup``, ``relationship_limit``) are ``Policy``'s; ``max_items`` and
-    ``lean_consume`` are ``Api``'s. ``now`` is the store's clock (for ``touched_at``);
-    ``clock`` (monotonic seconds) times token lifetimes and maintenance stretches given in
-    seconds, so that a test can move it on instead of waiting.
+    ``port`` 0 picks a free port. ``corporate_email*`` and ``without_*`` shape the instance's
+    lookup tables and object types (``Lookups``). The switches (``duplicate_reposts``,
+    ``normalize_urls``, ``incident_dedup``, ``relationship_limit``, ``adversary_name_taken``)
+    are ``Policy``'s;
+    ``max_items`` and ``lean_consume`` are ``Api``'s. ``now`` is the store's clock (for
+    ``touched_at``); ``clock`` (monotonic seconds) times token lifetimes and maintenance
+    stretches given in seconds, so that a test can move it on instead of waiting.
     """
 
     def __init__(
@@ -98,10 +100,15 @@ class ThreatQSandbox:
         corporate_email: bool = True,
         corporate_email_code: str = "corporate_email",
         corporate_email_collection: str | None = None,
+        without_indicator_types: Iterable[str] = (),
+        without_statuses: Iterable[str] = (),
+        without_event_types: Iterable[str] = (),
+        without_objects: Iterable[str] = (),
         duplicate_reposts: bool = False,
         normalize_urls: bool = False,
         incident_dedup: bool = True,
         relationship_limit: int = 10_000,
+        adversary_name_taken: bool = False,
         max_items: int = 500,
         lean_consume: bool = False,
         faults: list[Fault] | None = None,
@@ -115,8 +122,18 @@ class ThreatQSandbox:
             corporate_email=corporate_email,
             corporate_email_code=corporate_email_code,
             corporate_email_collection=corporate_email_collection,
+            without_indicator_types=without_indicator_types,
+            without_statuses=without_statuses,
+            without_event_types=without_event_types,
+            without_objects=without_objects,
         )
-        policy = Policy(duplicate_reposts, normalize_urls, incident_dedup, relationship_limit)
+        policy = Policy(
+            duplicate_reposts,
+            normalize_urls,
+            incident_dedup,
+            relationship_limit,
+            adversary_name_taken,
+        )
         self.store = Store(self.lookups, policy, now)
         self.tokens = Tokens(credentials or Credentials(), token_expiry, seed, clock=clock)
         self._clock = clock

@@ -93,6 +93,15 @@ class Store:
         ):
             fields["value"] = normalise_url(fields["value"])
 
+    def existing(self, otype: ObjectType, fields: dict[str, Any]) -> Record | None:
+        """The stored object an item with ``fields`` would merge into (None for events)."""
+        with self.lock:
+            fields = dict(fields)
+            self._normalise(otype, fields)
+            key = self._key(otype, fields)
+            found = self._keys.get(key) if key is not None else None
+            return self.get(otype.collection, found) if found is not None else None
+
     def get(self, collection: str, object_id: int) -> Record | None:
         with self.lock:
             return self.records.get(collection, {}).get(object_id)
@@ -304,6 +313,72 @@ class Store:
                 gone += 1
             return gone
 
+    # -- ground truth for tests (in process; ``dump`` is the same over HTTP) --
+
+    def counts(self) -> dict[str, int]:
+        """Objects per collection, plus ``attributes`` (rows on every object) and ``pivots``."""
+        with self.lock:
+            counts = {c: len(r) for c, r in self.records.items()}
+            counts["attributes"] = sum(
+                len(r.attributes) for rs in self.records.values() for r in rs.values()
+            )
+            counts["pivots"] = len(self.pivots)
+            return counts
+
+    def count(self, collection: str) -> int:
+        """Objects stored in ``collection`` (KeyError for a collection the instance lacks)."""
+        with self.lock:
+            return len(self.records[collection])
+
+    def objects(self, collection: str) -> list[dict[str, Any]]:
+        """Every object of ``collection`` in id order, as ``GET …?with=attributes,sources,tags``
+        renders it."""
+        with self.lock:
+            return [
+                render_record(self.lookups, r, {"attributes", "sources", "tags"})
+                for _, r in sorted(self.records[collection].items())
+            ]
+
+    def keys(self, collection: str) -> list[str]:
+        """Each object's identifying field (``value``, ``name`` or ``title``) in id order; a
+        title twice means two events."""
+        with self.lock:
+            return [r.fields[r.otype.key] for _, r in sorted(self.records[collection].items())]
+
+    def attribute_rows(self, collection: str) -> dict[str, list[tuple[str, str]]]:
+        """Identifying field → the object's attribute rows as (name, value), in row order (a
+        key held by two events holds both events' rows)."""
+        with self.lock:
+            out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+            for _, record in sorted(self.records[collection].items()):
+                out[record.fields[record.otype.key]] += [
+                    (row.name, row.value) for row in record.attributes
+                ]
+            return dict(out)
+
+    def links(self, a: str, b: str) -> list[tuple[int, int]]:
+        """Every pivot between collections ``a`` and ``b`` as (id in ``a``, id in ``b``),
+        whichever end made it, sorted; a pair twice means two pivots (``duplicate_reposts``).
+        For ``a == b`` each pivot is (src, dest)."""
+        with self.lock:
+            out = []
+            for pivot in self.pivots.values():
+                ends = (pivot.src, pivot.dest)
+                if (pivot.src[0], pivot.dest[0]) == (a, b):
+                    out.append((ends[0][1], ends[1][1]))
+                elif (pivot.dest[0], pivot.src[0]) == (a, b):
+                    out.append((ends[1][1], ends[0][1]))
+            return sorted(out)
+
+    def link_counts(self) -> dict[tuple[str, str], int]:
+        """Pivots per unordered pair of collections, the pair's names sorted."""
+        with self.lock:
+            out: dict[tuple[str, str], int] = defaultdict(int)
+            for pivot in self.pivots.values():
+                first, second = sorted((pivot.src[0], pivot.dest[0]))
+                out[first, second] += 1
+            return dict(out)
+
     def dump(self) -> dict[str, Any]:
         """Everything stored: objects with attributes (and their sources), sources, tags; pivots."""
         with self.lock:
@@ -315,9 +390,4 @@ class Store:
                     out["relationship_limit_reached"] = record.limit_reached
                     objects[collection].append(out)
             pivots = [render_pivot(self.lookups, p) for p in self.pivots.values()]
-            counts = {c: len(r) for c, r in self.records.items()}
-            counts["attributes"] = sum(
-                len(r.attributes) for rs in self.records.values() for r in rs.values()
-            )
-            counts["pivots"] = len(pivots)
-            return {"objects": objects, "pivots": pivots, "counts": counts}
+            return {"objects": objects, "pivots": pivots, "counts": self.counts()}

@@ -168,7 +168,12 @@ def _lookup(
 
 
 def parse(raw: Any, otype: ObjectType, lookups: Lookups, collections: frozenset[str]) -> Item:
-    """Check ``raw`` as an object of ``otype``; ``collections`` are the relationship keys."""
+    """Check ``raw`` as an object of ``otype``; ``collections`` are the relationship keys.
+
+    An event needs a type (by name or id) and ``happened_at``: the contract (§5) calls it
+    "needed by the SDK" without saying whether ThreatQ refuses an event without it, so the
+    stand-in takes the strict reading and answers 400.
+    """
     if not isinstance(raw, dict):
         raise Invalid(otype.key, "Each item must be a JSON object.")
     fields: dict[str, Any] = {otype.key: text(otype.key, raw.get(otype.key))}
@@ -186,6 +191,8 @@ def parse(raw: Any, otype: ObjectType, lookups: Lookups, collections: frozenset[
         )
     elif otype.collection == "events":
         fields["type_id"] = _lookup(raw, "type", lookups.event_types, lookups.event_type)
+        if raw.get("happened_at") is None:  # the SDK never sends an event without one (§5)
+            raise Invalid("happened_at", "The happened at field is required.")
     for name in ("type", "status"):  # the other objects have no types or statuses out of the box
         known = name + "_id" in fields or name + "_id" in defaults
         if not known and (raw.get(name) or raw.get(name + "_id")) is not None:
