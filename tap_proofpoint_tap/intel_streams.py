@@ -10,6 +10,7 @@ from urllib.parse import quote
 from typing_extensions import override
 
 from tap_proofpoint_tap import intel_records, windows
+from tap_proofpoint_tap import work as work_module
 from tap_proofpoint_tap.errors import UnavailableError
 from tap_proofpoint_tap.intel_api import IntelRefused, IntelUnreadable, PoolStopped
 from tap_proofpoint_tap.intel_client import (
@@ -211,6 +212,17 @@ class ForensicsStream(IntelStream):
     def produce(self) -> Iterator[Record]:
         work, api = self.work(), self.api()
         work.forget(self.now())
+        if self.shared.intel.dropped:
+            cap = work_module.MAX_PENDING_FORENSICS
+            self.logger.warning(
+                "%s: %s in no campaign not queued: %s already wait, the most the state keeps "
+                "(%d days of forensics_threat_requests_per_day at its default 40); they are "
+                "queued when events name them again once the queue is shorter.",
+                self.name,
+                counted(self.shared.intel.dropped, "threat"),
+                f"{cap:,}",
+                cap // 40,
+            )
         stopped = []
         for scope, pool, ids in (
             ("campaign", "forensics_campaign", work.forensics_campaigns()),

@@ -88,6 +88,24 @@ class Work:
     def __init__(self, bookmarks: dict[str, Any], wanted: Wanted) -> None:
         self.bookmarks = bookmarks
         self.wanted = wanted
+        self.dropped = 0
+        """Threats not queued for forensics this time: the queue was full."""
+        # id(list) → (the list, its items by key); the list is held, so its id stays its own
+        self._indexes: dict[int, tuple[list[list[Any]], dict[str, list[Any]]]] = {}
+
+    def _find(self, items: list[list[Any]], key: str) -> list[Any] | None:
+        """The ``[key, …]`` item of ``items``, looked up in an index built once per list (a
+        window may name thousands of threats, and the lists hold thousands)."""
+        cached = self._indexes.get(id(items))
+        if cached is None:
+            cached = self._indexes[id(items)] = (items, {item[0]: item for item in items})
+        return cached[1].get(key)
+
+    def _append(self, items: list[list[Any]], item: list[Any]) -> None:
+        items.append(item)
+        cached = self._indexes.get(id(items))
+        if cached is not None:
+            cached[1][item[0]] = item
 
     def entry(self, stream: str) -> dict[str, Any]:
         entry = self.bookmarks.setdefault(stream, {})
@@ -122,11 +140,11 @@ class Work:
 
     def _pend_threat(self, threat: str, status: str | None) -> None:
         pending = self.entry("threats").setdefault("pending", [])
-        for item in pending:
-            if item[0] == threat:
-                item[1] = status
-                return
-        pending.append([threat, status])
+        item = self._find(pending, threat)
+        if item is not None:
+            item[1] = status
+        else:
+            self._append(pending, [threat, status])
 
     def _campaign_due(self, campaign: str, now: datetime) -> bool:
         known = self.entry("campaigns").get("known", {}).get(campaign)
@@ -135,23 +153,24 @@ class Work:
     def pend_campaign(self, campaign: str, updated: str | None) -> None:
         """To fetch; ``updated``: the ``lastUpdatedAt`` discovery listed, if it did."""
         pending = self.entry("campaigns").setdefault("pending", [])
-        for item in pending:
-            if item[0] == campaign:
-                item[1] = updated or item[1]
-                return
-        pending.append([campaign, updated])
+        item = self._find(pending, campaign)
+        if item is not None:
+            item[1] = updated or item[1]
+        else:
+            self._append(pending, [campaign, updated])
 
     def _pend_forensics(self, threat: str, urgent: bool, now: datetime) -> None:
         entry = self.entry("forensics")
         if self._forensics_read(threat, now):
             return
         queue = entry.setdefault("threats", [])
-        for item in queue:
-            if item[0] == threat:
-                item[1] = int(urgent or bool(item[1]))
-                return
-        if len(queue) < MAX_PENDING_FORENSICS:
-            queue.append([threat, int(urgent)])
+        item = self._find(queue, threat)
+        if item is not None:
+            item[1] = int(urgent or bool(item[1]))
+        elif len(queue) < MAX_PENDING_FORENSICS:
+            self._append(queue, [threat, int(urgent)])
+        else:
+            self.dropped += 1
 
     def _forensics_read(self, ident: str, now: datetime) -> bool:
         done = self.entry("forensics").get("done", {}).get(ident)
@@ -283,6 +302,8 @@ class Intel:
     failures: list[str] = field(default_factory=list)
     noting: bool = False
     """Whether the SIEM records' threats are noted: a stream that follows them is selected."""
+    dropped: int = 0
+    """Threats in no campaign not queued for forensics this run: the queue was full."""
     _wanted: Wanted | None = None
 
     def wanted(self) -> Wanted:
@@ -297,5 +318,7 @@ class Intel:
     def settle(self, now: datetime) -> None:
         """The window's mentions into the state (before its STATE goes out)."""
         if self.mentioned:
-            self.work().settle(self.mentioned, now)
+            work = self.work()
+            work.settle(self.mentioned, now)
+            self.dropped += work.dropped
             self.mentioned.clear()

@@ -345,3 +345,18 @@ def test_refused_credentials_on_a_new_path_stop_the_run_at_once_in_one_line(day_
     assert isinstance(run.error, AuthError), repr(run.error)
     assert "check the 'principal' and 'secret' settings" in str(run.error)
     assert len(asked) == 1 and run.records("campaigns") == []
+
+
+def test_threats_the_full_forensics_queue_cannot_take_are_said_once(
+    day_of_traffic, monkeypatch, caplog
+):
+    monkeypatch.setattr("tap_proofpoint_tap.work.MAX_PENDING_FORENSICS", 3)
+    run = sync(
+        config(day_of_traffic, forensics_threat_requests_per_day=1),
+        select=(*SIEM, "forensics"),
+        caplog=caplog,
+    )
+    assert run.error is None
+    lines = [line for line in run.logs if "not queued" in line]
+    assert len(lines) == 1 and "3 already wait" in lines[0], lines
+    assert len(run.state["bookmarks"]["forensics"]["threats"]) == 3 - 1

@@ -199,3 +199,12 @@ def test_a_ranked_user_without_a_guid_gets_one_from_the_identity():
 def test_a_work_bookmark_the_tap_did_not_write_is_refused_in_one_line(stream, entry):
     with pytest.raises(StateError, match=f"bookmark of {stream} cannot be used"):
         check_state({"bookmarks": {stream: entry}}, frozenset({stream}), NOW)
+
+
+def test_threats_past_the_forensics_queue_cap_are_counted_not_kept(monkeypatch):
+    monkeypatch.setattr("tap_proofpoint_tap.work.MAX_PENDING_FORENSICS", 2)
+    work = Work({}, ALL)
+    work.settle({t: Mention("active", None, urgent=False) for t in ("a", "b", "c", "d")}, NOW)
+    assert work.forensics_threats() == ["a", "b"] and work.dropped == 2
+    work.settle({"a": Mention("active", None, urgent=True)}, NOW)
+    assert work.forensics_threats() == ["a", "b"] and work.dropped == 2, "one waiting: updated"
