@@ -204,31 +204,33 @@ def test_on_a_travelling_clock_the_429_rest_and_people_interval_hours_hold_to_th
     from tap_proofpoint_tap.sandboxes.siem.generator import Settings
 
     start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=5)
-    with time_machine.travel(start, tick=True) as traveller:
-        with Sandbox(
+    with (
+        time_machine.travel(start, tick=True) as traveller,
+        Sandbox(
             settings=Settings(seed=21, per_hour=()), clock=Clock(), pool_limits={"vap": 0}
-        ) as sandbox:
-            cfg = config(sandbox)
-            select = ("very_attacked_people",)
-            state = sync(cfg, select=select).state
-            assert len(sandbox.pool_requests("vap")) == 1
-            sandbox.pool_limits["vap"] = 50
-            traveller.move_to(start + timedelta(minutes=59))
-            state = sync(cfg, state=state, select=select).state
-            assert len(sandbox.pool_requests("vap")) == 1, "resting"
-            traveller.move_to(start + timedelta(minutes=61))
-            run = sync(cfg, state=state, select=select)
-            assert run.records("very_attacked_people")
-            snapshot = datetime.fromisoformat(
-                run.state["bookmarks"]["very_attacked_people"]["snapshotAt"].replace("Z", "+00:00")
-            )
-            asked = len(sandbox.pool_requests("vap"))
-            traveller.move_to(snapshot + timedelta(hours=24) - timedelta(minutes=1))
-            state = sync(cfg, state=run.state, select=select).state
-            assert len(sandbox.pool_requests("vap")) == asked
-            traveller.move_to(snapshot + timedelta(hours=24))
-            again = sync(cfg, state=state, select=select)
-            assert again.records("very_attacked_people")
+        ) as sandbox,
+    ):
+        cfg = config(sandbox)
+        select = ("very_attacked_people",)
+        state = sync(cfg, select=select).state
+        assert len(sandbox.pool_requests("vap")) == 1
+        sandbox.pool_limits["vap"] = 50
+        traveller.move_to(start + timedelta(minutes=59))
+        state = sync(cfg, state=state, select=select).state
+        assert len(sandbox.pool_requests("vap")) == 1, "resting"
+        traveller.move_to(start + timedelta(minutes=61))
+        run = sync(cfg, state=state, select=select)
+        assert run.records("very_attacked_people")
+        snapshot = datetime.fromisoformat(
+            run.state["bookmarks"]["very_attacked_people"]["snapshotAt"].replace("Z", "+00:00")
+        )
+        asked = len(sandbox.pool_requests("vap"))
+        traveller.move_to(snapshot + timedelta(hours=24) - timedelta(minutes=1))
+        state = sync(cfg, state=run.state, select=select).state
+        assert len(sandbox.pool_requests("vap")) == asked
+        traveller.move_to(snapshot + timedelta(hours=24))
+        again = sync(cfg, state=state, select=select)
+        assert again.records("very_attacked_people")
 
 
 def test_clearing_the_forensics_entry_as_the_readme_says_does_not_spend_its_pool_twice(
