@@ -180,7 +180,7 @@ _POOL_LOG = {
     "requests": _map_of(lambda v: isinstance(v, list) and all(map(_number, v))),
     "throttled": _map_of(_number),
 }
-_PEOPLE = {"snapshotAt": _time_text, **_POOL_LOG}
+_PEOPLE = {"snapshotAt": _time_text, "pagesNeeded": _count, **_POOL_LOG}
 WORK_SHAPES: dict[str, dict[str, Callable[[Any], bool]]] = {
     "threats": {"pending": _pairs, "known": _map_of(_two), "failed": _map_of(_count)},
     "campaigns": {

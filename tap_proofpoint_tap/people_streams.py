@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from typing_extensions import override
 
 from tap_proofpoint_tap import intel_records, windows
+from tap_proofpoint_tap.intel_api import PoolStopped
 from tap_proofpoint_tap.intel_client import IntelStream, Record, optional_time, schema_of
 from tap_proofpoint_tap.wording import counted
 
@@ -23,6 +24,8 @@ class PeopleStream(IntelStream):
 
     api_path: ClassVar[str]
     kind: ClassVar[str]
+    total_key: ClassVar[str]
+    """The envelope's count of the ranking's users."""
     page_size: ClassVar[int]
     primary_keys = ("snapshotAt", "guid")
     selected_by_default = False
@@ -45,27 +48,34 @@ class PeopleStream(IntelStream):
                 windows.fmt(last + timedelta(hours=hours)),
             )
             return
+        if self._cannot_finish(entry.get("pagesNeeded")):
+            return
         window = int(self.config.get("people_window_days", 30))
         snapshot = (windows.fmt(now), window)
         api = self.api()
         records: list[Record] = []
         problems: list[str] = []
+        total: Any = None
         for page in range(1, MAX_PAGES):
-            answer = api.get(
-                self.api_path,
-                {"window": window, "size": self.page_size, "page": page},
-                self.pools[0],
-            )
+            try:
+                answer = api.get(
+                    self.api_path,
+                    {"window": window, "size": self.page_size, "page": page},
+                    self.pools[0],
+                )
+            except PoolStopped:  # the pages read are lost: remember what a snapshot takes
+                if isinstance(total, int) and total > 0:
+                    entry["pagesNeeded"] = -(-total // self.page_size)
+                raise
             users = intel_records.people(answer or {}, self.kind, snapshot, problems)
             records.extend(users)
-            total = (answer or {}).get(
-                "totalVapUsers" if self.kind == "very_attacked_person" else "totalTopClickers"
-            )
+            total = (answer or {}).get(self.total_key)
             if not users or not _more(len(users), len(records), total, self.page_size):
                 break
         self.repaired(f"snapshot {snapshot[0]}", problems)
         yield from records
         entry["snapshotAt"] = snapshot[0]
+        entry.pop("pagesNeeded", None)
         self.logger.info(
             "%s: snapshot %s of the last %d days: %s",
             self.name,
@@ -73,6 +83,28 @@ class PeopleStream(IntelStream):
             window,
             counted(len(records), "user"),
         )
+
+    def _cannot_finish(self, needed: Any) -> bool:
+        """Whether the last snapshot's page count exceeds what a run may spend: asking would
+        spend the pool on pages that are never kept (a snapshot goes out whole)."""
+        if not isinstance(needed, int):
+            return False
+        limits = {
+            "max_requests_per_run": self.shared.budget.limit,
+            "the tap's daily share": self.share(self.pools[0]),
+        }
+        name, most = min(((n, v) for n, v in limits.items() if v), key=lambda item: item[1])
+        if needed <= most:
+            return False
+        self.logger.warning(
+            "%s: a snapshot takes %d pages, more than %s allows (%d): not asked for, as no "
+            "page of it would be kept; raise max_requests_per_run.",
+            self.name,
+            needed,
+            name,
+            most,
+        )
+        return True
 
     @override
     def waiting(self) -> str:
@@ -86,6 +118,7 @@ class VeryAttackedPeopleStream(PeopleStream):
     schema = schema_of("very_attacked_person")
     api_path = "/v2/people/vap"
     kind = "very_attacked_person"
+    total_key = "totalVapUsers"
     page_size = 1000
     pools = ("vap",)
 
@@ -97,6 +130,7 @@ class TopClickersStream(PeopleStream):
     schema = schema_of("top_clicker")
     api_path = "/v2/people/top-clickers"
     kind = "top_clicker"
+    total_key = "totalTopClickers"
     page_size = 200
     pools = ("top_clickers",)
 

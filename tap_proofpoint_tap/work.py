@@ -169,8 +169,13 @@ class Work:
             item[1] = int(urgent or bool(item[1]))
         elif len(queue) < MAX_PENDING_FORENSICS:
             self._append(queue, [threat, int(urgent)])
-        else:
+        else:  # full: a threat that reached someone takes the place of the oldest that did not
             self.dropped += 1
+            oldest = next((n for n, waiting in enumerate(queue) if not waiting[1]), None)
+            if urgent and oldest is not None:
+                del queue[oldest]
+                self._indexes.pop(id(queue), None)  # rebuilt at the next lookup
+                self._append(queue, [threat, 1])
 
     def _forensics_read(self, ident: str, now: datetime) -> bool:
         done = self.entry("forensics").get("done", {}).get(ident)
