@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_proofpoint_tap.budget import RequestBudget
+    from tap_proofpoint_tap.intel_run import Intel
     from tap_proofpoint_tap.reader import Record
-    from tap_proofpoint_tap.work import Intel
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 

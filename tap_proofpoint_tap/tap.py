@@ -18,6 +18,7 @@ from tap_proofpoint_tap.client import Route, Shared, SiemStream
 from tap_proofpoint_tap.config_schema import CONFIG_SCHEMA
 from tap_proofpoint_tap.errors import TapError, UnavailableError
 from tap_proofpoint_tap.inputs import bad_config, check_catalog, check_state, checked_json
+from tap_proofpoint_tap.intel_run import Intel
 from tap_proofpoint_tap.reader import Endpoint, Query, WindowReader
 from tap_proofpoint_tap.settings import (
     environment_errors,
@@ -27,7 +28,7 @@ from tap_proofpoint_tap.settings import (
 )
 from tap_proofpoint_tap.singer_io import StateFlushingWriter
 from tap_proofpoint_tap.streams import ALL_STREAM_TYPES
-from tap_proofpoint_tap.work import Intel, Wanted
+from tap_proofpoint_tap.work import Wanted
 
 if TYPE_CHECKING:
     from collections.abc import Generator

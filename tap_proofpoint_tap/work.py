@@ -11,14 +11,11 @@ does) then cannot bring back work that was done.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import Any, TypeGuard
 
 from tap_proofpoint_tap import windows
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 MAX_ID = 128
 """The longest id noted (threat ids have 64 characters, campaign ids 36): a longer one is not
@@ -293,37 +290,3 @@ def _prune(known: Any, keep: Any) -> None:
     if isinstance(known, dict):
         for key in [key for key, value in known.items() if not keep(value)]:
             del known[key]
-
-
-@dataclass
-class Intel:
-    """What the SIEM streams hand the streams that follow them: the threats their records
-    mention (``mentioned``, settled into the state at each window's end), and the failures of
-    those streams, said when the run ends (the other streams go on first)."""
-
-    bookmarks: Callable[[], dict[str, Any]]
-    wanted_now: Callable[[], Wanted]
-    mentioned: dict[str, Mention] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
-    noting: bool = False
-    """Whether the SIEM records' threats are noted: a stream that follows them is selected."""
-    dropped: int = 0
-    """Threats in no campaign not queued for forensics this run: the queue was full."""
-    _wanted: Wanted | None = None
-
-    def wanted(self) -> Wanted:
-        if self._wanted is None:
-            self._wanted = self.wanted_now()
-            self.noting = self._wanted.any
-        return self._wanted
-
-    def work(self) -> Work:
-        return Work(self.bookmarks(), self.wanted())
-
-    def settle(self, now: datetime) -> None:
-        """The window's mentions into the state (before its STATE goes out)."""
-        if self.mentioned:
-            work = self.work()
-            work.settle(self.mentioned, now)
-            self.dropped += work.dropped
-            self.mentioned.clear()
