@@ -16,6 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from tap_proofpoint_tap.api_stream import ApiStream
 from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import Settings
+from tap_proofpoint_tap.sandboxes.threatq import ThreatQSandbox
 from tests.helpers import (
     NOW,
     Warehouse,
@@ -27,6 +28,7 @@ from tests.helpers import (
     traffic_sandbox,
 )
 from tests.intel_runs import day_sandbox
+from tests.threatq_api import Api, Ticker
 
 # `make test` tries the same examples on every run (derandomised, no example database), so a
 # red suite means a change broke something; `make fuzz` (tests/fuzz.py) explores new ones.
@@ -84,6 +86,19 @@ def live_sandbox():
 
 
 # -- the Meltano project as users run it --
+
+
+@pytest.fixture
+def sb():
+    """The ThreatQ stand-in, empty, on a clock that ticks a second at every reading."""
+    with ThreatQSandbox(now=Ticker()) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def api(sb):
+    """A client logged in to ``sb``."""
+    return Api(sb)
 
 
 @pytest.fixture

@@ -12,9 +12,16 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from tap_proofpoint_tap.sandboxes.siem import Clock, Fault, Sandbox
-from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
-from tests.helpers import TAP, catalog_selecting, pipeline_truth, run_tap, tap_config
+from tap_proofpoint_tap.sandboxes.siem import Fault
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
+from tests.helpers import (
+    TAP,
+    catalog_selecting,
+    pipeline_truth,
+    run_tap,
+    tap_config,
+    traffic_sandbox,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,11 +46,7 @@ def killed_when(argv: list[str], out: Path, asked: Callable[[], bool]) -> list[d
 
 
 def test_a_kill_9_mid_request_and_a_rerun_do_not_overspend_a_pool(tmp_path):
-    with Sandbox(
-        settings=Settings(seed=5, per_hour=tuple((s, 6) for s in STREAMS)),
-        clock=Clock(),
-        history=timedelta(hours=6),
-    ) as sandbox:
+    with traffic_sandbox(5, 6, timedelta(hours=6)) as sandbox:
         now = datetime.now(timezone.utc)
         truth = pipeline_truth(sandbox, now - timedelta(hours=5), now - timedelta(hours=1))
         threats = sorted({e["threatID"] for e in truth["clicks_blocked"]})[:8]
@@ -79,11 +82,7 @@ def test_a_kill_9_mid_request_and_a_rerun_do_not_overspend_a_pool(tmp_path):
 def test_a_kill_9_after_the_siem_streams_loses_no_threat_they_named(tmp_path):
     """The threats a window's events name go into the state with its STATE: a run killed while
     the first summary is asked for leaves every one of them for the next run."""
-    with Sandbox(
-        settings=Settings(seed=6, per_hour=tuple((s, 6) for s in STREAMS)),
-        clock=Clock(),
-        history=timedelta(hours=6),
-    ) as sandbox:
+    with traffic_sandbox(6, 6, timedelta(hours=6)) as sandbox:
         now = datetime.now(timezone.utc)
         end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
         config = tap_config(sandbox, end - timedelta(hours=3), end)
@@ -111,11 +110,7 @@ def test_a_kill_9_in_discovery_or_in_a_ranking_then_a_rerun_asks_only_what_is_le
     """Killed while the third campaign-ids day, then the ranking, is asked for: the days
     already listed are not asked again, the day in flight is (its request stays logged), and
     the ranking's snapshot is taken whole by the rerun."""
-    with Sandbox(
-        settings=Settings(seed=8, per_hour=tuple((s, 4) for s in STREAMS)),
-        clock=Clock(),
-        history=timedelta(hours=3),
-    ) as sandbox:
+    with traffic_sandbox(8, 4, timedelta(hours=3)) as sandbox:
         now = datetime.now(timezone.utc)
         config = tap_config(
             sandbox,

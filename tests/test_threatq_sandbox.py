@@ -7,78 +7,17 @@ import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 
 from tap_proofpoint_tap.sandboxes.threatq import Credentials, Fault, Maintenance, ThreatQSandbox
 from tap_proofpoint_tap.sandboxes.threatq.cli import parse_fault, parse_maintenance
-
-CREDS = Credentials()
-EMAIL = "corporate_email"
-
-
-class Ticker:
-    """A store clock one second further at every reading, so touched_at bumps are visible."""
-
-    def __init__(self) -> None:
-        self.at = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)
-
-    def __call__(self) -> datetime:
-        self.at += timedelta(seconds=1)
-        return self.at
-
-
-def password_token(sb: ThreatQSandbox) -> dict:
-    r = requests.post(
-        sb.url + "/api/token",
-        params={"grant_type": "password", "client_id": CREDS.client_id},
-        json={"email": CREDS.email, "password": CREDS.password},
-        timeout=5,
-    )
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def session(sb: ThreatQSandbox) -> requests.Session:
-    s = requests.Session()
-    s.headers["Authorization"] = "Bearer " + password_token(sb)["access_token"]
-    return s
-
-
-class Api:
-    """A logged-in client: ``api.post("/indicators/consume", [...])`` → the response."""
-
-    def __init__(self, sb: ThreatQSandbox) -> None:
-        self.sb, self.s = sb, session(sb)
-
-    def __getattr__(self, verb: str):
-        def call(path: str, body=None, **params):
-            return self.s.request(
-                verb.upper(), self.sb.url + "/api" + path, json=body, params=params, timeout=5
-            )
-
-        return call
-
-
-@pytest.fixture
-def sb():
-    with ThreatQSandbox(now=Ticker()) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def api(sb):
-    return Api(sb)
+from tests.threatq_api import CREDS, EMAIL, Api, password_token, url_item
 
 
 def type_id(api: Api, name: str) -> int:
     return api.get("/indicator/types", name=name).json()["data"][0]["id"]
-
-
-def url_item(value: str, **extra) -> dict:
-    return {"value": value, "type": {"name": "URL"}, "status": {"name": "Active"}, **extra}
 
 
 # -- §2 auth --

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from tap_proofpoint_tap.sandboxes.threatq import Fault, Maintenance, ThreatQSandbox
-from tests.test_threatq_sandbox import EMAIL, Api, Ticker, url_item
+from tests.threatq_api import EMAIL, Api, url_item
 
 HAPPENED = "2026-03-04 10:00:00"
 # collection → the field that names an object, and one item of it
@@ -36,17 +36,6 @@ CODES = {
     "malware": "malware",
     "ttp": "ttp",
 }
-
-
-@pytest.fixture
-def sb():
-    with ThreatQSandbox(now=Ticker()) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def api(sb):
-    return Api(sb)
 
 
 def key(collection: str) -> str:
