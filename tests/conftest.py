@@ -40,6 +40,14 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatabl
 
 
 @pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Each test has its own target-threatq cache (XDG_CACHE_HOME, which the processes it
+    starts inherit): stand-ins reuse ports, and a cache of another test's instance would
+    skip rows."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+@pytest.fixture(autouse=True)
 def _fast_means_in_process(request, monkeypatch):
     """A test marked ``fast`` fails when it starts a process or sleeps: it belongs to the
     end-to-end tier (or should inject a clock, or scale the stand-in's wait)."""

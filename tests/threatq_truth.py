@@ -12,10 +12,11 @@ Where the contract leaves a choice, this oracle reads it as follows.
 2. Attribute values are text, stripped; a missing or blank one gives no attribute. Names are
    kept as the contract spells them; values are case-folded (ThreatQ merges attribute rows
    without case).
-3. One event per GUID: the first record of that GUID with a readable ``messageTime``
+3. One event per GUID: the first record of that GUID with a readable ``messageTime`` (else
+   ``queryEndTime``, the end of the window that returned it: ThreatQ requires a time)
    (messages_delivered before messages_blocked, records in order) gives its title and time;
    recipients, indicators and links are the union over every record of the GUID. A message
-   without GUID or without a readable ``messageTime`` gives no event (its indicators stay,
+   without GUID or without a readable time gives no event (its indicators stay,
    unlinked). Times are cut to the second, not rounded.
 4. The title's subject is cut when longer than 200 characters (code points); the Email
    Subject indicator keeps the whole stripped subject.
@@ -304,7 +305,9 @@ def _events(
     for stream in MESSAGE_STREAMS:
         for message in records.get(stream, ()):
             guid = _text(message.get("GUID"))
-            when = happened_at(message.get("messageTime"))
+            when = happened_at(message.get("messageTime")) or happened_at(
+                message.get("queryEndTime")
+            )
             if guid and when and guid not in events:
                 title = event_title(message.get("subject"), guid)
                 out.sets["events"].add((guid, event_type.casefold(), title, when))

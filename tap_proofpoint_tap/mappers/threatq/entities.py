@@ -1,4 +1,4 @@
-"""A permitted click → the ThreatQ entities it stands for: the pure mapping behind the mapper.
+"""The ThreatQ vocabulary (streams, types, stable ids) and the permitted click's mapping.
 
 ThreatQuotient's "Proofpoint TAP Emails" feed turns each permitted click into a Corporate Email
 (the recipient), an Indicator of type URL (the link), an Indicator of type Email Address (the
@@ -6,7 +6,8 @@ sender) and an Incident (the click), and relates them. We do the same and add th
 SOC analyst filters on. Every row carries a stable ``id`` derived from what identifies the entity
 (the click id for an incident, the lower-cased address for an email, type and value for an
 indicator), so the same click mapped twice, in one run or in two, yields the same keys and a
-keyed target upserts instead of duplicating.
+keyed target upserts instead of duplicating. The other feeds (messages, campaigns, threats,
+forensics) are mapped in :mod:`.feeds`.
 """
 
 from __future__ import annotations
@@ -17,24 +18,48 @@ import re
 import uuid
 from dataclasses import dataclass
 from email.utils import parseaddr
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tap_proofpoint_tap.normalise import derived_id
 
 if TYPE_CHECKING:
     from collections.abc import Container, Iterator, Mapping
 
-Row = dict[str, Any]  # an entity row of one of the five streams
+Row = dict[str, Any]  # an entity row of one of the entity streams
 
 CORPORATE_EMAILS = "threatq_corporate_emails"
 INDICATORS = "threatq_indicators"
 ATTRIBUTES = "threatq_indicator_attributes"
 INCIDENTS = "threatq_incidents"
 RELATIONSHIPS = "threatq_relationships"
-ENTITY_STREAMS = (CORPORATE_EMAILS, INDICATORS, ATTRIBUTES, INCIDENTS, RELATIONSHIPS)
+EVENTS = "threatq_events"
+CAMPAIGNS = "threatq_campaigns"
+ADVERSARIES = "threatq_adversaries"
+MALWARE = "threatq_malware"
+TTPS = "threatq_ttps"
+ENTITY_STREAMS = (
+    CORPORATE_EMAILS,
+    INDICATORS,
+    ATTRIBUTES,
+    INCIDENTS,
+    EVENTS,
+    CAMPAIGNS,
+    ADVERSARIES,
+    MALWARE,
+    TTPS,
+    RELATIONSHIPS,
+)
 
 URL = "URL"
 EMAIL_ADDRESS = "Email Address"
+IP_ADDRESS = "IP Address"
+EMAIL_SUBJECT = "Email Subject"
+MD5 = "MD5"
+SHA256 = "SHA-256"
+FILENAME = "Filename"
+FQDN = "FQDN"
+INDICATOR_TYPES = (URL, EMAIL_ADDRESS, IP_ADDRESS, EMAIL_SUBJECT, MD5, SHA256, FILENAME, FQDN)
+FORENSICS_INDICATORS = ("malicious", "all", "none")
 
 # Fixed namespace: ids must be equal across runs, machines and versions of this package.
 NAMESPACE = uuid.UUID("5b0e3c1e-8f0a-4a43-9a57-3f1d2c6b7e10")
@@ -48,8 +73,10 @@ class Options:
     """What the user decides about the entities (the mapper's settings)."""
 
     source: str = "Proofpoint TAP"
-    url_status: str = "Active"
-    sender_status: str = "Review"
+    url_status: str = "Active"  # what Proofpoint condemned: threats, malicious evidence
+    sender_status: str = "Review"  # what a message carried: senders, IPs, subjects, parts
+    event_type: str = "Spearphish"
+    forensics: str = "malicious"  # which forensic evidence becomes indicators
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -79,7 +106,7 @@ def address(raw: object) -> str | None:
     return (parsed if "@" in parsed else text).lower()
 
 
-def _text(raw: object) -> str | None:
+def text(raw: object) -> str | None:
     if raw is None:
         return None
     text = str(raw).strip()
@@ -109,11 +136,11 @@ def click_entities(
     """
     recipient = address(click.get("recipient"))
     sender = address(click.get("sender"))
-    url = _text(click.get("url"))
-    classification = _text(click.get("classification"))
-    threat_time = _text(click.get("threatTime"))
-    published = threat_time or _text(click.get("clickTime"))
-    incident_id = _text(click.get("id")) or derived_id(dict(click))
+    url = text(click.get("url"))
+    classification = text(click.get("classification"))
+    threat_time = text(click.get("threatTime"))
+    published = threat_time or text(click.get("clickTime"))
+    incident_id = text(click.get("id")) or derived_id(dict(click))
 
     email_id = entity_id("corporate_email", recipient) if recipient else None
     if recipient and email_id not in skip:
@@ -122,7 +149,7 @@ def click_entities(
     url_id = sender_id = None
     if url:
         url_id = entity_id("indicator", URL, url)
-        yield from _indicator(
+        yield from indicator(
             url_id,
             URL,
             url,
@@ -132,15 +159,15 @@ def click_entities(
             skip,
             {
                 "Classification": classification,
-                "Threat Status": _text(click.get("threatStatus")),
-                "Threat ID": _text(click.get("threatID")),
-                "Threat URL": _text(click.get("threatURL")),
-                "Campaign ID": _text(click.get("campaignId")),
+                "Threat Status": text(click.get("threatStatus")),
+                "Threat ID": text(click.get("threatID")),
+                "Threat URL": text(click.get("threatURL")),
+                "Campaign ID": text(click.get("campaignId")),
             },
         )
     if sender:
         sender_id = entity_id("indicator", EMAIL_ADDRESS, sender)
-        yield from _indicator(
+        yield from indicator(
             sender_id,
             EMAIL_ADDRESS,
             sender,
@@ -148,7 +175,7 @@ def click_entities(
             published,
             options,
             skip,
-            {"Sender IP": _text(click.get("senderIP")), "Classification": classification},
+            {"Sender IP": text(click.get("senderIP")), "Classification": classification},
         )
 
     if incident_id in skip:
@@ -158,50 +185,82 @@ def click_entities(
         {
             "id": incident_id,
             "title": title(recipient, classification, url, sender),
-            "started_at": _text(click.get("clickTime")),
+            "started_at": text(click.get("clickTime")),
             "source": options.source,
             "recipient": recipient,
             "url": url,
             "sender": sender,
             "classification": classification,
-            "threat_status": _text(click.get("threatStatus")),
+            "threat_status": text(click.get("threatStatus")),
             "threat_time": threat_time,
-            "threat_id": _text(click.get("threatID")),
-            "threat_url": _text(click.get("threatURL")),
-            "campaign_id": _text(click.get("campaignId")),
-            "click_ip": _text(click.get("clickIP")),
-            "user_agent": _text(click.get("userAgent")),
-            "sender_ip": _text(click.get("senderIP")),
-            "message_id": _text(click.get("messageID")),
-            "guid": _text(click.get("GUID")),
+            "threat_id": text(click.get("threatID")),
+            "threat_url": text(click.get("threatURL")),
+            "campaign_id": text(click.get("campaignId")),
+            "click_ip": text(click.get("clickIP")),
+            "user_agent": text(click.get("userAgent")),
+            "sender_ip": text(click.get("senderIP")),
+            "message_id": text(click.get("messageID")),
+            "guid": text(click.get("GUID")),
         },
     )
 
-    incident = ("incident", incident_id)
+    incident, email = End("incident", incident_id), End("corporate_email", email_id)
+    url_end, sender_end = End("indicator", url_id), End("indicator", sender_id)
     links = (
-        (incident, ("corporate_email", email_id)),
-        (incident, ("indicator", url_id)),
-        (incident, ("indicator", sender_id)),
-        (("corporate_email", email_id), ("indicator", url_id)),
-        (("indicator", url_id), ("indicator", sender_id)),
+        (incident, email),
+        (incident, url_end),
+        (incident, sender_end),
+        (email, url_end),
+        (url_end, sender_end),
     )
-    for (source_type, source_id), (target_type, target_id) in links:
-        if source_id and target_id:
-            link_id = entity_id("relationship", source_type, source_id, target_type, target_id)
-            if link_id not in skip:
-                yield (
-                    RELATIONSHIPS,
-                    {
-                        "id": link_id,
-                        "source_type": source_type,
-                        "source_id": source_id,
-                        "target_type": target_type,
-                        "target_id": target_id,
-                    },
-                )
+    for source, target in links:
+        yield from link(source, target, skip)
+    guid, campaign = text(click.get("GUID")), text(click.get("campaignId"))
+    if guid:
+        yield from link(incident, event_ref(guid), skip)
+    if campaign:
+        yield from link(incident, campaign_ref(campaign), skip)
 
 
-def _indicator(
+class End(NamedTuple):
+    """One end of a relationship; ``key`` is what finds it outside the run (a message's GUID,
+    a campaign's Proofpoint id), for the ends a record names but does not map."""
+
+    type: str
+    id: str | None
+    key: str | None = None
+
+
+def event_ref(guid: str) -> End:
+    """The event of the message with this GUID, which a click names."""
+    return End("event", entity_id("event", guid), guid)
+
+
+def campaign_ref(campaign_id: str) -> End:
+    """A campaign, which events, clicks and evidence name by Proofpoint's id."""
+    return End("campaign", entity_id("campaign", campaign_id), campaign_id)
+
+
+def link(source: End, target: End, skip: Container[str]) -> Iterator[tuple[str, Row]]:
+    """The relationship row between two entities (none for an entity and itself)."""
+    if not source.id or not target.id or source.id == target.id:
+        return
+    link_id = entity_id("relationship", source.type, source.id, target.type, target.id)
+    if link_id not in skip:
+        yield (
+            RELATIONSHIPS,
+            {
+                "id": link_id,
+                "source_type": source.type,
+                "source_id": source.id,
+                "target_type": target.type,
+                "target_id": target.id,
+                "target_key": target.key,
+            },
+        )
+
+
+def indicator(
     indicator_id: str,
     kind: str,
     value: str,
@@ -224,17 +283,24 @@ def _indicator(
             },
         )
     for name, attribute in attributes.items():
-        attribute_id = attribute and entity_id("attribute", indicator_id, name, attribute)
-        if attribute_id and attribute_id not in skip:
-            yield (
-                ATTRIBUTES,
-                {
-                    "id": attribute_id,
-                    "indicator_id": indicator_id,
-                    "indicator_type": kind,
-                    "indicator_value": value,
-                    "name": name,
-                    "value": attribute,
-                    "source": options.source,
-                },
-            )
+        if attribute:
+            yield from attribute_row(("indicator", indicator_id), name, attribute, options, skip)
+
+
+def attribute_row(
+    owner: tuple[str, str], name: str, value: str, options: Options, skip: Container[str]
+) -> Iterator[tuple[str, Row]]:
+    """An attribute of an indicator or a campaign (``owner``: its type and id)."""
+    attribute_id = entity_id("attribute", owner[1], name, value)
+    if attribute_id not in skip:
+        yield (
+            ATTRIBUTES,
+            {
+                "id": attribute_id,
+                "object_type": owner[0],
+                "object_id": owner[1],
+                "name": name,
+                "value": value,
+                "source": options.source,
+            },
+        )

@@ -1,7 +1,8 @@
-"""``mapper-proofpoint-threatq``: a Singer mapper from permitted clicks to ThreatQ entities.
+"""``mapper-proofpoint-threatq``: a Singer mapper from the tap's streams to ThreatQ entities.
 
-It reads the tap's messages and, for every ``clicks_permitted`` record, writes the entities of
-:func:`~.entities.click_entities` into five keyed streams, each id once
+It reads the tap's messages and, for every ``clicks_permitted``, ``messages_delivered``,
+``messages_blocked``, ``campaigns``, ``threats`` and ``forensics`` record, writes the entities of
+:func:`~.entities.click_entities` and :mod:`.feeds` into ten keyed streams, each id once
 per run. STATE passes through unchanged (Meltano then keeps the tap's bookmark); the other
 streams pass through untouched, and ``clicks_permitted`` itself too unless ``pass_through`` is
 off. ACTIVATE_VERSION is never sent for entity streams: entities accumulate across runs, and a
@@ -11,6 +12,7 @@ new table version would make a target delete the earlier ones.
 from __future__ import annotations
 
 import collections
+import functools
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,24 +24,41 @@ from typing_extensions import override
 
 from tap_proofpoint_tap.errors import TapError
 from tap_proofpoint_tap.mappers.threatq import entities as e
+from tap_proofpoint_tap.mappers.threatq import feeds
 from tap_proofpoint_tap.mappers.threatq.schemas import SCHEMAS
 from tap_proofpoint_tap.singer_io import CheckedReader, StateFlushingWriter
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
 CLICKS = "clicks_permitted"
 SUMMARY_ROWS = (
     ("Corporate Emails", e.CORPORATE_EMAILS),
     ("Indicators", e.INDICATORS),
-    ("Indicator Attributes", e.ATTRIBUTES),
+    ("Attributes", e.ATTRIBUTES),
     ("Incidents", e.INCIDENTS),
+    ("Events", e.EVENTS),
+    ("Campaigns", e.CAMPAIGNS),
+    ("Adversaries", e.ADVERSARIES),
+    ("Malware", e.MALWARE),
+    ("TTPs", e.TTPS),
     ("Relationships", e.RELATIONSHIPS),
 )
+FEEDS: dict[
+    str, Callable[[Mapping[str, Any], e.Options, set[str]], Iterator[tuple[str, e.Row]]]
+] = {
+    CLICKS: e.click_entities,
+    "messages_delivered": functools.partial(feeds.message_entities, disposition="delivered"),
+    "messages_blocked": functools.partial(feeds.message_entities, disposition="blocked"),
+    "campaigns": feeds.campaign_entities,
+    "threats": feeds.threat_entities,
+    "forensics": feeds.forensic_entities,
+}
+"""The streams the mapper reads, and the mapping of each one's records."""
 
 
 class ThreatQMapper(InlineMapper):
-    """Permitted clicks → Corporate Emails, Indicators, Attributes, Incidents and their links."""
+    """Clicks, messages, campaigns, threats and evidence → ThreatQ entities and their links."""
 
     name = "mapper-proofpoint-threatq"
     package_name = "tap-proofpoint-tap"
@@ -61,14 +80,30 @@ class ThreatQMapper(InlineMapper):
             "url_indicator_status",
             th.StringType,
             default="Active",
-            description="ThreatQ status of URL indicators: Proofpoint condemned the link.",
+            description="ThreatQ status of what Proofpoint condemned: clicked URLs, "
+            "threats' URLs and hashes, malicious forensic evidence.",
         ),
         th.Property(
             "sender_indicator_status",
             th.StringType,
             default="Review",
-            description="ThreatQ status of sender indicators: senders are often "
-            "spoofed or compromised, so an analyst reviews them.",
+            description="ThreatQ status of what a message carried: senders (often "
+            "spoofed or compromised), IPs, subjects, attachments; an analyst reviews them.",
+        ),
+        th.Property(
+            "email_event_type",
+            th.StringType,
+            default="Spearphish",
+            description="ThreatQ event type of a message's event (target-threatq looks "
+            "it up by name).",
+        ),
+        th.Property(
+            "forensics_indicators",
+            th.StringType,
+            default="malicious",
+            allowed_values=list(e.FORENSICS_INDICATORS),
+            description="Which forensic evidence becomes indicators: malicious (what "
+            "Proofpoint's sandbox condemned), all, or none.",
         ),
         th.Property(
             "source",
@@ -96,10 +131,12 @@ class ThreatQMapper(InlineMapper):
             source=self.config["source"],
             url_status=self.config["url_indicator_status"],
             sender_status=self.config["sender_indicator_status"],
+            event_type=self.config["email_event_type"],
+            forensics=self.config["forensics_indicators"],
         )
         self.written: set[str] = set()
         self.counts: collections.Counter[str] = collections.Counter()
-        self.clicks = 0
+        self.read: collections.Counter[str] = collections.Counter()
         self.schemas_sent = False
 
     # Messages that pass through are written as they came: dicts, which StateFlushingWriter
@@ -112,7 +149,7 @@ class ThreatQMapper(InlineMapper):
     ) -> Iterable[Message | dict[str, Any]]:
         if self._passes(message_dict):
             yield message_dict
-        if message_dict["stream"] == CLICKS and not self.schemas_sent:
+        if message_dict["stream"] in FEEDS and not self.schemas_sent:
             self.schemas_sent = True
             for stream in e.ENTITY_STREAMS:
                 yield SchemaMessage(stream=stream, schema=SCHEMAS[stream], key_properties=["id"])
@@ -123,10 +160,11 @@ class ThreatQMapper(InlineMapper):
     ) -> Iterable[Message | dict[str, Any]]:
         if self._passes(message_dict):
             yield message_dict
-        if message_dict["stream"] != CLICKS:
+        mapping = FEEDS.get(message_dict["stream"])
+        if mapping is None:
             return
-        self.clicks += 1
-        for stream, row in e.click_entities(message_dict["record"], self.options, self.written):
+        self.read[message_dict["stream"]] += 1
+        for stream, row in mapping(message_dict["record"], self.options, self.written):
             self.written.add(row["id"])
             self.counts[stream] += 1
             yield {"type": "RECORD", "stream": stream, "record": row}
@@ -148,11 +186,12 @@ class ThreatQMapper(InlineMapper):
     @override
     def process_endofpipe(self) -> None:
         """Print the run's distinct entity counts, shaped like the seed feed's run table."""
-        rows = [("Clicks read", self.clicks)]
+        rows = [(f"Read: {stream}", self.read[stream]) for stream in FEEDS if self.read[stream]]
+        rows = rows or [(f"Read: {CLICKS}", 0)]
         rows += [(label, self.counts[stream]) for label, stream in SUMMARY_ROWS]
         width = max(len(label) for label, _ in rows)
         lines = [
-            "ThreatQ run summary (Proofpoint TAP Emails)",
+            "ThreatQ run summary (Proofpoint TAP: Events, Emails and Campaigns)",
             f"| {'Metric':<{width}} | Result |",
             f"|{'-' * (width + 2)}|--------|",
         ]

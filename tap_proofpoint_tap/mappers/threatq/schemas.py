@@ -1,4 +1,4 @@
-"""The five ThreatQ entity streams: their JSON schemas. Every stream is keyed by ``id``."""
+"""The ThreatQ entity streams: their JSON schemas. Every stream is keyed by ``id``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,20 @@ from tap_proofpoint_tap.mappers.threatq import entities as e
 
 _ID = th.Property("id", th.StringType, required=True, description="Stable key (see README).")
 _SOURCE = th.Property("source", th.StringType, description="The ThreatQ source name.")
-_INDICATOR_TYPE = th.StringType(allowed_values=[e.URL, e.EMAIL_ADDRESS])
+_INDICATOR_TYPE = th.StringType(allowed_values=list(e.INDICATOR_TYPES))
+_OBJECT_TYPES = "incident, corporate_email, indicator, event, campaign, adversary, malware or ttp"
 
 
 def _text(name: str, description: str | None = None) -> th.Property[str]:
     return th.Property(name, th.StringType, description=description)
+
+
+def _texts(name: str, description: str | None = None) -> th.Property[list[str]]:
+    return th.Property(name, th.ArrayType(th.StringType), description=description)
+
+
+def _named(field: str, description: str) -> dict[str, Any]:
+    return th.PropertiesList(_ID, _text(field, description), _SOURCE).to_dict()
 
 
 def _consistent(schema: dict[str, Any]) -> dict[str, Any]:
@@ -34,10 +43,12 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
     ).to_dict(),
     e.INDICATORS: th.PropertiesList(
         _ID,
-        th.Property(
-            "type", _INDICATOR_TYPE, description="URL (the link) or Email Address (the sender)."
+        th.Property("type", _INDICATOR_TYPE, description="ThreatQ indicator type (see README)."),
+        _text(
+            "value",
+            "URLs, IPs, subjects and file names as sent; addresses, hashes and "
+            "host names in lower case.",
         ),
-        _text("value", "The URL as clicked, or the sender address in lower case."),
         _text(
             "status",
             "ThreatQ indicator status (settings url_indicator_status and sender_indicator_status).",
@@ -45,15 +56,15 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         th.Property(
             "published_at",
             th.DateTimeType,
-            description="threatTime of the click (clickTime when absent).",
+            description="When Proofpoint first saw it (threatTime; the click's or the "
+            "message's time when absent).",
         ),
         _SOURCE,
     ).to_dict(),
     e.ATTRIBUTES: th.PropertiesList(
         _ID,
-        _text("indicator_id", "id of the indicator in threatq_indicators."),
-        th.Property("indicator_type", _INDICATOR_TYPE),
-        _text("indicator_value"),
+        _text("object_type", "indicator or campaign."),
+        _text("object_id", "id of the indicator or campaign it belongs to."),
         _text("name", "Attribute name, e.g. Classification, Threat Status, Sender IP."),
         _text("value"),
         _SOURCE,
@@ -78,12 +89,49 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         _text("message_id"),
         _text("guid"),
     ).to_dict(),
+    e.EVENTS: th.PropertiesList(
+        th.Property("id", th.StringType, required=True, description="Stable key: of the GUID."),
+        _text("type", "ThreatQ event type (mapper setting email_event_type)."),
+        _text("title", "The subject and [message <GUID>]: unique per message."),
+        th.Property("happened_at", th.DateTimeType, description="messageTime."),
+        _SOURCE,
+        _text("guid", "The message's GUID, which its clicks carry too."),
+        _text("disposition", "delivered or blocked."),
+        _text("subject"),
+        _text("sender"),
+        _text("sender_ip"),
+        _texts("recipients"),
+        _text("message_id"),
+        _texts("threats", "One line per threat: classification, type, value (status)."),
+        th.Property("spam_score", th.NumberType),
+        th.Property("phish_score", th.NumberType),
+        th.Property("malware_score", th.NumberType),
+        th.Property("impostor_score", th.NumberType),
+        _texts("policy_routes"),
+        _text("quarantine_folder"),
+    ).to_dict(),
+    e.CAMPAIGNS: th.PropertiesList(
+        th.Property("id", th.StringType, required=True, description="Stable key: of the id."),
+        _text("value", "The campaign's name."),
+        _text("description"),
+        _text("campaign_id", "Proofpoint's campaign id."),
+        th.Property("started_at", th.DateTimeType, description="startDate."),
+        _SOURCE,
+    ).to_dict(),
+    e.ADVERSARIES: _named("name", "An actor Proofpoint names."),
+    e.MALWARE: _named("value", "A malware family Proofpoint names."),
+    e.TTPS: _named("value", "A technique Proofpoint names."),
     e.RELATIONSHIPS: th.PropertiesList(
         _ID,
-        _text("source_type", "incident, corporate_email or indicator."),
+        _text("source_type", _OBJECT_TYPES + "."),
         _text("source_id", "id of the source entity."),
-        _text("target_type", "corporate_email or indicator."),
+        _text("target_type", _OBJECT_TYPES + "."),
         _text("target_id", "id of the target entity."),
+        _text(
+            "target_key",
+            "For an event or campaign the record names but does not carry: its GUID or "
+            "Proofpoint id, which finds it outside the run.",
+        ),
     ).to_dict(),
 }
 SCHEMAS = {stream: _consistent(schema) for stream, schema in _SCHEMAS.items()}

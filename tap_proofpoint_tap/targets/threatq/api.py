@@ -96,11 +96,12 @@ class ThreatQClient:
             if len(data) < PAGE or (isinstance(total, int) and len(rows) >= total):
                 return rows
 
-    def highest_id(self, collection: str) -> int:
-        """The newest object's id: objects above it are created after this call."""
+    def highest_id(self, collection: str, kind: str = "lookup", **filters: Any) -> int:
+        """The newest object's id (of those ``filters`` match; 0: none): objects above it are
+        created after this call."""
         path = f"/api/{collection}"
-        body = self.call("GET", path, params={"sort": "-id", "limit": 1}, kind="lookup")
-        data = _rows(body, path, {"id": int})
+        params = {**filters, "sort": "-id", "limit": 1}
+        data = _rows(self.call("GET", path, params=params, kind=kind), path, {"id": int})
         return int(data[0]["id"]) if data else 0
 
     def consume(

@@ -3,7 +3,8 @@
 The mapper decides *what* the entities are; these decide only how ThreatQ spells them: its
 ``YYYY-MM-DD HH:MM:SS`` times (UTC), its ``sources`` lists, an incident's ``value`` (ThreatQ
 identifies an incident by it, so it carries the click id: unique per click, equal on every
-load of the same click) and a description an analyst reads.
+load of the same click), an adversary's ``name``, an event's ``title`` and type, and the
+descriptions an analyst reads.
 """
 
 from __future__ import annotations
@@ -84,16 +85,73 @@ def incident_item(row: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def description(row: dict[str, Any]) -> str:
-    """One line per known fact of the click, in the order an analyst reads them."""
+EVENT_FIELDS = (
+    ("Disposition", "disposition"),
+    ("Subject", "subject"),
+    ("Sender", "sender"),
+    ("Sender IP", "sender_ip"),
+    ("Recipients", "recipients"),
+    ("Message-ID", "message_id"),
+    ("Threats", "threats"),
+    ("Spam score", "spam_score"),
+    ("Phish score", "phish_score"),
+    ("Malware score", "malware_score"),
+    ("Impostor score", "impostor_score"),
+    ("Policy routes", "policy_routes"),
+    ("Quarantine folder", "quarantine_folder"),
+    ("Message GUID", "guid"),
+)
+
+
+def description(
+    row: dict[str, Any], fields: tuple[tuple[str, str], ...] = DESCRIPTION_FIELDS
+) -> str:
+    """One line per known fact, in the order an analyst reads them (lists joined by commas;
+    a score of 0 is a fact too)."""
     return "\n".join(
-        f"{label}: {_shown(row[key])}" for label, key in DESCRIPTION_FIELDS if row.get(key)
+        f"{label}: {_shown(row[key])}"
+        for label, key in fields
+        if row.get(key) not in (None, "", [])
     )
 
 
 def _shown(value: Any) -> str:
-    """A time as ThreatQ shows times (the SDK parsed it into a datetime); text as it is."""
+    """A time as ThreatQ shows times (the SDK parsed it into a datetime); a list joined by
+    commas; text as it is."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
     return _utc(value) if isinstance(value, datetime) else str(value)
+
+
+def event_item(row: dict[str, Any], type_id: int) -> dict[str, Any]:
+    """An event: ThreatQ requires ``happened_at``; a message without a time gets none, and
+    ThreatQ refuses it, naming the event."""
+    item: dict[str, Any] = {
+        "title": row["title"],
+        "type_id": type_id,
+        "description": description(row, EVENT_FIELDS),
+        "sources": sources(row),
+    }
+    happened = threatq_time(row.get("happened_at"))
+    if happened:
+        item["happened_at"] = happened
+    return item
+
+
+def campaign_item(row: dict[str, Any]) -> dict[str, Any]:
+    item: dict[str, Any] = {"value": row["value"], "sources": sources(row)}
+    if row.get("description"):
+        item["description"] = row["description"]
+    return item
+
+
+def adversary_item(row: dict[str, Any]) -> dict[str, Any]:
+    return {"name": row["name"], "sources": sources(row)}
+
+
+def value_item(row: dict[str, Any]) -> dict[str, Any]:
+    """A malware or TTP object: its value and source."""
+    return {"value": row["value"], "sources": sources(row)}
 
 
 def attribute_item(row: dict[str, Any]) -> dict[str, Any]:

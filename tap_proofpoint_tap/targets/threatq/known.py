@@ -7,18 +7,35 @@ are read before anything is added to it.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from tap_proofpoint_tap.mappers.threatq import entities as e
 
-@dataclass(frozen=True)
+KINDS = {  # object streams → kinds, in the order a load creates them (events last: looked up)
+    e.CORPORATE_EMAILS: "corporate_email",
+    e.INDICATORS: "indicator",
+    e.INCIDENTS: "incident",
+    e.CAMPAIGNS: "campaign",
+    e.ADVERSARIES: "adversary",
+    e.MALWARE: "malware",
+    e.TTPS: "ttp",
+    e.EVENTS: "event",
+}
+NAMES = {"adversary": "name", "event": "title"}  # what names an object; "value" for the others
+
+
+@dataclass
 class Instance:
     """What the loader resolved by name at start: ids differ between ThreatQ instances."""
 
-    collections: dict[str, str]  # corporate_email / indicator / incident → REST collection
+    collections: dict[str, str]  # object kind (corporate_email, indicator, …) → REST collection
     indicator_types: dict[str, int]  # name, case-folded → id
     statuses: dict[str, int]
-    marks: dict[str, int]  # collection → its highest id before this run wrote anything
+    event_types: dict[str, int]
+    marks: dict[str, int] = field(default_factory=dict)  # collection → its highest id before
+    # this run first wrote into it
 
 
 @dataclass
@@ -28,7 +45,8 @@ class Loaded:
     stream: str
     collection: str
     tq_id: int
-    # How the object is addressed: value (type_id), and our source, kept on re-posts.
+    # How the object is addressed: value, name or title (type_id), and our source, kept on
+    # re-posts.
     item: dict[str, Any]
     new: bool  # created by this run: its status is ours to set
     keys: list[str] = field(default_factory=list)  # the mapper ids that name it
@@ -85,14 +103,49 @@ class Context:
         return out
 
 
+# Which end carries a link when both or neither are fresh: the one with fewer links to read
+# (an incident has a handful, a hot URL indicator thousands). Either way, one pair has one
+# carrier, whichever of its ends the mapper named first: the pair is posted once.
+CARRIES_FIRST = ("incident", "event", "corporate_email", "adversary", "malware", "ttp", "campaign")
+
+
 def carrier(source: Loaded, target: Loaded) -> tuple[Loaded, Loaded]:
-    """Which end of a link carries it in the context pass: a fresh object (its links are known
-    without a read), else the source."""
-    if not source.fresh and target.fresh:
-        return target, source
-    return source, target
+    """Which end of a link carries it in the context pass, and the other: a fresh object (its
+    links are known without a read), else the first by ``CARRIES_FIRST`` and id."""
+    if source.fresh != target.fresh:
+        return (source, target) if source.fresh else (target, source)
+    first, second = sorted((source, target), key=_carries)
+    return first, second
+
+
+def _carries(obj: Loaded) -> tuple[int, str, int]:
+    kind = KINDS[obj.stream]
+    rank = CARRIES_FIRST.index(kind) if kind in CARRIES_FIRST else len(CARRIES_FIRST)
+    return rank, obj.collection, obj.tq_id
+
+
+def name_of(item: dict[str, Any]) -> str:
+    """What names an item: its value, or an adversary's name, or an event's title."""
+    return str(next(item[k] for k in ("value", "name", "title") if k in item))
 
 
 def identity(item: dict[str, Any]) -> tuple[Any, str]:
-    """What ThreatQ tells objects apart by: type and value, the value in any case."""
-    return item.get("type_id"), str(item["value"]).casefold()
+    """What ThreatQ tells objects apart by: type and value (name, title), in any case."""
+    return item.get("type_id"), name_of(item).casefold()
+
+
+@dataclass
+class Held:
+    """What one run loaded or found in ThreatQ, shared by its passes."""
+
+    objects: dict[str, Loaded] = field(default_factory=dict)  # by mapper id
+    found: dict[tuple[str, int], Loaded] = field(default_factory=dict)  # by collection, id
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def register(self, loaded: Loaded, keys: list[str]) -> Loaded:
+        """The object ``loaded`` stands for (the one met before, if any), named by ``keys``."""
+        obj = self.found.setdefault((loaded.collection, loaded.tq_id), loaded)
+        for key in keys:
+            obj.keys.append(key)
+            self.objects[key] = obj
+        return obj

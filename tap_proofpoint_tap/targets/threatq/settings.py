@@ -79,6 +79,19 @@ SETTINGS = th.PropertiesList(
         description="Seconds ThreatQ has for one whole answer (connection, headers and "
         "body) before the try is given up and retried.",
     ),
+    th.Property(
+        "cache_hours",
+        th.NumberType,
+        default=24,
+        description="Hours a loaded row is remembered: the same row read again within them "
+        "is not sent to ThreatQ (0: no cache).",
+    ),
+    th.Property(
+        "cache_dir",
+        th.StringType,
+        description="Folder of the local cache, one file per api_url (default: "
+        "$XDG_CACHE_HOME/target-threatq, else ~/.cache/target-threatq).",
+    ),
 ).to_dict()
 
 
@@ -117,7 +130,8 @@ def settings_errors(config: Mapping[str, Any]) -> list[str]:
             "no credentials: set email + password (password grant) or client_secret "
             "(client credentials)."
         )
-    for name, (low, high) in {"batch_size": (1, 500), "request_timeout": (1, 3600)}.items():
+    limits = {"batch_size": (1, 500), "request_timeout": (1, 3600), "cache_hours": (0, 720)}
+    for name, (low, high) in limits.items():
         value = config.get(name)
         if value is not None and not low <= value <= high:
             errors.append(f"{name} must be between {low} and {high} (got {value}).")

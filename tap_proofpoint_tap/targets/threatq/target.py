@@ -1,16 +1,17 @@
 """``target-threatq``: a Singer target that loads the ThreatQ mapper's entities into ThreatQ.
 
-It reads the five ``threatq_*`` streams of ``mapper-proofpoint-threatq`` and ignores the others
-(one INFO line names them). Rows gather until ``batch_size`` clicks are pending and are then
-loaded by :class:`~.load.Loader`. A STATE message goes out only once
-every row that came before it is committed in ThreatQ, so the bookmark Meltano keeps is never
-ahead of ThreatQ; a run stopped at any point and run again loads every entity once.
+It reads the ten ``threatq_*`` streams of ``mapper-proofpoint-threatq`` and ignores the others
+(one INFO line names them). Rows gather until ``batch_size`` clicks and messages are pending and
+are then loaded by :class:`~.load.Loader`. A STATE message goes out only once every row that
+came before it is committed in ThreatQ (and every link it carries made, or given up at the end
+of the input), so the bookmark Meltano keeps is never ahead of ThreatQ; a run stopped at any
+point and run again loads every entity once.
 """
 
 from __future__ import annotations
 
 import sys
-from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from singer_sdk.exceptions import ConfigValidationError, InvalidRecord
@@ -22,13 +23,15 @@ from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.singer_io import CheckedReader
 from tap_proofpoint_tap.targets.held_state import HeldStateTarget
 from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
+from tap_proofpoint_tap.targets.threatq.cache import Cache, cache_file, default_dir
 from tap_proofpoint_tap.targets.threatq.errors import ThreatQError
 from tap_proofpoint_tap.targets.threatq.known import Instance
 from tap_proofpoint_tap.targets.threatq.load import LABELS, Loader
 from tap_proofpoint_tap.targets.threatq.settings import SETTINGS, masked, settings_errors
 
 CORPORATE_EMAIL = "Corporate Email"
-ROWS_PER_CLICK = 20  # a flush also comes when this many rows per batch_size click are pending
+ROWS_PER_CLICK = 20  # a flush also comes when this many rows per batch_size record are pending
+OBJECTS = ("indicator", "incident", "event", "campaign", "adversary", "malware", "ttp")
 NAMED = {"id": int, "name": str}  # a lookup table's rows
 
 
@@ -92,7 +95,8 @@ class IgnoredSink(BatchSink):
 
 
 class TargetThreatQ(HeldStateTarget):
-    """Corporate Emails, Indicators with Attributes, Incidents and their links → ThreatQ."""
+    """Corporate Emails, Indicators, Incidents, Events, Campaigns, Adversaries, Malware, TTPs,
+    their attributes and links → ThreatQ."""
 
     name = "target-threatq"
     destination = "ThreatQ"
@@ -116,7 +120,6 @@ class TargetThreatQ(HeldStateTarget):
             if errors:
                 raise ConfigValidationError("Config validation failed", errors=errors)
         self.loader: Loader | None = None
-        self.client: ThreatQClient | None = None
         self.ignored: set[str] = set()
 
     @override
@@ -130,15 +133,16 @@ class TargetThreatQ(HeldStateTarget):
 
     def accept(self, stream: str, row: dict[str, Any]) -> None:
         if self.loader is None:
-            self.loader = self._connect()
+            self.loader = Loader(self._connect, self._cache(), self.batch_size, self.logger)
         self.loader.add(stream, row)
-        pending = self.loader.pending[e.INCIDENTS]
-        if len(pending) >= self.batch_size or self.loader.size >= ROWS_PER_CLICK * self.batch_size:
+        loader = self.loader
+        if loader.records >= self.batch_size or loader.size >= ROWS_PER_CLICK * self.batch_size:
             self.flush()
 
     @override
     def pending(self) -> bool:
-        return self.loader is not None and self.loader.size > 0
+        """Rows to load, or links that wait for a later row of the run."""
+        return self.loader is not None and (self.loader.size > 0 or bool(self.loader.waiting))
 
     @override
     def commit(self) -> None:
@@ -155,12 +159,20 @@ class TargetThreatQ(HeldStateTarget):
 
     # -- start and end --
 
-    def _connect(self) -> Loader:
+    def _cache(self) -> Cache:
+        hours = float(self.config.get("cache_hours", 24))
+        folder = Path(self.config.get("cache_dir") or default_dir()).expanduser()
+        path = cache_file(folder, self.config["api_url"])
+        # A row loaded into another Corporate Email object is not this one's.
+        salt = str(self.config.get("corporate_email_object") or "")
+        return Cache(path if hours > 0 else None, hours, self.logger, salt)
+
+    def _connect(self) -> tuple[ThreatQClient, Instance]:
         """Credentials, then every id the load needs, looked up by name (they differ between
-        instances). Any of them missing stops the run before anything is written."""
-        self.client = ThreatQClient(self.config, self.logger)
-        self.client.authenticate()
-        objects = self.client.lookup("/api/objects", fields={"collection": str})
+        instances). One missing stops the run before anything is written."""
+        client = ThreatQClient(self.config, self.logger)
+        client.authenticate()
+        objects = client.lookup("/api/objects", fields={"collection": str})
         by_name = {o.get("name"): o for o in objects}
         wanted = self.config.get("corporate_email_object")
         email = next(
@@ -182,32 +194,26 @@ class TargetThreatQ(HeldStateTarget):
                 "custom object (the Proofpoint TAP CDF's object set) first, or set "
                 "corporate_email_object to its code as GET /api/objects lists it."
             )
-        collections = {
-            "corporate_email": email["collection"],
-            "indicator": by_name.get("indicator", {}).get("collection", "indicators"),
-            "incident": by_name.get("incident", {}).get("collection", "incident"),
-        }
+        collections = {"corporate_email": email["collection"]}
+        collections |= {k: by_name[k]["collection"] for k in OBJECTS if k in by_name}
         instance = Instance(
             collections=collections,
-            marks={c: self.client.highest_id(c) for c in collections.values()},
-            indicator_types={
-                t["name"].casefold(): t["id"]
-                for t in self.client.lookup("/api/indicator/types", fields=NAMED)
-            },
-            statuses={
-                s["name"].casefold(): s["id"]
-                for s in self.client.lookup("/api/indicator/statuses", fields=NAMED)
-            },
+            indicator_types=_names(client.lookup("/api/indicator/types", fields=NAMED)),
+            statuses=_names(client.lookup("/api/indicator/statuses", fields=NAMED)),
+            event_types=_names(client.lookup("/api/event/types", fields=NAMED)),
         )
         self.logger.info(
-            "ThreatQ: Corporate Emails go to /api/%s, indicators to /api/%s, incidents to /api/%s",
-            *collections.values(),
+            "ThreatQ: %s",
+            ", ".join(f"{kind} → /api/{collection}" for kind, collection in collections.items()),
         )
-        return Loader(self.client, instance, self.batch_size, self.logger)
+        return client, instance
 
     @override
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
+        if self.loader is not None and self.loader.waiting:
+            # The links that waited for a later row: made now if their end came, else given up.
+            self.loader.flush(final=True)
         if self.ignored:
             self.logger.info(
                 "Ignored streams (target-threatq loads only the threatq_* streams "
@@ -219,27 +225,41 @@ class TargetThreatQ(HeldStateTarget):
 
     def summary(self) -> str:
         """The run table, shaped like the seed feed's, and what it cost in requests."""
-        counts = self.loader.counts if self.loader else {s: Counter[str]() for s in LABELS}
+        loader = self.loader
         width = max(map(len, LABELS.values()))
         lines = [
             "ThreatQ load summary (target-threatq)",
             f"| {'Metric':<{width}} | Created | Already there |",
             f"|{'-' * (width + 2)}|---------|---------------|",
         ]
-        lines += [
-            f"| {label:<{width}} | {counts[s].get('created', 0):>7} | "
-            f"{counts[s].get('already there', 0):>13} |"
-            for s, label in LABELS.items()
-        ]
-        requests = self.client.requests if self.client else {}
-        total, clicks = sum(requests.values()), self.loader.clicks if self.loader else 0
-        per = f"{1000 * total / clicks:.1f}" if clicks else "n/a"
+        for stream, label in LABELS.items():
+            counts = loader.counts[stream] if loader else {}
+            there = counts.get("already there", 0) + (loader.cached[stream] if loader else 0)
+            lines.append(f"| {label:<{width}} | {counts.get('created', 0):>7} | {there:>13} |")
+        if loader and loader.counts[e.RELATIONSHIPS].get("not made"):
+            lines.append(
+                f"Relationships not made: {loader.counts[e.RELATIONSHIPS]['not made']} (the "
+                "event or campaign they name is not in ThreatQ: not read, or not loaded yet)"
+            )
+        if loader and loader.cached.total():
+            lines.append(
+                f"Local cache: {loader.cached.total()} rows loaded within cache_hours, not "
+                f"sent ({loader.cache.path})"
+            )
+        requests = loader.client.requests if loader and loader.client else {}
+        total, read = sum(requests.values()), loader.read if loader else 0
+        per = f"{1000 * total / read:.1f}" if read else "n/a"
         lines.append(
-            f"Requests: {total} for {clicks} clicks ({per} per 1,000 clicks; "
+            f"Requests: {total} for {read} clicks and messages ({per} per 1,000; "
             + ", ".join(f"{k} {v}" for k, v in sorted(requests.items()))
             + ")"
         )
         return "\n".join(lines)
+
+
+def _names(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """A lookup table: names (any case) → ids."""
+    return {row["name"].casefold(): row["id"] for row in rows}
 
 
 if __name__ == "__main__":

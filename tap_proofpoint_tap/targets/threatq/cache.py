@@ -1,0 +1,135 @@
+"""The local record of what target-threatq loaded: re-reads that cost ThreatQ nothing.
+
+The tap re-reads its look-back on every run, and a ``--full-refresh`` re-reads everything; the
+mapper's rows are then equal to rows already loaded. This record keeps, per ThreatQ instance,
+each loaded row's id, a digest of its content and when it was loaded; a row seen again with
+the same digest within ``cache_hours`` is not sent. It is written only after ThreatQ committed
+the rows, in one SQLite transaction per load.
+
+It is an optimisation only: a missing, deleted or unreadable file costs requests (everything
+is checked against ThreatQ again, as without it), never data. What an analyst deletes in
+ThreatQ is loaded again by the first record naming it read more than ``cache_hours`` after
+its last load (or at once with the file deleted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Iterable, Mapping
+
+Row = dict[str, Any]
+CHUNK = 500  # ids per query (SQLite allows 999 parameters before 3.32)
+
+
+def default_dir() -> Path:
+    """``$XDG_CACHE_HOME/target-threatq``, else ``~/.cache/target-threatq``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "target-threatq"
+
+
+def cache_file(folder: Path, api_url: str) -> Path:
+    """One file per instance: ids mean nothing on another one."""
+    name = hashlib.sha256(api_url.rstrip("/").casefold().encode()).hexdigest()[:16]
+    return folder / f"{name}.sqlite3"
+
+
+def digest(row: Mapping[str, Any], salt: str = "") -> str:
+    text = json.dumps(row, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256((salt + text).encode()).hexdigest()[:32]
+
+
+class Cache:
+    """Rows loaded into one instance within the last ``hours``; off when ``path`` is None."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        hours: float,
+        logger: logging.Logger,
+        salt: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path, self.hours, self.logger, self.salt, self.clock = path, hours, logger, salt, clock
+        self.db: sqlite3.Connection | None = None
+        if path is not None and hours > 0:
+            self.db = self._open(path)
+
+    def _open(self, path: Path) -> sqlite3.Connection | None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS loaded "
+                "(id TEXT PRIMARY KEY, digest TEXT NOT NULL, at REAL NOT NULL)"
+            )
+            db.execute("DELETE FROM loaded WHERE at < ?", (self.clock() - self.hours * 3600,))
+        except (sqlite3.Error, OSError) as error:
+            self._off(error)
+            return None
+        return db
+
+    def _off(self, error: Exception) -> None:
+        self.logger.warning(
+            "target-threatq's local cache %s cannot be used (%s): every row is checked "
+            "against ThreatQ (more requests, no data lost); delete the file to start a new one.",
+            self.path,
+            error,
+        )
+        self.db = None
+
+    def digest(self, row: Row) -> str:
+        return digest(row, self.salt)
+
+    def known(self, rows: Iterable[Row]) -> set[str]:
+        """The ids of ``rows`` loaded with this content within ``hours``."""
+        if self.db is None:
+            return set()
+        wanted = {row["id"]: self.digest(row) for row in rows}
+        ids = list(wanted)
+        since = self.clock() - self.hours * 3600
+        found: set[str] = set()
+        try:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    row_id
+                    for row_id, row_digest in self.db.execute(
+                        f"SELECT id, digest FROM loaded WHERE at >= ? AND id IN ({marks})",
+                        (since, *chunk),
+                    )
+                    if wanted[row_id] == row_digest
+                )
+        except sqlite3.Error as error:
+            self._off(error)
+            return set()
+        return found
+
+    def remember(self, rows: Iterable[Row]) -> None:
+        """After ThreatQ committed ``rows``: one transaction."""
+        if self.db is None:
+            return
+        now = self.clock()
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO loaded (id, digest, at) VALUES (?, ?, ?)",
+                    [(row["id"], self.digest(row), now) for row in rows],
+                )
+        except sqlite3.Error as error:
+            self._off(error)
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
