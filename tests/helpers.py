@@ -585,12 +585,16 @@ def run_mapper(
 
 
 def natural(run: MapperRun) -> set[tuple[str, str]]:
-    """Relationships as (source, target) by natural value: address, URL, sender or click id."""
+    """Relationships between clicks' entities as (source, target) by natural value: address,
+    URL, sender or click id (a click's links to the event and campaign it names, which only
+    a message or a campaign record maps, are left out)."""
     names = {r["id"]: r["address"] for r in run.rows("threatq_corporate_emails")}
     names |= {r["id"]: r["value"] for r in run.rows("threatq_indicators")}
     names |= {r["id"]: r["id"] for r in run.rows("threatq_incidents")}
     return {
-        (names[r["source_id"]], names[r["target_id"]]) for r in run.rows("threatq_relationships")
+        (names[r["source_id"]], names[r["target_id"]])
+        for r in run.rows("threatq_relationships")
+        if r["target_key"] is None
     }
 
 

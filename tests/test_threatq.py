@@ -79,9 +79,15 @@ def test_one_click_yields_every_entity_and_link():
     assert streams.count("threatq_corporate_emails") == 1
     assert streams.count("threatq_indicators") == 2
     assert streams.count("threatq_incidents") == 1
-    assert streams.count("threatq_relationships") == 5
+    links = [r for s, r in rows if s == "threatq_relationships"]
+    assert len(links) == 7  # five between its entities, and to its message's event and campaign
+    assert {(r["target_type"], r["target_key"]) for r in links if r["target_key"]} == {
+        ("event", "g-1"),
+        ("campaign", "camp-1"),
+    }
+    types = {r["id"]: r["type"] for s, r in rows if s == "threatq_indicators"}
     attributes = {
-        (r["indicator_type"], r["name"]): r["value"]
+        (types[r["object_id"]], r["name"]): r["value"]
         for s, r in rows
         if s == "threatq_indicator_attributes"
     }
@@ -216,8 +222,9 @@ def test_edge_cases_give_exact_counts_and_links():
         ("URL", "https://bad.example/b"),
     ]
     assert sorted(r["id"] for r in run.rows("threatq_incidents")) == ["c1", "c2", "c3"]
+    values = {r["id"]: r["value"] for r in run.rows("threatq_indicators")}
     attributes = sorted(
-        (r["indicator_value"], r["name"], r["value"])
+        (values[r["object_id"]], r["name"], r["value"])
         for r in run.rows("threatq_indicator_attributes")
     )
     assert attributes == sorted(
@@ -255,12 +262,17 @@ def test_edge_cases_give_exact_counts_and_links():
         ids = [r["id"] for r in run.rows(stream)]
         assert len(ids) == len(set(ids)), stream
     assert run.summary() == {
-        "Clicks read": 4,
+        "Read: clicks_permitted": 4,
         "Corporate Emails": 2,
         "Indicators": 3,
-        "Indicator Attributes": 11,
+        "Attributes": 11,
         "Incidents": 3,
-        "Relationships": 12,
+        "Events": 0,
+        "Campaigns": 0,
+        "Adversaries": 0,
+        "Malware": 0,
+        "TTPs": 0,
+        "Relationships": 12 + 4,  # and each click's to its message's event, c1's to its campaign
     }
 
 
@@ -334,9 +346,11 @@ def test_tap_output_maps_to_exactly_the_independent_count(tmp_path, busy_live):
     assert summary["Incidents"] == len(truth)
     assert summary["Corporate Emails"] == len(expected["emails"])
     assert summary["Indicators"] == len(expected["indicators"])
-    assert summary["Relationships"] == len(expected["links"])
+    assert summary["Relationships"] == len(expected["links"]) + len(
+        [r for r in run.rows("threatq_relationships") if r["target_key"]]
+    )
     assert (
-        summary["Indicator Attributes"]
+        summary["Attributes"]
         == len(expected["attributes"])
         == len(run.rows("threatq_indicator_attributes"))
     )

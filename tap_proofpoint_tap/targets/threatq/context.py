@@ -45,9 +45,9 @@ class ContextPass:
         self.held: Held = objects.held
         self.references = references
 
-    def run(self, rows: dict[str, list[Row]], *, final: bool) -> list[Row]:
+    def run(self, rows: dict[str, list[Row]]) -> list[Row]:
         """Add the context of ``rows``; the relationship rows whose other end is not in
-        ThreatQ yet (none when ``final``: those are given up and counted)."""
+        ThreatQ yet."""
         waits = iter(self.client.waits)
         while True:
             contexts, present, waiting = self._contexts(rows)
@@ -65,9 +65,6 @@ class ContextPass:
                 continue
             for stream, count in present.items():
                 self.held.counts[stream]["already there"] += count
-            if final:
-                self.held.counts[e.RELATIONSHIPS]["not made"] += len(waiting)
-                return []
             return waiting
 
     def _contexts(

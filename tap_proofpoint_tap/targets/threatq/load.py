@@ -117,10 +117,14 @@ class Loader:
         }
         for stream in KINDS:
             objects.create(stream, sent[stream], builds[stream])
-        self.waiting = context.run(sent, final=final)
-        waiting = {row["id"] for row in self.waiting}
+        waiting = context.run(sent)
+        if final:  # given up, and not remembered: a later read of their record tries again
+            self.counts[e.RELATIONSHIPS]["not made"] += len(waiting)
+        else:
+            self.waiting = waiting
+        unmade = {row["id"] for row in waiting}
         self.cache.remember(
-            row for rows_ in sent.values() for row in rows_ if row["id"] not in waiting
+            row for rows_ in sent.values() for row in rows_ if row["id"] not in unmade
         )
 
     def _unknown(self, rows: dict[str, list[Row]]) -> dict[str, list[Row]]:

@@ -229,22 +229,25 @@ class TargetThreatQ(HeldStateTarget):
         width = max(map(len, LABELS.values()))
         lines = [
             "ThreatQ load summary (target-threatq)",
-            f"| {'Metric':<{width}} | Created | Already there |",
-            f"|{'-' * (width + 2)}|---------|---------------|",
+            f"| {'Metric':<{width}} | Created | Already there | Known (cache) |",
+            f"|{'-' * (width + 2)}|---------|---------------|---------------|",
         ]
         for stream, label in LABELS.items():
             counts = loader.counts[stream] if loader else {}
-            there = counts.get("already there", 0) + (loader.cached[stream] if loader else 0)
-            lines.append(f"| {label:<{width}} | {counts.get('created', 0):>7} | {there:>13} |")
+            cached = loader.cached[stream] if loader else 0
+            lines.append(
+                f"| {label:<{width}} | {counts.get('created', 0):>7} | "
+                f"{counts.get('already there', 0):>13} | {cached:>13} |"
+            )
         if loader and loader.counts[e.RELATIONSHIPS].get("not made"):
             lines.append(
                 f"Relationships not made: {loader.counts[e.RELATIONSHIPS]['not made']} (the "
-                "event or campaign they name is not in ThreatQ: not read, or not loaded yet)"
+                "event or campaign they name is not in ThreatQ: its record was not read)"
             )
         if loader and loader.cached.total():
             lines.append(
-                f"Local cache: {loader.cached.total()} rows loaded within cache_hours, not "
-                f"sent ({loader.cache.path})"
+                f"Known (cache): rows loaded within cache_hours, not sent again "
+                f"({loader.cache.path}; delete it to check them against ThreatQ)"
             )
         requests = loader.client.requests if loader and loader.client else {}
         total, read = sum(requests.values()), loader.read if loader else 0
