@@ -70,7 +70,7 @@ SETTINGS = th.PropertiesList(
         "batch_size",
         th.IntegerType,
         default=500,
-        description="Clicks per load and items per consume call, 1-500.",
+        description="Clicks and messages per load and items per consume call, 1-500.",
     ),
     th.Property(
         "request_timeout",
