@@ -63,6 +63,9 @@ class HeldStateTarget(Target):
         """Load every pending row; raise if any cannot be loaded."""
         raise NotImplementedError
 
+    def on_state(self) -> None:
+        """Called when a STATE arrives: every row before it has arrived too."""
+
     def on_failure(self) -> None:
         """Called once when a commit fails, before the error ends the run."""
 
@@ -94,15 +97,17 @@ class HeldStateTarget(Target):
         when nothing before it is uncommitted."""
         super()._process_state_message(message_dict)
         self._held = message_dict["value"]
+        self.on_state()
         if not self.pending():
             self._write_state_message(self._held)
 
     @override
     def _write_state_message(self, state: dict[str, Any]) -> None:
         """Every STATE the SDK writes (its drain too) goes through here: none during or after a
-        failed commit, none twice in a row. Recorded after it is written: a signal between the
-        two repeats it rather than losing it."""
-        if state != self._written_state and not (self._flushing or self._failed):
+        failed commit, none while something before it is pending, none twice in a row.
+        Recorded after it is written: a signal between the two repeats it rather than losing
+        it."""
+        if state != self._written_state and not (self._flushing or self._failed or self.pending()):
             super()._write_state_message(state)
             self._written_state = state
 

@@ -70,6 +70,10 @@ class Loader:
         self.batch_size, self.logger = batch_size, logger
         self.pending: dict[str, list[Row]] = {s: [] for s in e.ENTITY_STREAMS}
         self.waiting: list[Row] = []  # links whose other end is not in ThreatQ yet
+        self.window: list[str] = []  # links to events that came since the last STATE
+        self.expiring: set[str] = set()  # links to events whose window is whole
+        self.arrived: dict[str, int] = {}  # links that may wait: when they came (a count)
+        self.mark = 0  # the count when the last STATE came
         self.skipped: dict[str, tuple[str, Row]] = {}  # rows the cache knew, by id
         self.held = Held()
         self.counts = self.held.counts
@@ -82,6 +86,25 @@ class Loader:
         self.pending[stream].append(row)
         if stream in RECORDS:
             self.read += 1
+        elif stream == e.RELATIONSHIPS and row["target_key"]:
+            self.arrived.setdefault(row["id"], len(self.arrived) + 1)
+            if row["target_type"] == "event":
+                self.window.append(row["id"])
+
+    def window_closed(self) -> None:
+        """A STATE came: the tap has sent every record of the windows before it. A message
+        comes in the window of its clicks or an earlier one, so a link from a click to the
+        event of its message waits no longer than the next load; a link to a campaign waits
+        to the end of the input (the tap reads campaigns after the SIEM streams)."""
+        self.expiring.update(self.window)
+        self.window = []
+        self.mark = len(self.arrived)
+
+    @property
+    def holds_state(self) -> bool:
+        """Whether a link that came before the last STATE still waits (that STATE must wait
+        with it: a run stopped now reads its record again)."""
+        return any(self.arrived[r["id"]] <= self.mark for r in self.waiting)
 
     @property
     def records(self) -> int:
@@ -118,13 +141,15 @@ class Loader:
         for stream in KINDS:
             objects.create(stream, sent[stream], builds[stream])
         waiting = context.run(sent)
-        if final:  # given up, and not remembered: a later read of their record tries again
-            self.counts[e.RELATIONSHIPS]["not made"] += len(waiting)
-        else:
-            self.waiting = waiting
-        unmade = {row["id"] for row in waiting}
+        # Given up: links whose end can no longer come; remembered too, so that a re-read
+        # costs nothing for them either.
+        ended = [r for r in waiting if final or r["id"] in self.expiring]
+        self.counts[e.RELATIONSHIPS]["not made"] += len(ended)
+        self.waiting = [r for r in waiting if not (final or r["id"] in self.expiring)]
+        later = {r["id"] for r in self.waiting}
+        self.expiring &= later
         self.cache.remember(
-            row for rows_ in sent.values() for row in rows_ if row["id"] not in unmade
+            row for rows_ in sent.values() for row in rows_ if row["id"] not in later
         )
 
     def _unknown(self, rows: dict[str, list[Row]]) -> dict[str, list[Row]]:

@@ -121,6 +121,7 @@ class TargetThreatQ(HeldStateTarget):
                 raise ConfigValidationError("Config validation failed", errors=errors)
         self.loader: Loader | None = None
         self.ignored: set[str] = set()
+        self.ending = False  # the input is read: nothing more can come for a waiting link
 
     @override
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
@@ -141,13 +142,22 @@ class TargetThreatQ(HeldStateTarget):
 
     @override
     def pending(self) -> bool:
-        """Rows to load, or links that wait for a later row of the run."""
-        return self.loader is not None and (self.loader.size > 0 or bool(self.loader.waiting))
+        """Rows to load, or links that came before the last STATE and wait for a later row
+        (at the end of the input: any link that waits)."""
+        loader = self.loader
+        if loader is None:
+            return False
+        return loader.size > 0 or loader.holds_state or (self.ending and bool(loader.waiting))
 
     @override
     def commit(self) -> None:
         assert self.loader is not None, "rows are pending only once a loader took them"
-        self.loader.flush()
+        self.loader.flush(final=self.ending)
+
+    @override
+    def on_state(self) -> None:
+        if self.loader is not None:
+            self.loader.window_closed()
 
     @override
     def on_failure(self) -> None:
@@ -210,10 +220,11 @@ class TargetThreatQ(HeldStateTarget):
 
     @override
     def process_endofpipe(self) -> None:
+        # The input is whole: the links that waited for a later row are made now if their end
+        # came, else given up; then the STATE follows.
+        self.ending = True
+        self.flush()
         super().process_endofpipe()
-        if self.loader is not None and self.loader.waiting:
-            # The links that waited for a later row: made now if their end came, else given up.
-            self.loader.flush(final=True)
         if self.ignored:
             self.logger.info(
                 "Ignored streams (target-threatq loads only the threatq_* streams "
@@ -222,6 +233,8 @@ class TargetThreatQ(HeldStateTarget):
             )
         sys.stderr.write(self.summary() + "\n")
         sys.stderr.flush()
+        if self.loader is not None:
+            self.loader.cache.close()
 
     def summary(self) -> str:
         """The run table, shaped like the seed feed's, and what it cost in requests."""
