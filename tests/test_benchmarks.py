@@ -51,14 +51,14 @@ def test_benchmark_script_runs_on_a_small_window(tmp_path, meltano_installed):
     )
 
 
-def test_threatq_benchmark_runs_on_a_small_window(tmp_path):
+def test_threatq_benchmark_runs_on_a_small_day(tmp_path):
     out = tmp_path / "benchmark-threatq.json"
     proc = subprocess.run(
         [
             sys.executable,
             "benchmarks/threatq.py",
-            "--clicks",
-            "200",
+            "--per-hour",
+            "4",
             "--runs",
             "1",
             "--out",
@@ -72,7 +72,10 @@ def test_threatq_benchmark_runs_on_a_small_window(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| merging |" in proc.stdout and "| duplicate-reposts |" in proc.stdout
     figures = json.loads(out.read_text())
-    assert figures["merging"]["clicks"] == figures["duplicate-reposts"]["clicks"] == 200
+    assert figures["read"]["clicks_permitted"] > 0 and figures["read"]["messages_delivered"] > 0
+    for mode in ("merging", "duplicate-reposts"):
+        assert figures[mode]["cached_requests"] == 0, "a re-read within a day costs nothing"
+        assert figures[mode]["cold_requests"] > figures[mode]["cached_requests"]
 
 
 def test_the_quota_benchmark_runs_a_few_runs_and_prints_its_table():

@@ -86,7 +86,7 @@ class Loader:
         self.pending[stream].append(row)
         if stream in RECORDS:
             self.read += 1
-        elif stream == e.RELATIONSHIPS and row["target_key"]:
+        elif stream == e.RELATIONSHIPS and row.get("target_key"):
             self.arrived.setdefault(row["id"], len(self.arrived) + 1)
             if row["target_type"] == "event":
                 self.window.append(row["id"])
