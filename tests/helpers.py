@@ -239,6 +239,31 @@ def expected_entities(clicks: list[dict]) -> dict[str, set]:
     }
 
 
+def assert_entity_tables(rows_of, events: dict[str, list[dict]]) -> dict[str, int]:
+    """The mapper's tables in a warehouse (``rows_of(sql)`` → rows): each id once, every
+    entity of the clicks there (``expected_entities``), one event per message GUID read.
+    Returns the rows per table. What the other feeds map is checked against the independent
+    oracle in tests/test_threatq_feeds.py."""
+    from tap_proofpoint_tap.mappers.threatq.entities import ENTITY_STREAMS, entity_id
+
+    counts = {}
+    for table in ENTITY_STREAMS:
+        ((rows, ids),) = rows_of(f"select count(*), count(distinct id) from proofpoint.{table}")
+        assert rows == ids, table
+        counts[table] = rows
+    clicks = expected_entities(events["clicks_permitted"])
+    emails = {a for (a,) in rows_of("select address from proofpoint.threatq_corporate_emails")}
+    assert emails >= clicks["emails"]
+    values = {v for (v,) in rows_of("select value from proofpoint.threatq_indicators")}
+    assert values >= clicks["indicators"]
+    incidents = {i for (i,) in rows_of("select id from proofpoint.threatq_incidents")}
+    assert incidents == clicks["incidents"]
+    messages = events.get("messages_delivered", []) + events.get("messages_blocked", [])
+    read = {i for (i,) in rows_of("select id from proofpoint.threatq_events")}
+    assert read == {entity_id("event", m["GUID"]) for m in messages}
+    return counts
+
+
 def duckdb_connect(path: Path | str, **options):
     """``duckdb.connect``, imported when a test opens a file: Python 3.10 has no DuckDB (the
     duckdb extra), and there only the fast tier runs, which never opens one."""

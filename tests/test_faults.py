@@ -19,23 +19,23 @@ import pytest
 
 from tap_proofpoint_tap.sandboxes.siem import Fault
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
-from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.windows import fmt
 from tests.helpers import (
     MELTANO,
     SANDBOX_CREDENTIALS,
     TAP,
+    assert_entity_tables,
     assert_no_secret,
     backfill_sandbox,
     catalog_selecting,
     click,
     consume,
     duckdb_connect,
-    expected_entities,
     finish,
     hour_floor,
     kill_meltano_at,
     meltano_env,
+    pipeline_truth,
     run_tap,
     tap_config,
     truth,
@@ -45,13 +45,6 @@ CLICKS = "clicks_permitted"
 ALL = "/v2/siem/all"
 MODES = {"all": {}, "per-stream": {"use_all_endpoint": False}}
 """Each fault case runs with the streams read together through /v2/siem/all and one by one."""
-ENTITY_TABLES = (
-    "threatq_corporate_emails",
-    "threatq_indicators",
-    "threatq_indicator_attributes",
-    "threatq_incidents",
-    "threatq_relationships",
-)
 
 
 def killed_run(tmp_path, config: dict, state: dict | None, lines: int) -> tuple[list[dict], bool]:
@@ -119,13 +112,7 @@ def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed, m
         end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
         start = end - timedelta(days=2)
         expected = truth(sandbox, start, end)
-        clicks = [
-            s.event
-            for s in sandbox.store.select(
-                "clicks_permitted", Window(start, end), None, DEFAULT_THREAT_STATUSES
-            )
-        ]
-        entities = expected_entities(clicks)
+        expected_events = pipeline_truth(sandbox, start, end)
         env = meltano_env(
             tmp_path,
             sandbox,
@@ -154,13 +141,7 @@ def test_kill_9_of_meltano_run_then_rerun_loads_every_row_once(tmp_path, seed, m
                 rows = con.execute(f"select id from proofpoint.{stream}").fetchall()
                 assert len(rows) == len(expected[stream]), stream
                 assert {r for (r,) in rows} == expected[stream], stream
-            for table, key in zip(
-                ENTITY_TABLES,
-                ("emails", "indicators", "attributes", "incidents", "links"),
-                strict=True,
-            ):
-                count = con.execute(f"select count(*) from proofpoint.{table}").fetchone()[0]
-                assert count == len(entities[key]), table
+            assert_entity_tables(lambda sql: con.execute(sql).fetchall(), expected_events)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -23,6 +23,7 @@ import requests
 
 from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.sandboxes.threatq import Credentials, Fault, Maintenance, ThreatQSandbox
+from tap_proofpoint_tap.targets.threatq.target import TargetThreatQ
 from tests.helpers import (
     MELTANO,
     assert_no_secret,
@@ -402,7 +403,10 @@ def test_sigterm_mid_load_sends_no_state_and_a_rerun_completes(tmp_path, day):
 
 def test_a_2xx_body_with_errors_stops_the_run_and_the_state_is_not_ahead(tmp_path, day):
     with ThreatQSandbox() as dry:  # how many consume calls the whole load takes
-        assert run_target(tmp_path, day.loads_between_states, tq_config(dry, batch_size=60)).returncode == 0
+        assert (
+            run_target(tmp_path, day.loads_between_states, tq_config(dry, batch_size=60)).returncode
+            == 0
+        )
         calls = sum(r.path.endswith("/consume") for r in dry.requests)
     with ThreatQSandbox() as tq:  # the last one refused: every earlier flush is committed
         tq.inject(
@@ -539,30 +543,19 @@ def test_a_record_that_breaks_its_schema_gets_one_line(tmp_path, day):
 
 
 def test_readme_settings_table_equals_about():
+    """Each of target-threatq's own settings has its --about row in the README's table."""
     about = subprocess.run(
         [TARGET, "--about", "--format", "markdown"], capture_output=True, text=True, check=True
     ).stdout
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    names = [
-        line.split("|")[1].strip()
-        for line in about.splitlines()
-        if line.startswith("| ") and not line.startswith("| Setting")
-    ]
     section = readme.split("## Loading into ThreatQ", 1)[1].split("\n## ", 1)[0]
-    for name in (
-        "api_url",
-        "client_id",
-        "email",
-        "password",
-        "client_secret",
-        "verify_ssl",
-        "ca_bundle",
-        "corporate_email_object",
-        "batch_size",
-        "request_timeout",
-    ):
-        assert name in names, name
-        assert f"| {name} |" in section, name
+    rows = {
+        line.split("|")[1].strip(): line for line in about.splitlines() if line.startswith("| ")
+    }
+    ours = list(TargetThreatQ.config_jsonschema["properties"])
+    assert {"cache_hours", "cache_dir", "corporate_email_object", "batch_size"} <= set(ours)
+    for name in ours:
+        assert rows[name] in section, name
 
 
 # -- through Meltano --

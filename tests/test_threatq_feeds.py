@@ -391,7 +391,6 @@ def test_an_events_description_says_what_an_analyst_reads_first():
         "happened_at": "2026-03-04T09:00:00.123Z",
         "disposition": "delivered",
         "subject": "Invoice",
-        "recipients": ["a@corp.example", "b@corp.example"],
         "threats": ["phish url https://bad.example/x (active)"],
         "phish_score": 0,
         "source": "Proofpoint TAP",
@@ -401,7 +400,6 @@ def test_an_events_description_says_what_an_analyst_reads_first():
     assert item["description"].splitlines() == [
         "Disposition: delivered",
         "Subject: Invoice",
-        "Recipients: a@corp.example, b@corp.example",
         "Threats: phish url https://bad.example/x (active)",
         "Phish score: 0",
     ]

@@ -282,23 +282,33 @@ def indicator(
                 "source": options.source,
             },
         )
+    owner = ("indicator", indicator_id, kind, value)
     for name, attribute in attributes.items():
         if attribute:
-            yield from attribute_row(("indicator", indicator_id), name, attribute, options, skip)
+            yield from attribute_row(owner, name, attribute, options, skip)
 
 
 def attribute_row(
-    owner: tuple[str, str], name: str, value: str, options: Options, skip: Container[str]
+    owner: tuple[str, str, str | None, str | None],
+    name: str,
+    value: str,
+    options: Options,
+    skip: Container[str],
 ) -> Iterator[tuple[str, Row]]:
-    """An attribute of an indicator or a campaign (``owner``: its type and id)."""
+    """An attribute of an indicator or a campaign (``owner``: its type and id, and an
+    indicator's type and value, which the stream carried before campaigns had attributes)."""
     attribute_id = entity_id("attribute", owner[1], name, value)
     if attribute_id not in skip:
+        indicator = owner[0] == "indicator"
         yield (
             ATTRIBUTES,
             {
                 "id": attribute_id,
                 "object_type": owner[0],
                 "object_id": owner[1],
+                "indicator_id": owner[1] if indicator else None,
+                "indicator_type": owner[2],
+                "indicator_value": owner[3],
                 "name": name,
                 "value": value,
                 "source": options.source,

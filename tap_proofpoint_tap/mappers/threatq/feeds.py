@@ -66,11 +66,11 @@ class _Rows:
         return End("indicator", indicator_id)
 
     def attribute(self, owner: End, name: str, raw: object) -> None:
+        """An attribute of a campaign (an indicator's come with it: :meth:`indicator`)."""
         value = text(raw)
         if owner.id and value:
-            for stream, row in e.attribute_row(
-                (owner.type, owner.id), name, value, self.options, ()
-            ):
+            at = (owner.type, owner.id, None, None)
+            for stream, row in e.attribute_row(at, name, value, self.options, ()):
                 self.add(stream, row)
 
     def named(self, stream: str, kind: str, raw: object) -> End:
@@ -96,7 +96,9 @@ def message_entities(
     disposition: str,
 ) -> Iterator[tuple[str, Row]]:
     """A delivered or blocked message (``disposition``): its event, recipients, senders,
-    subject, attachments and threats, each related to the event."""
+    subject, attachments and threats, each related to the event. TAP sends one record per
+    recipient, in no fixed order: the event holds what they share (who received it is in the
+    Corporate Emails linked to it), so it is the same whichever record comes first."""
     out = _Rows(options, skip)
     guid = text(message.get("GUID")) or text(message.get("id"))
     if guid is None:
@@ -120,7 +122,6 @@ def message_entities(
             "subject": subject,
             "sender": address(message.get("sender")),
             "sender_ip": text(message.get("senderIP")),
-            "recipients": recipients,
             "message_id": text(message.get("messageID")),
             "threats": [_threat_line(t) for t in threats],
             "spam_score": message.get("spamScore"),

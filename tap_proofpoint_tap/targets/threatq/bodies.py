@@ -90,7 +90,6 @@ EVENT_FIELDS = (
     ("Subject", "subject"),
     ("Sender", "sender"),
     ("Sender IP", "sender_ip"),
-    ("Recipients", "recipients"),
     ("Message-ID", "message_id"),
     ("Threats", "threats"),
     ("Spam score", "spam_score"),

@@ -42,8 +42,15 @@ def cache_file(folder: Path, api_url: str) -> Path:
     return folder / f"{name}.sqlite3"
 
 
+SET_ONCE = ("published_at", "status")
+"""An indicator's fields that ThreatQ keeps from its creation (target-threatq sets its status
+only then). The mapper takes them from the first record of a run that names the indicator, and
+records come in no fixed order: a re-read that sees others is not sent again for them."""
+
+
 def digest(row: Mapping[str, Any], salt: str = "") -> str:
-    text = json.dumps(row, sort_keys=True, default=str, separators=(",", ":"))
+    kept = {k: v for k, v in row.items() if k not in SET_ONCE}
+    text = json.dumps(kept, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256((salt + text).encode()).hexdigest()[:32]
 
 
@@ -66,17 +73,16 @@ class Cache:
     def _open(self, path: Path) -> sqlite3.Connection | None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(
                 "CREATE TABLE IF NOT EXISTS loaded "
                 "(id TEXT PRIMARY KEY, digest TEXT NOT NULL, at REAL NOT NULL)"
             )
-            db.execute("DELETE FROM loaded WHERE at < ?", (self.clock() - self.hours * 3600,))
+            self.db.execute("DELETE FROM loaded WHERE at < ?", (self.clock() - self.hours * 3600,))
         except (sqlite3.Error, OSError) as error:
             self._off(error)
-            return None
-        return db
+        return self.db
 
     def _off(self, error: Exception) -> None:
         self.logger.warning(
@@ -85,7 +91,7 @@ class Cache:
             self.path,
             error,
         )
-        self.db = None
+        self.close()
 
     def digest(self, row: Row) -> str:
         return digest(row, self.salt)
@@ -133,3 +139,4 @@ class Cache:
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
+            self.db = None

@@ -162,6 +162,8 @@ class TargetThreatQ(HeldStateTarget):
     @override
     def on_failure(self) -> None:
         sys.stderr.write(self.summary().replace("summary", "summary, until it stopped", 1) + "\n")
+        if self.loader is not None:
+            self.loader.cache.close()
 
     @property
     def batch_size(self) -> int:
@@ -265,11 +267,8 @@ class TargetThreatQ(HeldStateTarget):
         requests = loader.client.requests if loader and loader.client else {}
         total, read = sum(requests.values()), loader.read if loader else 0
         per = f"{1000 * total / read:.1f}" if read else "n/a"
-        lines.append(
-            f"Requests: {total} for {read} clicks and messages ({per} per 1,000; "
-            + ", ".join(f"{k} {v}" for k, v in sorted(requests.items()))
-            + ")"
-        )
+        kinds = "".join(f"; {k} {v}" for k, v in sorted(requests.items()))
+        lines.append(f"Requests: {total} for {read} clicks and messages ({per} per 1,000{kinds})")
         return "\n".join(lines)
 
 

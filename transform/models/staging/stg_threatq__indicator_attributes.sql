@@ -7,3 +7,4 @@ select
     value as attribute_value,
     source
 from latest
+where indicator_id is not null  -- a campaign's attributes have none
