@@ -22,8 +22,9 @@ import time_machine
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.mappers.threatq import feeds
 from tap_proofpoint_tap.mappers.threatq.mapper import ThreatQMapper
-from tap_proofpoint_tap.sandboxes.threatq import Credentials, ThreatQSandbox
+from tap_proofpoint_tap.sandboxes.threatq import Credentials, Fault, ThreatQSandbox
 from tap_proofpoint_tap.targets.threatq import bodies
+from tap_proofpoint_tap.targets.threatq.errors import ThreatQError
 from tap_proofpoint_tap.targets.threatq.target import TargetThreatQ
 from tests.intel_runs import config, day_sandbox, sync
 from tests.threatq_truth import expected, held
@@ -403,3 +404,48 @@ def test_an_events_description_says_what_an_analyst_reads_first():
         "Threats: phish url https://bad.example/x (active)",
         "Phish score: 0",
     ]
+
+
+# -- faults on the new collections --
+
+
+@pytest.fixture
+def quick_retries(monkeypatch):
+    monkeypatch.setattr("tap_proofpoint_tap.targets.threatq.api.WAITS", (0.01,) * 6)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        # the events' creation applied, then a 500: a blind retry would add each event again
+        Fault("status", route="/api/events/consume", after=True),
+        # their links applied, then a 500, on an instance that would double a re-posted link
+        Fault("status", route="/api/events/consume", skip=1, after=True),
+        Fault("status", route="/api/campaign/consume", skip=1, after=True),
+        Fault("status", route="/api/adversaries/consume", status=502),
+        Fault("status", route="read", status=503, skip=5, count=3),
+    ],
+    ids=["events-created", "events-linked", "campaigns-linked", "adversaries-502", "reads-503"],
+)
+def test_a_fault_on_the_new_collections_loses_and_doubles_nothing(day, quick_retries, fault):
+    want = expected(day.records)
+    with ThreatQSandbox(duplicate_reposts=True) as tq:
+        tq.inject(fault)
+        load(tq, mapped(day.messages), cache_hours=0)
+        assert fault.fired
+        assert held(tq.store) == want, held(tq.store).diff(want, "held", "expected")
+
+
+def test_an_event_threatq_refuses_is_named_in_one_line(day):
+    lines = mapped(day.messages)
+    title = next(
+        m["record"]["title"] for m in lines if m.get("stream") == e.EVENTS and m["type"] == "RECORD"
+    )
+    with ThreatQSandbox() as tq:
+        tq.inject(Fault("item-error", value=title, message="Title too long."))
+        with pytest.raises(ThreatQError) as refused:
+            load(tq, lines, cache_hours=0)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "threatq_events" in message and f"title {title!r}" in message, message
+    assert "Title too long." in message
