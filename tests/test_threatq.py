@@ -11,14 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tap_proofpoint_tap.mappers.threatq.entities import (
-    NAMESPACE,
-    Options,
-    address,
-    click_entities,
-    entity_id,
-    title,
-)
+from tap_proofpoint_tap.mappers.threatq.clicks import click_entities, title
+from tap_proofpoint_tap.mappers.threatq.entities import NAMESPACE, Options, address, entity_id
 from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
 from tests.helpers import (
     ENTITIES,
@@ -378,6 +372,8 @@ def test_readme_mapper_settings_table_equals_about():
         "pass_through",
         "url_indicator_status",
         "sender_indicator_status",
+        "email_event_type",
+        "forensics_indicators",
         "source",
     ]
     assert all(line in readme for line in rows)

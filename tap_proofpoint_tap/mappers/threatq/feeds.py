@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.mappers.threatq.entities import End, Options, Row, address, entity_id, text
+from tap_proofpoint_tap.mappers.threatq.rows import Rows
 
 if TYPE_CHECKING:
     from collections.abc import Container, Iterable, Iterator, Mapping
@@ -23,69 +24,6 @@ if TYPE_CHECKING:
 TITLE_SUBJECT_CHARS = 200
 THREAT_TYPES = {"url": e.URL, "attachment": e.SHA256}
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-_LOWER = {e.EMAIL_ADDRESS, e.MD5, e.SHA256, e.FQDN}  # types whose value ThreatQ holds in any case
-
-
-class _Rows:
-    """One record's rows: entities as they come, relationships after them, each id once."""
-
-    def __init__(self, options: Options, skip: Container[str]) -> None:
-        self.options, self.skip = options, skip
-        self.entities: list[tuple[str, Row]] = []
-        self.links: list[tuple[str, Row]] = []
-        self.seen: set[str] = set()
-
-    def __iter__(self) -> Iterator[tuple[str, Row]]:
-        yield from self.entities
-        yield from self.links
-
-    def add(self, stream: str, row: Row) -> None:
-        if row["id"] not in self.skip and row["id"] not in self.seen:
-            self.seen.add(row["id"])
-            (self.links if stream == e.RELATIONSHIPS else self.entities).append((stream, row))
-
-    def indicator(
-        self,
-        kind: str,
-        raw: object,
-        status: str,
-        published: str | None,
-        attributes: Mapping[str, object] | None = None,
-    ) -> End:
-        value = address(raw) if kind == e.EMAIL_ADDRESS else text(raw)
-        if value and kind in _LOWER:
-            value = value.lower()
-        if not value:
-            return End("indicator", None)
-        indicator_id = entity_id("indicator", kind, value)
-        named = {k: text(v) for k, v in (attributes or {}).items()}
-        for stream, row in e.indicator(
-            indicator_id, kind, value, status, published, self.options, (), named
-        ):
-            self.add(stream, row)
-        return End("indicator", indicator_id)
-
-    def attribute(self, owner: End, name: str, raw: object) -> None:
-        """An attribute of a campaign (an indicator's come with it: :meth:`indicator`)."""
-        value = text(raw)
-        if owner.id and value:
-            at = (owner.type, owner.id, None, None)
-            for stream, row in e.attribute_row(at, name, value, self.options, ()):
-                self.add(stream, row)
-
-    def named(self, stream: str, kind: str, raw: object) -> End:
-        """An adversary (by name), malware or TTP (by value): one per name in any case."""
-        value = text(raw)
-        if not value:
-            return End(kind, None)
-        row_id = entity_id(kind, value.casefold())
-        field = "name" if stream == e.ADVERSARIES else "value"
-        self.add(stream, {"id": row_id, field: value, "source": self.options.source})
-        return End(kind, row_id)
-
-    def link(self, source: End, target: End) -> None:
-        for stream, row in e.link(source, target, ()):
-            self.add(stream, row)
 
 
 def message_entities(
@@ -99,7 +37,7 @@ def message_entities(
     subject, attachments and threats, each related to the event. TAP sends one record per
     recipient, in no fixed order: the event holds what they share (who received it is in the
     Corporate Emails linked to it), so it is the same whichever record comes first."""
-    out = _Rows(options, skip)
+    out = Rows(options, skip)
     guid = text(message.get("GUID")) or text(message.get("id"))
     if guid is None:
         return
@@ -202,7 +140,7 @@ def campaign_entities(
     campaign_id = text(campaign.get("id"))
     if campaign_id is None:
         return
-    out = _Rows(options, skip)
+    out = Rows(options, skip)
     end = e.campaign_ref(campaign_id)
     out.add(
         e.CAMPAIGNS,
@@ -250,7 +188,7 @@ def threat_entities(
 ) -> Iterator[tuple[str, Row]]:
     """A threat summary: attributes on its indicator (url and attachment threats), related
     to its actors, malware and techniques."""
-    out = _Rows(options, skip)
+    out = Rows(options, skip)
     kind = THREAT_TYPES.get(str(threat.get("type")).lower())
     end = (
         End("indicator", None)
@@ -281,7 +219,7 @@ def forensic_entities(
     malicious = item.get("malicious") is True
     if options.forensics == "none" or (options.forensics == "malicious" and not malicious):
         return
-    out = _Rows(options, skip)
+    out = Rows(options, skip)
     status = options.url_status if malicious else options.sender_status
     when = text(item.get("generated"))
     what = item.get("what")
@@ -312,7 +250,7 @@ def _evidence(kind: str, what: object) -> Iterable[tuple[str, object]]:
         yield e.SHA256, what.get("sha256")
 
 
-def _report_end(out: _Rows, item: Mapping[str, Any]) -> End:
+def _report_end(out: Rows, item: Mapping[str, Any]) -> End:
     """The campaign of a campaign report, or the threat's indicator of a threat report."""
     scope, report_id = str(item.get("scope")).lower(), text(item.get("reportId"))
     if scope == "campaign" and report_id:
@@ -326,7 +264,7 @@ def _report_end(out: _Rows, item: Mapping[str, Any]) -> End:
     return out.indicator(kind, name, out.options.url_status, None)
 
 
-def _actors_malware_techniques(out: _Rows, source: Mapping[str, Any]) -> list[End]:
+def _actors_malware_techniques(out: Rows, source: Mapping[str, Any]) -> list[End]:
     ends = [out.named(e.ADVERSARIES, "adversary", n) for n in _names(source.get("actors"))]
     ends += [out.named(e.MALWARE, "malware", n) for n in _names(source.get("malware"))]
     ends += [out.named(e.TTPS, "ttp", n) for n in _names(source.get("techniques"))]

@@ -2,7 +2,7 @@
 
 It reads the tap's messages and, for every ``clicks_permitted``, ``messages_delivered``,
 ``messages_blocked``, ``campaigns``, ``threats`` and ``forensics`` record, writes the entities of
-:func:`~.entities.click_entities` and :mod:`.feeds` into ten keyed streams, each id once
+:func:`~.clicks.click_entities` and :mod:`.feeds` into ten keyed streams, each id once
 per run. STATE passes through unchanged (Meltano then keeps the tap's bookmark); the other
 streams pass through untouched, and ``clicks_permitted`` itself too unless ``pass_through`` is
 off. ACTIVATE_VERSION is never sent for entity streams: entities accumulate across runs, and a
@@ -23,8 +23,8 @@ from singer_sdk.singerlib import Message, SchemaMessage, StateMessage
 from typing_extensions import override
 
 from tap_proofpoint_tap.errors import TapError
+from tap_proofpoint_tap.mappers.threatq import clicks, feeds
 from tap_proofpoint_tap.mappers.threatq import entities as e
-from tap_proofpoint_tap.mappers.threatq import feeds
 from tap_proofpoint_tap.mappers.threatq.schemas import SCHEMAS
 from tap_proofpoint_tap.singer_io import CheckedReader, StateFlushingWriter
 
@@ -47,7 +47,7 @@ SUMMARY_ROWS = (
 FEEDS: dict[
     str, Callable[[Mapping[str, Any], e.Options, set[str]], Iterator[tuple[str, e.Row]]]
 ] = {
-    CLICKS: e.click_entities,
+    CLICKS: clicks.click_entities,
     "messages_delivered": functools.partial(feeds.message_entities, disposition="delivered"),
     "messages_blocked": functools.partial(feeds.message_entities, disposition="blocked"),
     "campaigns": feeds.campaign_entities,
