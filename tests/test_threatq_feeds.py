@@ -12,7 +12,7 @@ import io
 import json
 import re
 import sqlite3
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import closing, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -304,8 +304,8 @@ def test_a_cache_that_cannot_be_read_costs_requests_not_data(day, tmp_path, capl
         assert run.requests > 0
         assert "cannot be used" in caplog.text and "delete the file" in caplog.text
         assert held(tq.store) == want, held(tq.store).diff(want, "held", "expected")
-        with pytest.raises(sqlite3.DatabaseError):
-            sqlite3.connect(broken).execute("SELECT 1 FROM loaded")
+        with closing(sqlite3.connect(broken)) as db, pytest.raises(sqlite3.DatabaseError):
+            db.execute("SELECT 1 FROM loaded")
 
 
 # -- the mapping's details --

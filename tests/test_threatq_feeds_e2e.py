@@ -230,12 +230,6 @@ def test_a_run_that_reads_the_last_hours_again_changes_nothing_and_costs_little(
         assert 1000 * made <= BUDGET * clicks_and_messages(re_read), rerun.stderr[-1500:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a link given up at the end of a run (its event or campaign not read) is "
-    "remembered by the local cache: a re-read with its other end does not make it within "
-    "cache_hours (with cache_hours 0 every link is made)",
-)
 @pytest.mark.parametrize(
     "later",
     [("campaigns",), MESSAGES],
@@ -270,15 +264,6 @@ def gained(messages: list[dict], what: str) -> list[dict]:
     return earlier
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an event or campaign found in ThreatQ by reference (a click's or a message's "
-    "link, in a load before its own row) is registered with an empty item, and its own row, "
-    "later in the run, is skipped as already there; when it then carries a link, the consume "
-    "item has no title or value: 400 'The title field is required' (events) or 'The value "
-    "field is required' (campaigns), then StopIteration naming the item "
-    "(objects.Objects.consume → known.name_of): a traceback",
-)
 @pytest.mark.parametrize("what", ["campaign members", "message threats"])
 def test_what_an_earlier_run_loaded_gains_links_in_a_later_one(tmp_path, day, what):
     """An earlier run loaded the day's campaigns with fewer members (or its messages without
@@ -372,17 +357,10 @@ def test_meltano_run_loads_what_the_sandbox_holds_and_full_refresh_changes_nothi
 
 # -- 3. kill -9 at a random ThreatQ request, then a rerun --
 
-# Not strict: where the kill falls decides whether the rerun meets the bug that
-# test_what_an_earlier_run_loaded_gains_links_in_a_later_one shows deterministically.
-FOUND_BY_REFERENCE = pytest.mark.xfail(
-    strict=False,
-    reason="the rerun may meet an event or campaign found by reference with an empty item: "
-    "400 'The title field is required' or 'The value field is required', StopIteration",
-)
 KILL_SEEDS = [
     81,
     82,
-    *(pytest.param(seed, marks=[pytest.mark.long, FOUND_BY_REFERENCE]) for seed in (83, 84, 85)),
+    *(pytest.param(seed, marks=pytest.mark.long) for seed in (83, 84, 85)),
 ]
 
 
@@ -409,11 +387,6 @@ def test_kill_9_of_meltano_run_then_a_rerun_loads_each_entity_once(tmp_path, pro
 
 # -- 4. an instance without the event type or an object type: one line, nothing loaded --
 
-KEY_ERROR = (
-    "the loader looks every object type up for every load (objects.py: "
-    "instance.collections[kind], also for a type the load has no row of): KeyError, a "
-    "traceback, after the loads before it were written"
-)
 MISSING = {  # the stand-in's switch → the words the one line must hold
     "Spearphish": ({"without_event_types": ["Spearphish"]}, ("event type", "'Spearphish'")),
     "ttp": ({"without_objects": ["ttp"]}, ("object type", "ttp", "TTPs")),
@@ -424,9 +397,6 @@ MISSING = {  # the stand-in's switch → the words the one line must hold
     ),
     "malware": ({"without_objects": ["malware"]}, ("object type", "malware", "Malware")),
 }
-# An event or a campaign is named by the first load of the day (its messages link to their
-# campaigns); adversaries, malware and TTPs come with the threats and campaigns at its end.
-LATE = ("ttp", "adversaries", "malware")
 
 
 def assert_nothing_loaded(tq: ThreatQSandbox, run) -> None:
@@ -442,11 +412,6 @@ def assert_nothing_loaded(tq: ThreatQSandbox, run) -> None:
             name,
             batch,
             id=f"{name}-{'one' if batch == 500 else 'several'}-loads",
-            marks=(
-                [pytest.mark.xfail(strict=True, reason=KEY_ERROR)]
-                if batch < 500 and name in LATE
-                else []
-            ),
         )
         for name in MISSING
         for batch in (500, 40)
@@ -466,13 +431,7 @@ def test_an_instance_without_what_the_feeds_need_gets_one_line_and_nothing(
 
 @pytest.mark.parametrize(
     "missing",
-    [
-        pytest.param(
-            name,
-            marks=[pytest.mark.xfail(strict=True, reason=KEY_ERROR)] if name in LATE else [],
-        )
-        for name in ("ttp", "campaign", "adversaries", "malware")
-    ],
+    [name for name in ("ttp", "campaign", "adversaries", "malware")],
 )
 def test_clicks_alone_into_an_instance_without_an_object_type_load_or_say_so(
     tmp_path, day, missing

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 CHUNK = 500  # ids per query (SQLite allows 999 parameters before 3.32)
+UNMADE = "unmade:"  # before the digest of a link given up
 
 
 def default_dir() -> Path:
@@ -96,42 +97,46 @@ class Cache:
     def digest(self, row: Row) -> str:
         return digest(row, self.salt)
 
-    def known(self, rows: Iterable[Row]) -> set[str]:
-        """The ids of ``rows`` loaded with this content within ``hours``."""
+    def known(self, rows: Iterable[Row]) -> tuple[set[str], set[str]]:
+        """The ids of ``rows`` loaded with this content within ``hours``, and of the links
+        among them given up then (their other end was not in ThreatQ)."""
         if self.db is None:
-            return set()
+            return set(), set()
         wanted = {row["id"]: self.digest(row) for row in rows}
         ids = list(wanted)
         since = self.clock() - self.hours * 3600
-        found: set[str] = set()
+        loaded: set[str] = set()
+        unmade: set[str] = set()
         try:
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start : start + CHUNK]
                 marks = ",".join("?" * len(chunk))
-                found.update(
-                    row_id
-                    for row_id, row_digest in self.db.execute(
-                        f"SELECT id, digest FROM loaded WHERE at >= ? AND id IN ({marks})",
-                        (since, *chunk),
-                    )
-                    if wanted[row_id] == row_digest
-                )
+                for row_id, row_digest in self.db.execute(
+                    f"SELECT id, digest FROM loaded WHERE at >= ? AND id IN ({marks})",
+                    (since, *chunk),
+                ):
+                    if row_digest == wanted[row_id]:
+                        loaded.add(row_id)
+                    elif row_digest == UNMADE + wanted[row_id]:
+                        unmade.add(row_id)
         except sqlite3.Error as error:
             self._off(error)
-            return set()
-        return found
+            return set(), set()
+        return loaded, unmade
 
-    def remember(self, rows: Iterable[Row]) -> None:
-        """After ThreatQ committed ``rows``: one transaction."""
+    def remember(self, rows: Iterable[Row], unmade: Iterable[Row] = ()) -> None:
+        """After ThreatQ committed ``rows`` (and the links ``unmade`` were given up): one
+        transaction."""
         if self.db is None:
             return
         now = self.clock()
+        entries = [(row["id"], self.digest(row), now) for row in rows]
+        entries += [(row["id"], UNMADE + self.digest(row), now) for row in unmade]
         try:
             with self.db:
                 self.db.execute("BEGIN")
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO loaded (id, digest, at) VALUES (?, ?, ?)",
-                    [(row["id"], self.digest(row), now) for row in rows],
+                    "INSERT OR REPLACE INTO loaded (id, digest, at) VALUES (?, ?, ?)", entries
                 )
         except sqlite3.Error as error:
             self._off(error)

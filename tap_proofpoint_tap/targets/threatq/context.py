@@ -119,11 +119,11 @@ class ContextPass:
         key, kind = row.get("target_key"), row["target_type"]
         if found is not None or not key or kind not in STREAM_OF:
             return found if found is not None else self._referred(row, "target_id")
-        tq_id = self.references.find(kind, key)
-        if tq_id is None:
+        hit = self.references.find(kind, key)
+        if hit is None:
             return None
         collection = self.instance.collections[kind]
-        loaded = Loaded(STREAM_OF[kind], collection, tq_id, {}, new=False)
+        loaded = Loaded(STREAM_OF[kind], collection, hit[0], hit[1], new=False)
         return self.held.register(loaded, [row["target_id"]])
 
     def _read_attributes(self, obj: Loaded, source: str | None) -> set[tuple[str, str]]:

@@ -126,7 +126,7 @@ def _carries(obj: Loaded) -> tuple[int, str, int]:
 
 def name_of(item: dict[str, Any]) -> str:
     """What names an item: its value, or an adversary's name, or an event's title."""
-    return str(next(item[k] for k in ("value", "name", "title") if k in item))
+    return str(next((item[k] for k in ("value", "name", "title") if k in item), ""))
 
 
 def identity(item: dict[str, Any]) -> tuple[Any, str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.targets.threatq import bodies
-from tap_proofpoint_tap.targets.threatq.context import STREAM_OF, ContextPass
+from tap_proofpoint_tap.targets.threatq.context import ContextPass
 from tap_proofpoint_tap.targets.threatq.errors import ThreatQError
 from tap_proofpoint_tap.targets.threatq.known import KINDS, Held
 from tap_proofpoint_tap.targets.threatq.objects import Objects
@@ -73,8 +73,10 @@ class Loader:
         self.window: list[str] = []  # links to events that came since the last STATE
         self.expiring: set[str] = set()  # links to events whose window is whole
         self.arrived: dict[str, int] = {}  # links that may wait: when they came (a count)
+        self.count = 0  # links that may wait, so far
         self.mark = 0  # the count when the last STATE came
         self.skipped: dict[str, tuple[str, Row]] = {}  # rows the cache knew, by id
+        self.parked: dict[str, Row] = {}  # links an earlier run gave up, by id
         self.held = Held()
         self.counts = self.held.counts
         self.cached: Counter[str] = Counter()
@@ -87,7 +89,8 @@ class Loader:
         if stream in RECORDS:
             self.read += 1
         elif stream == e.RELATIONSHIPS and row.get("target_key"):
-            self.arrived.setdefault(row["id"], len(self.arrived) + 1)
+            self.count += 1
+            self.arrived.setdefault(row["id"], self.count)
             if row["target_type"] == "event":
                 self.window.append(row["id"])
 
@@ -98,7 +101,7 @@ class Loader:
         to the end of the input (the tap reads campaigns after the SIEM streams)."""
         self.expiring.update(self.window)
         self.window = []
-        self.mark = len(self.arrived)
+        self.mark = self.count
 
     @property
     def holds_state(self) -> bool:
@@ -141,28 +144,43 @@ class Loader:
         for stream in KINDS:
             objects.create(stream, sent[stream], builds[stream])
         waiting = context.run(sent)
-        # Given up: links whose end can no longer come; remembered too, so that a re-read
-        # costs nothing for them either.
+        # Given up: links whose end can no longer come. Remembered as such: a re-read sends
+        # them only with their other end's row (_unknown).
         ended = [r for r in waiting if final or r["id"] in self.expiring]
         self.counts[e.RELATIONSHIPS]["not made"] += len(ended)
         self.waiting = [r for r in waiting if not (final or r["id"] in self.expiring)]
-        later = {r["id"] for r in self.waiting}
-        self.expiring &= later
-        self.cache.remember(
-            row for rows_ in sent.values() for row in rows_ if row["id"] not in later
-        )
+        still = {r["id"] for r in self.waiting}
+        self.expiring &= still
+        self.arrived = {k: v for k, v in self.arrived.items() if k in still}
+        unmade = {r["id"] for r in waiting}
+        made = (row for rows_ in sent.values() for row in rows_ if row["id"] not in unmade)
+        self.cache.remember(made, unmade=ended)
 
     def _unknown(self, rows: dict[str, list[Row]]) -> dict[str, list[Row]]:
-        """``rows`` less those the cache knows, plus the known objects the others refer to."""
-        known = self.cache.known(row for rows_ in rows.values() for row in rows_)
+        """``rows`` less those the cache knows, plus the known objects the others refer to.
+
+        A link an earlier run gave up (its event or campaign was not in ThreatQ) is parked:
+        sent only once its other end's row comes in this run (a re-read that now has it),
+        else it costs nothing again."""
+        loaded, unmade = self.cache.known(row for rows_ in rows.values() for row in rows_)
         sent: dict[str, list[Row]] = {s: [] for s in e.ENTITY_STREAMS}
         for stream, rows_ in rows.items():
             for row in rows_:
-                if row["id"] in known:
+                if row["id"] in loaded:
                     self.skipped[row["id"]] = (stream, row)
-                    self.cached[stream] += 1
+                elif row["id"] in unmade:
+                    self.parked[row["id"]] = row
                 else:
                     sent[stream].append(row)
+                    continue
+                self.cached[stream] += 1
+        present = {row["id"] for rows_ in sent.values() for row in rows_}
+        for row in list(self.parked.values()):
+            end = row["target_id"]
+            if end in present or end in self.skipped or end in self.held.objects:
+                del self.parked[row["id"]]
+                sent[e.RELATIONSHIPS].append(row)
+                self.cached[e.RELATIONSHIPS] -= 1
         again = {
             row[field]
             for stream, fields in REFERS.items()
@@ -187,15 +205,8 @@ class Loader:
         return self._passes
 
     def _check(self, rows: dict[str, list[Row]]) -> None:
-        """Every name the rows use exists on the instance, before anything is written."""
-        kinds = {KINDS[s] for s in KINDS if rows[s]}
-        kinds |= {r["target_type"] for r in rows[e.RELATIONSHIPS] if r["target_type"] in STREAM_OF}
-        for kind in sorted(kinds):
-            if kind not in self.instance.collections:
-                raise ThreatQError(
-                    f"ThreatQ has no {kind} object type (GET /api/objects does not list it): "
-                    f"target-threatq loads {LABELS[_stream(kind)]} there; enable it in ThreatQ."
-                )
+        """Every type and status the rows name exists on the instance, before anything of the
+        load is written (the object types are checked once, before the first load)."""
         tables = (
             (e.INDICATORS, "type", "indicator type", self.instance.indicator_types,
              "add the indicator type in ThreatQ (Settings → Indicator Types)"),
@@ -213,7 +224,3 @@ class Loader:
                     raise ThreatQError(
                         f"ThreatQ has no {what} named {name!r}: {hint.format(names)}."
                     )
-
-
-def _stream(kind: str) -> str:
-    return next(s for s, k in KINDS.items() if k == kind)

@@ -55,6 +55,8 @@ class Objects:
         self.references, self.batch_size, self.logger = references, batch_size, logger
 
     def create(self, stream: str, rows: list[Row], build: Callable[[Row], dict[str, Any]]) -> None:
+        if not rows:
+            return
         kind = KINDS[stream]
         collection = self.instance.collections[kind]
         todo = list({r["id"]: r for r in rows if r["id"] not in self.held.objects}.values())
@@ -76,11 +78,11 @@ class Objects:
         """The events ThreatQ holds none of (the others are registered as found)."""
         out = []
         for row, item in built:
-            tq_id = self.references.event(row["guid"]) if row.get("guid") else None
-            if tq_id is None:
+            found = self.references.event(row["guid"]) if row.get("guid") else None
+            if found is None:
                 out.append((row, item))
             else:
-                self._record(stream, collection, [row], item, tq_id, False)
+                self._record(stream, collection, [row], item, found[0], False)
         return out
 
     def _post(self, stream: str, collection: str, groups: list[Group]) -> None:

@@ -12,7 +12,9 @@ ThreatQ does not deduplicate events, so an event is also looked up here before i
   the campaigns are listed once per run with their attributes, at the first campaign asked
   for that the run has not loaded.
 
-What is not found is remembered as such for the run: the run itself may still create it.
+What is not found is remembered as such for the run: the run itself may still create it. What
+is found comes with what a later write naming it by id must repeat (an event's title, type and
+time; a campaign's value).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
 
 CAMPAIGN_ID = "Campaign ID"
+ADDRESS = ("value", "title", "type_id", "happened_at")
+Found = tuple[int, dict[str, Any]]  # a ThreatQ id, and how a write names the object
 
 
 def event_suffix(guid: str) -> str:
@@ -35,11 +39,11 @@ class References:
     def __init__(self, client: ThreatQClient, collections: dict[str, str]) -> None:
         self.client = client
         self.collections = collections
-        self.events: dict[str, int | None] = {}
-        self.campaigns: dict[str, int] | None = None
+        self.events: dict[str, Found | None] = {}
+        self.campaigns: dict[str, Found] | None = None
         self.any_event: bool | None = None  # ThreatQ held an event of a message at start
 
-    def find(self, kind: str, key: str) -> int | None:
+    def find(self, kind: str, key: str) -> Found | None:
         """The ThreatQ id of the ``event`` with this GUID or the ``campaign`` with this id."""
         if kind == "event":
             return self.event(key)
@@ -47,11 +51,11 @@ class References:
             self.campaigns = self._campaigns()
         return self.campaigns.get(key)
 
-    def event(self, guid: str) -> int | None:
+    def event(self, guid: str) -> Found | None:
         if self.any_event is None:
             collection = self.collections["event"]
-            found = self.client.highest_id(collection, "read", title=f"%{event_suffix('%')}")
-            self.any_event = found > 0
+            newest = self.client.highest_id(collection, "read", title=f"%{event_suffix('%')}")
+            self.any_event = newest > 0
         if not self.any_event:
             return None  # this run's own events are known without a look-up
         if guid not in self.events:
@@ -62,19 +66,24 @@ class References:
                 fields={"id": int, "title": str},
                 title=f"%{suffix}",
             )
-            ids = [r["id"] for r in rows if r["title"].casefold().endswith(suffix.casefold())]
-            self.events[guid] = min(ids) if ids else None
+            ours = [r for r in rows if r["title"].casefold().endswith(suffix.casefold())]
+            first = min(ours, key=lambda r: r["id"], default=None)  # the oldest, if several
+            self.events[guid] = None if first is None else _found(first)
         return self.events[guid]
 
-    def _campaigns(self) -> dict[str, int]:
+    def _campaigns(self) -> dict[str, Found]:
         embed: dict[str, Any] = {"with": "attributes"}  # a keyword Python reserves
         rows = self.client.lookup(f"/api/{self.collections['campaign']}", kind="read", **embed)
-        out: dict[str, int] = {}
+        out: dict[str, Found] = {}
         for row in sorted(rows, key=lambda r: r["id"], reverse=True):  # the oldest wins
             for attribute in _attributes(row):
                 if attribute.get("name") == CAMPAIGN_ID and attribute.get("value") is not None:
-                    out[str(attribute["value"])] = row["id"]
+                    out[str(attribute["value"])] = _found(row)
         return out
+
+
+def _found(row: dict[str, Any]) -> Found:
+    return row["id"], {k: row[k] for k in ADDRESS if row.get(k) is not None}
 
 
 def _attributes(row: dict[str, Any]) -> list[dict[str, Any]]:

@@ -25,13 +25,14 @@ from tap_proofpoint_tap.targets.held_state import HeldStateTarget
 from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
 from tap_proofpoint_tap.targets.threatq.cache import Cache, cache_file, default_dir
 from tap_proofpoint_tap.targets.threatq.errors import ThreatQError
-from tap_proofpoint_tap.targets.threatq.known import Instance
+from tap_proofpoint_tap.targets.threatq.known import KINDS, Instance
 from tap_proofpoint_tap.targets.threatq.load import LABELS, Loader
 from tap_proofpoint_tap.targets.threatq.settings import SETTINGS, masked, settings_errors
 
 CORPORATE_EMAIL = "Corporate Email"
 ROWS_PER_CLICK = 20  # a flush also comes when this many rows per batch_size record are pending
 OBJECTS = ("indicator", "incident", "event", "campaign", "adversary", "malware", "ttp")
+STREAM_OF_KIND = {kind: stream for stream, kind in KINDS.items()}
 NAMED = {"id": int, "name": str}  # a lookup table's rows
 
 
@@ -208,6 +209,14 @@ class TargetThreatQ(HeldStateTarget):
             )
         collections = {"corporate_email": email["collection"]}
         collections |= {k: by_name[k]["collection"] for k in OBJECTS if k in by_name}
+        missing = [k for k in OBJECTS if k not in collections]
+        if missing:  # checked before any load: one missing would stop a later one half way
+            raise ThreatQError(
+                f"ThreatQ has no {' and no '.join(missing)} object type (GET /api/objects does "
+                f"not list {'it' if len(missing) == 1 else 'them'}): target-threatq loads "
+                f"{', '.join(LABELS[STREAM_OF_KIND[k]] for k in missing)} there; enable "
+                f"{'it' if len(missing) == 1 else 'them'} in ThreatQ first."
+            )
         instance = Instance(
             collections=collections,
             indicator_types=_names(client.lookup("/api/indicator/types", fields=NAMED)),
