@@ -610,12 +610,13 @@ def run_mapper(
 
 
 def natural(run: MapperRun) -> set[tuple[str, str]]:
-    """Relationships between clicks' entities as (source, target) by natural value: address,
-    URL, sender or click id (a click's links to the event and campaign it names, which only
-    a message or a campaign record maps, are left out)."""
+    """Relationships as (source, target) by natural value: address, indicator value, click id
+    or a message's GUID (links to the event and campaign a record names but does not map are
+    left out)."""
     names = {r["id"]: r["address"] for r in run.rows("threatq_corporate_emails")}
     names |= {r["id"]: r["value"] for r in run.rows("threatq_indicators")}
     names |= {r["id"]: r["id"] for r in run.rows("threatq_incidents")}
+    names |= {r["id"]: r["guid"] for r in run.rows("threatq_events")}
     return {
         (names[r["source_id"]], names[r["target_id"]])
         for r in run.rows("threatq_relationships")

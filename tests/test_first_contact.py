@@ -12,6 +12,7 @@ import yaml
 
 from tap_proofpoint_tap.sandboxes import demo
 from tap_proofpoint_tap.sandboxes.siem.cli import parser as siem_parser
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
 from tap_proofpoint_tap.sandboxes.threatq.cli import parser as threatq_parser
 from tests.helpers import ROOT
 
@@ -56,6 +57,6 @@ def test_the_threatq_pipeline_is_the_demos_with_its_selection():
     command = re.search(r"(TAP_PROOFPOINT_TAP__SELECT=.*?\\\n.*?)\n", SECTION, re.S)[1]
     words = shlex.split(command.replace("\\\n", " "))
     select = words[0].split("=", 1)[1]
-    assert json.loads(select) == ["clicks_permitted.*"]
+    assert json.loads(select) == [f"{s}.*" for s in (*STREAMS, "threats", "campaigns", "forensics")]
     assert words[1:3] == ["meltano", "run"] and words[3:] == demo.THREATQ_PIPELINE
     assert select == demo.THREATQ_SELECT

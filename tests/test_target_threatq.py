@@ -23,7 +23,7 @@ import requests
 
 from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
 from tap_proofpoint_tap.sandboxes.threatq import Credentials, Fault, Maintenance, ThreatQSandbox
-from tap_proofpoint_tap.targets.threatq.target import TargetThreatQ
+from tap_proofpoint_tap.targets.threatq.settings import OWN
 from tests.helpers import (
     MELTANO,
     assert_no_secret,
@@ -552,7 +552,7 @@ def test_readme_settings_table_equals_about():
     rows = {
         line.split("|")[1].strip(): line for line in about.splitlines() if line.startswith("| ")
     }
-    ours = list(TargetThreatQ.config_jsonschema["properties"])
+    ours = OWN
     assert {"cache_hours", "cache_dir", "corporate_email_object", "batch_size"} <= set(ours)
     for name in ours:
         assert rows[name] in section, name

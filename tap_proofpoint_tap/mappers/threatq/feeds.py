@@ -38,38 +38,39 @@ def message_entities(
     recipient, in no fixed order: the event holds what they share (who received it is in the
     Corporate Emails linked to it), so it is the same whichever record comes first."""
     out = Rows(options, skip)
-    guid = text(message.get("GUID")) or text(message.get("id"))
-    if guid is None:
-        return
-    event = e.event_ref(guid)
+    # Without a GUID the records of one message cannot be told apart from another's: no
+    # event (its recipients and indicators still land, unlinked).
+    guid = text(message.get("GUID"))
+    event = e.event_ref(guid) if guid else End("event", None)
     subject = text(message.get("subject"))
     # ThreatQ requires an event's time: without messageTime, the end of the window that read it.
     when = text(message.get("messageTime")) or text(message.get("queryEndTime"))
     recipients = [a for a in map(address, _list(message.get("recipient"))) if a]
     threats = [t for t in _list(message.get("threatsInfoMap")) if isinstance(t, dict)]
-    out.add(
-        e.EVENTS,
-        {
-            "id": event.id,
-            "type": options.event_type,
-            "title": event_title(subject, guid),
-            "happened_at": when,
-            "source": options.source,
-            "guid": guid,
-            "disposition": disposition,
-            "subject": subject,
-            "sender": address(message.get("sender")),
-            "sender_ip": text(message.get("senderIP")),
-            "message_id": text(message.get("messageID")),
-            "threats": [_threat_line(t) for t in threats],
-            "spam_score": message.get("spamScore"),
-            "phish_score": message.get("phishScore"),
-            "malware_score": message.get("malwareScore"),
-            "impostor_score": message.get("impostorScore"),
-            "policy_routes": [str(r) for r in _list(message.get("policyRoutes"))],
-            "quarantine_folder": text(message.get("quarantineFolder")),
-        },
-    )
+    if guid:
+        out.add(
+            e.EVENTS,
+            {
+                "id": event.id,
+                "type": options.event_type,
+                "title": event_title(subject, guid),
+                "happened_at": when,
+                "source": options.source,
+                "guid": guid,
+                "disposition": disposition,
+                "subject": subject,
+                "sender": address(message.get("sender")),
+                "sender_ip": text(message.get("senderIP")),
+                "message_id": text(message.get("messageID")),
+                "threats": [_threat_line(t) for t in threats],
+                "spam_score": message.get("spamScore"),
+                "phish_score": message.get("phishScore"),
+                "malware_score": message.get("malwareScore"),
+                "impostor_score": message.get("impostorScore"),
+                "policy_routes": [str(r) for r in _list(message.get("policyRoutes"))],
+                "quarantine_folder": text(message.get("quarantineFolder")),
+            },
+        )
     review = options.sender_status
     related: list[End] = []
     for recipient in recipients:

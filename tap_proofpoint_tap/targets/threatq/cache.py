@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 CHUNK = 500  # ids per query (SQLite allows 999 parameters before 3.32)
 UNMADE = "unmade:"  # before the digest of a link given up
+SKEW = 60.0  # seconds a row's time may be ahead of the clock
 
 
 def default_dir() -> Path:
@@ -76,11 +77,13 @@ class Cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
+            # Keyed by id and digest: two pipelines into one instance (two tenants, each its
+            # source) keep their own rows.
             self.db.execute(
-                "CREATE TABLE IF NOT EXISTS loaded "
-                "(id TEXT PRIMARY KEY, digest TEXT NOT NULL, at REAL NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS loaded (id TEXT NOT NULL, digest TEXT NOT NULL, "
+                "at REAL NOT NULL, PRIMARY KEY (id, digest))"
             )
-            self.db.execute("DELETE FROM loaded WHERE at < ?", (self.clock() - self.hours * 3600,))
+            self.db.execute("DELETE FROM loaded WHERE at NOT BETWEEN ? AND ?", self._period())
         except (sqlite3.Error, OSError) as error:
             self._off(error)
         return self.db
@@ -94,6 +97,12 @@ class Cache:
         )
         self.close()
 
+    def _period(self) -> tuple[float, float]:
+        """When a row must have been loaded to count: within ``hours``, and not later than a
+        minute from now (a clock that ran ahead, then was set back, trusts no row longer)."""
+        now = self.clock()
+        return now - self.hours * 3600, now + SKEW
+
     def digest(self, row: Row) -> str:
         return digest(row, self.salt)
 
@@ -104,7 +113,7 @@ class Cache:
             return set(), set()
         wanted = {row["id"]: self.digest(row) for row in rows}
         ids = list(wanted)
-        since = self.clock() - self.hours * 3600
+        period = self._period()
         loaded: set[str] = set()
         unmade: set[str] = set()
         try:
@@ -112,8 +121,8 @@ class Cache:
                 chunk = ids[start : start + CHUNK]
                 marks = ",".join("?" * len(chunk))
                 for row_id, row_digest in self.db.execute(
-                    f"SELECT id, digest FROM loaded WHERE at >= ? AND id IN ({marks})",
-                    (since, *chunk),
+                    f"SELECT id, digest FROM loaded WHERE at BETWEEN ? AND ? AND id IN ({marks})",
+                    (*period, *chunk),
                 ):
                     if row_digest == wanted[row_id]:
                         loaded.add(row_id)

@@ -90,7 +90,7 @@ class ContextPass:
             held = obj.attributes
             if held is None:
                 held = self._read_attributes(obj, row.get("source"))
-            attribute = (row["name"].casefold(), str(row["value"]))
+            attribute = (row["name"].casefold(), str(row["value"]).casefold())  # as ThreatQ
             if attribute in held:
                 present[e.ATTRIBUTES] += 1
             else:
@@ -129,7 +129,7 @@ class ContextPass:
     def _read_attributes(self, obj: Loaded, source: str | None) -> set[tuple[str, str]]:
         """What the object holds in ThreatQ (kept on it, and returned)."""
         rows = self.client.attributes(obj.collection, obj.tq_id)
-        held = {(a["name"].casefold(), str(a.get("value"))) for a in rows}
+        held = {(a["name"].casefold(), str(a.get("value")).casefold()) for a in rows}
         obj.attributes = held
         obj.ours = any(
             isinstance(s, dict) and s.get("name") == source

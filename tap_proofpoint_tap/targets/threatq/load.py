@@ -70,8 +70,6 @@ class Loader:
         self.batch_size, self.logger = batch_size, logger
         self.pending: dict[str, list[Row]] = {s: [] for s in e.ENTITY_STREAMS}
         self.waiting: list[Row] = []  # links whose other end is not in ThreatQ yet
-        self.window: list[str] = []  # links to events that came since the last STATE
-        self.expiring: set[str] = set()  # links to events whose window is whole
         self.arrived: dict[str, int] = {}  # links that may wait: when they came (a count)
         self.count = 0  # links that may wait, so far
         self.mark = 0  # the count when the last STATE came
@@ -91,23 +89,16 @@ class Loader:
         elif stream == e.RELATIONSHIPS and row.get("target_key"):
             self.count += 1
             self.arrived.setdefault(row["id"], self.count)
-            if row["target_type"] == "event":
-                self.window.append(row["id"])
 
     def window_closed(self) -> None:
-        """A STATE came: the tap has sent every record of the windows before it. A message
-        comes in the window of its clicks or an earlier one, so a link from a click to the
-        event of its message waits no longer than the next load; a link to a campaign waits
-        to the end of the input (the tap reads campaigns after the SIEM streams)."""
-        self.expiring.update(self.window)
-        self.window = []
+        """A STATE came: the links that came before it and still wait hold it."""
         self.mark = self.count
 
     @property
     def holds_state(self) -> bool:
         """Whether a link that came before the last STATE still waits (that STATE must wait
         with it: a run stopped now reads its record again)."""
-        return any(self.arrived[r["id"]] <= self.mark for r in self.waiting)
+        return any(self.arrived.get(r["id"], 0) <= self.mark for r in self.waiting)
 
     @property
     def records(self) -> int:
@@ -143,15 +134,19 @@ class Loader:
         }
         for stream in KINDS:
             objects.create(stream, sent[stream], builds[stream])
+        revived = self._revived(sent)
+        for stream in KINDS:
+            objects.create(stream, revived[stream], builds[stream])
+            sent[stream] += revived[stream]
+        for stream in REFERS:
+            sent[stream] += revived[stream]
         waiting = context.run(sent)
-        # Given up: links whose end can no longer come. Remembered as such: a re-read sends
-        # them only with their other end's row (_unknown).
-        ended = [r for r in waiting if final or r["id"] in self.expiring]
+        # At the end, what still waits is given up. Remembered as such: a re-read sends it
+        # only with its other end's row (_unknown), or once cache_hours have passed.
+        ended = waiting if final else []
         self.counts[e.RELATIONSHIPS]["not made"] += len(ended)
-        self.waiting = [r for r in waiting if not (final or r["id"] in self.expiring)]
-        still = {r["id"] for r in self.waiting}
-        self.expiring &= still
-        self.arrived = {k: v for k, v in self.arrived.items() if k in still}
+        self.waiting = [] if final else waiting
+        self.arrived = {r["id"]: self.arrived.get(r["id"], 0) for r in self.waiting}
         unmade = {r["id"] for r in waiting}
         made = (row for rows_ in sent.values() for row in rows_ if row["id"] not in unmade)
         self.cache.remember(made, unmade=ended)
@@ -193,6 +188,34 @@ class Loader:
             sent[stream].append(row)
             self.cached[stream] -= 1
         return sent
+
+    def _revived(self, sent: dict[str, list[Row]]) -> dict[str, list[Row]]:
+        """An object the cache knew that ThreatQ created again (an analyst deleted it) gets
+        back what the cache knew of it: the rows naming it that this run read, and the
+        objects at their other ends."""
+        again = {r["id"] for s in KINDS for r in sent[s] if r["id"] in self.skipped}
+        revived = {i for i in again if self.held.objects[i].new}
+        out: dict[str, list[Row]] = {s: [] for s in e.ENTITY_STREAMS}
+        if not revived:
+            return out
+        for stream, row in list(self.skipped.values()):
+            if stream in REFERS and any(row[f] in revived for f in REFERS[stream]):
+                out[stream].append(row)
+        ends = {
+            row[f]
+            for stream, fields in REFERS.items()
+            for row in out[stream]
+            for f in fields
+            if row[f] not in self.held.objects and row[f] in self.skipped
+        }
+        for row_id in ends:
+            stream, row = self.skipped[row_id]
+            out[stream].append(row)
+        for rows_ in out.values():
+            for row in rows_:
+                stream, _ = self.skipped.pop(row["id"])
+                self.cached[stream] -= 1
+        return out
 
     def _connected(self) -> tuple[Objects, ContextPass]:
         if self._passes is None:

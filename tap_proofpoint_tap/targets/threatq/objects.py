@@ -3,9 +3,10 @@
 Objects go through ``consume`` without context. ThreatQ finds an object it already has by its
 value (indicators by type and value, adversaries by name) and answers its id; ``existing``
 (or, when ThreatQ does not say, an id above the collection's highest id before this run first
-wrote into it) tells which objects this run created. Events are the exception: ThreatQ does
-not deduplicate them, so each is looked up by the GUID in its title first
-(:mod:`.references`) and only the ones not found are created.
+wrote into it) tells which objects this run created. Events and campaigns are the exception:
+ThreatQ does not deduplicate events, and a campaign Proofpoint renamed would be a second one, so
+each is looked up first, by the GUID in its title or by its Campaign ID attribute
+(:mod:`.references`), and only the ones not found are created.
 
 A write whose outcome is unknown (a 500, a timeout, a cut answer) is never repeated blindly:
 the objects are looked up by value first (after a timeout, not before twice
@@ -34,6 +35,10 @@ Row = dict[str, Any]  # one of the mapper's entity rows
 Group = tuple[dict[str, Any], list[Row]]  # an item to post, and the rows that name it
 
 _ITEM = re.compile(r"\(item (\d+)\)")
+# Objects ThreatQ may hold under another name, or more than once: found by their Proofpoint key
+# (:mod:`.references`) before they are created. ThreatQ does not deduplicate events; a campaign
+# Proofpoint renamed would become a second one.
+FOUND_BY = {"event": "guid", "campaign": "campaign_id"}
 # What a context item repeats of its object: what names it, and what ThreatQ requires of it
 # even when the item names the object by id (an event's type and time), and our source.
 ADDRESS = ("value", "name", "title", "type_id", "happened_at", "sources")
@@ -62,7 +67,7 @@ class Objects:
         todo = list({r["id"]: r for r in rows if r["id"] not in self.held.objects}.values())
         self.held.counts[stream]["already there"] += len(rows) - len(todo)  # loaded this run
         built = [(row, build(row)) for row in todo]
-        if kind == "event":
+        if kind in FOUND_BY:
             built = self._unless_found(stream, collection, built)
         if built and collection not in self.instance.marks:
             self.instance.marks[collection] = self.client.highest_id(collection)
@@ -75,14 +80,16 @@ class Objects:
     def _unless_found(
         self, stream: str, collection: str, built: list[tuple[Row, dict[str, Any]]]
     ) -> list[tuple[Row, dict[str, Any]]]:
-        """The events ThreatQ holds none of (the others are registered as found)."""
+        """The events and campaigns ThreatQ holds none of; the others are registered as
+        found, as ThreatQ names them (a campaign Proofpoint renamed keeps its first name)."""
+        kind, field = KINDS[stream], FOUND_BY[KINDS[stream]]
         out = []
         for row, item in built:
-            found = self.references.event(row["guid"]) if row.get("guid") else None
+            found = self.references.find(kind, row[field]) if row.get(field) else None
             if found is None:
                 out.append((row, item))
             else:
-                self._record(stream, collection, [row], item, found[0], False)
+                self._record(stream, collection, [row], {**item, **found[1]}, found[0], False)
         return out
 
     def _post(self, stream: str, collection: str, groups: list[Group]) -> None:

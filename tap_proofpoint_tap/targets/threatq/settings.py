@@ -93,6 +93,8 @@ SETTINGS = th.PropertiesList(
         "$XDG_CACHE_HOME/target-threatq, else ~/.cache/target-threatq).",
     ),
 ).to_dict()
+OWN = tuple(SETTINGS["properties"])
+"""target-threatq's own settings (the SDK adds its standard ones to the dict above)."""
 
 
 def settings_errors(config: Mapping[str, Any]) -> list[str]:

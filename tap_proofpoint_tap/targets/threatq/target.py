@@ -268,7 +268,7 @@ class TargetThreatQ(HeldStateTarget):
                 f"Relationships not made: {loader.counts[e.RELATIONSHIPS]['not made']} (the "
                 "event or campaign they name is not in ThreatQ: its record was not read)"
             )
-        if loader and loader.cached.total():
+        if loader and loader.cache.path is not None:
             lines.append(
                 f"Known (cache): rows loaded within cache_hours, not sent again "
                 f"({loader.cache.path}; delete it to check them against ThreatQ)"
