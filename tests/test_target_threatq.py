@@ -53,13 +53,12 @@ class Day:
 
     @property
     def loads_between_states(self) -> list[str]:
-        """The lines less the clicks' links to their campaigns: a link to a campaign that is
-        not in ThreatQ yet holds the STATE to the end of the input (the tap reads campaigns
-        last; tests/test_threatq_feeds.py), and these clicks come without campaigns."""
+        """The lines less the clicks' links to their messages' events and their campaigns: a
+        link to one not in ThreatQ yet holds the STATE to the end of the input (the tap reads
+        campaigns last, messages after clicks; tests/test_threatq_feeds.py), and these clicks
+        come without either."""
         return [
-            line
-            for line in self.lines
-            if json.loads(line).get("record", {}).get("target_type") != "campaign"
+            line for line in self.lines if not json.loads(line).get("record", {}).get("target_key")
         ]
 
 
