@@ -51,6 +51,7 @@ from pathlib import Path
 
 import duckdb
 import yaml
+from catalogs import selecting
 
 from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import Settings
@@ -129,19 +130,9 @@ def installed(project: Path, plugins: tuple[str, ...]) -> bool:
 
 def siem_catalog(config: Path, out: Path) -> Path:
     """The tap's catalog with its four SIEM streams selected, the others not."""
-    catalog = json.loads(
-        subprocess.run(
-            [str(BIN / "tap-proofpoint-tap"), "--config", str(config), "--discover"],
-            capture_output=True,
-            check=True,
-        ).stdout
+    catalog = selecting(
+        json.loads(config.read_text()), lambda name: name.startswith(("clicks_", "messages_"))
     )
-    for entry in catalog["streams"]:
-        for meta in entry["metadata"]:
-            if meta["breadcrumb"] == []:
-                meta["metadata"]["selected"] = entry["tap_stream_id"].startswith(
-                    ("clicks_", "messages_")
-                )
     out.write_text(json.dumps(catalog))
     return out
 

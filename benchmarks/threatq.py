@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from catalogs import selecting
 
 from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
@@ -86,7 +87,9 @@ def mapped_day(per_hour: int, work: Path) -> tuple[Path, dict[str, int]]:
             )
         )
         catalog = work / "catalog.json"
-        catalog.write_text(json.dumps(selecting(config)))
+        catalog.write_text(
+            json.dumps(selecting(json.loads(config.read_text()), SELECTED.__contains__))
+        )
         with open(out, "wb") as sink:
             tap = subprocess.Popen(
                 [
@@ -115,21 +118,6 @@ def mapped_day(per_hour: int, work: Path) -> tuple[Path, dict[str, int]]:
             if message["type"] == "RECORD" and message["stream"] in read:
                 read[message["stream"]] += 1
     return out, read
-
-
-def selecting(config: Path) -> dict[str, Any]:
-    catalog: dict[str, Any] = json.loads(
-        subprocess.run(
-            [str(BIN / "tap-proofpoint-tap"), "--config", str(config), "--discover"],
-            capture_output=True,
-            check=True,
-        ).stdout
-    )
-    for entry in catalog["streams"]:
-        for meta in entry["metadata"]:
-            if meta["breadcrumb"] == []:
-                meta["metadata"]["selected"] = entry["tap_stream_id"] in SELECTED
-    return catalog
 
 
 def load_three_times(mapped: Path, work: Path, flags: list[str]) -> dict[str, float]:
