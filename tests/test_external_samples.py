@@ -26,7 +26,7 @@ from tests.helpers import (
     tap_config,
 )
 from tests.lossless import assert_nothing_lost
-from tests.test_threatq_feeds import load
+from tests.threatq_feeds import load
 from tests.threatq_truth import expected as expected_truth
 from tests.threatq_truth import held
 

@@ -8,11 +8,8 @@ tests/test_threatq_feeds_e2e.py.
 
 from __future__ import annotations
 
-import io
-import json
-import re
 import sqlite3
-from contextlib import closing, redirect_stderr, redirect_stdout
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -21,12 +18,21 @@ import time_machine
 
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.mappers.threatq import feeds
-from tap_proofpoint_tap.mappers.threatq.mapper import ThreatQMapper
-from tap_proofpoint_tap.sandboxes.threatq import Credentials, Fault, ThreatQSandbox
+from tap_proofpoint_tap.sandboxes.threatq import Fault, ThreatQSandbox
 from tap_proofpoint_tap.targets.threatq import bodies
 from tap_proofpoint_tap.targets.threatq.errors import ThreatQError
-from tap_proofpoint_tap.targets.threatq.target import TargetThreatQ
 from tests.intel_runs import config, day_sandbox, sync
+from tests.threatq_feeds import (
+    CAMPAIGN,
+    HEAD,
+    click,
+    link_keys,
+    load,
+    mapped,
+    message,
+    record,
+    state,
+)
 from tests.threatq_truth import expected, held
 
 pytestmark = pytest.mark.fast
@@ -40,7 +46,6 @@ FEEDS = (
     "campaigns",
     "forensics",
 )
-CREDENTIALS = Credentials()
 OPTIONS = e.Options()
 
 
@@ -63,45 +68,6 @@ def day() -> Day:
     records = {stream: run.records(stream) for stream in FEEDS}
     assert all(records.values()), {s: len(r) for s, r in records.items()}
     return Day(run.messages, records)
-
-
-def mapped(messages: list[dict], **settings) -> list[dict]:
-    """The mapper's output for the tap's ``messages``, in process as the CLI runs it."""
-    mapper = ThreatQMapper(config=settings)
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with redirect_stdout(out), redirect_stderr(io.StringIO()):
-        mapper.listen(io.StringIO("".join(json.dumps(m) + "\n" for m in messages)))
-        mapper.message_writer.flush()
-    out.flush()
-    return [json.loads(line) for line in out.buffer.getvalue().splitlines()]
-
-
-@dataclass
-class Load:
-    states: list[dict]
-    summary: str
-
-    @property
-    def requests(self) -> int:
-        return int(re.search(r"Requests: (\d+)", self.summary)[1])
-
-
-def load(tq: ThreatQSandbox, lines: list[dict], **settings) -> Load:
-    """target-threatq on the mapper's ``lines``, in process as the CLI runs it."""
-    target = TargetThreatQ(
-        config={
-            "api_url": tq.url,
-            "client_id": CREDENTIALS.client_id,
-            "email": CREDENTIALS.email,
-            "password": CREDENTIALS.password,
-            **settings,
-        }
-    )
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        target.listen(io.StringIO("".join(json.dumps(m) + "\n" for m in lines)))
-    states = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
-    return Load(states, err.getvalue())
 
 
 # -- what lands --
@@ -146,61 +112,6 @@ def test_the_mappers_settings_choose_what_lands(day, settings, oracle):
 
 
 # -- links to what another record maps: across loads, runs and the STATE --
-
-
-def schema(stream: str) -> dict:
-    return {"type": "SCHEMA", "stream": stream, "schema": {"properties": {}}, "key_properties": []}
-
-
-def record(stream: str, **fields) -> dict:
-    return {"type": "RECORD", "stream": stream, "record": fields}
-
-
-def state(n: int) -> dict:
-    return {"type": "STATE", "value": {"n": n}}
-
-
-def click(n: int, **fields) -> dict:
-    return record(
-        "clicks_permitted",
-        id=f"click-{n}",
-        recipient=f"user{n}@corp.example",
-        url=f"https://bad.example/{n}",
-        sender="mallory@bad.example",
-        clickTime="2026-03-04T10:00:00Z",
-        **fields,
-    )
-
-
-def message(guid: str, **fields) -> dict:
-    defaults = {
-        "id": f"m-{guid}",
-        "GUID": guid,
-        "subject": f"Invoice {guid}",
-        "messageTime": "2026-03-04T09:00:00Z",
-        "recipient": ["user1@corp.example"],
-        "sender": "mallory@bad.example",
-    }
-    return record("messages_delivered", **{**defaults, **fields})
-
-
-CAMPAIGN = record(
-    "campaigns",
-    id="camp-9",
-    name="Invoice wave",
-    startDate="2026-03-01T00:00:00Z",
-    actors=[{"id": "a", "name": "TA505"}],
-    malware=[{"id": "m", "name": "Dridex"}],
-    techniques=[{"id": "t", "name": "Attachment"}],
-    brands=[],
-    families=[{"id": "f", "name": "Banking"}],
-    campaignMembers=[],
-)
-HEAD = [schema(s) for s in ("clicks_permitted", "messages_delivered", "campaigns")]
-
-
-def link_keys(tq: ThreatQSandbox) -> set[frozenset]:
-    return held(tq.store).links
 
 
 def test_a_link_to_a_campaign_read_later_holds_the_state_until_it_is_made(tmp_path):

@@ -12,7 +12,7 @@ import time_machine
 
 from tap_proofpoint_tap.sandboxes.threatq import ThreatQSandbox
 from tap_proofpoint_tap.targets.threatq.cache import Cache
-from tests.test_threatq_feeds import (
+from tests.threatq_feeds import (
     CAMPAIGN,
     HEAD,
     click,
