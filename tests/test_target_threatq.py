@@ -25,18 +25,17 @@ from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Win
 from tap_proofpoint_tap.sandboxes.threatq import Credentials, Fault, Maintenance, ThreatQSandbox
 from tap_proofpoint_tap.targets.threatq.settings import OWN
 from tests.helpers import (
-    MELTANO,
     assert_no_secret,
     catalog_selecting,
     expected_entities,
     hour_floor,
     kill_meltano_at,
     mapper_lines,
-    meltano_env,
     run_tap,
     tap_config,
     traffic_sandbox,
 )
+from tests.threatq_runs import meltano_threatq
 
 TARGET = str(Path(sys.executable).parent / "target-threatq")
 MAPPER = str(Path(sys.executable).parent / "mapper-proofpoint-threatq")
@@ -558,20 +557,6 @@ def test_readme_settings_table_equals_about():
 
 
 # -- through Meltano --
-
-
-def meltano_threatq(tmp_path, siem, tq, start, end, *args: str, **env: str):
-    environment = meltano_env(
-        tmp_path,
-        siem,
-        start,
-        end,
-        TARGET_THREATQ_API_URL=tq.url,
-        TAP_PROOFPOINT_TAP__SELECT='["clicks_permitted.*"]',
-        **env,
-    )
-    argv = [MELTANO, "run", *args, "tap-proofpoint-tap", "threatq", "target-threatq"]
-    return argv, environment
 
 
 def window_clicks(siem, start, end) -> list[dict]:

@@ -29,23 +29,30 @@ import pytest
 from tap_proofpoint_tap.sandboxes.threatq import ThreatQSandbox
 from tap_proofpoint_tap.windows import fmt
 from tests.helpers import (
-    MELTANO,
     assert_no_secret,
     hour_floor,
     kill_meltano_at,
     mapper_lines,
-    meltano_env,
     pipeline_truth,
     run_mapper,
     traffic_sandbox,
 )
 from tests.intel_runs import END, SIEM, config, day_sandbox, same_hours, sync
-from tests.threatq_runs import CREDENTIALS, assert_one_line, config_for, run_target
+from tests.threatq_runs import (
+    CREDENTIALS,
+    assert_one_line,
+    config_for,
+    meltano_threatq,
+    run_target,
+)
 from tests.threatq_truth import Truth, expected, held
 
 FEEDS = (*SIEM, "threats", "campaigns", "forensics")
 MESSAGES = ("messages_delivered", "messages_blocked")
 MELTANO_FEEDS = (*SIEM, "threats", "campaigns")  # forensics spends 50-a-day pools: left out
+# The sandbox environment also lists the campaigns Proofpoint saw active; here the campaigns
+# are those the events name, as in production's default.
+FEEDS_RUN = {"select": MELTANO_FEEDS, "TAP_PROOFPOINT_TAP_DISCOVER_CAMPAIGNS": "false"}
 RE_READ = 3  # hours a second run of the tap reads again
 BUDGET = 5  # requests per 1,000 clicks and messages, for a re-read of what was loaded
 REQUESTS = re.compile(r"^Requests: (\d+) for (\d+) clicks and messages", re.MULTILINE)
@@ -303,23 +310,6 @@ def sandbox_records(siem, start: datetime, end: datetime) -> dict[str, list[dict
     return records
 
 
-def meltano_threatq(tmp_path: Path, siem, tq, start, end, *args: str, **env: str):
-    environment = meltano_env(
-        tmp_path,
-        siem,
-        start,
-        end,
-        TARGET_THREATQ_API_URL=tq.url,
-        TAP_PROOFPOINT_TAP__SELECT=json.dumps([f"{s}.*" for s in MELTANO_FEEDS]),
-        # the sandbox environment also lists the campaigns Proofpoint saw active; here the
-        # campaigns are those the events name, as in production's default
-        TAP_PROOFPOINT_TAP_DISCOVER_CAMPAIGNS="false",
-        **env,
-    )
-    argv = [MELTANO, "run", *args, "tap-proofpoint-tap", "threatq", "target-threatq"]
-    return argv, environment
-
-
 def meltano(argv: list[str], env: dict, project: Path) -> subprocess.CompletedProcess:
     run = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -339,7 +329,7 @@ def test_meltano_run_loads_what_the_sandbox_holds_and_full_refresh_changes_nothi
         start = end - timedelta(hours=5)
         want = expected(sandbox_records(siem, start, end))
         assert all(want.counts().values()), want.counts()
-        argv, env = meltano_threatq(tmp_path, siem, tq, start, end)
+        argv, env = meltano_threatq(tmp_path, siem, tq, start, end, **FEEDS_RUN)
         meltano(argv, env, project)
         assert_holds(tq, want)
         counts = tq.store.counts()
@@ -347,7 +337,7 @@ def test_meltano_run_loads_what_the_sandbox_holds_and_full_refresh_changes_nothi
         assert list(cache.iterdir()), "meltano passes the environment to the target"
         shutil.rmtree(cache)  # the full refresh reaches ThreatQ itself
         seen = len(tq.requests)
-        argv, env = meltano_threatq(tmp_path, siem, tq, start, end, "--full-refresh")
+        argv, env = meltano_threatq(tmp_path, siem, tq, start, end, "--full-refresh", **FEEDS_RUN)
         run = meltano(argv, env, project)
         assert len(tq.requests) - seen > BUDGET
         assert "ThreatQ load summary" in run.stderr
@@ -377,7 +367,9 @@ def test_kill_9_of_meltano_run_then_a_rerun_loads_each_entity_once(tmp_path, pro
         end = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=1)
         start = end - timedelta(hours=5)
         want = expected(sandbox_records(siem, start, end))
-        argv, env = meltano_threatq(tmp_path, siem, tq, start, end, TARGET_THREATQ_BATCH_SIZE="40")
+        argv, env = meltano_threatq(
+            tmp_path, siem, tq, start, end, TARGET_THREATQ_BATCH_SIZE="40", **FEEDS_RUN
+        )
         # Within the run at any hour: a full run is 77-82 requests at midnight UTC, about 15 %
         # fewer in the quietest hours of the stand-in's day (its traffic follows a working day).
         kill_at = rng.randint(8, 40)

@@ -24,10 +24,12 @@ from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import Settings
 from tap_proofpoint_tap.sandboxes.threatq import Credentials, ThreatQSandbox
 from tests.helpers import (
+    MELTANO,
     catalog_selecting,
     click,
     hour_floor,
     mapper_lines,
+    meltano_env,
     run_tap,
     tap_config,
 )
@@ -144,3 +146,22 @@ def incidents(tq: ThreatQSandbox) -> set[str]:
         row["value"].rsplit("[click ", 1)[1].rstrip("]")
         for row in tq.store.dump()["objects"]["incident"]
     }
+
+
+def meltano_threatq(
+    tmp_path, siem, tq, start, end, *args: str, select=("clicks_permitted",), **env: str
+):
+    """``meltano run [args] tap-proofpoint-tap threatq target-threatq`` from the sandbox
+    ``siem`` into the stand-in ``tq`` over ``[start, end)``, the tap selecting ``select``:
+    its argv and environment."""
+    environment = meltano_env(
+        tmp_path,
+        siem,
+        start,
+        end,
+        TARGET_THREATQ_API_URL=tq.url,
+        TAP_PROOFPOINT_TAP__SELECT=json.dumps([f"{s}.*" for s in select]),
+        **env,
+    )
+    argv = [MELTANO, "run", *args, "tap-proofpoint-tap", "threatq", "target-threatq"]
+    return argv, environment

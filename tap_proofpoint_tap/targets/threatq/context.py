@@ -23,7 +23,7 @@ from typing_extensions import override
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.targets.threatq import bodies
 from tap_proofpoint_tap.targets.threatq.errors import OutcomeUnknown, ThreatQError
-from tap_proofpoint_tap.targets.threatq.known import Context, Loaded, carrier
+from tap_proofpoint_tap.targets.threatq.known import STREAMS, Context, Loaded, carrier
 from tap_proofpoint_tap.targets.threatq.objects import accepted, chunks, wait
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from tap_proofpoint_tap.targets.threatq.references import References
 
 Row = dict[str, Any]
-STREAM_OF = {"event": e.EVENTS, "campaign": e.CAMPAIGNS}  # kinds a link may name by key
+NAMED_BY_KEY = ("event", "campaign")  # what a link may name by its Proofpoint key
 
 
 class ContextPass:
@@ -117,13 +117,13 @@ class ContextPass:
         found in ThreatQ; None when it is neither yet."""
         found = self.held.objects.get(row["target_id"])
         key, kind = row.get("target_key"), row["target_type"]
-        if found is not None or not key or kind not in STREAM_OF:
+        if found is not None or not key or kind not in NAMED_BY_KEY:
             return found if found is not None else self._referred(row, "target_id")
         hit = self.references.find(kind, key)
         if hit is None:
             return None
         collection = self.instance.collections[kind]
-        loaded = Loaded(STREAM_OF[kind], collection, hit[0], hit[1], new=False)
+        loaded = Loaded(STREAMS[kind], collection, hit[0], hit[1], new=False)
         return self.held.register(loaded, [row["target_id"]])
 
     def _read_attributes(self, obj: Loaded, source: str | None) -> set[tuple[str, str]]:

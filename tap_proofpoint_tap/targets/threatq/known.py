@@ -23,6 +23,7 @@ KINDS = {  # object streams → kinds, in the order a load creates them (events 
     e.TTPS: "ttp",
     e.EVENTS: "event",
 }
+STREAMS = {kind: stream for stream, kind in KINDS.items()}
 NAMES = {"adversary": "name", "event": "title"}  # what names an object; "value" for the others
 
 

@@ -176,14 +176,7 @@ class Loader:
                 del self.parked[row["id"]]
                 sent[e.RELATIONSHIPS].append(row)
                 self.cached[e.RELATIONSHIPS] -= 1
-        again = {
-            row[field]
-            for stream, fields in REFERS.items()
-            for row in sent[stream]
-            for field in fields
-            if row[field] in self.skipped and row[field] not in self.held.objects
-        }
-        for row_id in again:
+        for row_id in self._spared_ends(sent):
             stream, row = self.skipped[row_id]
             sent[stream].append(row)
             self.cached[stream] -= 1
@@ -201,14 +194,7 @@ class Loader:
         for stream, row in list(self.skipped.values()):
             if stream in REFERS and any(row[f] in revived for f in REFERS[stream]):
                 out[stream].append(row)
-        ends = {
-            row[f]
-            for stream, fields in REFERS.items()
-            for row in out[stream]
-            for f in fields
-            if row[f] not in self.held.objects and row[f] in self.skipped
-        }
-        for row_id in ends:
+        for row_id in self._spared_ends(out):
             stream, row = self.skipped[row_id]
             out[stream].append(row)
         for rows_ in out.values():
@@ -216,6 +202,17 @@ class Loader:
                 stream, _ = self.skipped.pop(row["id"])
                 self.cached[stream] -= 1
         return out
+
+    def _spared_ends(self, rows: dict[str, list[Row]]) -> set[str]:
+        """The objects ``rows`` refer to that the cache spared and the run has not loaded:
+        they are sent again, so that ThreatQ answers their ids."""
+        return {
+            row[field]
+            for stream, fields in REFERS.items()
+            for row in rows[stream]
+            for field in fields
+            if row[field] in self.skipped and row[field] not in self.held.objects
+        }
 
     def _connected(self) -> tuple[Objects, ContextPass]:
         if self._passes is None:

@@ -25,14 +25,13 @@ from tap_proofpoint_tap.targets.held_state import HeldStateTarget
 from tap_proofpoint_tap.targets.threatq.api import ThreatQClient
 from tap_proofpoint_tap.targets.threatq.cache import Cache, cache_file, default_dir
 from tap_proofpoint_tap.targets.threatq.errors import ThreatQError
-from tap_proofpoint_tap.targets.threatq.known import KINDS, Instance
+from tap_proofpoint_tap.targets.threatq.known import STREAMS, Instance
 from tap_proofpoint_tap.targets.threatq.load import LABELS, Loader
 from tap_proofpoint_tap.targets.threatq.settings import SETTINGS, masked, settings_errors
 
 CORPORATE_EMAIL = "Corporate Email"
 ROWS_PER_CLICK = 20  # a flush also comes when this many rows per batch_size record are pending
 OBJECTS = ("indicator", "incident", "event", "campaign", "adversary", "malware", "ttp")
-STREAM_OF_KIND = {kind: stream for stream, kind in KINDS.items()}
 NAMED = {"id": int, "name": str}  # a lookup table's rows
 
 
@@ -214,7 +213,7 @@ class TargetThreatQ(HeldStateTarget):
             raise ThreatQError(
                 f"ThreatQ has no {' and no '.join(missing)} object type (GET /api/objects does "
                 f"not list {'it' if len(missing) == 1 else 'them'}): target-threatq loads "
-                f"{', '.join(LABELS[STREAM_OF_KIND[k]] for k in missing)} there; enable "
+                f"{', '.join(LABELS[STREAMS[k]] for k in missing)} there; enable "
                 f"{'it' if len(missing) == 1 else 'them'} in ThreatQ first."
             )
         instance = Instance(
