@@ -24,16 +24,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings
 from tap_proofpoint_tap.sandboxes.threatq import ThreatQSandbox
+from tap_proofpoint_tap.windows import fmt
 
 DEMO_PORT = 8765  # the api_url of the sandbox environment in meltano.yml
 THREATQ_PORT = 8766  # target-threatq's api_url there
+SETTLED = timedelta(minutes=30)  # events created this long ago are all visible
 THREATQ_PIPELINE = ["--full-refresh", "tap-proofpoint-tap", "threatq", "target-threatq"]
 # The streams the mapper makes ThreatQ's entities from (the people rankings it does not read).
 THREATQ_SELECT = json.dumps([f"{s}.*" for s in (*STREAMS, "threats", "campaigns", "forensics")])
@@ -156,6 +158,11 @@ def into_threatq(siem_url: str) -> None:
             "TAP_PROOFPOINT_TAP_API_URL": siem_url,
             "TARGET_THREATQ_API_URL": tq.url,
             "TAP_PROOFPOINT_TAP__SELECT": THREATQ_SELECT,
+            # Both runs read the same windows, ending where every late event is visible (the
+            # stand-in indexes some up to 20 minutes late): the re-read has nothing new.
+            "TAP_PROOFPOINT_TAP_END_DATE": fmt(
+                datetime.now(timezone.utc).replace(second=0, microsecond=0) - SETTLED
+            ),
             # Its own cache: a stand-in started afresh at the same address holds nothing.
             "TARGET_THREATQ_CACHE_DIR": cache,
         }
