@@ -13,6 +13,7 @@ import altair as alt
 
 from tap_proofpoint_tap.report.style import (
     CLASSIFICATION_COLOURS,
+    DISPOSITION_COLOURS,
     LATENCY_TICKS,
     NOT_RETROACTIVE,
     RETROACTIVE,
@@ -21,67 +22,94 @@ from tap_proofpoint_tap.report.style import (
     THREAT_MIX,
     classification_scale,
     data,
-    epoch_ms,
+    headroom,
     no_data,
     quantiles,
     short,
     sized,
 )
+from tap_proofpoint_tap.report.timeline import Span, click_buckets, epoch_ms, parse
 
 if TYPE_CHECKING:
-    from tap_proofpoint_tap.report.queries import Row
+    from tap_proofpoint_tap.report.queries import Marts
 
 
-def clicks_per_day(rows: list[Row]) -> Any:
-    """C1: permitted clicks above the zero line, blocked below, stacked by classification."""
-    name = "clicks_per_day"
-    title = alt.TitleParams(
-        "Clicks per day: permitted vs blocked",
-        subtitle="Permitted clicks (the link opened) above the line, blocked below; "
-        "stacked by classification. Distinct click events, UTC days.",
+def clicks_over_time(marts: Marts) -> Any:
+    """C1: clicks per hour (per UTC day beyond three days) of the data's period, permitted above
+    the zero line and blocked below, stacked by classification; buckets cut to the period."""
+    name = "clicks_over_time"
+    span = Span.of(marts.period)
+    if span is None or not marts.clicks:
+        return no_data(name, "Clicks over time", "No data: fct_clicks has no click events")
+    values, before = click_buckets(marts.clicks, span)
+    unit = "hour" if span.hourly else "UTC day"
+    outside = (
+        f" {before} click{'s' if before != 1 else ''} made before the period (reported in it "
+        "when the URL was condemned) are in the retroactive chart, not here."
+        if before
+        else ""
     )
-    if not rows:
-        return no_data(name, title, "No data: mart_daily_activity has no click events")
-    values = [
-        {**row, "signed": row["events"] if row["disposition"] == "permitted" else -row["events"]}
-        for row in rows
-    ]
-    scale = classification_scale([row["classification"] for row in rows])
+    title = alt.TitleParams(
+        f"Clicks per {unit}: permitted vs blocked",
+        subtitle=[
+            "Permitted clicks (the link opened) above the line, blocked below; by click time "
+            f"(UTC), stacked by classification; paler: a {unit} only partly in the period.",
+            outside.strip() or "Every click of the period is drawn.",
+        ],
+    )
+    scale = classification_scale([row["classification"] for row in values])
     bars = (
         alt.Chart(data(values))
-        .mark_bar()
+        .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
-            x=alt.X("day:O", title="day (UTC)", axis=alt.Axis(labelAngle=-45)),
+            x=alt.X(
+                "start:T",
+                title=f"click time (UTC), per {unit}",
+                scale=alt.Scale(type="utc", domain=span.domain()),
+                axis=alt.Axis(
+                    format="%b %d %H:%M" if span.hourly else "%b %d",
+                    labelAngle=0,
+                    labelSeparation=8,
+                ),
+            ),
+            x2="end:T",
             y=alt.Y(
-                "signed:Q",
+                "low:Q",
                 title="clicks: blocked ↓ · permitted ↑",
-                stack="zero",
                 axis=alt.Axis(labelExpr="abs(datum.value)", tickMinStep=1),
             ),
-            color=alt.Color("classification:N", scale=scale, title="classification"),
-            order=alt.Order("classification:N"),
-            tooltip=["day:O", "disposition:N", "classification:N", "events:Q"],
+            y2="high:Q",
+            color=alt.Color(
+                "classification:N",
+                scale=scale,
+                title="classification",
+                legend=alt.Legend(orient="top", direction="horizontal"),
+            ),
+            opacity=alt.condition("datum.partial", alt.value(0.45), alt.value(1.0)),
+            tooltip=["bucket:N", "disposition:N", "classification:N", "events:Q", "partial:N"],
         )
     )
     zero = alt.Chart(data([{"zero": 0}])).mark_rule(color="#333333").encode(y="zero:Q")
     return sized(alt.layer(bars, zero), name, title)
 
 
-def click_latency(rows: list[Row]) -> Any:
-    """C2: ECDF of minutes from delivery to click by classification, median and p90 marked."""
+def click_latency(marts: Marts) -> Any:
+    """C2: ECDF of minutes from delivery to permitted click by classification, median and p90
+    marked."""
     name = "click_latency"
+    rows = marts.latencies
     stats = quantiles([row["minutes_to_click"] for row in rows])
     if stats is None:
         return no_data(
             name,
             "Delivery → click latency",
-            "No data: no click in fct_clicks matched a delivery (minutes_to_click is null)",
+            "No data: no permitted click in fct_clicks matched a delivery",
         )
     median, p90 = stats
     title = alt.TitleParams(
-        f"Delivery → click latency: median {median:.1f} min, p90 {p90:.1f} min "
-        f"({len(rows)} clicks)",
-        subtitle="Share of clicks made within x minutes of the message's delivery "
+        f"Delivery → permitted click: median {median:.1f} min, p90 {p90:.1f} min "
+        f"({len(rows)} permitted clicks whose delivery is in the data)",
+        subtitle="Share of permitted clicks made within x minutes of the message's delivery "
         "(same message GUID and recipient), by classification; symlog scale.",
     )
     top = max(row["minutes_to_click"] for row in rows)
@@ -119,67 +147,108 @@ def click_latency(rows: list[Row]) -> Any:
             ),
         )
     )
+    # The median's label left of its rule and the p90's right of its own, on two heights:
+    # however close the two values are, the labels cannot meet.
     marks = data(
         [
-            {"minutes": median, "label": f"median {median:.1f} min"},
-            {"minutes": p90, "label": f"p90 {p90:.1f} min"},
+            {"minutes": median, "label": f"median {median:.1f} min", "at": 0.94, "side": "right"},
+            {"minutes": p90, "label": f"p90 {p90:.1f} min", "at": 0.84, "side": "left"},
         ]
     )
     rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3], color="#333333").encode(x="minutes:Q")
-    labels = (
-        alt.Chart(marks)
-        .mark_text(align="left", dx=4, color="#333333")
-        .encode(x="minutes:Q", y=alt.datum(0.03), text="label:N")
+    left = alt.Chart(marks).transform_filter("datum.side == 'right'")
+    right = alt.Chart(marks).transform_filter("datum.side == 'left'")
+    labels = alt.layer(
+        left.mark_text(align="right", dx=-5, color="#333333").encode(
+            x="minutes:Q", y=alt.Y("at:Q"), text="label:N"
+        ),
+        right.mark_text(align="left", dx=5, color="#333333").encode(
+            x="minutes:Q", y=alt.Y("at:Q"), text="label:N"
+        ),
     )
     return sized(alt.layer(ecdf, rules, labels), name, title)
 
 
-def retroactive_exposure(rows: list[Row]) -> Any:
-    """C3: click time against threat time; above the diagonal the threat was known too late."""
+def retroactive_exposure(marts: Marts) -> Any:
+    """C3: click time against threat time, both on the data's period; above the diagonal the
+    threat was known only after the click. Times outside the period sit on its edge."""
     name = "retroactive_exposure"
-    if not rows:
+    span = Span.of(marts.period)
+    rows = [row for row in marts.clicks if row["threat_time"] is not None]
+    if span is None or not rows:
         return no_data(name, "Retroactive exposure", "No data: fct_clicks has no clicks")
-    retroactive = sum(1 for row in rows if row["is_retroactive"])
+    values = []
+    edge = 0
+    for row in rows:
+        clicked, moved_click = span.clamp(parse(row["click_time"]))
+        known, moved_threat = span.clamp(parse(row["threat_time"]))
+        edge += moved_click or moved_threat
+        values.append(
+            {
+                **row,
+                "x": epoch_ms(clicked),
+                "y": epoch_ms(known),
+                "kind": RETROACTIVE if row["is_retroactive"] else NOT_RETROACTIVE,
+                "where": "outside the period: on its edge"
+                if moved_click or moved_threat
+                else "within the period",
+            }
+        )
+    permitted = [row for row in rows if row["disposition"] == "permitted"]
+    retro = sum(1 for row in permitted if row["is_retroactive"])
+    blocked = len(rows) - len(permitted)
+    retro_blocked = sum(1 for row in rows if row["is_retroactive"]) - retro
     title = alt.TitleParams(
-        f"Retroactive exposure: {retroactive} of {len(rows)} clicks came before the threat "
-        "was known",
-        subtitle="Each point is a click; above the diagonal, Proofpoint condemned the URL "
-        "after the click (threat time later than click time). Times in UTC.",
+        f"Retroactive exposure: {retro} of {len(permitted)} permitted clicks came before the "
+        f"threat was known (and {retro_blocked} of {blocked} blocked)",
+        subtitle=[
+            "Each point is a click (permitted and blocked); above the diagonal, Proofpoint "
+            "condemned the URL after the click. Both axes span the data's period (UTC).",
+            f"{edge} click{'s' if edge != 1 else ''} with a click or threat time outside the "
+            "period drawn as triangles on its edge."
+            if edge
+            else "Every time lies within the period.",
+        ],
     )
-    times = [row["click_time"] for row in rows] + [row["threat_time"] for row in rows]
-    low, high = epoch_ms(min(times)), epoch_ms(max(times))
-    margin = max((high - low) * 0.02, 60_000)
-    domain = [low - margin, high + margin]
-    values = [
-        {**row, "kind": RETROACTIVE if row["is_retroactive"] else NOT_RETROACTIVE} for row in rows
-    ]
+    domain = span.domain()
+    time_axis = alt.Axis(format="%b %d %H:%M" if span.hourly else "%b %d", labelSeparation=8)
     points = (
         alt.Chart(data(values))
-        .mark_circle(size=36, opacity=0.7)
+        .mark_point(size=36, opacity=0.7, filled=True)
         .encode(
             x=alt.X(
-                "click_time:T",
+                "x:T",
                 title="click time",
                 scale=alt.Scale(type="utc", domain=domain),
-                axis=alt.Axis(format="%b %d %H:%M"),
+                axis=time_axis,
             ),
             y=alt.Y(
-                "threat_time:T",
+                "y:T",
                 title="threat time (when it was condemned)",
                 scale=alt.Scale(type="utc", domain=domain),
-                axis=alt.Axis(format="%b %d %H:%M"),
+                axis=time_axis,
             ),
             color=alt.Color(
                 "kind:N",
                 title=None,
-                legend=alt.Legend(orient="top-left", labelLimit=0),
+                legend=alt.Legend(orient="top", direction="horizontal", labelLimit=0),
                 scale=alt.Scale(
                     domain=[RETROACTIVE, NOT_RETROACTIVE], range=["#d62728", "#9aa5b1"]
+                ),
+            ),
+            shape=alt.Shape(
+                "where:N",
+                title=None,
+                legend=alt.Legend(orient="bottom", direction="horizontal", labelLimit=0),
+                scale=alt.Scale(
+                    domain=["within the period", "outside the period: on its edge"],
+                    range=["circle", "triangle-up"],
                 ),
             ),
             tooltip=[
                 alt.Tooltip("click_time:N", title="click time (UTC)"),
                 alt.Tooltip("threat_time:N", title="threat time (UTC)"),
+                "disposition:N",
                 "classification:N",
                 "url_host:N",
             ],
@@ -193,101 +262,158 @@ def retroactive_exposure(rows: list[Row]) -> Any:
     return sized(alt.layer(diagonal, points), name, title)
 
 
-def threat_funnel(rows: list[Row]) -> Any:
-    """C4: for the most-targeted threats, how many recipients reached each stage."""
+def threat_funnel(marts: Marts) -> Any:
+    """C4: for the most-targeted threats, a funnel that narrows: recipients targeted ⊇ delivered
+    ⊇ clicked a delivered message ⊇ whose click was permitted; blocked-only recipients and
+    clickers without a delivery in the data written beside it."""
     name = "threat_funnel"
+    rows = marts.funnel
     title = alt.TitleParams(
-        "Threat funnel: the 10 most-targeted threats",
-        subtitle="Distinct recipients targeted → delivered → blocked → clicked → whose "
-        "click was permitted, per threat (from dim_threats).",
+        f"Threat funnel: the {len(rows) or 10} most-targeted threats",
+        subtitle=[
+            "Distinct recipients: targeted → delivered → clicked the delivered message → "
+            "click permitted;",
+            "each stage is part of the one before. Beside each threat: recipients only "
+            "blocked, and clickers whose delivery is older than the data.",
+        ],
     )
     if not rows:
-        return no_data(name, title, "No data: dim_threats is empty")
+        return no_data(name, title, "No data: no threat reached a recipient in the data")
     labels = [f"#{row['funnel_rank']} {short(row['threat'])}" for row in rows]
     values = [
         {
             "threat": label,
             "stage": stage,
-            "order": i,
             "recipients": row[column] or 0,
             "threat_id": row["threat_id"],
             "classification": row["classification"],
+            "status": row["threat_status"],
         }
         for label, row in zip(labels, rows, strict=True)
-        for i, (column, stage) in enumerate(STAGES)
+        for column, stage in STAGES
+    ]
+    notes = [
+        {
+            "threat": label,
+            "stage": STAGES[0][1],
+            "x": row["recipients_targeted"] or 0,
+            "note": f"{row['recipients_blocked_only']} blocked only · "
+            f"{row['clickers_without_delivery']} clicked, delivery not in data",
+        }
+        for label, row in zip(labels, rows, strict=True)
     ]
     stages = [stage for _, stage in STAGES]
-    chart = (
+    top = max(row["recipients_targeted"] or 0 for row in rows)
+    x = alt.X(
+        "recipients:Q",
+        title="distinct recipients",
+        scale=alt.Scale(domain=[0, headroom(top, 2.2)]),
+        axis=alt.Axis(tickMinStep=1, format="d"),
+    )
+    y = alt.Y("threat:N", sort=labels, title=None, axis=alt.Axis(labelLimit=340))
+    bars = (
         alt.Chart(data(values))
         .mark_bar()
         .encode(
-            y=alt.Y("threat:N", sort=labels, title=None, axis=alt.Axis(labelLimit=340)),
+            y=y,
             yOffset=alt.YOffset("stage:N", sort=stages),
-            x=alt.X(
-                "recipients:Q",
-                title="distinct recipients",
-                axis=alt.Axis(tickMinStep=1, format="d"),
-            ),
+            x=x,
             color=alt.Color(
                 "stage:N",
                 sort=stages,
                 title="stage",
+                legend=alt.Legend(orient="top", direction="horizontal"),
                 scale=alt.Scale(domain=stages, range=list(STAGE_COLOURS)),
             ),
-            tooltip=["threat:N", "threat_id:N", "classification:N", "stage:N", "recipients:Q"],
+            tooltip=[
+                "threat:N",
+                "threat_id:N",
+                "classification:N",
+                "status:N",
+                "stage:N",
+                "recipients:Q",
+            ],
         )
     )
-    return sized(chart, name, title)
+    text = (
+        alt.Chart(data(notes))
+        .mark_text(align="left", dx=6, color="#333333", fontSize=10)
+        .encode(y=y, yOffset=alt.YOffset("stage:N", sort=stages), x=alt.X("x:Q"), text="note:N")
+    )
+    return sized(alt.layer(bars, text), name, title)
 
 
-def top_clickers(rows: list[Row]) -> Any:
-    """C5: the recipients with the most clicks; repeat clickers in a warning colour."""
+def top_clickers(marts: Marts) -> Any:
+    """C5: the recipients with the most permitted clicks (the ranking the demo prints), their
+    permitted and blocked clicks stacked, the threats they clicked written at the bar's end."""
     name = "top_clickers"
+    rows = marts.top_clickers
     title = alt.TitleParams(
-        "Top clickers",
-        subtitle="Clicks per recipient (permitted and blocked); repeat clickers "
-        "(more than one threat or message) highlighted.",
+        "Top clickers by permitted clicks",
+        subtitle="Clicks per recipient, permitted (the link opened) and blocked stacked; "
+        "at the end of each bar, the distinct threats clicked.",
     )
     if not rows:
         return no_data(name, title, "No data: no user in dim_users has clicked")
     values = [
         {
-            **row,
-            "kind": "repeat clicker" if row["is_repeat_clicker"] else "single clicker",
+            "user_email": row["user_email"],
+            "disposition": kind,
+            "clicks": row[column] or 0,
+            "order": i,
+        }
+        for row in rows
+        for i, (column, kind) in enumerate(
+            (("clicks_permitted", "permitted"), ("clicks_blocked", "blocked"))
+        )
+    ]
+    notes = [
+        {
+            "user_email": row["user_email"],
+            "total": (row["clicks_permitted"] or 0) + (row["clicks_blocked"] or 0),
             "note": f"{row['threats_clicked']} threat{'s' if row['threats_clicked'] != 1 else ''}",
         }
         for row in rows
     ]
     order = [row["user_email"] for row in rows]
-    base = alt.Chart(data(values)).encode(
-        y=alt.Y("user_email:N", sort=order, title=None, axis=alt.Axis(labelLimit=300)),
-        x=alt.X("clicks:Q", title="clicks", axis=alt.Axis(tickMinStep=1, format="d")),
-    )
-    bars = base.mark_bar().encode(
-        color=alt.Color(
-            "kind:N",
-            title=None,
-            legend=alt.Legend(orient="bottom-right"),
-            scale=alt.Scale(
-                domain=["repeat clicker", "single clicker"], range=["#d94801", "#9aa5b1"]
+    y = alt.Y("user_email:N", sort=order, title=None, axis=alt.Axis(labelLimit=300))
+    top = max(note["total"] for note in notes)
+    bars = (
+        alt.Chart(data(values))
+        .mark_bar()
+        .encode(
+            y=y,
+            x=alt.X(
+                "clicks:Q",
+                title="clicks",
+                stack="zero",
+                scale=alt.Scale(domain=[0, headroom(top, 1.2)]),
+                axis=alt.Axis(tickMinStep=1, format="d"),
             ),
-        ),
-        tooltip=[
-            "user_email:N",
-            "clicks:Q",
-            "clicks_permitted:Q",
-            "clicks_blocked:Q",
-            "threats_clicked:Q",
-            "kind:N",
-        ],
+            color=alt.Color(
+                "disposition:N",
+                title=None,
+                legend=alt.Legend(orient="top", direction="horizontal"),
+                scale=alt.Scale(
+                    domain=list(DISPOSITION_COLOURS), range=list(DISPOSITION_COLOURS.values())
+                ),
+            ),
+            order=alt.Order("order:Q"),
+            tooltip=["user_email:N", "disposition:N", "clicks:Q"],
+        )
     )
-    notes = base.mark_text(align="left", dx=4, color="#333333").encode(text="note:N")
-    return sized(alt.layer(bars, notes), name, title)
+    text = (
+        alt.Chart(data(notes))
+        .mark_text(align="left", dx=4, color="#333333")
+        .encode(y=y, x="total:Q", text="note:N")
+    )
+    return sized(alt.layer(bars, text), name, title)
 
 
-def most_attacked(rows: list[Row]) -> Any:
+def most_attacked(marts: Marts) -> Any:
     """C6: the recipients ranked by the attack-index proxy, with their threat mix."""
     name = "most_attacked"
+    rows = marts.most_attacked
     title = alt.TitleParams(
         "Most-attacked recipients: a proxy computed from the events, "
         "not Proofpoint's VAP / Attack Index",
@@ -320,6 +446,7 @@ def most_attacked(rows: list[Row]) -> Any:
     order = [row["user_email"] for row in rows]
     mix = [label for _, label in THREAT_MIX]
     y = alt.Y("user_email:N", sort=order, title=None, axis=alt.Axis(labelLimit=300))
+    top = max(total["total"] for total in totals)
     bars = (
         alt.Chart(data(values))
         .mark_bar()
@@ -329,12 +456,14 @@ def most_attacked(rows: list[Row]) -> Any:
                 "threats:Q",
                 title="distinct threats received",
                 stack="zero",
+                scale=alt.Scale(domain=[0, headroom(top, 1.25)]),
                 axis=alt.Axis(tickMinStep=1, format="d"),
             ),
             color=alt.Color(
                 "classification:N",
                 sort=mix,
                 title="classification",
+                legend=alt.Legend(orient="top", direction="horizontal"),
                 scale=alt.Scale(domain=mix, range=[CLASSIFICATION_COLOURS[label] for label in mix]),
             ),
             order=alt.Order("order:Q"),

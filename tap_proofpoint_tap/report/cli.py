@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from tap_proofpoint_tap.report.headline import headline
@@ -46,6 +47,18 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def shown(path: Path) -> str:
+    """``path`` as the page names it: relative to the working folder when it lies inside it
+    (Meltano passes $MELTANO_PROJECT_ROOT/output/...), else as given, so a report shared
+    with others does not carry the author's folders."""
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+    return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -57,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             report = write_report(
-                marts, numbers, args.output, source=f"{args.database} (schema {args.schema})"
+                marts,
+                numbers,
+                args.output,
+                source=f"{shown(args.database)} (schema {args.schema})",
+                generated=datetime.now(timezone.utc),
             )
         except OSError as exc:
             raise ReportError(

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Headline:
     """What a SOC lead asks first: how many open exposures, how fast people click, how many
-    clicks came before Proofpoint knew the threat."""
+    clicks came before Proofpoint knew the threat. All three count permitted clicks (the link
+    opened), so the cards share one denominator."""
 
     active_permitted_clicks: int
     median_minutes_to_click: float | None
@@ -28,7 +29,7 @@ class Headline:
 
     def median_text(self) -> str:
         if self.median_minutes_to_click is None:
-            return "n/a (no click matched a delivery)"
+            return "n/a (no permitted click matched a delivery)"
         return f"{self.median_minutes_to_click:.1f}"
 
     def retroactive_text(self) -> str:
@@ -40,13 +41,15 @@ class Headline:
         """The numbers as the CLI prints them, one per line."""
         return [
             f"Permitted clicks on active threats: {self.active_permitted_clicks}",
-            f"Median minutes from delivery to click: {self.median_text()}",
-            f"Retroactive clicks (clicked before the threat was known): {self.retroactive_text()}",
+            f"Median minutes from delivery to a permitted click: {self.median_text()}",
+            "Retroactive permitted clicks (clicked before the threat was known): "
+            f"{self.retroactive_text()}",
         ]
 
 
 def headline(con: duckdb.DuckDBPyConnection, schema: str) -> Headline:
-    """The headline numbers from ``mart_click_exposure`` and ``fct_clicks`` in ``schema``."""
+    """The headline numbers from ``mart_click_exposure`` and the permitted clicks of
+    ``fct_clicks`` in ``schema``."""
     s = quote(schema)
     (active,) = _one(con, f"SELECT count(*) FROM {s}.mart_click_exposure")
     median, retroactive, clicks = _one(
@@ -55,7 +58,7 @@ def headline(con: duckdb.DuckDBPyConnection, schema: str) -> Headline:
         SELECT median(minutes_to_click),
                count(*) FILTER (WHERE is_retroactive),
                count(*)
-        FROM {s}.fct_clicks""",
+        FROM {s}.fct_clicks WHERE disposition = 'permitted'""",
     )
     return Headline(
         active_permitted_clicks=int(active),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -24,12 +25,21 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 
 MARTS = (
-    "mart_daily_activity",
+    "int_message_threats",
+    "int_message_recipients",
     "fct_clicks",
+    "fct_message_deliveries",
     "dim_threats",
     "dim_users",
     "mart_user_risk",
     "mart_click_exposure",
+    "mart_post_delivery_condemned",
+    "mart_ingest_health",
+    "mart_campaigns_reached",
+    "mart_attackers",
+    "mart_attackers_daily",
+    "mart_people_at_risk",
+    "mart_indicators_to_hunt",
 )
 DBT_HINT = "run dbt first: meltano run dbt-duckdb:build (or meltano invoke dbt-duckdb build)"
 DBT_REBUILD = "meltano run dbt-duckdb:build, or dbt build in transform/"
@@ -40,7 +50,6 @@ _MART = re.compile(r"FROM \S+\.(\w+)")
 TOP_THREATS = 10
 TOP_CLICKERS = 15
 TOP_ATTACKED = 15
-WORK_QUEUE_ROWS = 20
 
 
 class ReportError(Exception):
@@ -48,16 +57,42 @@ class ReportError(Exception):
 
 
 @dataclass(frozen=True)
-class Marts:
-    """The rows of every chart and of the work queue, already cut to what is drawn."""
+class Period:
+    """What the data covers: from the first event created to the end of the last window read
+    (the API windows the tap read; queryEndTime). None when nothing was loaded."""
 
-    daily_clicks: list[Row]
+    start: str | None
+    end: str | None
+    first_window_end: str | None
+    windows: int
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A list the report shows in part and exports whole: its columns (as read) and rows."""
+
+    columns: list[str]
+    rows: list[Row]
+
+
+@dataclass(frozen=True)
+class Marts:
+    """The rows of every chart and table; the lists that are exported whole are whole."""
+
+    period: Period
+    clicks: list[Row]
     latencies: list[Row]
-    click_threat_times: list[Row]
     funnel: list[Row]
     top_clickers: list[Row]
     most_attacked: list[Row]
-    work_queue: list[Row]
+    campaigns: Listing
+    attackers: Listing
+    attackers_daily: list[Row]
+    people: Listing
+    indicators: Listing
+    work_queue: Listing
+    condemned: Listing
+    ingest: Listing
 
 
 @contextmanager
@@ -122,66 +157,130 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConnecti
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[Row]:
     """Every row of ``sql`` as a dict keyed by column name."""
+    return listing(con, sql).rows
+
+
+def listing(con: duckdb.DuckDBPyConnection, sql: str) -> Listing:
+    """``sql``'s column names and rows (the names even when there is no row)."""
     cursor = execute(con, sql)
     names = [column[0] for column in cursor.description]
-    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    return Listing(
+        names,
+        [
+            {name: plain(value) for name, value in zip(names, values, strict=True)}
+            for values in cursor.fetchall()
+        ],
+    )
 
 
-def _utc(column: str) -> str:
+def plain(value: Any) -> Any:
+    """A DECIMAL (a sum or an average a mart did not cast) as a float: JSON has no decimal."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def utc(column: str) -> str:
     """SQL giving ``column`` as an ISO 8601 string in UTC (TIMESTAMPTZ or naive UTC alike)."""
     return f"strftime(CAST({column} AS TIMESTAMP), '{ISO}')"
 
 
+def period(con: duckdb.DuckDBPyConnection, schema: str) -> Period:
+    """The data's period: the first event's creation (every event lies in a window read, so
+    none is created before the first window starts) to the last window's end."""
+    s = quote(schema)
+    (row,) = rows(
+        con,
+        f"""
+        SELECT {utc("least(c.first_created, m.first_created)")} AS start,
+               {utc("h.last_end")} AS "end", {utc("h.first_end")} AS first_window_end,
+               h.windows
+        FROM (SELECT min(event_created_at) AS first_created FROM {s}.fct_clicks) AS c,
+             (SELECT min(event_created_at) AS first_created
+              FROM {s}.fct_message_deliveries) AS m,
+             (SELECT min(window_end) AS first_end, max(window_end) AS last_end,
+                     count(DISTINCT window_end) AS windows
+              FROM {s}.mart_ingest_health) AS h""",
+    )
+    return Period(row["start"], row["end"], row["first_window_end"], int(row["windows"]))
+
+
+def funnel_rows(con: duckdb.DuckDBPyConnection, s: str) -> list[Row]:
+    """Per most-targeted threat, distinct recipients at each stage of a real funnel: targeted
+    ⊇ delivered ⊇ clicked a delivered message ⊇ that click permitted. The recipients only
+    blocked, and the clickers whose delivery is not in the data (older than the first window),
+    are counted beside the funnel, not in it."""
+    return rows(
+        con,
+        f"""
+        WITH reached AS (
+            SELECT t.threat_id, r.recipient, bool_or(r.disposition = 'delivered') AS delivered
+            FROM {s}.int_message_threats AS t
+            JOIN {s}.int_message_recipients AS r ON r.message_event_id = t.message_event_id
+            WHERE t.threat_id IS NOT NULL
+            GROUP BY ALL
+        ),
+        clicked AS (
+            SELECT threat_id, recipient, bool_or(disposition = 'permitted') AS permitted
+            FROM {s}.fct_clicks WHERE threat_id IS NOT NULL GROUP BY ALL
+        ),
+        stages AS (
+            SELECT coalesce(reached.threat_id, clicked.threat_id) AS threat_id,
+                   count(reached.recipient) AS recipients_targeted,
+                   count(*) FILTER (WHERE reached.delivered) AS recipients_delivered,
+                   count(*) FILTER (WHERE NOT reached.delivered) AS recipients_blocked_only,
+                   count(*) FILTER (WHERE reached.delivered AND clicked.recipient IS NOT NULL)
+                       AS recipients_clicked,
+                   count(*) FILTER (WHERE reached.delivered AND clicked.permitted)
+                       AS recipients_permitted,
+                   count(*) FILTER (WHERE clicked.recipient IS NOT NULL
+                                    AND coalesce(reached.delivered, false) = false)
+                       AS clickers_without_delivery
+            FROM reached
+            FULL JOIN clicked
+                ON clicked.threat_id = reached.threat_id AND clicked.recipient = reached.recipient
+            GROUP BY ALL
+        )
+        SELECT threats.funnel_rank, threats.threat_id, threats.threat, threats.threat_type,
+               coalesce(threats.classification, 'unknown') AS classification,
+               threats.threat_status, stages.recipients_targeted, stages.recipients_delivered,
+               stages.recipients_blocked_only, stages.recipients_clicked,
+               stages.recipients_permitted, stages.clickers_without_delivery
+        FROM {s}.dim_threats AS threats
+        JOIN stages ON stages.threat_id = threats.threat_id
+        ORDER BY threats.funnel_rank, threats.threat_id LIMIT {TOP_THREATS}""",
+    )
+
+
 def read_marts(con: duckdb.DuckDBPyConnection, schema: str) -> Marts:
-    """What the charts and the work queue show, from the marts in ``schema``."""
+    """What the charts and tables show, from the marts in ``schema``."""
     s = quote(schema)
     return Marts(
-        daily_clicks=rows(
+        period=period(con, schema),
+        clicks=rows(
             con,
             f"""
-            SELECT strftime(CAST(activity_date AS DATE), '%Y-%m-%d') AS day,
-                   CASE stream WHEN 'clicks_permitted' THEN 'permitted' ELSE 'blocked' END
-                       AS disposition,
-                   coalesce(classification, 'unknown') AS classification,
-                   CAST(sum(events) AS BIGINT) AS events
-            FROM {s}.mart_daily_activity
-            WHERE stream IN ('clicks_permitted', 'clicks_blocked')
-            GROUP BY ALL ORDER BY day, disposition, classification""",
+            SELECT {utc("click_time")} AS click_time, {utc("threat_time")} AS threat_time,
+                   disposition, coalesce(is_retroactive, false) AS is_retroactive,
+                   coalesce(classification, 'unknown') AS classification, url_host
+            FROM {s}.fct_clicks WHERE click_time IS NOT NULL
+            ORDER BY click_time, click_id""",
         ),
         latencies=rows(
             con,
             f"""
             SELECT CAST(minutes_to_click AS DOUBLE) AS minutes_to_click,
                    coalesce(classification, 'unknown') AS classification
-            FROM {s}.fct_clicks WHERE minutes_to_click IS NOT NULL
+            FROM {s}.fct_clicks
+            WHERE minutes_to_click IS NOT NULL AND disposition = 'permitted'
             ORDER BY minutes_to_click, click_id""",
         ),
-        click_threat_times=rows(
-            con,
-            f"""
-            SELECT {_utc("click_time")} AS click_time, {_utc("threat_time")} AS threat_time,
-                   coalesce(is_retroactive, false) AS is_retroactive,
-                   coalesce(classification, 'unknown') AS classification, url_host
-            FROM {s}.fct_clicks WHERE click_time IS NOT NULL AND threat_time IS NOT NULL
-            ORDER BY click_time, click_id""",
-        ),
-        funnel=rows(
-            con,
-            f"""
-            SELECT funnel_rank, threat_id, threat, threat_type,
-                   coalesce(classification, 'unknown') AS classification, threat_status,
-                   recipients_targeted, recipients_delivered, recipients_blocked,
-                   recipients_clicked, recipients_permitted, clicks
-            FROM {s}.dim_threats
-            ORDER BY funnel_rank, threat_id LIMIT {TOP_THREATS}""",
-        ),
+        funnel=funnel_rows(con, s),
         top_clickers=rows(
             con,
             f"""
-            SELECT user_email, clicks, clicks_permitted, clicks_blocked, threats_clicked,
+            SELECT user_email, clicks_permitted, clicks_blocked, threats_clicked,
                    coalesce(is_repeat_clicker, false) AS is_repeat_clicker
             FROM {s}.dim_users WHERE clicks > 0
-            ORDER BY clicks DESC, user_email LIMIT {TOP_CLICKERS}""",
+            ORDER BY clicks_permitted DESC, clicks DESC, user_email LIMIT {TOP_CLICKERS}""",
         ),
         most_attacked=rows(
             con,
@@ -192,13 +291,80 @@ def read_marts(con: duckdb.DuckDBPyConnection, schema: str) -> Marts:
             FROM {s}.mart_user_risk
             ORDER BY risk_rank, user_email LIMIT {TOP_ATTACKED}""",
         ),
-        work_queue=rows(
+        campaigns=listing(
             con,
             f"""
-            SELECT priority_rank, priority_score, {_utc("click_time")} AS click_time,
+            SELECT reach_rank, campaign_id, campaign_name, actors, malware, families,
+                   techniques, threats_seen, messages_delivered, messages_blocked,
+                   recipients_targeted, recipients_delivered, recipients_clicked,
+                   clicks_permitted, clicks_blocked,
+                   {utc("first_seen_at")} AS first_seen_at, {utc("last_seen_at")} AS last_seen_at
+            FROM {s}.mart_campaigns_reached ORDER BY reach_rank, campaign_id""",
+        ),
+        attackers=listing(
+            con,
+            f"""
+            SELECT attacker_kind, attacker_rank, attacker, campaigns, threats, users_targeted,
+                   messages_delivered, messages_blocked, clicks_permitted,
+                   {utc("first_seen_at")} AS first_seen_at, {utc("last_seen_at")} AS last_seen_at
+            FROM {s}.mart_attackers ORDER BY attacker_kind, attacker_rank, attacker""",
+        ),
+        attackers_daily=rows(
+            con,
+            f"""
+            SELECT attacker_kind, attacker,
+                   strftime(CAST(activity_date AS DATE), '%Y-%m-%d') AS day,
+                   users_targeted, messages_delivered, clicks_permitted
+            FROM {s}.mart_attackers_daily ORDER BY attacker_kind, attacker, day""",
+        ),
+        people=listing(
+            con,
+            f"""
+            SELECT risk_rank, user_email, segment, action, attack_index, attack_families,
+                   vap_threshold, is_very_attacked, is_top_clicker, proofpoint_clicks,
+                   clicks_permitted, clicks_blocked, {utc("last_click_at")} AS last_click_at,
+                   name, department, title, is_vip, {utc("snapshot_at")} AS snapshot_at,
+                   window_days
+            FROM {s}.mart_people_at_risk ORDER BY risk_rank, user_email""",
+        ),
+        indicators=listing(
+            con,
+            f"""
+            SELECT indicator_type, indicator, evidence_types, campaign_name, campaign_id,
+                   threat, threat_id, seen_in_mail, messages_delivered, recipients, clicks,
+                   {utc("last_seen_in_mail_at")} AS last_seen_in_mail_at
+            FROM {s}.mart_indicators_to_hunt
+            ORDER BY seen_in_mail DESC, clicks DESC, recipients DESC, indicator_type,
+                     indicator, campaign_id, threat_id""",
+        ),
+        work_queue=listing(
+            con,
+            f"""
+            SELECT priority_rank, priority_score, {utc("click_time")} AS click_time,
                    recipient, url, url_host, classification, threat_id, threat_status,
-                   is_retroactive, is_repeat_clicker, minutes_to_click, click_ip, click_id
-            FROM {s}.mart_click_exposure
-            ORDER BY priority_rank, click_id LIMIT {WORK_QUEUE_ROWS}""",
+                   {utc("threat_time")} AS threat_time, is_retroactive, is_repeat_clicker,
+                   minutes_to_click, {utc("message_time")} AS message_time, sender, subject,
+                   campaign_name, campaign_id, click_ip, click_id
+            FROM {s}.mart_click_exposure ORDER BY priority_rank, click_id""",
+        ),
+        condemned=listing(
+            con,
+            f"""
+            SELECT {utc("message_time")} AS message_time, recipient, sender, subject,
+                   threat, threat_type, classification, threat_id, {utc("threat_time")}
+                   AS threat_time, minutes_to_condemn, was_clicked, clicks_permitted, guid
+            FROM {s}.mart_post_delivery_condemned
+            ORDER BY was_clicked DESC, message_time DESC, delivery_threat_key""",
+        ),
+        ingest=listing(
+            con,
+            f"""
+            SELECT stream, count(*) AS windows, CAST(sum(rows_loaded) AS BIGINT) AS rows_loaded,
+                   CAST(sum(new_events) AS BIGINT) AS new_events,
+                   CAST(sum(re_reads) AS BIGINT) AS re_reads,
+                   CAST(sum(late_events) AS BIGINT) AS late_events,
+                   max(p90_minutes_to_read) AS worst_p90_minutes_to_read,
+                   {utc("max(window_end)")} AS last_window_end
+            FROM {s}.mart_ingest_health GROUP BY stream ORDER BY stream""",
         ),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import altair as alt
@@ -13,12 +12,16 @@ if TYPE_CHECKING:
 
 WIDTH = 900
 HEIGHTS = {
-    "clicks_per_day": 360,
+    "clicks_over_time": 380,
     "click_latency": 360,
     "retroactive_exposure": 460,
     "threat_funnel": 560,
     "top_clickers": 440,
     "most_attacked": 440,
+    "campaigns_reached": 480,
+    "attackers": 420,
+    "attackers_over_time": 360,
+    "people_at_risk": 420,
 }
 
 # Fixed colours per classification, the same in every chart; unknown labels get spare colours.
@@ -34,11 +37,21 @@ SPARE_COLOURS = ("#1b9e77", "#66a61e", "#e6ab02", "#a6761d", "#e7298a", "#17becf
 STAGES = (
     ("recipients_targeted", "targeted"),
     ("recipients_delivered", "delivered"),
-    ("recipients_blocked", "blocked"),
-    ("recipients_clicked", "clicked"),
+    ("recipients_clicked", "clicked after delivery"),
     ("recipients_permitted", "click permitted"),
 )
-STAGE_COLOURS = ("#9ecae1", "#4292c6", "#74c476", "#fd8d3c", "#d94801")
+STAGE_COLOURS = ("#9ecae1", "#4292c6", "#fd8d3c", "#d94801")
+CAMPAIGN_STAGES = (
+    ("recipients_targeted", "targeted"),
+    ("recipients_delivered", "delivered"),
+    ("recipients_clicked", "clicked"),
+)
+SEGMENT_COLOURS = {  # mart_people_at_risk's segments, most urgent first
+    "very attacked and clicking": "#c0392b",
+    "very attacked, not yet clicking": "#e67e22",
+    "clicking, not very attacked": "#2c7fb8",
+}
+DISPOSITION_COLOURS = {"permitted": "#d94801", "blocked": "#9aa5b1"}
 THREAT_MIX = (
     ("malware_threats", "malware"),
     ("phish_threats", "phish"),
@@ -103,10 +116,10 @@ def quantiles(values: Sequence[float]) -> tuple[float, float] | None:
     return statistics.median(values), p90
 
 
-def epoch_ms(iso: str) -> float:
-    """An ISO 8601 UTC string as epoch milliseconds (what Vega takes for a time domain)."""
-    moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    return moment.timestamp() * 1000
+def headroom(top: float, factor: float) -> float:
+    """An axis end past the longest bar, so the label written after it stays in the plot
+    (and off the legend)."""
+    return max(top * factor, top + 1, 1)
 
 
 def short(text: str | None, limit: int = 48) -> str:

@@ -1,61 +1,74 @@
-"""T1, the SOC work queue, as an HTML table: every value escaped, no URL made clickable."""
+"""The report's tables as HTML: every value escaped, no URL made clickable, the top rows shown
+and the whole list a link away (its CSV file beside report.html)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tap_proofpoint_tap.report.queries import Row
+    from tap_proofpoint_tap.report.queries import Listing
 
-# (column, header, how to show a value)
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("priority_rank", "#", "int"),
-    ("priority_score", "Score", "float"),
-    ("click_time", "Click time (UTC)", "time"),
-    ("recipient", "Recipient", "text"),
-    ("url", "URL (not a link)", "url"),
-    ("classification", "Classification", "text"),
-    ("threat_status", "Status", "text"),
-    ("is_retroactive", "Retroactive", "bool"),
-    ("is_repeat_clicker", "Repeat clicker", "bool"),
-    ("minutes_to_click", "Minutes to click", "float"),
-    ("click_ip", "Click IP", "text"),
-)
+SHOWN = 20
 
 
-def cell(value: Any, kind: str) -> str:
-    """One value as escaped text: a malicious URL must reach the analyst as text, not markup."""
-    if value is None:
-        return "—"
-    if kind == "bool":
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    kind: str = "text"  # text, url, int, float, time, bool
+    missing: str = "—"  # what an empty value means here
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table: its element id, the CSV it exports (every row, every column read), what it
+    answers, and the columns shown."""
+
+    element_id: str
+    csv: str
+    caption: str
+    columns: tuple[Column, ...]
+    listing: Listing
+    empty: str
+    shown: int = SHOWN
+
+
+def cell(value: Any, column: Column) -> str:
+    """One value as escaped text: a malicious URL or subject must reach the analyst as text."""
+    if value is None or value == "":
+        return escape(column.missing)
+    if column.kind == "bool":
         return "yes" if value else "no"
-    if kind == "float":
+    if column.kind == "float":
         return f"{value:.1f}"
-    if kind == "time":
+    if column.kind == "time":
         return escape(str(value).replace("T", " ").removesuffix("Z"))
     return escape(str(value))
 
 
-def work_queue_table(rows: list[Row], total: int) -> str:
-    """The top rows of ``mart_click_exposure``, of ``total`` permitted clicks on active threats."""
-    head = "".join(f'<th scope="col">{escape(header)}</th>' for _, header, _ in COLUMNS)
+def html(table: Table) -> str:
+    """The table's first ``shown`` rows, with a caption that says how many there are in all and
+    links the CSV holding them."""
+    head = "".join(f'<th scope="col">{escape(c.header)}</th>' for c in table.columns)
     body = "\n".join(
         "<tr>"
-        + "".join(
-            f'<td class="{kind}">{cell(row.get(column), kind)}</td>' for column, _, kind in COLUMNS
-        )
+        + "".join(f'<td class="{c.kind}">{cell(row.get(c.key), c)}</td>' for c in table.columns)
         + "</tr>"
-        for row in rows
+        for row in table.listing.rows[: table.shown]
     )
-    if rows:
-        caption = (
-            f"Work queue: the top {len(rows)} of {total} permitted clicks on threats "
-            "still active, by priority (mart_click_exposure)"
-        )
+    total = len(table.listing.rows)
+    if not total:
+        caption = f"{escape(table.caption)}: {escape(table.empty)}"
     else:
-        caption = "Work queue: no permitted click on a threat still active (mart_click_exposure)"
+        shown = min(total, table.shown)
+        which = f"all {total}" if shown == total else f"the first {shown} of {total}"
+        caption = (
+            f'{escape(table.caption)}: {which} (every row: <a class="csv" '
+            f'href="{escape(table.csv)}">{escape(table.csv)}</a>)'
+        )
     return (
-        f'<table id="work-queue">\n<caption>{escape(caption)}</caption>\n'
+        f'<table id="{escape(table.element_id)}">\n<caption>{caption}</caption>\n'
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
     )
