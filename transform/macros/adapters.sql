@@ -26,3 +26,44 @@
 {% macro postgres__url_host(column) -%}
   lower(substring({{ column }} from '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)'))
 {%- endmacro %}
+
+{# The elements of a JSON value that holds an array (an object's member, such as a message
+   threat's "actors" or a forensic "what"'s "ips"): nothing when it is null or not an array. #}
+{% macro json_array_elements(value) %}{{ return(adapter.dispatch('json_array_elements')(value)) }}{% endmacro %}
+{% macro default__json_array_elements(value) -%}
+  unnest(cast(case when json_type(cast({{ value }} as json)) = 'ARRAY' then cast({{ value }} as json) end as json[]))
+{%- endmacro %}
+{% macro postgres__json_array_elements(value) -%}
+  jsonb_array_elements(case when jsonb_typeof(cast({{ value }} as jsonb)) = 'array' then cast({{ value }} as jsonb) end)
+{%- endmacro %}
+
+{# The same, each element as text (strings without their quotes). #}
+{% macro json_array_texts(value) %}{{ return(adapter.dispatch('json_array_texts')(value)) }}{% endmacro %}
+{% macro default__json_array_texts(value) -%}
+  unnest(cast(case when json_type(cast({{ value }} as json)) = 'ARRAY' then cast({{ value }} as json) end as varchar[]))
+{%- endmacro %}
+{% macro postgres__json_array_texts(value) -%}
+  jsonb_array_elements_text(case when jsonb_typeof(cast({{ value }} as jsonb)) = 'array' then cast({{ value }} as jsonb) end)
+{%- endmacro %}
+
+{# A member of a JSON object column as text: JSON on DuckDB (text in PyPI's target-duckdb's
+   tables), jsonb on PostgreSQL. #}
+{% macro json_text(column, key) %}{{ return(adapter.dispatch('json_text')(column, key)) }}{% endmacro %}
+{% macro default__json_text(column, key) %}(cast({{ column }} as json) ->> '{{ key }}'){% endmacro %}
+{% macro postgres__json_text(column, key) %}(cast({{ column }} as jsonb) ->> '{{ key }}'){% endmacro %}
+
+{# A JSON object column's member as JSON (for json_array_elements / json_array_texts). #}
+{% macro json_member(column, key) %}{{ return(adapter.dispatch('json_member')(column, key)) }}{% endmacro %}
+{% macro default__json_member(column, key) %}(cast({{ column }} as json) -> '{{ key }}'){% endmacro %}
+{% macro postgres__json_member(column, key) %}(cast({{ column }} as jsonb) -> '{{ key }}'){% endmacro %}
+
+{# Names joined with ', ' in the order given (string_agg's order clause, both adapters), '' for none. #}
+{% macro names_list(name, order_by) -%}
+  coalesce(string_agg({{ name }}, ', ' order by {{ order_by }}), '')
+{%- endmacro %}
+
+{# A text to order by, in byte order on both databases (PostgreSQL's default collation follows
+   the server's locale; DuckDB compares bytes): ranks and sorted name lists come out the same. #}
+{% macro sortable(expr) %}{{ return(adapter.dispatch('sortable')(expr)) }}{% endmacro %}
+{% macro default__sortable(expr) %}{{ expr }}{% endmacro %}
+{% macro postgres__sortable(expr) %}({{ expr }}) collate "C"{% endmacro %}

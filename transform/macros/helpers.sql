@@ -21,3 +21,23 @@
   ) as ranked
   where read_rank = 1
 {% endmacro %}
+
+{#- The reach of a set of int_threat_events rows (grouped by the caller): messages as distinct
+    GUIDs, recipients as distinct addresses (targeted: of the messages, delivered or blocked),
+    clicks as distinct click ids, first and last event_created_at. -#}
+{% macro reach_counts() %}
+        count(distinct guid) filter (where event_kind = 'message' and disposition = 'delivered')
+            as messages_delivered,
+        count(distinct guid) filter (where event_kind = 'message' and disposition = 'blocked')
+            as messages_blocked,
+        count(distinct recipient) filter (where event_kind = 'message') as recipients_targeted,
+        count(distinct recipient) filter (where event_kind = 'message' and disposition = 'delivered')
+            as recipients_delivered,
+        count(distinct recipient) filter (where event_kind = 'click') as recipients_clicked,
+        count(distinct event_id) filter (where event_kind = 'click' and disposition = 'permitted')
+            as clicks_permitted,
+        count(distinct event_id) filter (where event_kind = 'click' and disposition = 'blocked')
+            as clicks_blocked,
+        min(event_created_at) as first_seen_at,
+        max(event_created_at) as last_seen_at
+{% endmacro %}

@@ -71,3 +71,42 @@ select
 from latest
 left join threat_times on threat_times.id = latest.id
 {% endmacro %}
+
+{#- The two people rankings share one shape: one row per snapshot and e-mail address (lower
+    case) of each person, its identity, the ranking's statistics (``measure``: attackIndex or
+    clickCount) and the snapshot's envelope. A person listed twice in one snapshot (two
+    identities with one address) keeps the higher measure. -#}
+{% macro stage_people(stream, measure, extra_columns) %}
+with addresses as (
+    select raw.*, lower(trim(address)) as user_email
+    from (select people.*, {{ string_elements('emails') }} as address
+          from {{ source('tap_proofpoint_intel', stream) }} as people) as raw
+),
+
+ranked as (
+    select addresses.*,
+           row_number() over (partition by "snapshotAt", user_email
+                              order by "{{ measure }}" desc nulls last, guid) as copy_rank
+    from addresses
+    where user_email is not null and user_email <> ''
+)
+
+select
+    cast({{ utc('"snapshotAt"') }} as varchar) || '/' || user_email as person_snapshot_key,
+    {{ utc('"snapshotAt"') }} as snapshot_at,
+    "window" as window_days,
+    "interval" as snapshot_interval,
+    user_email,
+    guid,
+    "customerUserId" as customer_user_id,
+    name,
+    department,
+    location,
+    title,
+    coalesce(vip, false) as is_vip,
+    families,
+    {% for column, alias in extra_columns.items() %}{{ column }} as {{ alias }}{% if not loop.last %},
+    {% endif %}{% endfor %}
+from ranked
+where copy_rank = 1
+{% endmacro %}

@@ -18,5 +18,6 @@ select
     lower(threat ->> 'classification') as classification,
     threat ->> 'threatStatus' as threat_status,
     cast(threat ->> 'threatTime' as timestamp with time zone) as threat_time,
-    threat ->> 'campaignID' as campaign_id
+    threat ->> 'campaignID' as campaign_id,
+    threat -> 'actors' as actors  -- the message's actors of this threat ({id, name} objects)
 from threats

@@ -1,6 +1,10 @@
 -- The SOC work queue: permitted clicks on threats that are still active (the threat's latest
 -- status), most urgent first. priority_score = the classification's weight, +2 when the click
--- came before the threat was known (nobody was warned), +1 for a repeat clicker.
+-- came before the threat was known (nobody was warned), +1 for a repeat clicker. Each click
+-- also carries what an analyst opens first: the threat's time, the delivered message's sender
+-- (the click's own when the delivery was not loaded), subject and time (fct_clicks.delivery_key
+-- → fct_message_deliveries), and its campaign (the click's campaignId, else the first campaign
+-- listing the threat as a member) with the name from campaigns when they were loaded.
 with queued as (
     select
         clicks.*,
@@ -16,22 +20,40 @@ with queued as (
         on weights.classification = clicks.classification
     where clicks.disposition = 'permitted'
       and threats.threat_status = 'active'
+),
+
+threat_campaigns as (
+    select threat_id, min({{ sortable('campaign_id') }}) as campaign_id
+    from {{ ref('int_threat_campaigns') }}
+    group by threat_id
 )
 
 select
-    row_number() over (order by score desc, click_time desc, click_id) as priority_rank,
-    cast(score as double precision) as priority_score,
-    click_id,
-    click_time,
-    recipient,
-    url,
-    url_host,
-    classification,
-    threat_id,
-    latest_threat_status as threat_status,
-    is_retroactive,
-    repeat_clicker as is_repeat_clicker,
-    minutes_to_click,
-    click_ip,
-    delivery_key
+    row_number() over (order by queued.score desc, queued.click_time desc, queued.click_id)
+        as priority_rank,
+    cast(queued.score as double precision) as priority_score,
+    queued.click_id,
+    queued.click_time,
+    queued.recipient,
+    queued.url,
+    queued.url_host,
+    queued.classification,
+    queued.threat_id,
+    queued.latest_threat_status as threat_status,
+    queued.is_retroactive,
+    queued.repeat_clicker as is_repeat_clicker,
+    queued.minutes_to_click,
+    queued.click_ip,
+    queued.delivery_key,
+    queued.threat_time,
+    coalesce(deliveries.sender, queued.sender) as sender,
+    deliveries.subject,
+    queued.delivered_at as message_time,
+    coalesce(queued.campaign_id, threat_campaigns.campaign_id) as campaign_id,
+    campaigns.campaign_name
 from queued
+left join {{ ref('fct_message_deliveries') }} as deliveries
+    on deliveries.delivery_key = queued.delivery_key
+left join threat_campaigns on threat_campaigns.threat_id = queued.threat_id
+left join {{ ref('stg_tap__campaigns') }} as campaigns
+    on campaigns.campaign_id = coalesce(queued.campaign_id, threat_campaigns.campaign_id)

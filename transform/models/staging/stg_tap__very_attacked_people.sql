@@ -1,0 +1,7 @@
+-- Very Attacked People: every snapshot kept (each is a rolling window ending when it was
+-- taken), one row per snapshot and lower-cased e-mail address.
+{{ stage_people('very_attacked_people', 'attackIndex', {
+    '"attackIndex"': 'attack_index',
+    '"totalVapUsers"': 'total_vap_users',
+    '"averageAttackIndex"': 'average_attack_index',
+    '"vapAttackIndexThreshold"': 'vap_threshold'}) }}
