@@ -26,8 +26,9 @@ PROBE = """
 <script>
 (function probe() {
   const ids = Object.keys(JSON.parse(document.getElementById("report-specs").textContent));
-  const views = window.reportViews || {};
-  if (ids.some((id) => !views[id])) { setTimeout(probe, 50); return; }
+  const views = window.reportViews || {};  // an older page kept none: its texts only
+  const drawn = (id) => document.querySelector("#" + id + " svg text");
+  if (ids.some((id) => !drawn(id))) { setTimeout(probe, 50); return; }
   const out = {};
   for (const id of ids) {
     const texts = [];
@@ -40,7 +41,9 @@ PROBE = """
     }
     const scales = {};
     for (const name of ["x", "y"]) {
-      try { scales[name] = views[id].scale(name).domain().map((v) => +v); } catch (e) {}
+      try { scales[name] = views[id].scale(name).domain().map((v) => +v); } catch (e) {
+        scales[name] = null;
+      }
     }
     out[id] = {texts: texts, scales: scales};
   }

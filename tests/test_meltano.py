@@ -225,7 +225,10 @@ def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, project):
     ]
     for run in runs:
         assert run.returncode == 0, run.stderr[-3000:]
-    first, second = (dict(re.findall(r"^  (\w+) +(\d+) +\d+$", run.stdout, re.M)) for run in runs)
+    tables = [re.findall(r"^  (\w+) +(\d+) +(\d+) +(\d+)$", run.stdout, re.M) for run in runs]
+    first, second = ({t: rows for t, rows, _, _ in found} for found in tables)
+    # the first run fills an empty file: every row new, none changed
+    assert all(new == rows and changed == "0" for _, rows, new, changed in tables[0])
     assert set(first) == {*STREAMS, *INTEL_TABLES, *ENTITY_STREAMS}
     assert all(int(n) > 0 for n in first.values())
     requests = [int(re.search(r"(\d+) API requests?", run.stdout)[1]) for run in runs]

@@ -17,6 +17,7 @@ seed feed's "Average Feed Run" table, and runs it once more: the re-read costs T
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -85,7 +86,7 @@ def main() -> None:
     if not Path("meltano.yml").exists():
         sys.exit("Run the demo from the project's root (where meltano.yml is): make demo")
     DATABASE.parent.mkdir(exist_ok=True)
-    before = table_counts()
+    before = table_rows()
     settings = Settings(seed=7, per_hour=tuple((s, 40) for s in STREAMS))
     port = DEMO_PORT if port_free(DEMO_PORT) else 0
     with Sandbox(settings=settings, clock=Clock(), history=timedelta(hours=25), port=port) as sb:
@@ -200,13 +201,23 @@ def into_threatq(siem_url: str) -> None:
         print(f"  | {label:<{width}} | {counts[key]:>6} |")
 
 
-def report(before: dict[str, int], logs: list[dict[str, Any]]) -> None:
-    after = table_counts()
+def report(before: dict[str, dict[str, str]], logs: list[dict[str, Any]]) -> None:
+    after = table_rows()
     print(f"\nDuckDB file {DATABASE}, schema proofpoint:")
-    print(f"  {'table':<30}{'rows':>8}{'new':>8}")
+    print(f"  {'table':<30}{'rows':>8}{'new':>8}{'changed':>9}")
+    changed_in_all = 0
     for table in TABLES:
-        rows = after.get(table, 0)
-        print(f"  {table:<30}{rows:>8}{rows - before.get(table, 0):>8}")
+        now, then = after.get(table, {}), before.get(table, {})
+        new = sum(1 for key in now if key not in then)
+        changed = sum(1 for key, digest in now.items() if key in then and then[key] != digest)
+        changed_in_all += changed
+        print(f"  {table:<30}{len(now):>8}{new:>8}{changed:>9}")
+    if changed_in_all:
+        print(
+            "  changed: rows read again whose content differs (the loader upserts them): "
+            "a threat's status or facts changed since the last run, which can move the "
+            "report's numbers with no new row"
+        )
     print()
     for entry in logs:
         if entry.get("name") == "mapper-proofpoint-threatq" and (
@@ -239,23 +250,38 @@ def report(before: dict[str, int], logs: list[dict[str, Any]]) -> None:
     )
 
 
-def table_counts() -> dict[str, int]:
+# Columns that change on every read without the record changing: left out of a row's digest.
+READ_MARKS = frozenset({"queryEndTime", "fetchedAt"})
+
+
+def table_rows() -> dict[str, dict[str, str]]:
+    """Per table, each row's key (its id, or the whole row) and a digest of its content."""
     if not DATABASE.exists():
         return {}
     import duckdb  # noqa: PLC0415 - as above
 
     with duckdb.connect(str(DATABASE), read_only=True) as con:
-        present = {
-            t
-            for (t,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'proofpoint'"
-            ).fetchall()
-        }
-        counts = {}
-        for t in TABLES:
-            if t in present:
-                (counts[t],) = con.execute(f"select count(*) from proofpoint.{t}").fetchall()[0]
-        return counts
+        columns: dict[str, list[str]] = {}
+        for table, column in con.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where table_schema = 'proofpoint' order by table_name, ordinal_position"
+        ).fetchall():
+            columns.setdefault(table, []).append(column)
+        out = {}
+        for table in TABLES:
+            if table not in columns:
+                continue
+            kept = [c for c in columns[table] if c not in READ_MARKS]
+            listed = ", ".join(f'cast("{c}" as varchar)' for c in kept)
+            rows = con.execute(f"select {listed} from proofpoint.{table}").fetchall()
+            keyed = "id" in kept
+            out[table] = {
+                str(row[kept.index("id")] if keyed else row): hashlib.sha256(
+                    repr(row).encode()
+                ).hexdigest()
+                for row in rows
+            }
+        return out
 
 
 def port_free(port: int) -> bool:
