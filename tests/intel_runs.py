@@ -101,6 +101,18 @@ def mentioned(run: Synced) -> tuple[set[str], set[str]]:
     return threats, campaigns
 
 
+def statuses_shown(run: Synced) -> dict[str, set[str]]:
+    """The statuses the run's SIEM records show of each threat id they name (events carry a
+    threat's status when they were created: a threat that changed shows both)."""
+    shown: dict[str, set[str]] = {}
+    for stream in SIEM:
+        for record in run.records(stream):
+            for info in record.get("threatsInfoMap") or [record]:
+                if info.get("threatID"):
+                    shown.setdefault(info["threatID"], set()).add(info.get("threatStatus"))
+    return shown
+
+
 def keys(run: Synced, stream: str) -> list[str]:
     """The stream's records by key (the people rankings: by user, snapshots differ)."""
     return sorted(r.get("id") or r["guid"] for r in run.records(stream))

@@ -5,17 +5,38 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter, defaultdict
 from datetime import timedelta
 
 import pytest
 import requests
 
 from tap_proofpoint_tap.sandboxes.siem import Clock, Fault, Sandbox, rules
-from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings, generate_hour
+from tap_proofpoint_tap.sandboxes.siem.generator import (
+    STREAMS,
+    Settings,
+    format_ms,
+    generate_hour,
+    parse_ms,
+)
+from tap_proofpoint_tap.sandboxes.siem.pool import pooled_threat
+from tap_proofpoint_tap.sandboxes.siem.timeline import (
+    EARLY,
+    status_at,
+    threat_index,
+    threat_time,
+    timeline,
+)
 from tests.helpers import AUTH, NOW
 
 CLICKS = "/v2/siem/clicks/permitted"
 HOUR = "2026-03-04T10:00:00Z/2026-03-04T11:00:00Z"
+ONE_HOUR = timedelta(hours=1)
+
+
+def anchored(settings: Settings) -> Settings:
+    """``settings`` anchored as a Sandbox on ``NOW`` with a day of history anchors them."""
+    return settings.anchored(NOW - timedelta(days=1), timedelta(days=1))
 
 
 def get(sandbox, path=CLICKS, auth=AUTH, **params):
@@ -210,13 +231,85 @@ def test_late_indexed_event_appears_only_after_its_lag(quiet_sandbox):
 
 @pytest.mark.fast
 def test_generated_late_and_retroactive_events_exist():
-    settings = Settings(seed=3, per_hour=(("clicks_permitted", 400),), late_fraction=0.1)
+    settings = anchored(Settings(seed=3, per_hour=(("clicks_permitted", 400),), late_fraction=0.1))
     hour = NOW.replace(hour=9)
     events = generate_hour(settings, "clicks_permitted", hour)
     assert any(g.visible > g.created for g in events)
     retro = [g for g in events if g.event["clickTime"] < g.event["threatTime"]]
     assert retro and all(g.event["threatTime"].startswith("2026-03-04T09") for g in retro)
     assert all(hour <= g.created < hour + timedelta(hours=1) for g in events)
+
+
+@pytest.mark.fast
+def test_a_day_of_traffic_has_one_threat_time_and_one_status_timeline_per_threat():
+    """Every event names its threat's one identification time I_n (within the traffic's range)
+    and the status of its timeline at the event's creation time: active before C_n, the final
+    status from C_n on; some threats change within the day, and retroactive events exist."""
+    settings = anchored(Settings(seed=5, per_hour=tuple((s, 30) for s in STREAMS)))
+    origin, index = settings.origin, threat_index(5)
+    times, sides, retro = defaultdict(set), defaultdict(set), Counter()
+    for hour in (origin + timedelta(hours=h) for h in range(24)):
+        for stream in STREAMS:
+            generated = generate_hour(settings, stream, hour)
+            assert generated == generate_hour(settings, stream, hour)  # a re-read: the same
+            for g in generated:
+                when = parse_ms(g.event.get("clickTime") or g.event["messageTime"])
+                infos = g.event.get("threatsInfoMap") or [g.event]
+                threat_times = [parse_ms(i["threatTime"]) for i in infos]
+                assert g.created == max(when, *threat_times) and hour <= g.created < hour + ONE_HOUR
+                if when < g.created:  # retroactive: its threat identified in this hour
+                    retro[stream] += 1
+                    assert max(threat_times) == g.created
+                for info, identified in zip(infos, threat_times, strict=True):
+                    n = index[info["threatID"]]
+                    times[n].add(identified)
+                    line = timeline(settings, n)
+                    assert identified == line.identified == threat_time(settings, n)
+                    assert info["threatStatus"] == status_at(settings, n, g.created)
+                    if line.changed is None:
+                        assert info["threatStatus"] == "active"
+                    else:
+                        before = g.created < line.changed
+                        assert (info["threatStatus"] == "active") == before, (n, g.created)
+                        sides[n].add(before)
+    assert all(len(t) == 1 for t in times.values())  # one threat time per threat
+    identified = [t for (t,) in times.values()]
+    assert origin - EARLY <= min(identified) and max(identified) < origin + timedelta(days=1)
+    assert min(identified) < origin < max(identified)  # some known before, most during
+    changed = [n for n, seen in sides.items() if seen == {True, False}]
+    assert len(changed) >= 10, "threats whose events show both statuses within the day"
+    assert all(retro[s] >= 5 for s in STREAMS), retro
+
+
+@pytest.mark.fast
+def test_the_apis_serve_a_threats_status_at_the_time_of_the_request(clock):
+    settings = Settings(seed=11, per_hour=tuple((s, 20) for s in STREAMS))
+    with Sandbox(settings=settings, clock=clock, history=timedelta(days=1)) as sandbox:
+        intel = sandbox.intel
+        n = next(
+            n
+            for n in intel.threat_index.values()
+            if (line := timeline(sandbox.settings, n)).changed is not None
+            and NOW - timedelta(hours=20) < line.changed < NOW
+            and pooled_threat(11, n)["campaign"] is not None
+        )
+        threat, line = pooled_threat(11, n), timeline(sandbox.settings, n)
+        campaign = threat["campaignId"]
+
+        def served() -> tuple[str, ...]:
+            summary = get(sandbox, "/v2/threat/summary/" + threat["threatID"]).json()
+            members = get(sandbox, "/v2/campaign/" + campaign).json()["campaignMembers"]
+            member = next(m for m in members if m["id"] == threat["threatID"])
+            report = get(sandbox, "/v2/forensics", threatId=threat["threatID"]).json()
+            assert summary["identifiedAt"] == member["threatTime"] == format_ms(line.identified)
+            return summary["status"], member["threatStatus"], report["reports"][0]["threatStatus"]
+
+        sandbox.clock.set(line.changed - timedelta(milliseconds=1))
+        assert served() == ("active",) * 3
+        sandbox.clock.set(line.changed)
+        assert served() == (line.final,) * 3
+        sandbox.set_threat_status(threat["threatID"], "active")  # a test's change wins
+        assert served() == ("active",) * 3
 
 
 @pytest.mark.fast
@@ -244,8 +337,10 @@ def test_same_seed_same_events_other_seed_other_events(clock):
 
 @pytest.mark.fast
 def test_documented_shapes_switch():
-    settings = Settings(
-        per_hour=(("messages_delivered", 20), ("clicks_permitted", 5)), documented_shapes=True
+    settings = anchored(
+        Settings(
+            per_hour=(("messages_delivered", 20), ("clicks_permitted", 5)), documented_shapes=True
+        )
     )
     message = generate_hour(settings, "messages_delivered", NOW)[0].event
     assert "id" not in message and "clusterId" in message and isinstance(message["recipient"], str)
@@ -256,7 +351,7 @@ def test_documented_shapes_switch():
 
 @pytest.mark.fast
 def test_messages_are_one_event_per_recipient_sharing_a_guid():
-    settings = Settings(seed=2, per_hour=(("messages_delivered", 200),))
+    settings = anchored(Settings(seed=2, per_hour=(("messages_delivered", 200),)))
     events = [g.event for g in generate_hour(settings, "messages_delivered", NOW)]
     guids = {}
     for e in events:

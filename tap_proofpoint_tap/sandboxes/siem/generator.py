@@ -1,8 +1,16 @@
 """Seeded synthetic SIEM events, shaped like the payloads captured from real tenants.
 
 Events are generated per (stream, creation hour): the events of an hour depend only on the
-seed, the stream and that hour, so two sandboxes started at different times serve the same
-events for the hours they share, and a later sandbox adds only the new hours.
+seed, the stream, that hour and the anchor (``Settings.origin`` and ``span``, on which every
+threat's identification time and status timeline hang: see ``timeline``), so two sandboxes
+with the same anchor serve the same events for the hours they share.
+
+An event's creation time is the later of its click or message time and its threat time(s):
+an hour's events are those created in it. A usual event is on threats already identified when
+it happens (``threatTime`` = ``I_n`` <= the click or message time); a retroactive one
+(``retroactive_fraction``) is on a threat identified in that hour, clicked or delivered 1 to
+6 hours before (its creation time is ``I_n``). Each threat carries its status at the event's
+creation time.
 """
 
 from __future__ import annotations
@@ -16,16 +24,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tap_proofpoint_tap.sandboxes.siem.pool import (
-    STATUS_WEIGHTS,
-    THREAT_STATUSES,
     THREAT_TYPES,
-    THREATS,
     TYPE_WEIGHTS,
     pooled_threat,
     random_hex,
     random_ip,
     random_uuid,
-    url_threat,
+)
+from tap_proofpoint_tap.sandboxes.siem.timeline import (
+    pick_identified_in,
+    pick_known,
+    status_at,
+    threat_index,
+    threat_time,
 )
 from tap_proofpoint_tap.sandboxes.siem.vocabulary import (
     AGENTS,
@@ -37,6 +48,7 @@ from tap_proofpoint_tap.sandboxes.siem.vocabulary import (
     TENANT,
 )
 
+HOUR = timedelta(hours=1)
 STREAMS = ("clicks_permitted", "clicks_blocked", "messages_delivered", "messages_blocked")
 THREAT_SPELLINGS = ("docs", "xsoar")
 
@@ -70,12 +82,23 @@ class Settings:
     # geoTargeted, as OpenCTI reads the docs) or "xsoar" (severity, verticals, geographies, as
     # XSOAR's fixture and Proofpoint's community client have them).
     threat_spelling: str = "docs"
+    # The anchor of the threats' identification times and status timelines (``timeline``): the
+    # first hour of the traffic served and its span. The Sandbox sets both from its clock and
+    # history; generating events needs them.
+    origin: datetime | None = None
+    span: timedelta = timedelta(days=1)
 
     def __post_init__(self) -> None:
         if self.threat_spelling not in THREAT_SPELLINGS:
             raise ValueError(
                 f"threat_spelling {self.threat_spelling!r}: one of {', '.join(THREAT_SPELLINGS)}"
             )
+
+    def anchored(self, origin: datetime, span: timedelta) -> Settings:
+        """These settings anchored on traffic from ``origin`` (floored to the hour, UTC) over
+        ``span``."""
+        hour = origin.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+        return replace(self, origin=hour, span=span)
 
     def rate(self, stream: str) -> int:
         """Mean events per hour of ``stream``."""
@@ -102,9 +125,12 @@ def generate_hour(settings: Settings, stream: str, hour: datetime) -> list[Gener
     count = max(0, round(rate * daily * rng.uniform(0.7, 1.3)))
     make = _click if stream.startswith("clicks") else _message
     out: list[Generated] = []
-    while len(out) < count:
-        created = hour + timedelta(milliseconds=rng.randrange(3_600_000))
-        for event in make(rng, settings, stream, created):
+    for _ in range(count):  # each draw makes one event or more, none before any threat is known
+        if len(out) >= count:
+            break
+        drawn = hour + timedelta(milliseconds=rng.randrange(3_600_000))
+        created, events = make(rng, settings, stream, drawn, hour)
+        for event in events:
             _add_corpus_shapes(event, settings, stream, len(out))
             lag = timedelta(0)
             if rng.random() < settings.late_fraction:
@@ -164,37 +190,33 @@ def _person(rng: random.Random) -> str:
     return f"{rng.choice(FIRST)}.{rng.choice(LAST)}@{rng.choice(CORP_DOMAINS)}"
 
 
-def _threat(rng: random.Random, settings: Settings) -> dict[str, Any]:
-    """A pooled threat (see ``pool``), so the same threats recur as in a real tenant."""
-    return pooled_threat(settings.seed, rng.randrange(THREATS))
-
-
-def _status(rng: random.Random, threat: dict[str, Any]) -> str:
-    """The threat's one status. The draw of the former per-event status is kept, so every
-    other field of the event stays as it was."""
-    rng.choices(THREAT_STATUSES, STATUS_WEIGHTS)
-    return str(threat["status"])
+_RETRO_MINUTES = (60, 6 * 60)  # a retroactive event's click or message, before I_n
 
 
 def _click(
-    rng: random.Random, settings: Settings, stream: str, created: datetime
-) -> list[dict[str, Any]]:
-    threat = url_threat(settings.seed, rng.randrange(THREATS))
-    if rng.random() < settings.retroactive_fraction:
-        # Clicked first, condemned later: the event appears in the window of the threat time.
-        click_time = created - timedelta(minutes=rng.randrange(60, 5 * 24 * 60))
-        threat_time = created
+    rng: random.Random, settings: Settings, stream: str, drawn: datetime, hour: datetime
+) -> tuple[datetime, list[dict[str, Any]]]:
+    """A click at ``drawn`` on a threat identified by then or, retroactively, one on a threat
+    identified in ``hour``, clicked 1 to 6 hours before; with its creation time."""
+    retro = rng.random() < settings.retroactive_fraction
+    n = pick_identified_in(rng, settings, hour, hour + HOUR, urls=True) if retro else None
+    if n is not None:
+        created = threat_time(settings, n)
+        click_time = created - timedelta(minutes=rng.randrange(*_RETRO_MINUTES))
     else:
-        click_time = created
-        threat_time = created - timedelta(minutes=rng.randrange(1, 30 * 24 * 60))
+        n = pick_known(rng, settings, drawn, urls=True)
+        if n is None:
+            return drawn, []
+        created = click_time = drawn
+    threat = pooled_threat(settings.seed, n)
     event = {
         "id": random_uuid(rng),
         "GUID": _guid(rng),
         "url": threat["url"],
         "classification": threat["classification"],
         "clickTime": format_ms(click_time),
-        "threatTime": format_ms(threat_time),
-        "threatStatus": _status(rng, threat),
+        "threatTime": format_ms(threat_time(settings, n)),
+        "threatStatus": status_at(settings, n, created),
         "threatID": threat["threatID"],
         "threatURL": f"https://threatinsight.proofpoint.com/{TENANT}/threat/email/"
         f"{threat['threatID']}",
@@ -206,44 +228,63 @@ def _click(
         "senderIP": threat["senderIP"],
         "messageID": f"<{random_hex(rng, 24)}@{threat['url'].split('/')[2]}>",
     }
-    _link_to_delivery(event, settings, click_time)
+    created = _link_to_delivery(event, settings, click_time, created, hour)
     if event["campaignId"] is None and rng.random() < _ABSENT_CAMPAIGN_KEY_SHARE:
         del event["campaignId"]  # seen: the key is sometimes absent rather than null
     if settings.documented_shapes:
         event["classification"] = event["classification"].upper()
-    return [event]
+    return created, [event]
 
 
-def _link_to_delivery(event: dict[str, Any], settings: Settings, click_time: datetime) -> None:
-    """Make the click one on a URL of a message delivered up to 6 hours before it.
+def _link_to_delivery(
+    event: dict[str, Any],
+    settings: Settings,
+    click_time: datetime,
+    created: datetime,
+    hour: datetime,
+) -> datetime:
+    """Make the click one on a URL of a message delivered up to 6 hours before it; return its
+    creation time.
 
     Its own generator (seeded by the click's id) picks the message, so the other fields and
-    the other events stay as they were without links.
+    the other events stay as they were without links. The click takes the delivery's threat,
+    so only threats that keep it what it was qualify: identified by the click for a usual
+    click; for a retroactive one, after the click and within ``hour``.
     """
     pick = random.Random(event["id"])
     if pick.random() >= settings.delivered_click_fraction:
-        return
-    hour = click_time.replace(minute=0, second=0, microsecond=0) - timedelta(
+        return created
+    retro = click_time < created
+    start = click_time.replace(minute=0, second=0, microsecond=0) - timedelta(
         hours=pick.randrange(0, 6)
     )
+
+    def keeps(identified: datetime) -> bool:
+        if retro:
+            return click_time < identified and hour <= identified < hour + HOUR
+        return identified <= click_time
+
     candidates = [
         (m, info)
-        for m in _delivered_hour(settings, hour)
+        for m in _delivered_hour(settings, start)
         if parse_ms(m["messageTime"]) < click_time
         for info in m["threatsInfoMap"]
-        if info["threatType"] == "url"
+        if info["threatType"] == "url" and keeps(parse_ms(info["threatTime"]))
     ]
     if not candidates:
-        return
+        return created
     message, info = pick.choice(candidates)
     domain = info["threat"].split("/")[2]
+    created = max(click_time, parse_ms(info["threatTime"]))
+    n = threat_index(settings.seed)[info["threatID"]]
     event.update(
         {
             "GUID": message["GUID"],
             "recipient": message["recipient"][0],
             "url": info["threat"],
             "classification": info["classification"],
-            "threatStatus": info["threatStatus"],
+            "threatTime": info["threatTime"],
+            "threatStatus": status_at(settings, n, created),
             "threatID": info["threatID"],
             "threatURL": info["threatUrl"],
             "campaignId": info["campaignID"],
@@ -252,6 +293,7 @@ def _link_to_delivery(event: dict[str, Any], settings: Settings, click_time: dat
             "messageID": message["messageID"] or f"<{random_hex(pick, 24)}@{domain}>",
         }
     )
+    return created
 
 
 @functools.lru_cache(maxsize=256)
@@ -262,32 +304,40 @@ def _delivered_hour(settings: Settings, hour: datetime) -> list[dict[str, Any]]:
 
 
 def _message(
-    rng: random.Random, settings: Settings, stream: str, created: datetime
-) -> list[dict[str, Any]]:
+    rng: random.Random, settings: Settings, stream: str, drawn: datetime, hour: datetime
+) -> tuple[datetime, list[dict[str, Any]]]:
+    """A message at ``drawn`` on threats identified by then or, retroactively, one whose first
+    threat was identified in ``hour``, 1 to 6 hours after the message; one event per
+    recipient, with their creation time."""
     blocked = stream == "messages_blocked"
-    threats = [_threat(rng, settings) for _ in range(rng.choice((1, 1, 1, 2)))]
+    size = rng.choice((1, 1, 1, 2))
     retro = rng.random() < settings.retroactive_fraction
-    message_time = created - timedelta(hours=rng.randrange(2, 96)) if retro else created
+    first = pick_identified_in(rng, settings, hour, hour + HOUR, urls=False) if retro else None
+    if first is not None:
+        created = threat_time(settings, first)
+        message_time = created - timedelta(minutes=rng.randrange(*_RETRO_MINUTES))
+        picked = [first, *(pick_known(rng, settings, created, urls=False) for _ in range(size - 1))]
+    else:
+        created = message_time = drawn
+        picked = [pick_known(rng, settings, drawn, urls=False) for _ in range(size)]
+    ns = [n for n in picked if n is not None]
+    if not ns:
+        return drawn, []
+    threats = [pooled_threat(settings.seed, n) for n in ns]
     infos = []
-    for i, threat in enumerate(threats):
+    for n, threat in zip(ns, threats, strict=True):
         rng.choices(THREAT_TYPES, TYPE_WEIGHTS)  # the former per-entry type's draw, kept
-        kind = threat["type"]
-        threat_time = (
-            created
-            if retro and i == 0
-            else message_time - timedelta(minutes=rng.randrange(0, 7 * 24 * 60))
-        )
         infos.append(
             {
                 "threatID": threat["threatID"],
-                "threatStatus": _status(rng, threat),
+                "threatStatus": status_at(settings, n, created),
                 "classification": threat["classification"],
                 "threatUrl": f"https://threatinsight.proofpoint.com/{TENANT}/threat/email/"
                 f"{threat['threatID']}",
-                "threatTime": format_ms(threat_time),
+                "threatTime": format_ms(threat_time(settings, n)),
                 "threat": threat["threat"],
                 "campaignID": threat["campaignId"],
-                "threatType": kind,
+                "threatType": threat["type"],
                 "detectionType": rng.choice((None, "URL_DEFENSE", "SANDBOX", "PHISH")),
                 "actors": [{"id": random_uuid(rng), "name": "TA" + str(rng.randrange(400, 600))}]
                 if rng.random() < _ACTOR_SHARE
@@ -389,7 +439,7 @@ def _message(
                 messageID="",
             )
         events.append(_documented(event) if settings.documented_shapes else event)
-    return events
+    return created, events
 
 
 def _documented(event: dict[str, Any]) -> dict[str, Any]:

@@ -1,11 +1,13 @@
 """The Threat, Campaign, Forensics and People APIs' data, derived from the pool the SIEM events
 draw on, so every threat and campaign id an event carries resolves here.
 
-Times hang on ``epoch``, the day the sandbox's history starts: every campaign started and every
-threat was identified before it. A campaign is *active* in a window of ``/v2/campaign/ids``
-when it was updated in it, up to now: on a weekday that is not quiet (``QUIET_SHARE`` of them
-are), a started campaign is updated once with chance ``ACTIVE_SHARE``; never on Saturday or
-Sunday (OpenCTI saw those days answer 404); and whenever a test touches it.
+Campaigns' times hang on ``epoch``, the day the sandbox's history starts: every campaign started
+at least a week before it. A threat's identification time and status at a given time are its
+timeline's (``timeline``), the same as in the events. A campaign is *active* in a window of
+``/v2/campaign/ids`` when it was updated in it, up to now: on a weekday that is not quiet
+(``QUIET_SHARE`` of them are), a started campaign is updated once with chance
+``ACTIVE_SHARE``; never on Saturday or Sunday (OpenCTI saw those days answer 404); and
+whenever a test touches it.
 """
 
 from __future__ import annotations
@@ -31,12 +33,11 @@ from tap_proofpoint_tap.sandboxes.siem.intel_vocabulary import (
 )
 from tap_proofpoint_tap.sandboxes.siem.pool import (
     CAMPAIGNS,
-    THREATS,
     WIDER_CAMPAIGNS,
-    WIDER_THREATS,
     campaign_id,
     pooled_threat,
 )
+from tap_proofpoint_tap.sandboxes.siem.timeline import status_at, threat_index, threat_time
 
 if TYPE_CHECKING:
     from tap_proofpoint_tap.sandboxes.siem.generator import Settings
@@ -74,8 +75,7 @@ class Intel:
     @functools.cached_property
     def threat_index(self) -> dict[str, int]:
         """Every threat id served → its pool index."""
-        seed = self.settings.seed
-        return {pooled_threat(seed, n)["threatID"]: n for n in range(THREATS + WIDER_THREATS)}
+        return threat_index(self.settings.seed)
 
     @functools.cached_property
     def campaign_index(self) -> dict[str, int]:
@@ -94,8 +94,13 @@ class Intel:
 
     # -- Threat and Campaign APIs --
 
-    def summary(self, threat_id: str) -> dict[str, Any] | None:
-        """``/v2/threat/summary/{threat_id}``'s body, or None (404)."""
+    def status(self, n: int, now: datetime) -> str:
+        """Threat ``n``'s status at ``now``: a test's change, else its timeline's."""
+        threat = pooled_threat(self.settings.seed, n)
+        return self.statuses.of(threat, status_at(self.settings, n, now))
+
+    def summary(self, threat_id: str, now: datetime) -> dict[str, Any] | None:
+        """``/v2/threat/summary/{threat_id}``'s body at ``now``, or None (404)."""
         n = self.threat_index.get(threat_id)
         if n is None:
             return None
@@ -104,11 +109,11 @@ class Intel:
         severity, verticals, geographies = SPELLINGS[self.settings.threat_spelling]
         return {
             "id": threat["threatID"],
-            "identifiedAt": format_ms(facts["identified"]),
+            "identifiedAt": format_ms(threat_time(self.settings, n)),
             "name": threat["threat"],
             "type": threat["type"],
             "category": threat["classification"],
-            "status": self.statuses.of(threat),
+            "status": self.status(n, now),
             "detectionType": facts["detectionType"],
             severity: facts["severity"],
             "attackSpread": facts["attackSpread"],
@@ -118,13 +123,13 @@ class Intel:
             **{key: _named(key, facts[key]) for key in LISTS},
         }
 
-    def campaign(self, campaign_id: str) -> dict[str, Any] | None:
-        """``/v2/campaign/{campaign_id}``'s body, or None (404)."""
+    def campaign(self, campaign_id: str, now: datetime) -> dict[str, Any] | None:
+        """``/v2/campaign/{campaign_id}``'s body at ``now``, or None (404)."""
         k = self.campaign_index.get(campaign_id)
         if k is None:
             return None
         facts = self._campaign_facts(k)
-        members = [self._member(n) for n in self.members[k]]
+        members = [self._member(n, now) for n in self.members[k]]
         return {
             "id": campaign_id,
             "name": facts["name"],
@@ -171,7 +176,7 @@ class Intel:
             if n is None:
                 return None
             threat = pooled_threat(seed, n)
-            report = evidence.threat_report(seed, threat, self.statuses.of(threat))
+            report = evidence.threat_report(seed, threat, self.status(n, now))
             reports.append(report)
             if include_campaign and threat["campaignId"] is not None:
                 campaign_id = threat["campaignId"]
@@ -194,15 +199,15 @@ class Intel:
 
     # -- the facts behind the answers --
 
-    def _member(self, n: int) -> dict[str, Any]:
+    def _member(self, n: int, now: datetime) -> dict[str, Any]:
         threat = pooled_threat(self.settings.seed, n)
         return {
             "id": threat["threatID"],
             "threat": threat["threat"],
-            "threatStatus": self.statuses.of(threat),
+            "threatStatus": self.status(n, now),
             "type": threat["type"],
             "subType": SUBTYPES[threat["type"]],
-            "threatTime": format_ms(self._threat_facts(n)["identified"]),
+            "threatTime": format_ms(threat_time(self.settings, n)),
         }
 
     def _updates(self, k: int, start: datetime, end: datetime) -> list[datetime]:
@@ -265,8 +270,8 @@ def _campaign_facts(seed: int, epoch: datetime, k: int) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1024)
 def _threat_facts(seed: int, epoch: datetime, n: int) -> dict[str, Any]:
-    """A threat's fixed facts beyond the pool's (shared: never mutate): a campaign's threat
-    shares its campaign's lists and was identified after the campaign started."""
+    """A threat's fixed facts beyond the pool's and its timeline's (shared: never mutate): a
+    campaign's threat shares its campaign's lists."""
     threat = pooled_threat(seed, n)
     rng = random.Random(f"{seed}|threat|{n}|summary")
     facts: dict[str, Any] = {
@@ -278,12 +283,10 @@ def _threat_facts(seed: int, epoch: datetime, n: int) -> dict[str, Any]:
     }
     if threat["campaign"] is not None:
         campaign = _campaign_facts(seed, epoch, threat["campaign"])
-        span = (epoch - campaign["start"]).total_seconds()
-        facts["identified"] = campaign["start"] + timedelta(seconds=rng.uniform(0, span))
         facts["notable"] = campaign["notable"]
         facts.update({key: campaign[key] for key in LISTS})
         return facts
-    facts["identified"] = epoch - timedelta(minutes=rng.randrange(60, 60 * 24 * 60))
+    rng.randrange(60, 60 * 24 * 60)  # the former identification time's draw
     facts["notable"] = rng.random() < _NOTABLE_THREAT_SHARE
     facts["actors"] = ()
     facts["families"] = tuple(rng.sample(FAMILIES, rng.choice((0, 1))))

@@ -53,10 +53,10 @@ def route(intel: Intel, path: str, params: Params) -> Route | None:
     when it names a campaign and no threat, otherwise in the threat pool."""
     if path.startswith(SUMMARY) and _segment(path[len(SUMMARY) :]):
         threat_id = unquote(path[len(SUMMARY) :])
-        return Route(None, lambda _p, _now: _found(intel.summary(threat_id)))
+        return Route(None, lambda _p, now: _found(intel.summary(threat_id, now)))
     if path.startswith(CAMPAIGN) and path != CAMPAIGN_IDS and _segment(path[len(CAMPAIGN) :]):
         campaign_id = unquote(path[len(CAMPAIGN) :])
-        return Route(None, lambda _p, _now: _found(intel.campaign(campaign_id)))
+        return Route(None, lambda _p, now: _found(intel.campaign(campaign_id, now)))
     if path == FORENSICS:
         by_campaign = "campaignId" in params and "threatId" not in params
         pool = "forensics_campaign" if by_campaign else "forensics_threat"

@@ -3,7 +3,8 @@
 Events draw their threats from ``THREATS`` pooled threats, so URLs are clicked repeatedly as in
 a tenant. ``WIDER_THREATS`` more exist only as members of ``WIDER_CAMPAIGNS`` campaigns that no
 event mentions: Proofpoint's wider view, which only campaign discovery finds. Each threat has
-one status, one type and at most one campaign, whatever event mentions it.
+one final status (reached on its timeline: ``timeline``), one type and at most one campaign,
+whatever event mentions it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def campaign_id(seed: int, k: int) -> str:
 def pooled_threat(seed: int, n: int) -> dict[str, Any]:
     """The ``n``-th threat of ``seed``: a condemned URL with its facts (shared: never mutate).
 
-    ``status`` is the pool's; ``Statuses`` holds the changes a test made since.
+    ``status`` is the one it ends with (``timeline``); ``Statuses`` holds the changes a test
+    made since.
     """
     pool = random.Random(f"{seed}|threat|{n}")
     domain = pool.choice(BAD_DOMAINS)
@@ -82,15 +84,6 @@ def pooled_threat(seed: int, n: int) -> dict[str, Any]:
     }
 
 
-def url_threat(seed: int, n: int) -> dict[str, Any]:
-    """The first URL threat from the ``n``-th on: what a click is on."""
-    for step in range(THREATS):
-        threat = pooled_threat(seed, (n + step) % THREATS)
-        if threat["type"] == "url":
-            return threat
-    raise ValueError(f"seed {seed} has no URL threat")  # pragma: no cover (8 in 11 are URLs)
-
-
 class Statuses:
     """Threat statuses a test changed (``Sandbox.set_threat_status``): they replace the pool's
     in everything served from then on, events and the Threat, Campaign and Forensics APIs."""
@@ -110,7 +103,7 @@ class Statuses:
         with self._lock:
             return dict(self._changed)
 
-    def of(self, threat: dict[str, Any]) -> str:
-        """The current status of a pooled threat."""
+    def of(self, threat: dict[str, Any], scheduled: str) -> str:
+        """A pooled threat's status: a test's change, else ``scheduled`` (its timeline's)."""
         with self._lock:
-            return str(self._changed.get(threat["threatID"], threat["status"]))
+            return str(self._changed.get(threat["threatID"], scheduled))

@@ -36,7 +36,8 @@ class Sandbox:
     """TAP's SIEM, Threat, Campaign, Forensics and People APIs on 127.0.0.1, in a background
     thread; use as a context manager.
 
-    ``history``: how far before the clock's start generated events begin.
+    ``history``: how far before the clock's start generated events begin; with the clock's
+    start, the anchor of the threats' identification times and statuses (``timeline``).
     ``current_lag``: an ``interval`` ending later than ``now - current_lag`` is "still current".
     ``rate_limit``: requests per rolling 24 hours of each SIEM pool (``shared`` and
     ``clicks_permitted``); ``pool_limits`` overrides any pool's (``POOLS``).
@@ -57,10 +58,16 @@ class Sandbox:
         faults: list[Fault] | None = None,
         log_stream: TextIO | None = None,
     ) -> None:
-        self.settings = settings or Settings()
         self.clock = clock or Clock()
+        origin = self.clock.now() - history
+        settings = settings or Settings()
+        # The threats' identification times and status timelines hang on the traffic served
+        # (timeline.py), unless the settings carry an anchor of their own.
+        if settings.origin is None:
+            settings = settings.anchored(origin, history)
+        self.settings = settings
         statuses = Statuses()
-        self.store = EventStore(self.settings, self.clock.now() - history, statuses)
+        self.store = EventStore(self.settings, origin, statuses)
         self.intel = Intel(self.settings, self.store.origin, statuses)
         self.rate_limit = rate_limit
         unknown = set(pool_limits or ()) - set(POOLS)
@@ -151,10 +158,10 @@ class Sandbox:
     # -- ground truth: exactly what the APIs serve at the clock's now; nothing is logged --
 
     def summary(self, threat_id: str) -> dict[str, Any] | None:
-        return self.intel.summary(threat_id)
+        return self.intel.summary(threat_id, self.clock.now())
 
     def campaign(self, campaign_id: str) -> dict[str, Any] | None:
-        return self.intel.campaign(campaign_id)
+        return self.intel.campaign(campaign_id, self.clock.now())
 
     def campaign_ids(self, day_start: datetime, day_end: datetime) -> list[dict[str, str]] | None:
         """Every row of ``/v2/campaign/ids`` for the window, unpaged; None: its 404."""
