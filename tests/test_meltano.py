@@ -246,8 +246,8 @@ def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, project):
         assert f"Report: {tmp_path / 'report' / 'report.html'}" in run.stdout
         for headline in (
             r"Permitted clicks on active threats: \d+",
-            r"Median minutes from delivery to click: \d+(\.\d+)?",
-            r"Retroactive clicks .*: \d+ of \d+",
+            r"Median minutes from delivery to a permitted click: \d+(\.\d+)?",
+            r"Retroactive permitted clicks .*: \d+ of \d+",
         ):
             assert re.search(headline, run.stdout), headline
     assert (tmp_path / "report" / "report.html").stat().st_size > 100_000

@@ -144,6 +144,7 @@ def click_latency(marts: Marts) -> Any:
             color=alt.Color(
                 "classification:N",
                 scale=classification_scale([row["classification"] for row in rows]),
+                legend=alt.Legend(orient="top", direction="horizontal"),
             ),
         )
     )
