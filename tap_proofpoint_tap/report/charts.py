@@ -275,7 +275,8 @@ def threat_funnel(marts: Marts) -> Any:
             "Distinct recipients: targeted → delivered → clicked the delivered message → "
             "click permitted;",
             "each stage is part of the one before. Beside each threat: recipients only "
-            "blocked, and clickers whose delivery is older than the data.",
+            "blocked,",
+            "and clickers whose delivery is older than the data.",
         ],
     )
     if not rows:
