@@ -26,11 +26,11 @@ def clicks(count: int, seed: int, stream: str = "clicks_permitted") -> list[dict
     # ones (an undeclared field, several recipients) are the tests' business, and a click with
     # several recipients logs a warning of its own (a tenth of the clicks in the stand-in's
     # default traffic, far more than a tenant sends).
+    hour = datetime(2026, 1, 5, tzinfo=timezone.utc)
     settings = Settings(
         seed=seed, per_hour=((stream, 5000),), undeclared_every=0, several_recipients_every=0
-    )
+    ).anchored(hour, timedelta(days=1))  # the threats' timelines start with the first hour
     out: list[dict] = []
-    hour = datetime(2026, 1, 5, tzinfo=timezone.utc)
     while len(out) < count:
         out += [g.event for g in generate_hour(settings, stream, hour)]
         hour += timedelta(hours=1)

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,8 +24,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tap_proofpoint_tap.sandboxes.siem import Clock, Sandbox
-from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings, parse_ms
-from tap_proofpoint_tap.sandboxes.siem.rules import DEFAULT_THREAT_STATUSES, Window
+from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS, Settings, creation_time, parse_ms
+from tap_proofpoint_tap.sandboxes.siem.rules import (
+    DEFAULT_THREAT_STATUSES,
+    Window,
+    resolve_window,
+)
+from tap_proofpoint_tap.sandboxes.siem.siem_routes import ENDPOINTS
+from tap_proofpoint_tap.sandboxes.siem.timeline import EARLY, status_at, threat_index, threat_time
 from tap_proofpoint_tap.windows import fmt
 
 if TYPE_CHECKING:
@@ -360,24 +366,48 @@ def kill_meltano_at(
 
 @dataclass
 class Warehouse:
-    """A DuckDB file the pipeline loaded and dbt built, with the sandbox's ground truth."""
+    """A DuckDB file the pipeline loaded and dbt built, with the sandbox's ground truth: its
+    events (``truth``), the windows the pipeline read of each stream (``reads``: interval
+    start and end, as the API wrote ``queryEndTime``) and the anchor of its threats'
+    timelines (``anchor``: seed, origin, span in seconds; ``settings()`` rebuilds them)."""
 
     path: Path
     report: Path
     truth: dict[str, list[dict]]
     runs: list[subprocess.CompletedProcess]
+    reads: dict[str, list[list[str]]]
+    anchor: dict[str, object]
 
     def save(self, file: Path) -> None:
         runs = [
             {"returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr} for r in self.runs
         ]
-        file.write_text(json.dumps({"truth": self.truth, "runs": runs}))
+        saved = {"truth": self.truth, "runs": runs, "reads": self.reads, "anchor": self.anchor}
+        file.write_text(json.dumps(saved))
 
     @classmethod
     def load(cls, file: Path, path: Path, report: Path) -> Warehouse:
         saved = json.loads(file.read_text())
         runs = [subprocess.CompletedProcess([], **run) for run in saved["runs"]]
-        return cls(path, report, saved["truth"], runs)
+        return cls(path, report, saved["truth"], runs, saved["reads"], saved["anchor"])
+
+    def settings(self) -> Settings:
+        """The sandbox's settings as far as the threats' timelines go (timeline.py)."""
+        origin = datetime.fromisoformat(str(self.anchor["origin"]))
+        span = timedelta(seconds=float(str(self.anchor["span"])))
+        return Settings(seed=int(str(self.anchor["seed"]))).anchored(origin, span)
+
+
+def windows_read(sandbox: Sandbox) -> dict[str, list[list[str]]]:
+    """The windows of each stream the sandbox answered (200), as [start, end] ISO times."""
+    out: dict[str, list[list[str]]] = {stream: [] for stream in STREAMS}
+    for request in sandbox.siem_requests():
+        if request.status != 200 or request.fault in ("truncate", "cut", "reset"):
+            continue
+        window = resolve_window(request.params, request.at, sandbox.current_lag)
+        for stream in ENDPOINTS[request.path]:
+            out[stream].append([window.start.isoformat(), window.end.isoformat()])
+    return out
 
 
 def pipeline_truth(sandbox: Sandbox, start: datetime, end: datetime) -> dict[str, list[dict]]:
@@ -426,7 +456,14 @@ def build_warehouse(tmp: Path) -> Warehouse:
             assert proc.returncode == 0, proc.stderr[-5000:]
             runs.append(proc)
         truth = pipeline_truth(sandbox, base, base + timedelta(hours=5))
-    return Warehouse(tmp / "warehouse.duckdb", tmp / "report", truth, runs)
+        reads = windows_read(sandbox)
+        assert sandbox.settings.origin is not None  # the Sandbox anchors its settings
+        anchor = {
+            "seed": sandbox.settings.seed,
+            "origin": sandbox.settings.origin.isoformat(),
+            "span": sandbox.settings.span.total_seconds(),
+        }
+    return Warehouse(tmp / "warehouse.duckdb", tmp / "report", truth, runs, reads, anchor)
 
 
 # -- the dbt marts, expected from the ground truth --
@@ -552,7 +589,118 @@ def check_marts(query, truth: dict[str, list[dict]]) -> None:
     assert daily == per_day
 
 
-# -- the mapper, as users run it --
+@dataclass(frozen=True)
+class Sighting:
+    """One event's mention of a threat: what the event says of it, when the event was
+    created and the end of the latest window that returned it."""
+
+    stream: str
+    event: dict
+    threat_time: datetime
+    status: str
+    created: datetime
+    read_until: datetime
+
+
+def sightings(warehouse: Warehouse) -> dict[str, list[Sighting]]:
+    """Every threat's mentions in the events the pipeline read, by threat id."""
+    reads = {
+        stream: [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in windows]
+        for stream, windows in warehouse.reads.items()
+    }
+    out: dict[str, list[Sighting]] = defaultdict(list)
+    for stream, events in warehouse.truth.items():
+        for event in events:
+            created = creation_time(event)
+            read_until = max(end for start, end in reads[stream] if start <= created < end)
+            for info in event.get("threatsInfoMap") or [event]:
+                out[info["threatID"]].append(
+                    Sighting(
+                        stream,
+                        event,
+                        parse_ms(info["threatTime"]),
+                        info["threatStatus"],
+                        created,
+                        read_until,
+                    )
+                )
+    return out
+
+
+def latest_statuses(seen: dict[str, list[Sighting]]) -> dict[str, str]:
+    """Each threat's latest status: the status of the latest event read that names it (the
+    latest window that returned it, then the latest threat time, then the latest event)."""
+    return {
+        threat: max(s, key=lambda x: (x.read_until, x.threat_time, x.created)).status
+        for threat, s in seen.items()
+    }
+
+
+def check_status_marts(query, warehouse: Warehouse) -> None:
+    """The marts' status logic and threat times against the sandbox's timelines (timeline.py):
+    dim_threats' latest status and threat time, the click work queue, the deliveries condemned
+    after delivery, and each click's threat time."""
+    settings, index = warehouse.settings(), threat_index(int(str(warehouse.anchor["seed"])))
+    assert settings.origin is not None
+    seen = sightings(warehouse)
+    latest = latest_statuses(seen)
+    identified = {threat: threat_time(settings, index[threat]) for threat in seen}
+
+    # the truth: one threat time per threat, I_n, within the traffic's range; the statuses its
+    # timeline gives at each event's creation
+    end = max(datetime.fromisoformat(b) for w in warehouse.reads.values() for _, b in w)
+    for threat, mentions in seen.items():
+        assert {m.threat_time for m in mentions} == {identified[threat]}, threat
+        assert settings.origin - EARLY <= identified[threat] <= end, threat
+        for m in mentions:
+            assert m.status == status_at(settings, index[threat], m.created), threat
+    # the data must hold threats that changed status within it, some of them last seen changed
+    changed = {t for t, mentions in seen.items() if len({m.status for m in mentions}) > 1}
+    assert changed, "no threat changed status within the data"
+    assert any(latest[t] != "active" for t in changed)
+
+    dim = {
+        r[0]: r[1:]
+        for r in query(
+            "select threat_id, threat_status, latest_threat_time from analytics.dim_threats"
+        )
+    }
+    assert dim.keys() == seen.keys()
+    wrong = {t: (dim[t][0], latest[t]) for t in seen if dim[t][0] != latest[t]}
+    assert not wrong, f"dim_threats.threat_status (model, truth) differs for {wrong}"
+    assert {t: dim[t][1] for t in dim} == identified
+
+    clicks = dict(query("select click_id, threat_time from analytics.fct_clicks"))
+    assert clicks == {
+        c["id"]: identified[c["threatID"]]
+        for stream in CLICK_STREAMS
+        for c in warehouse.truth[stream]
+    }
+
+    exposure = query("select click_id, threat_status from analytics.mart_click_exposure")
+    assert sorted(exposure) == sorted(
+        (c["id"], "active")
+        for c in warehouse.truth["clicks_permitted"]
+        if latest[c["threatID"]] == "active"
+    )
+    assert any(latest[c["threatID"]] != "active" for c in warehouse.truth["clicks_permitted"])
+
+    condemned = Counter(
+        k
+        for (k,) in query("select delivery_threat_key from analytics.mart_post_delivery_condemned")
+    )
+    want = Counter(
+        f"{m['id']}/{recipient.lower()}/{info['threatID']}"
+        for m in warehouse.truth["messages_delivered"]
+        for recipient in m["recipient"]
+        for info in m["threatsInfoMap"]
+        if parse_ms(m["messageTime"]) < identified[info["threatID"]]
+        and latest[info["threatID"]] == "active"
+    )
+    assert condemned == want and want, "deliveries condemned after delivery, still active"
+
+
+# -- the mapper, as users run it --# -- the mapper, as users run it --
 
 ENTITIES = (
     "threatq_corporate_emails",

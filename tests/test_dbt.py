@@ -16,7 +16,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.helpers import MELTANO, ROOT, check_marts, duckdb_connect
+from tests.helpers import MELTANO, ROOT, check_marts, check_status_marts, duckdb_connect
 
 DBT = str(Path(sys.executable).parent / "dbt")
 
@@ -32,6 +32,15 @@ def test_meltano_run_builds_the_marts_and_they_match_the_sandbox(warehouse):
     con, query = duckdb_query(warehouse.path)
     with con:
         check_marts(query, warehouse.truth)
+
+
+def test_the_marts_status_logic_and_threat_times_match_the_threats_timelines(warehouse):
+    """dim_threats' latest status and threat time, the click work queue and the deliveries
+    condemned after delivery, against the sandbox's status timelines (tests/helpers.py
+    ``check_status_marts``)."""
+    con, query = duckdb_query(warehouse.path)
+    with con:
+        check_status_marts(query, warehouse)
 
 
 def test_staging_keeps_one_row_per_event_after_the_look_back_re_read(warehouse):
