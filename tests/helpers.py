@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -360,24 +360,27 @@ def kill_meltano_at(
 
 @dataclass
 class Warehouse:
-    """A DuckDB file the pipeline loaded and dbt built, with the sandbox's ground truth."""
+    """A DuckDB file the pipeline loaded and dbt built, with the sandbox's ground truth: the
+    SIEM events it served and what its intel APIs served for what the pipeline fetched
+    (tests/marts_truth.py: intel_truth)."""
 
     path: Path
     report: Path
     truth: dict[str, list[dict]]
     runs: list[subprocess.CompletedProcess]
+    intel: dict = field(default_factory=dict)
 
     def save(self, file: Path) -> None:
         runs = [
             {"returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr} for r in self.runs
         ]
-        file.write_text(json.dumps({"truth": self.truth, "runs": runs}))
+        file.write_text(json.dumps({"truth": self.truth, "runs": runs, "intel": self.intel}))
 
     @classmethod
     def load(cls, file: Path, path: Path, report: Path) -> Warehouse:
         saved = json.loads(file.read_text())
         runs = [subprocess.CompletedProcess([], **run) for run in saved["runs"]]
-        return cls(path, report, saved["truth"], runs)
+        return cls(path, report, saved["truth"], runs, saved.get("intel", {}))
 
 
 def pipeline_truth(sandbox: Sandbox, start: datetime, end: datetime) -> dict[str, list[dict]]:
@@ -426,7 +429,11 @@ def build_warehouse(tmp: Path) -> Warehouse:
             assert proc.returncode == 0, proc.stderr[-5000:]
             runs.append(proc)
         truth = pipeline_truth(sandbox, base, base + timedelta(hours=5))
-    return Warehouse(tmp / "warehouse.duckdb", tmp / "report", truth, runs)
+        from tests.marts_truth import intel_truth  # it imports this module
+
+        with duckdb_connect(tmp / "warehouse.duckdb", read_only=True) as con:
+            intel = intel_truth(sandbox, lambda sql: con.execute(sql).fetchall())
+    return Warehouse(tmp / "warehouse.duckdb", tmp / "report", truth, runs, intel)
 
 
 # -- the dbt marts, expected from the ground truth --
