@@ -79,7 +79,7 @@ def test_a_campaign_reaches_us_through_its_member_list_or_the_events_campaign_id
         with duckdb_connect(str(database)) as con:
             for statement in statements:
                 con.execute(statement)
-        proc = by_hand(database, "build", "--select", "+mart_campaigns_reached")
+        proc = by_hand(database, "build", "--select", "int_threat_campaigns+")
         assert proc.returncode == 0, proc.stdout[-3000:]
         with duckdb_connect(str(database), read_only=True) as con:
             after = con.execute(
