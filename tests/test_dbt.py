@@ -30,6 +30,7 @@ def duckdb_query(path: Path):
 def test_meltano_run_builds_the_marts_and_they_match_the_sandbox(warehouse):
     build = warehouse.runs[1].stderr
     assert "dbt-duckdb" in build and "ERROR=0" in build and "SKIP=0" in build
+    assert "WARN=0" in build, "dbt build should pass without warnings"
     con, query = duckdb_query(warehouse.path)
     with con:
         check_marts(query, warehouse.truth)
