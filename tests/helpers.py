@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -368,8 +368,10 @@ def kill_meltano_at(
 class Warehouse:
     """A DuckDB file the pipeline loaded and dbt built, with the sandbox's ground truth: its
     events (``truth``), the windows the pipeline read of each stream (``reads``: interval
-    start and end, as the API wrote ``queryEndTime``) and the anchor of its threats'
-    timelines (``anchor``: seed, origin, span in seconds; ``settings()`` rebuilds them)."""
+    start and end, as the API wrote ``queryEndTime``), the anchor of its threats'
+    timelines (``anchor``: seed, origin, span in seconds; ``settings()`` rebuilds them) and
+    what its intel APIs served for what the pipeline fetched (``intel``,
+    tests/marts_truth.py: intel_truth)."""
 
     path: Path
     report: Path
@@ -377,19 +379,28 @@ class Warehouse:
     runs: list[subprocess.CompletedProcess]
     reads: dict[str, list[list[str]]]
     anchor: dict[str, object]
+    intel: dict = field(default_factory=dict)
 
     def save(self, file: Path) -> None:
         runs = [
             {"returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr} for r in self.runs
         ]
-        saved = {"truth": self.truth, "runs": runs, "reads": self.reads, "anchor": self.anchor}
+        saved = {
+            "truth": self.truth,
+            "runs": runs,
+            "reads": self.reads,
+            "anchor": self.anchor,
+            "intel": self.intel,
+        }
         file.write_text(json.dumps(saved))
 
     @classmethod
     def load(cls, file: Path, path: Path, report: Path) -> Warehouse:
         saved = json.loads(file.read_text())
         runs = [subprocess.CompletedProcess([], **run) for run in saved["runs"]]
-        return cls(path, report, saved["truth"], runs, saved["reads"], saved["anchor"])
+        return cls(
+            path, report, saved["truth"], runs, saved["reads"], saved["anchor"], saved["intel"]
+        )
 
     def settings(self) -> Settings:
         """The sandbox's settings as far as the threats' timelines go (timeline.py)."""
@@ -463,7 +474,11 @@ def build_warehouse(tmp: Path) -> Warehouse:
             "origin": sandbox.settings.origin.isoformat(),
             "span": sandbox.settings.span.total_seconds(),
         }
-    return Warehouse(tmp / "warehouse.duckdb", tmp / "report", truth, runs, reads, anchor)
+        from tests.marts_truth import intel_truth  # it imports this module
+
+        with duckdb_connect(tmp / "warehouse.duckdb", read_only=True) as con:
+            intel = intel_truth(sandbox, lambda sql: con.execute(sql).fetchall())
+    return Warehouse(tmp / "warehouse.duckdb", tmp / "report", truth, runs, reads, anchor, intel)
 
 
 # -- the dbt marts, expected from the ground truth --

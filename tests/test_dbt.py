@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tests.helpers import MELTANO, ROOT, check_marts, check_status_marts, duckdb_connect
+from tests.marts_truth import check_intel_marts
 
 DBT = str(Path(sys.executable).parent / "dbt")
 
@@ -29,6 +30,7 @@ def duckdb_query(path: Path):
 def test_meltano_run_builds_the_marts_and_they_match_the_sandbox(warehouse):
     build = warehouse.runs[1].stderr
     assert "dbt-duckdb" in build and "ERROR=0" in build and "SKIP=0" in build
+    assert "WARN=0" in build, "dbt build should pass without warnings"
     con, query = duckdb_query(warehouse.path)
     with con:
         check_marts(query, warehouse.truth)
@@ -41,6 +43,100 @@ def test_the_marts_status_logic_and_threat_times_match_the_threats_timelines(war
     con, query = duckdb_query(warehouse.path)
     with con:
         check_status_marts(query, warehouse)
+
+
+def test_the_intel_marts_match_what_the_sandbox_served(warehouse):
+    """Campaigns reached, attackers, people at risk, indicators to hunt and the work queue's
+    message and campaign columns, against tests/marts_truth.py's oracle (the sandbox's events
+    and its Threat, Campaign, Forensics and People answers)."""
+    con, query = duckdb_query(warehouse.path)
+    with con:
+        counts = check_intel_marts(query, warehouse.truth, warehouse.intel)
+    assert all(counts.values()), counts
+
+
+CAMPAIGN_COLUMNS = (
+    "campaign_id, actors, malware, techniques, threats_seen, messages_delivered, "
+    "messages_blocked, recipients_targeted, recipients_delivered, recipients_clicked, "
+    "clicks_permitted, clicks_blocked, first_seen_at, last_seen_at, reach_rank"
+)
+
+
+def test_a_campaign_reaches_us_through_its_member_list_or_the_events_campaign_id(
+    warehouse, tmp_path
+):
+    """The sandbox's events carry their threats' campaign ids and the campaigns list the same
+    threats: with either source removed (on copies), mart_campaigns_reached is unchanged."""
+    with duckdb_connect(str(warehouse.path), read_only=True) as con:
+        before = con.execute(
+            f"select {CAMPAIGN_COLUMNS} from analytics.mart_campaigns_reached order by 1"
+        ).fetchall()
+    assert before
+    drop_carried = [
+        f"""update proofpoint.{stream} set "threatsInfoMap" = to_json(list_transform(
+                cast("threatsInfoMap" as json[]),
+                lambda x: json_merge_patch(x, '{{"campaignID": null}}')))"""
+        for stream in ("messages_delivered", "messages_blocked")
+    ] + [
+        f'update proofpoint.{s} set "campaignId" = null'
+        for s in ("clicks_permitted", "clicks_blocked")
+    ]
+    drop_listed = ["""update proofpoint.campaigns set "campaignMembers" = '[]'"""]
+    for name, statements in (("carried", drop_carried), ("listed", drop_listed)):
+        database = tmp_path / name / "copy.duckdb"
+        database.parent.mkdir()
+        shutil.copy(warehouse.path, database)
+        with duckdb_connect(str(database)) as con:
+            for statement in statements:
+                con.execute(statement)
+        proc = by_hand(database, "build", "--select", "int_threat_campaigns+")
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        with duckdb_connect(str(database), read_only=True) as con:
+            after = con.execute(
+                f"select {CAMPAIGN_COLUMNS} from analytics.mart_campaigns_reached order by 1"
+            ).fetchall()
+            (left,) = con.execute(
+                "select count(*) from analytics.int_threat_campaigns where "
+                + ("is_carried_by_events" if name == "carried" else "is_listed_member")
+            ).fetchone()
+        assert left == 0, f"the {name} campaign ids are still there"
+        assert after == before, f"without the {name} campaign ids"
+
+
+def test_people_at_risk_compares_the_latest_snapshots_only(warehouse, tmp_path):
+    """An older snapshot of both rankings (other people, higher numbers) stays in staging and
+    changes nothing in mart_people_at_risk."""
+    database = tmp_path / "copy.duckdb"
+    shutil.copy(warehouse.path, database)
+    columns = "user_email, segment, attack_index, proofpoint_clicks, risk_rank, snapshot_at"
+    with duckdb_connect(str(database)) as con:
+        before = con.execute(
+            f"select {columns} from analytics.mart_people_at_risk order by user_email"
+        ).fetchall()
+        for table, measure in (
+            ("very_attacked_people", "attackIndex"),
+            ("top_clickers", "clickCount"),
+        ):
+            con.execute(
+                f"""insert into proofpoint.{table} select * replace (
+                        "snapshotAt" - interval 1 day as "snapshotAt",
+                        list_transform(emails, lambda e: 'stale.' || e) as emails,
+                        "{measure}" + 10000 as "{measure}")
+                    from proofpoint.{table}"""
+            )
+    proc = by_hand(
+        database, "build", "--select", "stg_tap__very_attacked_people+", "stg_tap__top_clickers+"
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    with duckdb_connect(str(database), read_only=True) as con:
+        after = con.execute(
+            f"select {columns} from analytics.mart_people_at_risk order by user_email"
+        ).fetchall()
+        snapshots = con.execute(
+            "select count(distinct snapshot_at) from analytics.stg_tap__very_attacked_people"
+        ).fetchone()
+    assert snapshots == (2,)
+    assert after == before
 
 
 def test_staging_keeps_one_row_per_event_after_the_look_back_re_read(warehouse):

@@ -33,6 +33,7 @@ from tests.helpers import (
     meltano_env,
     pipeline_truth,
 )
+from tests.marts_truth import check_intel_marts, intel_truth
 from tests.postgres import postgres_env
 
 if TYPE_CHECKING:
@@ -263,7 +264,7 @@ def test_postgres_upserts_overlapping_runs_and_dbt_builds_the_marts(
         tmp_path, project, busy_live, base, base + timedelta(hours=2), "target-postgres", **env
     )
     # Hours 1 to 3, from scratch: hour 1 is sent a second time and must upsert; then dbt.
-    meltano_run(
+    built = meltano_run(
         tmp_path,
         project,
         busy_live,
@@ -274,6 +275,7 @@ def test_postgres_upserts_overlapping_runs_and_dbt_builds_the_marts(
         then=("dbt-postgres:build",),
         **env,
     )
+    assert "ERROR=0" in built.stderr and "WARN=0" in built.stderr, built.stderr[-3000:]
     events = pipeline_truth(busy_live, base, base + timedelta(hours=3))
     overlap = pipeline_truth(busy_live, base + timedelta(hours=1), base + timedelta(hours=2))
     assert overlap["clicks_permitted"], "the overlap should hold clicks"
@@ -285,6 +287,10 @@ def test_postgres_upserts_overlapping_runs_and_dbt_builds_the_marts(
 
     check_tables(query, events)
     check_marts(lambda sql: query(sql, all_rows=True), events)
+    # the intel marts, against what the sandbox's intel APIs served for what was fetched
+    intel = intel_truth(busy_live, lambda sql: query(sql, all_rows=True))
+    counts = check_intel_marts(lambda sql: query(sql, all_rows=True), events, intel)
+    assert all(counts.values()), counts
     # the models with Postgres-specific SQL beyond check_marts' built and hold rows
     assert query("select sum(rows_loaded) from analytics.mart_ingest_health")[0] == sum(
         map(len, events.values())
