@@ -274,8 +274,7 @@ def threat_funnel(marts: Marts) -> Any:
         subtitle=[
             "Distinct recipients: targeted → delivered → clicked the delivered message → "
             "click permitted;",
-            "each stage is part of the one before. Beside each threat: recipients only "
-            "blocked,",
+            "each stage is part of the one before. Beside each threat: recipients only blocked,",
             "and clickers whose delivery is older than the data.",
         ],
     )
