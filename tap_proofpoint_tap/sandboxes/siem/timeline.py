@@ -23,12 +23,22 @@ import functools
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from tap_proofpoint_tap.sandboxes.siem.pool import THREATS, WIDER_THREATS, pooled_threat
 
-if TYPE_CHECKING:
-    from tap_proofpoint_tap.sandboxes.siem.generator import Settings
+
+class Settings(Protocol):
+    """What a timeline needs of the generator's Settings (``generator`` imports this module,
+    so it is named by shape, not imported)."""
+
+    @property
+    def seed(self) -> int: ...
+    @property
+    def origin(self) -> datetime | None: ...
+    @property
+    def span(self) -> timedelta: ...
+
 
 EARLY_SHARE = 0.3  # threats identified shortly before the traffic starts
 EARLY = timedelta(hours=6)  # how shortly: up to this long before the origin
