@@ -21,7 +21,8 @@ latest as (
     from (
         select named.*,
                row_number() over (partition by threat_id
-                                  order by read_until desc, threat_time desc, threat_status) as recency
+                                  order by read_until desc, threat_time desc, event_created_at desc,
+                                           threat_status) as recency
         from named
     ) as ranked
     where recency = 1
