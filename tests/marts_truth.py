@@ -328,7 +328,10 @@ def expected_people(truth: dict, intel: dict) -> dict[str, dict]:
         segment = 0 if v and clicking else 1 if v else 2
         families = sorted(v["families"], key=lambda f: (-f["score"], f["name"])) if v else []
         rows[email] = {
-            "name": (v or {}).get("name") or (t or {}).get("name"),
+            **{
+                field: (v or {}).get(field) or (t or {}).get(field)
+                for field in ("name", "department", "title")
+            },
             "is_vip": bool((v or {}).get("vip")) or bool((t or {}).get("vip")),
             "is_very_attacked": v is not None,
             "attack_index": v["attackIndex"] if v else None,

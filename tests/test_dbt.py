@@ -139,6 +139,36 @@ def test_people_at_risk_compares_the_latest_snapshots_only(warehouse, tmp_path):
     assert after == before
 
 
+INTEL_TABLES = ("threats", "campaigns", "forensics", "very_attacked_people", "top_clickers")
+
+
+def test_the_marts_build_without_the_intel_streams(warehouse, tmp_path):
+    """Forensics and the people rankings are not selected by default: without their tables
+    (and without threats and campaigns) dbt builds, with no warning. A campaign is then known by
+    the events' campaign ids alone (no name), and the people at risk are our clickers."""
+    database = tmp_path / "copy.duckdb"
+    shutil.copy(warehouse.path, database)
+    with duckdb_connect(str(database)) as con:
+        queue = con.execute("select count(*) from analytics.mart_click_exposure").fetchone()
+        for table in INTEL_TABLES:
+            con.execute(f"drop table proofpoint.{table}")
+    proc = by_hand(database, "build")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "WARN=0" in proc.stdout and "ERROR=0" in proc.stdout
+    with duckdb_connect(str(database), read_only=True) as con:
+        assert con.execute("select count(*) from analytics.mart_indicators_to_hunt").fetchone() == (
+            0,
+        )
+        assert con.execute(
+            "select distinct segment from analytics.mart_people_at_risk"
+        ).fetchall() == [("clicking, not very attacked",)]
+        named, reached = con.execute(
+            "select count(campaign_name), count(*) from analytics.mart_campaigns_reached"
+        ).fetchone()
+        assert named == 0 and reached > 0
+        assert con.execute("select count(*) from analytics.mart_click_exposure").fetchone() == queue
+
+
 def test_staging_keeps_one_row_per_event_after_the_look_back_re_read(warehouse):
     con, query = duckdb_query(warehouse.path)
     with con:

@@ -291,6 +291,20 @@ def test_postgres_upserts_overlapping_runs_and_dbt_builds_the_marts(
     intel = intel_truth(busy_live, lambda sql: query(sql, all_rows=True))
     counts = check_intel_marts(lambda sql: query(sql, all_rows=True), events, intel)
     assert all(counts.values()), counts
+    # without the intel streams' tables (forensics and the people rankings are not selected by
+    # default) dbt-postgres still builds, with no warning, and the indicators are none
+    for table in INTEL_TABLES:
+        con.execute(f"drop table {schema}.{table} cascade")  # and the staging views on it
+    proc = subprocess.run(
+        [MELTANO, "invoke", "dbt-postgres:build"],
+        cwd=project,
+        env=meltano_env(tmp_path, busy_live, base, base + timedelta(hours=3), **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0 and "WARN=0" in proc.stdout, proc.stdout[-3000:]
+    assert query("select count(*) from analytics.mart_indicators_to_hunt") == (0,)
     # the models with Postgres-specific SQL beyond check_marts' built and hold rows
     assert query("select sum(rows_loaded) from analytics.mart_ingest_health")[0] == sum(
         map(len, events.values())

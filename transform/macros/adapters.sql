@@ -67,3 +67,32 @@
 {% macro sortable(expr) %}{{ return(adapter.dispatch('sortable')(expr)) }}{% endmacro %}
 {% macro default__sortable(expr) %}{{ expr }}{% endmacro %}
 {% macro postgres__sortable(expr) %}({{ expr }}) collate "C"{% endmacro %}
+
+{#- An intel stream's table, or an empty relation of its columns when the loader never made it:
+    forensics and the people rankings are not selected by default (they spend 50-a-day pools),
+    and the marts still build without them. ``columns``: name → kind (text, bigint, double,
+    boolean, timestamp, object, objects = an array of objects, strings = an array of strings),
+    typed as each loader makes them. -#}
+{% macro intel_source(table, columns) %}
+  {%- set relation = source('tap_proofpoint_intel', table) -%}
+  {%- if execute and load_relation(relation) is none -%}
+    {%- set types = intel_types() -%}
+    (select {% for name, kind in columns.items() -%}
+       cast(null as {{ types[kind] }}) as "{{ name }}"{% if not loop.last %}, {% endif %}
+     {%- endfor %} where 1 = 0)
+  {%- else -%}
+    {{ relation }}
+  {%- endif -%}
+{% endmacro %}
+
+{% macro intel_types() %}{{ return(adapter.dispatch('intel_types')()) }}{% endmacro %}
+{% macro default__intel_types() %}
+  {{ return({'text': 'varchar', 'bigint': 'bigint', 'double': 'double', 'boolean': 'boolean',
+             'timestamp': 'timestamp with time zone', 'object': 'json', 'objects': 'json',
+             'strings': 'varchar[]'}) }}
+{% endmacro %}
+{% macro postgres__intel_types() %}
+  {{ return({'text': 'text', 'bigint': 'bigint', 'double': 'double precision',
+             'boolean': 'boolean', 'timestamp': 'timestamp', 'object': 'jsonb',
+             'objects': 'jsonb[]', 'strings': 'text[]'}) }}
+{% endmacro %}

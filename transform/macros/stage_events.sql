@@ -75,12 +75,13 @@ left join threat_times on threat_times.id = latest.id
 {#- The two people rankings share one shape: one row per snapshot and e-mail address (lower
     case) of each person, its identity, the ranking's statistics (``measure``: attackIndex or
     clickCount) and the snapshot's envelope. A person listed twice in one snapshot (two
-    identities with one address) keeps the higher measure. -#}
-{% macro stage_people(stream, measure, extra_columns) %}
+    identities with one address) keeps the higher measure. ``columns``: the table's columns
+    and kinds (intel_source), for when the stream was never loaded. -#}
+{% macro stage_people(stream, measure, extra_columns, columns) %}
 with addresses as (
     select raw.*, lower(trim(address)) as user_email
     from (select people.*, {{ string_elements('emails') }} as address
-          from {{ source('tap_proofpoint_intel', stream) }} as people) as raw
+          from {{ intel_source(stream, columns) }} as people) as raw
 ),
 
 ranked as (

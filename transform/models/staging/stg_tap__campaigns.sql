@@ -1,6 +1,11 @@
 -- Campaign details: one row per campaign id, the latest fetch (fetchedAt). campaignMembers
 -- (the member threats) and the {id, name} lists stay as loaded; the intermediate models unnest them.
-with latest as ({{ latest_reads(source('tap_proofpoint_intel', 'campaigns'), order_by='"fetchedAt" desc nulls last') }})
+{% set columns = {
+    'id': 'text', 'name': 'text', 'description': 'text', 'startDate': 'timestamp',
+    'notable': 'boolean', 'lastUpdatedAt': 'timestamp', 'actors': 'objects',
+    'families': 'objects', 'malware': 'objects', 'techniques': 'objects', 'brands': 'objects',
+    'campaignMembers': 'objects', 'fetchedAt': 'timestamp'} %}
+with latest as ({{ latest_reads(intel_source('campaigns', columns), order_by='"fetchedAt" desc nulls last') }})
 
 select
     id as campaign_id,

@@ -1,7 +1,12 @@
 -- Forensic evidence: one row per evidence id (derived from the item's content and its report),
 -- the latest fetch. scope and report_id say what the report is about (a threat or a campaign);
 -- queried_by / queried_id how the tap asked (threatId or campaignId).
-with latest as ({{ latest_reads(source('tap_proofpoint_intel', 'forensics'), order_by='"fetchedAt" desc nulls last') }})
+{% set columns = {
+    'id': 'text', 'queriedBy': 'text', 'queriedId': 'text', 'scope': 'text',
+    'reportId': 'text', 'reportName': 'text', 'threatStatus': 'text', 'generated': 'timestamp',
+    'type': 'text', 'display': 'text', 'engine': 'text', 'malicious': 'boolean',
+    'note': 'text', 'what': 'object', 'platforms': 'objects', 'fetchedAt': 'timestamp'} %}
+with latest as ({{ latest_reads(intel_source('forensics', columns), order_by='"fetchedAt" desc nulls last') }})
 
 select
     id as evidence_id,

@@ -1,7 +1,14 @@
 -- Threat summaries: one row per threat id, the latest fetch (fetchedAt). The lists (actors,
 -- families, malware, techniques, brands: {id, name} objects) stay as loaded; int_threat_tags
 -- unnests them.
-with latest as ({{ latest_reads(source('tap_proofpoint_intel', 'threats'), order_by='"fetchedAt" desc nulls last') }})
+{% set columns = {
+    'id': 'text', 'name': 'text', 'type': 'text', 'category': 'text', 'status': 'text',
+    'detectionType': 'text', 'severityScore': 'bigint', 'attackSpread': 'bigint',
+    'notable': 'boolean', 'verticallyTargeted': 'boolean', 'geoTargeted': 'boolean',
+    'identifiedAt': 'timestamp', 'actors': 'objects', 'families': 'objects',
+    'malware': 'objects', 'techniques': 'objects', 'brands': 'objects',
+    'fetchedAt': 'timestamp'} %}
+with latest as ({{ latest_reads(intel_source('threats', columns), order_by='"fetchedAt" desc nulls last') }})
 
 select
     id as threat_id,
