@@ -55,14 +55,21 @@ def intel_truth(sandbox: Sandbox, query: Query) -> dict[str, Any]:
     """The sandbox's answers for the threats, campaigns, forensic queries and latest people
     snapshots the raw tables (schema ``proofpoint``) say were fetched. JSON-serialisable."""
     intel = sandbox.intel
-    threats = {i: intel.summary(i) for (i,) in query("select distinct id from proofpoint.threats")}
+    # Statuses follow each threat's timeline: the truth is the answer at the time the
+    # sandbox last answered the pipeline's request (what the staging models keep).
+    asked = last_answers(sandbox)
+    threats = {
+        i: intel.summary(i, asked[f"/v2/threat/summary/{i}"])
+        for (i,) in query("select distinct id from proofpoint.threats")
+    }
     campaigns = {
-        i: intel.campaign(i) for (i,) in query("select distinct id from proofpoint.campaigns")
+        i: intel.campaign(i, asked[f"/v2/campaign/{i}"])
+        for (i,) in query("select distinct id from proofpoint.campaigns")
     }
     forensics = []
     for by, ident in query('select distinct "queriedBy", "queriedId" from proofpoint.forensics'):
-        asked = {"threat_id": ident} if by == "threatId" else {"campaign_id": ident}
-        answer = intel.forensics(sandbox.clock.now(), **asked)
+        key = {"threat_id": ident} if by == "threatId" else {"campaign_id": ident}
+        answer = intel.forensics(asked[f"/v2/forensics?{by}={ident}"], **key)
         forensics.append({"queriedBy": by, "queriedId": ident, "answer": answer})
     people = {}
     for table, ask in (("very_attacked_people", intel.vap), ("top_clickers", intel.top_clickers)):
@@ -84,6 +91,21 @@ def intel_truth(sandbox: Sandbox, query: Query) -> dict[str, Any]:
         "forensics": [f for f in forensics if f["answer"] is not None],
         "people": people,
     }
+
+
+def last_answers(sandbox: Sandbox) -> dict[str, datetime]:
+    """When the sandbox last answered (200) each intel request: by path, and for forensics by
+    ``/v2/forensics?threatId=…`` or ``?campaignId=…``."""
+    out: dict[str, datetime] = {}
+    for request in sandbox.requests_under("/v2/"):
+        if request.status != 200 or request.path.startswith("/v2/siem/"):
+            continue
+        key = request.path
+        if request.path.startswith("/v2/forensics"):
+            by = "threatId" if "threatId" in request.params else "campaignId"
+            key = f"/v2/forensics?{by}={request.params[by][0]}"
+        out[key] = max(out.get(key, request.at), request.at)
+    return out
 
 
 def _utc(when: datetime) -> datetime:

@@ -690,6 +690,7 @@ def test_the_header_names_the_period_the_generation_and_the_file_as_given(marts_
     [
         ("condemned", "post_delivery_condemned.csv", "mart_post_delivery_condemned"),
         ("campaigns", "campaigns.csv", "mart_campaigns_reached"),
+        ("campaign-threats", "campaign_threats.csv", "mart_campaign_threats"),
         ("attackers-list", "attackers.csv", "mart_attackers"),
         ("people", "people_at_risk.csv", "mart_people_at_risk"),
         ("indicators", "indicators_to_hunt.csv", "mart_indicators_to_hunt"),

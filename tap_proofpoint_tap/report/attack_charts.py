@@ -202,8 +202,12 @@ def people_at_risk(marts: Marts) -> Any:
     rows = marts.people.rows
     title = alt.TitleParams(
         "Very attacked people (Proofpoint's VAP) against our clickers",
-        subtitle="Each point a person: Proofpoint's attack index (latest People API snapshot; "
-        "0 when not very attacked) across, clicks in our data up (permitted and blocked).",
+        subtitle=[
+            "Each point a person: Proofpoint's attack index (latest People API snapshot; 0 when "
+            "not very attacked) across, clicks in our data up (permitted and blocked).",
+            "Clicking also counts Proofpoint's top-clickers count, so a clicker can sit at 0 "
+            "here: they clicked outside the data read.",
+        ],
     )
     if not rows:
         return no_data(name, title, "No data: no very attacked person and no clicker")

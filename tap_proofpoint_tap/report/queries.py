@@ -36,6 +36,7 @@ MARTS = (
     "mart_post_delivery_condemned",
     "mart_ingest_health",
     "mart_campaigns_reached",
+    "mart_campaign_threats",
     "mart_attackers",
     "mart_attackers_daily",
     "mart_people_at_risk",
@@ -86,6 +87,7 @@ class Marts:
     top_clickers: list[Row]
     most_attacked: list[Row]
     campaigns: Listing
+    campaign_threats: Listing
     attackers: Listing
     attackers_daily: list[Row]
     people: Listing
@@ -300,6 +302,19 @@ def read_marts(con: duckdb.DuckDBPyConnection, schema: str) -> Marts:
                    clicks_permitted, clicks_blocked,
                    {utc("first_seen_at")} AS first_seen_at, {utc("last_seen_at")} AS last_seen_at
             FROM {s}.mart_campaigns_reached ORDER BY reach_rank, campaign_id""",
+        ),
+        campaign_threats=listing(
+            con,
+            f"""
+            SELECT campaign_name, campaign_id, threat_rank, threat, threat_type, classification,
+                   threat_status, threat_id, messages_delivered, messages_blocked,
+                   recipients_targeted, recipients_delivered, recipients_clicked,
+                   clicks_permitted, clicks_blocked,
+                   {utc("first_seen_at")} AS first_seen_at, {utc("last_seen_at")} AS last_seen_at
+            FROM {s}.mart_campaign_threats AS t
+            JOIN (SELECT campaign_id, reach_rank FROM {s}.mart_campaigns_reached) AS c
+                USING (campaign_id)
+            ORDER BY c.reach_rank, threat_rank, threat_id""",
         ),
         attackers=listing(
             con,
