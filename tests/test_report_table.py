@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_proofpoint_tap.report.queries import Listing
-from tap_proofpoint_tap.report.table import Column, Table, html
+from tap_proofpoint_tap.report.table import Column, Listing, Table, html
 
 pytestmark = pytest.mark.fast
 

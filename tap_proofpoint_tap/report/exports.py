@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_proofpoint_tap.report.queries import Row
+    from tap_proofpoint_tap.report.table import Row
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

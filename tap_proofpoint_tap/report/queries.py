@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from tap_proofpoint_tap.report.table import Listing, Row
 from tap_proofpoint_tap.targets.duckdb.columns import quote
 from tap_proofpoint_tap.targets.duckdb.messages import first_line, lock_holder
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-Row = dict[str, Any]
 
 MARTS = (
     "int_message_threats",
@@ -66,14 +66,6 @@ class Period:
     end: str | None
     first_window_end: str | None
     windows: int
-
-
-@dataclass(frozen=True)
-class Listing:
-    """A list the report shows in part and exports whole: its columns (as read) and rows."""
-
-    columns: list[str]
-    rows: list[Row]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from tap_proofpoint_tap.report.table import Column, Table
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tap_proofpoint_tap.report.queries import Listing, Marts
+    from tap_proofpoint_tap.report.queries import Marts
+    from tap_proofpoint_tap.report.table import Listing
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from tap_proofpoint_tap.report.queries import Listing
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A list the report shows in part and exports whole: its columns (as read) and rows."""
+
+    columns: list[str]
+    rows: list[Row]
+
 
 SHOWN = 20
 

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tap_proofpoint_tap.report.queries import Period, Row
+    from tap_proofpoint_tap.report.queries import Period
+    from tap_proofpoint_tap.report.table import Row
 
 HOURLY_UP_TO = timedelta(hours=72)  # longer periods are drawn per UTC day
 ISO = "%Y-%m-%dT%H:%M:%SZ"
