@@ -214,9 +214,9 @@ def report(before: dict[str, dict[str, str]], logs: list[dict[str, Any]]) -> Non
         print(f"  {table:<30}{len(now):>8}{new:>8}{changed:>9}")
     if changed_in_all:
         print(
-            "  changed: rows read again whose content differs (the loader upserts them): "
-            "a threat's status or facts changed since the last run, which can move the "
-            "report's numbers with no new row"
+            "  changed: rows read again whose content differs, which the loader replaced "
+            "(upsert): the report's numbers can move with no new row (a threat's status "
+            "that changed, for example)"
         )
     print()
     for entry in logs:
