@@ -144,6 +144,7 @@ def _threat_events(truth: dict[str, list[dict]]) -> Iterator[dict]:
                         "campaign_id": info.get("campaignID"),
                         "actors": [a["name"] for a in info.get("actors") or [] if a.get("name")],
                         "message_time": parse_ms(m["messageTime"]),
+                        "time": parse_ms(m["messageTime"]),
                         "created": created,
                     }
     for stream in ("clicks_permitted", "clicks_blocked"):
@@ -158,6 +159,7 @@ def _threat_events(truth: dict[str, list[dict]]) -> Iterator[dict]:
                 "campaign_id": c.get("campaignId"),
                 "actors": [],
                 "message_time": None,
+                "time": parse_ms(c["clickTime"]),
                 "created": max(parse_ms(c["clickTime"]), parse_ms(c["threatTime"])),
             }
 
@@ -199,10 +201,18 @@ def reach(rows: Iterable[dict]) -> dict[str, Any]:
         "recipients_targeted": distinct("recipient", "message"),
         "recipients_delivered": distinct("recipient", "message", "delivered"),
         "recipients_clicked": distinct("recipient", "click"),
+        "recipients_clicked_delivered": len(
+            {r["recipient"] for r in rows if r["kind"] == "click" and r["recipient"]}
+            & {
+                r["recipient"]
+                for r in rows
+                if r["kind"] == "message" and r["disposition"] == "delivered" and r["recipient"]
+            }
+        ),
         "clicks_permitted": distinct("event_id", "click", "permitted"),
         "clicks_blocked": distinct("event_id", "click", "blocked"),
-        "first_seen_at": min(r["created"] for r in rows),
-        "last_seen_at": max(r["created"] for r in rows),
+        "first_seen_at": min(r["time"] for r in rows),
+        "last_seen_at": max(r["time"] for r in rows),
     }
 
 
@@ -284,8 +294,8 @@ def expected_attackers(truth: dict, intel: dict) -> tuple[dict[tuple, dict], dic
             "campaigns": len(set().union(*(members.get(t, set()) for t in threats))),
             "threats": len(threats),
             **_attacker_counts(rows),
-            "first_seen_at": min(r["created"] for r in rows),
-            "last_seen_at": max(r["created"] for r in rows),
+            "first_seen_at": min(r["time"] for r in rows),
+            "last_seen_at": max(r["time"] for r in rows),
         }
     for kind in ("actor", "malware"):
         ranked = sorted(
@@ -343,8 +353,8 @@ def expected_people(truth: dict, intel: dict) -> dict[str, dict]:
     for email in set(vap) | set(ours) | set(clickers):
         v, t = vap.get(email), clickers.get(email)
         mine = ours.get(email, {"permitted": 0, "blocked": 0, "last": None})
-        proofpoint_clicks = t["clickCount"] if t else 0
-        clicking = mine["permitted"] + mine["blocked"] > 0 or proofpoint_clicks > 0
+        proofpoint_clicks = t["clickCount"] if t else None  # None: not a top clicker
+        clicking = mine["permitted"] + mine["blocked"] > 0 or (proofpoint_clicks or 0) > 0
         if v is None and not clicking:
             continue
         segment = 0 if v and clicking else 1 if v else 2
@@ -376,7 +386,7 @@ def expected_people(truth: dict, intel: dict) -> dict[str, dict]:
             rows[e]["attack_index"] is None,
             -(rows[e]["attack_index"] or 0),
             -(rows[e]["clicks_permitted"] + rows[e]["clicks_blocked"]),
-            -rows[e]["proofpoint_clicks"],
+            -(rows[e]["proofpoint_clicks"] or 0),
             e,
         ),
     )

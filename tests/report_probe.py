@@ -39,13 +39,15 @@ PROBE = """
       if (hidden || !node.textContent.trim() || box.width === 0 || box.height === 0) continue;
       texts.push({text: node.textContent, x: box.x, y: box.y, w: box.width, h: box.height});
     }
+    const frame = document.querySelector("#" + id + " svg").getBoundingClientRect();
     const scales = {};
     for (const name of ["x", "y"]) {
       try { scales[name] = views[id].scale(name).domain().map((v) => +v); } catch (e) {
         scales[name] = null;
       }
     }
-    out[id] = {texts: texts, scales: scales};
+    out[id] = {texts: texts, scales: scales,
+               frame: {text: "", x: frame.x, y: frame.y, w: frame.width, h: frame.height}};
   }
   const pre = document.createElement("pre");
   pre.id = "probe";
@@ -100,6 +102,15 @@ class Box:
     w: float
     h: float
 
+    def holds(self, other: Box, slack: float = 1.0) -> bool:
+        """Whether ``other`` lies within this box (give or take ``slack`` pixels)."""
+        return (
+            other.x >= self.x - slack
+            and other.y >= self.y - slack
+            and other.x + other.w <= self.x + self.w + slack
+            and other.y + other.h <= self.y + self.h + slack
+        )
+
     def overlap(self, other: Box) -> float:
         """The area two boxes share, in square pixels."""
         wide = min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
@@ -111,6 +122,7 @@ class Box:
 class Drawn:
     texts: dict[str, list[Box]]  # chart id → its text boxes
     scales: dict[str, dict[str, list[float]]]  # chart id → scale name → domain
+    frames: dict[str, Box]  # chart id → its SVG's box
     dom: str  # the page as the browser built it
 
 
@@ -131,6 +143,7 @@ def probe(report: Path, tmp: Path) -> Drawn:
     return Drawn(
         texts={chart: [Box(**box) for box in value["texts"]] for chart, value in raw.items()},
         scales={chart: value["scales"] for chart, value in raw.items()},
+        frames={chart: Box(**value["frame"]) for chart, value in raw.items()},
         dom=done.stdout,
     )
 

@@ -33,11 +33,12 @@ pytest.importorskip("altair")
 
 from PIL import Image  # noqa: E402
 
-from tap_proofpoint_tap.report import style  # noqa: E402
+from tap_proofpoint_tap.report import attack_charts, style  # noqa: E402
 from tap_proofpoint_tap.report.exports import write_csv  # noqa: E402
-from tap_proofpoint_tap.report.queries import MARTS  # noqa: E402
+from tap_proofpoint_tap.report.queries import MARTS, Marts, Period  # noqa: E402
 from tap_proofpoint_tap.report.render import PNG_SCALE  # noqa: E402
-from tap_proofpoint_tap.report.sections import CHARTS  # noqa: E402
+from tap_proofpoint_tap.report.sections import CHARTS, tables  # noqa: E402
+from tap_proofpoint_tap.report.table import Listing, html  # noqa: E402
 from tests.report_probe import overlaps, probe, run_chromium  # noqa: E402
 
 REPORT = str(Path(sys.executable).parent / "proofpoint-tap-report")
@@ -527,6 +528,16 @@ def test_no_chart_draws_text_over_text(drawn):
     assert all(len(boxes) >= 5 for boxes in drawn.texts.values())  # text was measured
 
 
+def test_no_chart_text_is_cut_at_the_chart_edge(drawn):
+    """C7's subtitle ran 150 pixels past the chart's right edge (helper-17's review): every
+    drawn text lies within its chart's SVG."""
+    cut = {
+        chart: [box.text for box in boxes if not drawn.frames[chart].holds(box)]
+        for chart, boxes in drawn.texts.items()
+    }
+    assert not {chart: texts for chart, texts in cut.items() if texts}
+
+
 def test_time_axes_span_the_windows_read(drawn, marts_database):
     """The retroactive scatter spanned a month, clicks per day seven days for 24 hours read:
     every time axis lies within the windows read (the first starts at most 60 minutes, the
@@ -647,14 +658,20 @@ def test_the_work_queue_can_be_worked(written, marts_database):
     for header in ("Threat time", "Sender", "Subject", "Threat id", "Campaign"):
         assert f">{header}" in table, header
     assert '<a class="csv" href="work_queue.csv">' in table
-    minutes = re.findall(r'<td class="float">([^<]*)</td>', table)
-    assert "—" not in minutes
+    headers = re.findall(r'<th scope="col">([^<]*)</th>', table)
+    cells_of = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in table.split("<tr>")[2:]]
+    minutes = [dict(zip(headers, row, strict=True))["Minutes to click"] for row in cells_of]
+    # a number, or why there is none: never a bare dash
+    assert all(re.fullmatch(r"\d+\.\d", m) or m == "no delivery in data" for m in minutes)
     with (written.out / "work_queue.csv").open(encoding="utf-8") as out:
         rows = list(csv.DictReader(out))
     ((active,),) = raw(marts_database, f"SELECT count(*) FROM {SCHEMA}.mart_click_exposure")
     assert len(rows) == active > 20
     assert {"threat_time", "sender", "subject", "threat_id", "campaign_name"} <= set(rows[0])
     assert [int(r["priority_rank"]) for r in rows] == list(range(1, active + 1))
+    # "no delivery in data" exactly where the queue has no delivery for the click
+    for row, shown in zip(rows, minutes, strict=False):
+        assert (shown == "no delivery in data") == (row["message_time"] == ""), row["click_id"]
 
 
 def test_the_header_names_the_period_the_generation_and_the_file_as_given(marts_database, tmp_path):
@@ -731,3 +748,307 @@ def test_a_csv_cell_never_runs_as_a_formula(tmp_path):
     with path.open(encoding="utf-8") as out:
         (row,) = list(csv.DictReader(out))
     assert row == {"subject": '\'=HYPERLINK("x")', "n": "-3", "s": "'-1+2", "t": "ok"}
+
+
+# -- a SOC analyst's review of the demo's report (helper-17): one test per finding -----------
+
+# The demo's day: 24 one-hour windows, the first event at 02:29:40, the last window's end at
+# 02:23:44 the next day (so both UTC days are only partly in the period).
+PERIOD = Period(
+    start="2026-12-07T02:29:40Z",
+    end="2026-12-08T02:23:44Z",
+    first_window_end="2026-12-07T03:28:44Z",
+    windows=24,
+)
+
+
+def listing_of(rows: list[dict]) -> Listing:
+    return Listing(list(rows[0]) if rows else [], rows)
+
+
+def marts_of(**lists) -> Marts:
+    """The report's inputs: empty but for ``lists`` (Listings given as row lists)."""
+    listings = {
+        "campaigns",
+        "campaign_threats",
+        "attackers",
+        "people",
+        "indicators",
+        "work_queue",
+        "condemned",
+        "ingest",
+    }
+    values = {
+        "period": PERIOD,
+        "clicks": [],
+        "latencies": [],
+        "funnel": [],
+        "top_clickers": [],
+        "most_attacked": [],
+        "attackers_daily": [],
+    }
+    values.update({name: listing_of([]) for name in listings})
+    for name, rows in lists.items():
+        values[name] = listing_of(rows) if name in listings else rows
+    return Marts(**values)
+
+
+def cells(table_html: str) -> list[list[str]]:
+    """The body rows of a rendered table as the texts of their cells."""
+    body = table_html.split("<tbody>", 1)[1]
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in body.split("<tr>")[1:]]
+
+
+def layer_values(spec: dict) -> list[dict]:
+    """Every inline data row of a chart spec (top level and layers)."""
+    out = []
+    for part in [spec, *spec.get("layer", [])]:
+        out += part.get("data", {}).get("values", [])
+    return out
+
+
+# -- the work queue --------------------------------------------------------------------------
+
+
+WORK_QUEUE_ROW = {
+    "priority_rank": 87,
+    "priority_score": 4.0,
+    "click_time": "2026-12-07T18:08:05Z",
+    "recipient": "ivan.jones@acme-labs.example",
+    "url": "https://docu-sign-now.example/verify8b0f3a139a",
+    "url_host": "docu-sign-now.example",
+    "classification": "malware",
+    "threat_id": "9c9b7170780a1c29639fed2f8a7f532ab0729f784876987179d9b7acb10ef97d",
+    "threat_status": "active",
+    "threat_time": "2026-12-07T17:00:00Z",
+    "is_retroactive": False,
+    "is_repeat_clicker": True,
+    "minutes_to_click": 5.36685,
+    "message_time": "2026-12-07T18:02:43Z",  # the delivery IS in the data
+    "sender": "grace@secure-login-portal.example",
+    "subject": None,  # Proofpoint sent no subject (the sandbox's sparse messages: 38 of 850)
+    "campaign_name": None,
+    "campaign_id": None,
+    "click_ip": "198.51.100.7",
+    "click_id": "c-1",
+}
+
+
+def test_work_queue_does_not_say_no_delivery_for_a_delivered_message_without_subject():
+    """On the demo, 26 of the 730 queued clicks have their delivery in the data (message time,
+    minutes to click) but a message Proofpoint sent without a subject: the Subject cell says
+    "no delivery in data", beside a minutes-to-click the same row computed from that delivery.
+    A missing subject is not a missing delivery."""
+    table = tables(marts_of(work_queue=[WORK_QUEUE_ROW]), active=1)["work-queue"]
+    headers = [column.header for column in table.columns]
+    (row,) = cells(html(table))
+    by_header = dict(zip(headers, row, strict=True))
+    assert by_header["Minutes to click"] == "5.4"  # the delivery is there
+    assert "no delivery" not in by_header["Subject"], by_header
+
+
+# -- people at risk --------------------------------------------------------------------------
+
+
+PERSON = {
+    "risk_rank": 40,
+    "user_email": "walter.scott@acme-corp.example",
+    "segment": "clicking, not very attacked",
+    "action": "watch",
+    "attack_index": None,
+    "attack_families": None,
+    "vap_threshold": None,
+    "is_very_attacked": False,
+    "is_top_clicker": False,
+    "proofpoint_clicks": None,  # not a top clicker
+    "clicks_permitted": 2,
+    "clicks_blocked": 1,
+    "last_click_at": "2026-12-07T12:00:00Z",
+    "name": None,
+    "department": None,
+    "title": None,
+    "is_vip": False,
+    "snapshot_at": "2026-12-08T00:00:00Z",
+    "window_days": 30,
+}
+
+
+def test_people_table_does_not_give_a_click_count_proofpoint_never_gave():
+    """The people table's "Proofpoint's click count" column declares "not a top clicker" for a
+    person missing from the top-clickers list, but the mart coalesces the count to 0, so that
+    text is never shown: 691 of the demo's 723 rows say Proofpoint counted 0 clicks for people
+    Proofpoint does not list at all (and the 7 top clickers without a click of ours read the
+    same as them elsewhere)."""
+    table = tables(marts_of(people=[PERSON]), active=0)["people"]
+    headers = [column.header for column in table.columns]
+    (row,) = cells(html(table))
+    assert dict(zip(headers, row, strict=True))["Proofpoint's click count"] == "not a top clicker"
+
+
+def test_people_chart_says_how_many_people_share_a_point():
+    """C10 draws one circle per person at (attack index, our clicks). Everyone not very attacked
+    sits at x = 0 on a whole number of clicks: on the demo 691 people are drawn as 12 circles,
+    so the chart shows a dozen blue dots for 95% of the list. A point standing for several
+    people must say how many (size, a count label or an aggregate)."""
+    people = [
+        dict(PERSON, user_email=f"user{i}@acme.example", clicks_permitted=i % 3, clicks_blocked=0)
+        for i in range(60)
+    ]
+    spec = attack_charts.people_at_risk(marts_of(people=people)).to_dict()
+    drawn = layer_values(spec)
+    assert len(drawn) < len(people)  # the fixture does put several people in one place
+    assert sum(row["people"] for row in drawn) == len(people)
+    assert spec["encoding"]["size"]["field"] == "people"
+    assert any(field["field"] == "people" for field in spec["encoding"]["tooltip"])
+
+
+# -- who is attacking us ---------------------------------------------------------------------
+
+
+def test_attackers_over_time_marks_days_only_partly_in_the_period():
+    """Issue 27: "clicks per day shows ... partial days as full ones". C1 was fixed (hourly up to
+    three days, partial buckets paler), but the new C9 repeats it: the demo's 24 hours are two
+    UTC-day columns of equal width, 2026-12-08 holding 2.4 hours, so every attacker seems to
+    stop (TA570: 299 people, then 30). Its x axis is an ordinal of days, not the period."""
+    attackers = [
+        {
+            "attacker_kind": "actor",
+            "attacker_rank": 1,
+            "attacker": "TA570",
+            "campaigns": 7,
+            "threats": 64,
+            "users_targeted": 324,
+            "messages_delivered": 128,
+            "messages_blocked": 95,
+            "clicks_permitted": 204,
+            "first_seen_at": "2026-12-07T02:30:27Z",
+            "last_seen_at": "2026-12-08T02:13:33Z",
+        }
+    ]
+    daily = [
+        {
+            "attacker_kind": "actor",
+            "attacker": "TA570",
+            "day": day,
+            "users_targeted": people,
+            "messages_delivered": 1,
+            "clicks_permitted": 1,
+        }
+        for day, people in (("2026-12-07", 299), ("2026-12-08", 30))
+    ]
+    spec = attack_charts.attackers_over_time(
+        marts_of(attackers=attackers, attackers_daily=daily)
+    ).to_dict()
+    parts = [spec, *spec.get("layer", [])]
+    x = next(part["encoding"]["x"] for part in parts if "x" in part.get("encoding", {}))
+    start = datetime(2026, 12, 7, 2, 29, 40, tzinfo=timezone.utc).timestamp() * 1000
+    end = datetime(2026, 12, 8, 2, 23, 44, tzinfo=timezone.utc).timestamp() * 1000
+    if x.get("type") == "temporal":  # a time axis: it must span the period, as C1 and C3 do
+        low, high = x["scale"]["domain"]
+        assert start - 3_600_000 <= low and high <= end + 3_600_000, x
+    else:  # days as columns: both are partial here, and the chart must say so
+        flagged = {row["day"] for row in layer_values(spec) if row.get("partial")}
+        assert flagged == {"2026-12-07", "2026-12-08"}, "partial days drawn as full ones"
+
+
+CAMPAIGN = {
+    "reach_rank": 4,
+    "campaign_id": "c-formbook",
+    "campaign_name": 'Formbook "2611_44855" | Global Targeting | URLs | 22 November 2026',
+    "actors": "TA544, TA571",
+    "malware": "Emotet, Formbook",
+    "families": "",
+    "techniques": "LNK file, OneNote attachment",
+    "threats_seen": 16,
+    "messages_delivered": 21,
+    "messages_blocked": 21,
+    "recipients_targeted": 76,
+    "recipients_delivered": 38,
+    "recipients_clicked": 72,  # the demo's campaign #4: 72 clickers, 38 delivered to
+    "recipients_clicked_delivered": 30,
+    "clicks_permitted": 38,
+    "clicks_blocked": 40,
+    "first_seen_at": "2026-12-07T03:17:14Z",
+    "last_seen_at": "2026-12-08T01:45:17Z",
+}
+
+
+def test_campaign_chart_does_not_show_more_clickers_than_deliveries():
+    """Issue 27: "A funnel that is not one: ... 'clicked' can exceed 'delivered'". C4 was made a
+    real funnel, but C7 draws each campaign as targeted → delivered → clicked with clicked
+    counting every clicker, also those whose delivery is not in the data: on the demo 5 of the
+    10 campaigns drawn have a longer "clicked" bar than "delivered" (#4 Formbook: 72 against
+    38); the campaign-threats table shows the same (20 targeted, 22 who clicked)."""
+    spec = attack_charts.campaigns_reached(marts_of(campaigns=[CAMPAIGN])).to_dict()
+    stages: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in layer_values(spec):
+        if "recipients" in row:  # the bars (the notes beside them carry none)
+            stages[row["campaign"]][row["stage"]] = row["recipients"]
+    for campaign, bars in stages.items():
+        after = [stage for stage in bars if stage not in {"targeted", "delivered"}]
+        assert all(bars[stage] <= bars["delivered"] for stage in after), (campaign, bars)
+
+
+CSV_MARTS = {
+    "work_queue.csv": "mart_click_exposure",
+    "post_delivery_condemned.csv": "mart_post_delivery_condemned",
+    "campaigns.csv": "mart_campaigns_reached",
+    "campaign_threats.csv": "mart_campaign_threats",
+    "attackers.csv": "mart_attackers",
+    "people_at_risk.csv": "mart_people_at_risk",
+    "indicators_to_hunt.csv": "mart_indicators_to_hunt",
+}
+
+
+def test_each_csv_holds_every_column_of_its_mart(written, marts_database):
+    """README: "CSV files beside the page, every row and every column". The CSVs hold the
+    columns the report's queries read, and drop others of the mart: attackers.csv has no
+    users_clicked or clicks_blocked, campaigns.csv no brands, started_at or is_notable,
+    indicators_to_hunt.csv no scope (campaign-wide or the threat's counts), messages_blocked,
+    clicks_permitted or evidence time, post_delivery_condemned.csv no first_click_at,
+    people_at_risk.csv not the top-clickers snapshot its Proofpoint counts come from.
+    Surrogate keys (``*_key``) aside, a CSV must hold its mart's columns."""
+    lost = {}
+    for name, mart in CSV_MARTS.items():
+        with (written.out / name).open(encoding="utf-8") as out:
+            header = next(csv.reader(out))
+        columns = [
+            column
+            for (column,) in raw(
+                marts_database,
+                f"""SELECT column_name FROM information_schema.columns
+                    WHERE table_schema = '{SCHEMA}' AND table_name = '{mart}'
+                    ORDER BY ordinal_position""",
+            )
+        ]
+        missing = [c for c in columns if c not in header and not c.endswith("_key")]
+        if missing:
+            lost[name] = missing
+    assert not lost
+
+
+def test_a_campaign_is_first_seen_no_later_than_its_first_message_or_click(marts_database):
+    """Campaigns' "First seen (UTC)" is the earliest event_created_at: for a message the later
+    of its delivery and its threats' times. A message delivered before its threat was known
+    therefore moves the campaign's first sighting to when Proofpoint condemned it: on the demo
+    "Tordal 2610_69952" reads first seen 03:11:41 although one of its messages reached us at
+    00:08:27 (8 of 25 campaigns are seen later than their first delivery or click)."""
+    late = raw(
+        marts_database,
+        f"""
+        WITH events AS (
+            SELECT m.campaign_id, t.message_time AS at
+            FROM {SCHEMA}.int_message_threats AS t
+            JOIN {SCHEMA}.int_threat_campaigns AS m ON m.threat_id = t.threat_id
+            UNION ALL
+            SELECT m.campaign_id, c.click_time
+            FROM {SCHEMA}.fct_clicks AS c
+            JOIN {SCHEMA}.int_threat_campaigns AS m ON m.threat_id = c.threat_id
+        )
+        SELECT r.campaign_id, r.first_seen_at, min(e.at) AS first_event
+        FROM {SCHEMA}.mart_campaigns_reached AS r JOIN events AS e USING (campaign_id)
+        GROUP BY ALL HAVING min(e.at) < r.first_seen_at""",
+    )
+    ((campaigns,),) = raw(marts_database, f"SELECT count(*) FROM {SCHEMA}.mart_campaigns_reached")
+    assert campaigns > 0, "the fixture has no campaign: this test would prove nothing"
+    assert not late, f"{len(late)} of {campaigns} campaigns first seen after their first event"

@@ -18,31 +18,38 @@ from tap_proofpoint_tap.report.style import (
     short,
     sized,
 )
+from tap_proofpoint_tap.report.timeline import Span, day_column
 
 if TYPE_CHECKING:
     from tap_proofpoint_tap.report.queries import Marts
 
 TOP_CAMPAIGNS = 10
 TOP_ATTACKERS = 8
+NAMED = 5  # people a circle's tooltip names
 KINDS = ("actor", "malware")
 
 
 def campaigns_reached(marts: Marts) -> Any:
-    """C7: the campaigns that reached us, recipients targeted → delivered → clicked, with the
-    actor and malware behind each in its label."""
+    """C7: the campaigns that reached us as funnels, recipients targeted ⊇ delivered ⊇ clicked
+    after delivery, with the actor and malware behind each in its label and the clickers whose
+    delivery is older than the data written beside it."""
     name = "campaigns_reached"
     rows = marts.campaigns.rows[:TOP_CAMPAIGNS]
     title = alt.TitleParams(
         f"Campaigns that reached us: the {len(rows) or TOP_CAMPAIGNS} that targeted most people",
-        subtitle="Distinct recipients per campaign (Proofpoint's Campaign API, joined to our "
-        "messages and clicks on its member threats); actor and malware after the name.",
+        subtitle=[
+            "Distinct recipients per campaign (its member threats in our messages and clicks): "
+            "targeted → delivered → clicked after delivery.",
+            "After the name, its actor and malware; beside the bars, clickers whose delivery "
+            "is older than the data.",
+        ],
     )
     if not rows:
         return no_data(name, title, "No data: no campaign of the Campaign API reached us")
     labels = [
-        f"#{row['reach_rank']} {short(row['campaign_name'], 40)}"
-        + (f" · {short(row['actors'], 24)}" if row["actors"] else "")
-        + (f" · {short(row['malware'], 24)}" if row["malware"] else "")
+        f"#{row['reach_rank']} {short(row['campaign_name'] or row['campaign_id'], 34)}"
+        + (f" · {short(row['actors'], 18)}" if row["actors"] else "")
+        + (f" · {short(row['malware'], 18)}" if row["malware"] else "")
         for row in rows
     ]
     values = [
@@ -57,17 +64,28 @@ def campaigns_reached(marts: Marts) -> Any:
         for column, stage in CAMPAIGN_STAGES
     ]
     stages = [stage for _, stage in CAMPAIGN_STAGES]
+    notes = [
+        {
+            "campaign": label,
+            "stage": stages[0],
+            "x": row["recipients_targeted"] or 0,
+            "note": f"{without_delivery(row)} clicked, delivery not in data",
+        }
+        for label, row in zip(labels, rows, strict=True)
+    ]
     top = max(row["recipients_targeted"] or 0 for row in rows)
-    chart = (
+    y = alt.Y("campaign:N", sort=labels, title=None, axis=alt.Axis(labelLimit=320))
+    y_offset = alt.YOffset("stage:N", sort=stages)
+    bars = (
         alt.Chart(data(values))
         .mark_bar()
         .encode(
-            y=alt.Y("campaign:N", sort=labels, title=None, axis=alt.Axis(labelLimit=420)),
-            yOffset=alt.YOffset("stage:N", sort=stages),
+            y=y,
+            yOffset=y_offset,
             x=alt.X(
                 "recipients:Q",
                 title="distinct recipients",
-                scale=alt.Scale(domain=[0, headroom(top, 1.05)]),
+                scale=alt.Scale(domain=[0, headroom(top, 1.6)]),
                 axis=alt.Axis(tickMinStep=1, format="d"),
             ),
             color=alt.Color(
@@ -86,7 +104,32 @@ def campaigns_reached(marts: Marts) -> Any:
             ],
         )
     )
-    return sized(chart, name, title)
+    text = (
+        alt.Chart(data(notes))
+        .mark_text(align="left", dx=6, color="#333333", fontSize=10)
+        .encode(y=y, yOffset=y_offset, x=alt.X("x:Q"), text="note:N")
+    )
+    return sized(alt.layer(bars, text), name, title)
+
+
+def named(emails: list[str]) -> str:
+    """The first NAMED people of a circle, and how many more."""
+    more = len(emails) - NAMED
+    return ", ".join(emails[:NAMED]) + (f" and {more} more" if more > 0 else "")
+
+
+def without_delivery(row: dict[str, Any]) -> int:
+    """A campaign's clickers whose delivery is older than the data (not in its funnel)."""
+    return int((row["recipients_clicked"] or 0) - (row["recipients_clicked_delivered"] or 0))
+
+
+def _shown(marts: Marts) -> list[dict[str, Any]]:
+    """The attackers C8 and C9 draw: the first TOP_ATTACKERS of each kind, actors first."""
+    return [
+        row
+        for kind in KINDS
+        for row in [r for r in marts.attackers.rows if r["attacker_kind"] == kind][:TOP_ATTACKERS]
+    ]
 
 
 def _attacker_label(row: dict[str, Any]) -> str:
@@ -97,11 +140,7 @@ def attackers(marts: Marts) -> Any:
     """C8: per actor and per malware family, the people targeted, with the permitted clicks
     written after each bar."""
     name = "attackers"
-    rows = [
-        row
-        for kind in KINDS
-        for row in [r for r in marts.attackers.rows if r["attacker_kind"] == kind][:TOP_ATTACKERS]
-    ]
+    rows = _shown(marts)
     title = alt.TitleParams(
         "Who is attacking us: actors and malware by people targeted",
         subtitle=f"The top {TOP_ATTACKERS} of each, from the threats' and their campaigns' "
@@ -151,30 +190,35 @@ def attackers(marts: Marts) -> Any:
 
 
 def attackers_over_time(marts: Marts) -> Any:
-    """C9: the same actors and malware per UTC day: people targeted in each cell."""
+    """C9: the same actors and malware per UTC day: people targeted in each cell. A day only
+    partly in the data's period says how many hours of it were read, and is paler."""
     name = "attackers_over_time"
-    shown = {
-        (row["attacker_kind"], row["attacker"])
-        for kind in KINDS
-        for row in [r for r in marts.attackers.rows if r["attacker_kind"] == kind][:TOP_ATTACKERS]
-    }
-    rows = [r for r in marts.attackers_daily if (r["attacker_kind"], r["attacker"]) in shown]
+    shown = _shown(marts)
+    keys = {(row["attacker_kind"], row["attacker"]) for row in shown}
+    rows = [r for r in marts.attackers_daily if (r["attacker_kind"], r["attacker"]) in keys]
+    span = Span.of(marts.period)
     title = alt.TitleParams(
         "Who is attacking us, over time",
         subtitle="People targeted per UTC day by each actor and malware of the chart above "
-        "(the number in each cell; darker: more).",
+        "(the number in each cell; darker: more; paler: a day only partly read).",
     )
-    if not rows:
+    if not rows or span is None:
         return no_data(name, title, "No data: no threat of ours names an actor or malware")
-    order = [
-        _attacker_label(r)
-        for kind in KINDS
-        for r in [a for a in marts.attackers.rows if a["attacker_kind"] == kind][:TOP_ATTACKERS]
-    ]
-    values = [{**row, "label": _attacker_label(row)} for row in rows]
+    columns = {day: day_column(day, span) for day in {row["day"] for row in rows}}
+    values = [{**row, "label": _attacker_label(row), **columns[row["day"]]} for row in rows]
     base = alt.Chart(data(values)).encode(
-        x=alt.X("day:O", title="day (UTC)", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=320)),
+        x=alt.X(
+            "column:O",
+            title="day (UTC)",
+            sort=[columns[day]["column"] for day in sorted(columns)],
+            axis=alt.Axis(labelAngle=0),
+        ),
+        y=alt.Y(
+            "label:N",
+            sort=[_attacker_label(row) for row in shown],
+            title=None,
+            axis=alt.Axis(labelLimit=320),
+        ),
     )
     cells = base.mark_rect().encode(
         color=alt.Color(
@@ -183,9 +227,10 @@ def attackers_over_time(marts: Marts) -> Any:
             scale=alt.Scale(scheme="oranges"),
             legend=None,
         ),
+        opacity=alt.condition("datum.partial", alt.value(0.5), alt.value(1.0)),
         tooltip=[
             "label:N",
-            "day:O",
+            "column:O",
             "users_targeted:Q",
             "messages_delivered:Q",
             "clicks_permitted:Q",
@@ -197,51 +242,56 @@ def attackers_over_time(marts: Marts) -> Any:
 
 def people_at_risk(marts: Marts) -> Any:
     """C10: Proofpoint's very attacked people against our clickers: attack index across, our
-    clicks up, coloured by what to do (protect now, train, watch)."""
+    clicks up, coloured by what to do (protect now, train, watch). People at the same place
+    are one circle whose area and tooltip say how many."""
     name = "people_at_risk"
     rows = marts.people.rows
     title = alt.TitleParams(
         "Very attacked people (Proofpoint's VAP) against our clickers",
         subtitle=[
-            "Each point a person: Proofpoint's attack index (latest People API snapshot; 0 when "
-            "not very attacked) across, clicks in our data up (permitted and blocked).",
-            "Clicking also counts Proofpoint's top-clickers count, so a clicker can sit at 0 "
-            "here: they clicked outside the data read.",
+            "Proofpoint's attack index (latest People API snapshot; 0 when not very attacked) "
+            "across, clicks in our data up (permitted and blocked);",
+            "a circle's area is the number of people there. Clicking also counts Proofpoint's "
+            "top-clickers count: a clicker can sit at 0 here.",
         ],
     )
     if not rows:
         return no_data(name, title, "No data: no very attacked person and no clicker")
+    places: dict[tuple[int, int, str], list[str]] = {}
+    for row in rows:
+        clicks = (row["clicks_permitted"] or 0) + (row["clicks_blocked"] or 0)
+        place = (int(row["attack_index"] or 0), int(clicks), str(row["segment"]))
+        places.setdefault(place, []).append(str(row["user_email"]))
     values = [
         {
-            **row,
-            "index": row["attack_index"] or 0,
-            "clicks": (row["clicks_permitted"] or 0) + (row["clicks_blocked"] or 0),
+            "index": index,
+            "clicks": clicks,
+            "segment": segment,
+            "people": len(emails),
+            "who": named(emails),
         }
-        for row in rows
+        for (index, clicks, segment), emails in sorted(places.items())
     ]
     segments = list(SEGMENT_COLOURS)
     points = (
         alt.Chart(data(values))
-        .mark_circle(size=70, opacity=0.75)
+        .mark_circle(opacity=0.7)
         .encode(
             x=alt.X("index:Q", title="attack index (Proofpoint)"),
             y=alt.Y("clicks:Q", title="clicks in our data", axis=alt.Axis(tickMinStep=1)),
+            size=alt.Size(
+                "people:Q",
+                title="people",
+                scale=alt.Scale(range=[40, 1600]),
+                legend=alt.Legend(orient="right"),
+            ),
             color=alt.Color(
                 "segment:N",
                 title=None,
                 legend=alt.Legend(orient="top", direction="horizontal", labelLimit=0),
                 scale=alt.Scale(domain=segments, range=list(SEGMENT_COLOURS.values())),
             ),
-            tooltip=[
-                "user_email:N",
-                "segment:N",
-                "action:N",
-                "attack_index:Q",
-                "attack_families:N",
-                "clicks_permitted:Q",
-                "clicks_blocked:Q",
-                "proofpoint_clicks:Q",
-            ],
+            tooltip=["segment:N", "people:Q", "index:Q", "clicks:Q", "who:N"],
         )
     )
     return sized(points, name, title)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -168,8 +169,16 @@ def listing(con: duckdb.DuckDBPyConnection, sql: str) -> Listing:
 
 
 def plain(value: Any) -> Any:
-    """A DECIMAL (a sum or an average a mart did not cast) as a float: JSON has no decimal."""
-    return float(value) if isinstance(value, Decimal) else value
+    """A value as the charts' JSON and the CSVs take it: a DECIMAL (a sum a mart did not cast)
+    as a float, a time as ISO 8601 in UTC, a date as ISO 8601."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc).strftime(ISO)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def utc(column: str) -> str:
@@ -286,35 +295,17 @@ def read_marts(con: duckdb.DuckDBPyConnection, schema: str) -> Marts:
             ORDER BY risk_rank, user_email LIMIT {TOP_ATTACKED}""",
         ),
         campaigns=listing(
-            con,
-            f"""
-            SELECT reach_rank, campaign_id, campaign_name, actors, malware, families,
-                   techniques, threats_seen, messages_delivered, messages_blocked,
-                   recipients_targeted, recipients_delivered, recipients_clicked,
-                   clicks_permitted, clicks_blocked,
-                   {utc("first_seen_at")} AS first_seen_at, {utc("last_seen_at")} AS last_seen_at
-            FROM {s}.mart_campaigns_reached ORDER BY reach_rank, campaign_id""",
+            con, f"SELECT * FROM {s}.mart_campaigns_reached ORDER BY reach_rank, campaign_id"
         ),
         campaign_threats=listing(
             con,
             f"""
-            SELECT campaign_name, campaign_id, threat_rank, threat, threat_type, classification,
-                   threat_status, threat_id, messages_delivered, messages_blocked,
-                   recipients_targeted, recipients_delivered, recipients_clicked,
-                   clicks_permitted, clicks_blocked,
-                   {utc("first_seen_at")} AS first_seen_at, {utc("last_seen_at")} AS last_seen_at
-            FROM {s}.mart_campaign_threats AS t
-            JOIN (SELECT campaign_id, reach_rank FROM {s}.mart_campaigns_reached) AS c
-                USING (campaign_id)
-            ORDER BY c.reach_rank, threat_rank, threat_id""",
+            SELECT t.* FROM {s}.mart_campaign_threats AS t
+            JOIN {s}.mart_campaigns_reached AS c USING (campaign_id)
+            ORDER BY c.reach_rank, t.threat_rank, t.threat_id""",
         ),
         attackers=listing(
-            con,
-            f"""
-            SELECT attacker_kind, attacker_rank, attacker, campaigns, threats, users_targeted,
-                   messages_delivered, messages_blocked, clicks_permitted,
-                   {utc("first_seen_at")} AS first_seen_at, {utc("last_seen_at")} AS last_seen_at
-            FROM {s}.mart_attackers ORDER BY attacker_kind, attacker_rank, attacker""",
+            con, f"SELECT * FROM {s}.mart_attackers ORDER BY attacker_kind, attacker_rank, attacker"
         ),
         attackers_daily=rows(
             con,
@@ -325,42 +316,19 @@ def read_marts(con: duckdb.DuckDBPyConnection, schema: str) -> Marts:
             FROM {s}.mart_attackers_daily ORDER BY attacker_kind, attacker, day""",
         ),
         people=listing(
-            con,
-            f"""
-            SELECT risk_rank, user_email, segment, action, attack_index, attack_families,
-                   vap_threshold, is_very_attacked, is_top_clicker, proofpoint_clicks,
-                   clicks_permitted, clicks_blocked, {utc("last_click_at")} AS last_click_at,
-                   name, department, title, is_vip, {utc("snapshot_at")} AS snapshot_at,
-                   window_days
-            FROM {s}.mart_people_at_risk ORDER BY risk_rank, user_email""",
+            con, f"SELECT * FROM {s}.mart_people_at_risk ORDER BY risk_rank, user_email"
         ),
         indicators=listing(
             con,
-            f"""
-            SELECT indicator_type, indicator, evidence_types, campaign_name, campaign_id,
-                   threat, threat_id, seen_in_mail, messages_delivered, recipients, clicks,
-                   {utc("last_seen_in_mail_at")} AS last_seen_in_mail_at
-            FROM {s}.mart_indicators_to_hunt
-            ORDER BY seen_in_mail DESC, clicks DESC, recipients DESC, indicator_type,
-                     indicator, campaign_id, threat_id""",
+            f"""SELECT * FROM {s}.mart_indicators_to_hunt ORDER BY hunt_rank, indicator_key""",
         ),
         work_queue=listing(
-            con,
-            f"""
-            SELECT priority_rank, priority_score, {utc("click_time")} AS click_time,
-                   recipient, url, url_host, classification, threat_id, threat_status,
-                   {utc("threat_time")} AS threat_time, is_retroactive, is_repeat_clicker,
-                   minutes_to_click, {utc("message_time")} AS message_time, sender, subject,
-                   campaign_name, campaign_id, click_ip, click_id
-            FROM {s}.mart_click_exposure ORDER BY priority_rank, click_id""",
+            con, f"SELECT * FROM {s}.mart_click_exposure ORDER BY priority_rank, click_id"
         ),
         condemned=listing(
             con,
             f"""
-            SELECT {utc("message_time")} AS message_time, recipient, sender, subject,
-                   threat, threat_type, classification, threat_id, {utc("threat_time")}
-                   AS threat_time, minutes_to_condemn, was_clicked, clicks_permitted, guid
-            FROM {s}.mart_post_delivery_condemned
+            SELECT * FROM {s}.mart_post_delivery_condemned
             ORDER BY was_clicked DESC, message_time DESC, delivery_threat_key""",
         ),
         ingest=listing(

@@ -44,7 +44,7 @@ STAGE_COLOURS = ("#9ecae1", "#4292c6", "#fd8d3c", "#d94801")
 CAMPAIGN_STAGES = (
     ("recipients_targeted", "targeted"),
     ("recipients_delivered", "delivered"),
-    ("recipients_clicked", "clicked"),
+    ("recipients_clicked_delivered", "clicked after delivery"),
 )
 SEGMENT_COLOURS = {  # mart_people_at_risk's segments, most urgent first
     "very attacked and clicking": "#c0392b",
@@ -70,7 +70,13 @@ def data(values: list[dict[str, Any]]) -> alt.Data:
 
 
 def sized(chart: Any, name: str, title: str | alt.TitleParams) -> Any:
-    """The chart at its fixed size, title and white background (PNGs are not transparent)."""
+    """The chart at its fixed size, title and white background (PNGs are not transparent).
+    Titles start at the chart's left edge: centred over the plot, which long axis labels push
+    right, a long subtitle ran past the chart's right edge."""
+    if isinstance(title, str):
+        title = alt.TitleParams(title)
+    title.anchor = "start"
+    title.frame = "bounds"
     return chart.properties(
         width=WIDTH,
         height=HEIGHTS[name],

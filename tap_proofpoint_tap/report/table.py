@@ -27,6 +27,9 @@ class Column:
     header: str
     kind: str = "text"  # text, url, int, float, time, bool
     missing: str = "—"  # what an empty value means here
+    # (another column, text): an empty value in a row where that column holds one reads
+    # the text instead (a delivered message without a subject is not a missing delivery)
+    blank_when: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,12 @@ class Table:
     shown: int = SHOWN
 
 
-def cell(value: Any, column: Column) -> str:
+def cell(row: Row, column: Column) -> str:
     """One value as escaped text: a malicious URL or subject must reach the analyst as text."""
+    value = row.get(column.key)
     if value is None or value == "":
+        if column.blank_when and row.get(column.blank_when[0]) not in (None, ""):
+            return escape(column.blank_when[1])
         return escape(column.missing)
     if column.kind == "bool":
         return "yes" if value else "no"
@@ -62,7 +68,7 @@ def html(table: Table) -> str:
     head = "".join(f'<th scope="col">{escape(c.header)}</th>' for c in table.columns)
     body = "\n".join(
         "<tr>"
-        + "".join(f'<td class="{c.kind}">{cell(row.get(c.key), c)}</td>' for c in table.columns)
+        + "".join(f'<td class="{c.kind}">{cell(row, c)}</td>' for c in table.columns)
         + "</tr>"
         for row in table.listing.rows[: table.shown]
     )

@@ -103,3 +103,15 @@ def click_buckets(clicks: list[Row], span: Span) -> tuple[list[dict[str, Any]], 
             }
         )
     return out, before
+
+
+def day_column(day: str, span: Span) -> dict[str, Any]:
+    """A UTC day (``YYYY-MM-DD``) as a chart column: its label, with the hours of it the period
+    holds when that is not the whole day (``partial``)."""
+    start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    end = start + timedelta(days=1)
+    held = min(end, span.end) - max(start, span.start)
+    partial = held < end - start
+    hours = max(held, timedelta(0)).total_seconds() / 3600
+    label = f"{day} ({hours:.1f} h read)" if partial else day
+    return {"day": day, "column": label, "partial": partial}

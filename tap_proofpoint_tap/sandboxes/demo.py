@@ -275,9 +275,7 @@ def table_rows() -> dict[str, dict[str, str]]:
             listed = ", ".join(f'cast("{c}" as varchar)' for c in kept)
             rows = con.execute(f"select {listed} from proofpoint.{table}").fetchall()
             keyed = "id" in kept
-            out[table] = {
-                str(row[kept.index("id")] if keyed else row): digest(row) for row in rows
-            }
+            out[table] = {str(row[kept.index("id")] if keyed else row): digest(row) for row in rows}
         return out
 
 

@@ -24,7 +24,10 @@
 
 {#- The reach of a set of int_threat_events rows (grouped by the caller): messages as distinct
     GUIDs, recipients as distinct addresses (targeted: of the messages, delivered or blocked),
-    clicks as distinct click ids, first and last event_created_at. -#}
+    clicks as distinct click ids, first and last event_time (when a message or click reached
+    the person). recipients_clicked_delivered: the clickers who were also delivered a message
+    of the group, the funnel's third stage (the caller flags each row's recipient_delivered
+    over the group). -#}
 {% macro reach_counts() %}
         count(distinct guid) filter (where event_kind = 'message' and disposition = 'delivered')
             as messages_delivered,
@@ -34,10 +37,12 @@
         count(distinct recipient) filter (where event_kind = 'message' and disposition = 'delivered')
             as recipients_delivered,
         count(distinct recipient) filter (where event_kind = 'click') as recipients_clicked,
+        count(distinct recipient) filter (where event_kind = 'click' and recipient_delivered)
+            as recipients_clicked_delivered,
         count(distinct event_id) filter (where event_kind = 'click' and disposition = 'permitted')
             as clicks_permitted,
         count(distinct event_id) filter (where event_kind = 'click' and disposition = 'blocked')
             as clicks_blocked,
-        min(event_created_at) as first_seen_at,
-        max(event_created_at) as last_seen_at
+        min(event_time) as first_seen_at,
+        max(event_time) as last_seen_at
 {% endmacro %}

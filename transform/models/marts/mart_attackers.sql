@@ -31,8 +31,8 @@ counts as (
         count(distinct attributed.event_id)
             filter (where attributed.event_kind = 'click' and attributed.disposition = 'blocked')
             as clicks_blocked,
-        min(attributed.event_created_at) as first_seen_at,
-        max(attributed.event_created_at) as last_seen_at
+        min(attributed.event_time) as first_seen_at,
+        max(attributed.event_time) as last_seen_at
     from attributed
     left join {{ ref('int_threat_campaigns') }} as members on members.threat_id = attributed.threat_id
     group by attributed.attacker_kind, attributed.attacker

@@ -2,7 +2,9 @@
 -- events name, with the same counts for that threat alone (campaign → its threats → messages
 -- → recipients → clicks: fct_message_deliveries and fct_clicks by threat_id).
 with reached as (
-    select members.campaign_id, events.*
+    select members.campaign_id, events.*,
+           bool_or(events.event_kind = 'message' and events.disposition = 'delivered')
+               over (partition by members.campaign_id, events.threat_id, events.recipient) as recipient_delivered
     from {{ ref('int_threat_events') }} as events
     join {{ ref('int_threat_campaigns') }} as members on members.threat_id = events.threat_id
 ),
@@ -30,6 +32,7 @@ select
     counts.recipients_targeted,
     counts.recipients_delivered,
     counts.recipients_clicked,
+    counts.recipients_clicked_delivered,
     counts.clicks_permitted,
     counts.clicks_blocked,
     counts.first_seen_at,

@@ -2,10 +2,12 @@
 -- SIEM events reached (an event names a threat the campaign lists as a member, or carries the
 -- campaign's id: int_threat_campaigns). Messages are distinct GUIDs; recipients distinct
 -- lower-cased addresses of the messages (targeted = delivered or blocked) and of the clicks;
--- first/last seen the earliest/latest event_created_at. The names come from the campaign's
+-- first/last seen the earliest/latest time a message or click reached a person (event_time). The names come from the campaign's
 -- details ('' when it has none, or was not loaded).
 with reached as (
-    select members.campaign_id, events.*
+    select members.campaign_id, events.*,
+           bool_or(events.event_kind = 'message' and events.disposition = 'delivered')
+               over (partition by members.campaign_id, events.recipient) as recipient_delivered
     from {{ ref('int_threat_events') }} as events
     join {{ ref('int_threat_campaigns') }} as members on members.threat_id = events.threat_id
 ),
@@ -47,6 +49,7 @@ select
     counts.recipients_targeted,
     counts.recipients_delivered,
     counts.recipients_clicked,
+    counts.recipients_clicked_delivered,
     counts.clicks_permitted,
     counts.clicks_blocked,
     counts.first_seen_at,

@@ -69,7 +69,7 @@ facts as (
         latest_vap.attack_index,
         coalesce(vap_families.attack_families, '') as attack_families,
         latest_clickers.user_email is not null as is_top_clicker,
-        coalesce(latest_clickers.click_count, 0) as proofpoint_clicks,
+        latest_clickers.click_count as proofpoint_clicks,  -- null: not a top clicker
         coalesce(ours.clicks_permitted, 0) as clicks_permitted,
         coalesce(ours.clicks_blocked, 0) as clicks_blocked,
         ours.last_click_at
@@ -83,12 +83,12 @@ facts as (
 segmented as (
     select
         facts.*,
-        clicks_permitted + clicks_blocked > 0 or proofpoint_clicks > 0 as is_clicking,
+        clicks_permitted + clicks_blocked > 0 or coalesce(proofpoint_clicks, 0) > 0 as is_clicking,
         case
-            when is_very_attacked and (clicks_permitted + clicks_blocked > 0 or proofpoint_clicks > 0)
+            when is_very_attacked and (clicks_permitted + clicks_blocked > 0 or coalesce(proofpoint_clicks, 0) > 0)
                 then 1
             when is_very_attacked then 2
-            when clicks_permitted + clicks_blocked > 0 or proofpoint_clicks > 0 then 3
+            when clicks_permitted + clicks_blocked > 0 or coalesce(proofpoint_clicks, 0) > 0 then 3
         end as segment_order
     from facts
 )
@@ -120,7 +120,7 @@ select
     row_number() over (order by segment_order,
                                 segmented.attack_index desc nulls last,
                                 segmented.clicks_permitted + segmented.clicks_blocked desc,
-                                segmented.proofpoint_clicks desc,
+                                coalesce(segmented.proofpoint_clicks, 0) desc,
                                 {{ sortable('segmented.user_email') }}) as risk_rank
 from segmented
 cross join vap_snapshot
