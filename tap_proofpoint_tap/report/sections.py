@@ -77,6 +77,16 @@ SECTIONS = (
 
 C = Column
 NO_DELIVERY = "no delivery in data"
+# How far a campaign or one of its threats got (mart_campaigns_reached, mart_campaign_threats).
+REACH = (
+    C("recipients_targeted", "People targeted", "int"),
+    C("recipients_delivered", "Delivered to", "int"),
+    C("recipients_clicked_delivered", "Clicked after delivery", "int"),
+    C("recipients_clicked", "All clickers", "int"),
+    C("clicks_permitted", "Permitted clicks", "int"),
+    C("first_seen_at", "First seen (UTC)", "time"),
+    C("last_seen_at", "Last seen (UTC)", "time"),
+)
 
 
 def tables(marts: Marts, active: int) -> dict[str, Table]:
@@ -147,13 +157,7 @@ def tables(marts: Marts, active: int) -> dict[str, Table]:
             C("threats_seen", "Threats seen", "int"),
             C("messages_delivered", "Messages delivered", "int"),
             C("messages_blocked", "Messages blocked", "int"),
-            C("recipients_targeted", "People targeted", "int"),
-            C("recipients_delivered", "Delivered to", "int"),
-            C("recipients_clicked_delivered", "Clicked after delivery", "int"),
-            C("recipients_clicked", "All clickers", "int"),
-            C("clicks_permitted", "Permitted clicks", "int"),
-            C("first_seen_at", "First seen (UTC)", "time"),
-            C("last_seen_at", "Last seen (UTC)", "time"),
+            *REACH,
         ),
         table(
             "campaign-threats",
@@ -168,13 +172,7 @@ def tables(marts: Marts, active: int) -> dict[str, Table]:
             C("threat_status", "Status"),
             C("messages_delivered", "Messages delivered", "int"),
             C("messages_blocked", "Messages blocked", "int"),
-            C("recipients_targeted", "People targeted", "int"),
-            C("recipients_delivered", "Delivered to", "int"),
-            C("recipients_clicked_delivered", "Clicked after delivery", "int"),
-            C("recipients_clicked", "All clickers", "int"),
-            C("clicks_permitted", "Permitted clicks", "int"),
-            C("first_seen_at", "First seen (UTC)", "time"),
-            C("last_seen_at", "Last seen (UTC)", "time"),
+            *REACH,
         ),
         table(
             "attackers-list",
