@@ -326,7 +326,9 @@ def test_tap_output_maps_to_exactly_the_independent_count(tmp_path, busy_live):
             "clicks_permitted", Window(start, end), None, DEFAULT_THREAT_STATUSES
         )
     ]
-    assert len(truth) > 100
+    # enough clicks to mean something at any hour: the stand-in's working-day curve gives
+    # 60/h at least 0.6 times 0.7 of that, so 3 hours hold at least 75 (94 seen at 03:00 UTC)
+    assert len(truth) > 50
     expected = expected_entities(truth)
     assert any(not c["sender"] for c in truth), "the sandbox should send some empty senders"
     lines = [json.dumps(m) + "\n" for m in tap.messages]
