@@ -12,6 +12,7 @@ from tap_proofpoint_tap.report.style import (
     CAMPAIGN_STAGES,
     SEGMENT_COLOURS,
     STAGE_COLOURS,
+    bar_notes,
     data,
     headroom,
     no_data,
@@ -104,12 +105,7 @@ def campaigns_reached(marts: Marts) -> Any:
             ],
         )
     )
-    text = (
-        alt.Chart(data(notes))
-        .mark_text(align="left", dx=6, color="#333333", fontSize=10)
-        .encode(y=y, yOffset=y_offset, x=alt.X("x:Q"), text="note:N")
-    )
-    return sized(alt.layer(bars, text), name, title)
+    return sized(alt.layer(bars, bar_notes(notes, y, "x:Q", y_offset)), name, title)
 
 
 def named(emails: list[str]) -> str:

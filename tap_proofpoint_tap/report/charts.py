@@ -20,6 +20,7 @@ from tap_proofpoint_tap.report.style import (
     STAGE_COLOURS,
     STAGES,
     THREAT_MIX,
+    bar_notes,
     classification_scale,
     data,
     headroom,
@@ -157,13 +158,13 @@ def click_latency(marts: Marts) -> Any:
         ]
     )
     rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3], color="#333333").encode(x="minutes:Q")
-    left = alt.Chart(marks).transform_filter("datum.side == 'right'")
-    right = alt.Chart(marks).transform_filter("datum.side == 'left'")
+    before = alt.Chart(marks).transform_filter("datum.side == 'right'")  # left of its rule
+    after = alt.Chart(marks).transform_filter("datum.side == 'left'")  # right of its rule
     labels = alt.layer(
-        left.mark_text(align="right", dx=-5, color="#333333").encode(
+        before.mark_text(align="right", dx=-5, color="#333333").encode(
             x="minutes:Q", y=alt.Y("at:Q"), text="label:N"
         ),
-        right.mark_text(align="left", dx=5, color="#333333").encode(
+        after.mark_text(align="left", dx=5, color="#333333").encode(
             x="minutes:Q", y=alt.Y("at:Q"), text="label:N"
         ),
     )
@@ -336,11 +337,7 @@ def threat_funnel(marts: Marts) -> Any:
             ],
         )
     )
-    text = (
-        alt.Chart(data(notes))
-        .mark_text(align="left", dx=6, color="#333333", fontSize=10)
-        .encode(y=y, yOffset=alt.YOffset("stage:N", sort=stages), x=alt.X("x:Q"), text="note:N")
-    )
+    text = bar_notes(notes, y, "x:Q", alt.YOffset("stage:N", sort=stages))
     return sized(alt.layer(bars, text), name, title)
 
 
@@ -403,12 +400,7 @@ def top_clickers(marts: Marts) -> Any:
             tooltip=["user_email:N", "disposition:N", "clicks:Q"],
         )
     )
-    text = (
-        alt.Chart(data(notes))
-        .mark_text(align="left", dx=4, color="#333333")
-        .encode(y=y, x="total:Q", text="note:N")
-    )
-    return sized(alt.layer(bars, text), name, title)
+    return sized(alt.layer(bars, bar_notes(notes, y, "total:Q")), name, title)
 
 
 def most_attacked(marts: Marts) -> Any:
@@ -471,9 +463,4 @@ def most_attacked(marts: Marts) -> Any:
             tooltip=["user_email:N", "classification:N", "threats:Q", "attack_index_proxy:Q"],
         )
     )
-    notes = (
-        alt.Chart(data(totals))
-        .mark_text(align="left", dx=4, color="#333333")
-        .encode(y=y, x="total:Q", text="note:N")
-    )
-    return sized(alt.layer(bars, notes), name, title)
+    return sized(alt.layer(bars, bar_notes(totals, y, "total:Q")), name, title)

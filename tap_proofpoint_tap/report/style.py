@@ -122,6 +122,21 @@ def quantiles(values: Sequence[float]) -> tuple[float, float] | None:
     return statistics.median(values), p90
 
 
+def bar_notes(notes: list[dict[str, Any]], y: Any, x: str, y_offset: Any = None) -> alt.Chart:
+    """The text written after each bar (``note`` at ``x``): the layer C4 to C7 share. Notes of
+    bars split by ``y_offset`` (one per stage) are smaller, to fit their band."""
+    encoding: dict[str, Any] = {"y": y, "x": alt.X(x), "text": "note:N"}
+    if y_offset is not None:
+        encoding["yOffset"] = y_offset
+    size = 10 if y_offset is not None else 11
+    layer: alt.Chart = (
+        alt.Chart(data(notes))
+        .mark_text(align="left", dx=5, color="#333333", fontSize=size)
+        .encode(**encoding)
+    )
+    return layer
+
+
 def headroom(top: float, factor: float) -> float:
     """An axis end past the longest bar, so the label written after it stays in the plot
     (and off the legend)."""
