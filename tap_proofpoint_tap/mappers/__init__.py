@@ -1,1 +1,2 @@
-"""Singer mappers over the tap's streams: ``threatq`` (mapper-proofpoint-threatq)."""
+"""Singer mappers over the tap's streams: ``threatq`` (mapper-proofpoint-threatq) and ``ocsf``
+(mapper-proofpoint-ocsf)."""

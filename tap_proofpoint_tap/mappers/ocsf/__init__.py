@@ -1,0 +1,1 @@
+"""``mapper-proofpoint-ocsf``: the tap's streams as OCSF events (:mod:`.mapper`)."""
