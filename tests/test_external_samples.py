@@ -26,6 +26,7 @@ from tests.helpers import (
     tap_config,
 )
 from tests.lossless import assert_nothing_lost
+from tests.ocsf_check import run_ocsf, strict_errors
 from tests.threatq_feeds import load
 from tests.threatq_truth import expected as expected_truth
 from tests.threatq_truth import held
@@ -268,3 +269,22 @@ def test_each_unknown_field_is_named_once_per_run(tmp_path, live_sandbox):
         "messages_blocked: brandNew, threatsInfoMap[].later not in the schema, kept in "
         "unknownFields" in named[0]
     )
+
+
+def test_every_sample_is_a_strict_ocsf_event_through_the_clis(tmp_path, served):
+    """Issue 28: the tap's output of the corpus through mapper-proofpoint-ocsf: one valid
+    OCSF event per sample (tests/ocsf_check.py), named by the record's id."""
+    _, config = served
+    tap = run_tap(tmp_path, config)
+    assert tap.returncode == 0, tap.stderr[-3000:]
+    out, _ = run_ocsf(tap.messages, {"pass_through": False}, tmp_path)
+    events = [m["record"] for m in out if m["type"] == "RECORD"]
+    assert len(events) == EVENTS_IN_MANIFEST
+    # several samples share an id: the (id, stream) pairs are compared, as many of each
+    assert sorted((e["metadata"]["uid"], e["metadata"]["log_name"]) for e in events) == sorted(
+        (m["record"]["id"], m["stream"]) for m in tap.messages if m["type"] == "RECORD"
+    )
+    classes = {"clicks": 6001, "messages": 4009}
+    for event in events:
+        assert strict_errors(event) == [], event["metadata"]["uid"]
+        assert classes[event["metadata"]["log_name"].split("_")[0]] == event["class_uid"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
+from tap_proofpoint_tap.mappers.ocsf.mapper import OCSFMapper
 from tap_proofpoint_tap.mappers.threatq.entities import ENTITY_STREAMS
 from tap_proofpoint_tap.mappers.threatq.mapper import ThreatQMapper
 from tap_proofpoint_tap.sandboxes.siem.generator import STREAMS
@@ -128,6 +129,7 @@ def test_meltano_yml_declares_every_setting_of_the_tap_and_the_mapper():
     for name, plugin_class in (
         ("tap-proofpoint-tap", TapProofpointTap),
         ("mapper-proofpoint-threatq", ThreatQMapper),
+        ("mapper-proofpoint-ocsf", OCSFMapper),
     ):
         declared = {s["name"]: s for s in plugins[name]["settings"]}
         assert set(declared) == set(plugin_class.config_jsonschema["properties"]) - builtin
@@ -140,6 +142,7 @@ def test_meltano_yml_declares_every_setting_of_the_tap_and_the_mapper():
         for p in plugins.values()
     )
     assert plugins["mapper-proofpoint-threatq"]["mappings"][0]["name"] == "threatq"
+    assert plugins["mapper-proofpoint-ocsf"]["mappings"][0]["name"] == "ocsf"
     assert project["send_anonymous_usage_stats"] is False
 
 

@@ -1,10 +1,10 @@
 """``make demo``: a day of sandbox traffic through Meltano into DuckDB and into ThreatQ.
 
 Starts the sandbox on 127.0.0.1 (real-time clock, seed 7, 25 hours of history), runs ``meltano
-run tap-proofpoint-tap threatq target-duckdb-proofpoint dbt-duckdb:build report:render`` in the
-project's ``sandbox`` environment and prints rows per table, the top clicked URLs, the
-most-clicking recipients, the ThreatQ run summary, dbt's result and the report's path with its
-three headline numbers (output/report.html). Meltano keeps the bookmark in
+run tap-proofpoint-tap threatq ocsf target-duckdb-proofpoint dbt-duckdb:build report:render`` in
+the project's ``sandbox`` environment and prints rows per table, the OCSF events, the top
+clicked URLs, the most-clicking recipients, the ThreatQ run summary, dbt's result and the
+report's path with its three headline numbers (output/report.html). Meltano keeps the bookmark in
 ``.meltano/meltano.db``, so running the demo again reads only the minutes since the last run
 (plus the 30-minute look-back).
 
@@ -52,12 +52,14 @@ FEED_RUN = (
     ("TTPs", "ttp"),
     ("Relationships", "pivots"),
 )
+OCSF_TABLES = ("ocsf_email_activity", "ocsf_web_resources_activity", "ocsf_detection_finding")
 # The sandbox environment's file; TARGET_DUCKDB_PROOFPOINT_FILEPATH (Meltano's override) moves it.
 DATABASE = Path(os.environ.get("TARGET_DUCKDB_PROOFPOINT_FILEPATH", "output/sandbox.duckdb"))
 MELTANO = str(Path(sys.executable).parent / "meltano")
 PIPELINE = [
     "tap-proofpoint-tap",
     "threatq",
+    "ocsf",
     "target-duckdb-proofpoint",
     "dbt-duckdb:build",
     "report:render",
@@ -218,6 +220,7 @@ def report(before: dict[str, dict[str, str]], logs: list[dict[str, Any]]) -> Non
             "(upsert): the report's numbers can move with no new row (a threat's status "
             "that changed, for example)"
         )
+    ocsf_events(logs)
     print()
     for entry in logs:
         if entry.get("name") == "mapper-proofpoint-threatq" and (
@@ -248,6 +251,27 @@ def report(before: dict[str, dict[str, str]], logs: list[dict[str, Any]]) -> Non
         "\nRun `make demo` again later: it reads only the minutes since this run "
         "(and a 30-minute look-back)."
     )
+
+
+def ocsf_events(logs: list[dict[str, Any]]) -> None:
+    """The OCSF tables: rows (appended, a look-back's re-reads included), distinct events
+    (``metadata.uid``), and for findings the threats they describe (``finding_info.uid``)."""
+    import duckdb  # noqa: PLC0415 - as above
+
+    print(
+        "\nOCSF events (mapper-proofpoint-ocsf; appended, so readers deduplicate on metadata.uid):"
+    )
+    print(f"  {'table':<30}{'rows':>8}{'events':>8}")
+    with duckdb.connect(str(DATABASE), read_only=True) as con:
+        for table in OCSF_TABLES:
+            rows, distinct = con.execute(
+                f"select count(*), count(distinct json_extract_string(metadata, '$.uid')) "
+                f"from proofpoint.{table}"
+            ).fetchone() or (0, 0)
+            print(f"  {table:<30}{rows:>8}{distinct:>8}")
+    for entry in logs:
+        if entry.get("name") == "mapper-proofpoint-ocsf" and entry["event"].startswith("OCSF"):
+            print("  " + entry["event"])
 
 
 # Columns that change on every read without the record changing: left out of a row's digest.

@@ -31,6 +31,7 @@ from tap_proofpoint_tap.mappers.ocsf.vocabulary import (
     MEDIUM,
     QUARANTINED,
     Class,
+    captions,
     metadata,
     observable_type,
     severity_of_score,
@@ -41,6 +42,7 @@ ACTIVE = "active"
 HARMFUL = frozenset({"malware", "phish", "impostor"})
 MD5, SHA256 = 1, 3  # fingerprint.algorithm_id
 REGULAR_FILE = 1
+REQUIRED_OBJECTS = ("email",)  # kept when empty: Email Activity requires it
 FINDING_STATUS = {"active": (1, 1), "cleared": (4, 3), "falsePositive": (3, 3)}
 """A threat's status → (finding ``status_id``, ``activity_id``): New and Create while active;
 Resolved, or Suppressed for a false positive, and Close after."""
@@ -168,15 +170,17 @@ def _finish(event: Event, kind: Class, record: dict[str, Any], ip_field: str = "
     kept = event.pop("unmapped")
     if ip_field and record.get(ip_field) is not None and not _ip(record[ip_field]):
         kept[ip_field] = record[ip_field]
-    event = _compact(event)
+    required = {k: {} for k in REQUIRED_OBJECTS if event.get(k) == {}}
+    event = _compact(event) | required
     event["unmapped"] = kept or None
     found = [
-        {"name": path, "type_id": type_id, "value": value}
+        {"name": path, "type_id": observable[0], "type": observable[1], "value": value}
         for path, value in _walk(event, "")
         if not path.startswith(("observables", "metadata"))
-        and (type_id := observable_type(kind.name_in_ocsf, path)) is not None
+        and (observable := observable_type(kind.name_in_ocsf, path)) is not None
     ]
     event["observables"] = found or None
+    event |= captions(kind.name_in_ocsf, event)
     return {k: v for k, v in event.items() if v is not None}
 
 

@@ -91,9 +91,10 @@ def severity_of_score(score: Any) -> int:
 
 
 @functools.cache
-def observable_type(class_name: str, path: str) -> int | None:
-    """OCSF's observable type_id of the attribute at ``path`` (``email.files.hashes.value``) of
-    a class, from its dictionary entry or its type; None when it is not an observable."""
+def observable_type(class_name: str, path: str) -> tuple[int, str] | None:
+    """OCSF's observable ``(type_id, type)`` of the attribute at ``path``
+    (``email.files.hashes.value``) of a class, from its dictionary entry or else its type;
+    None when it is not an observable."""
     if path in EXTRA_OBSERVABLES:
         return _type_observable(EXTRA_OBSERVABLES[path])
     spec: dict[str, Any] | None = None
@@ -105,10 +106,26 @@ def observable_type(class_name: str, path: str) -> int | None:
         kind = str(spec.get("object_type", spec.get("type")))
         found = attributes("objects", kind) if kind in ocsf_schema()["objects"] else {}
     assert spec is not None
-    dictionary = ocsf_schema()["dictionary"]["attributes"].get(path.rsplit(".", 1)[-1], {})
-    return dictionary.get("observable") or _type_observable(spec.get("type", ""))
+    entry = ocsf_schema()["dictionary"]["attributes"].get(path.rsplit(".", 1)[-1], {})
+    if isinstance(entry.get("observable"), int):
+        return entry["observable"], entry["caption"]
+    return _type_observable(spec.get("type", ""))
 
 
-def _type_observable(kind: str) -> int | None:
-    found = ocsf_schema()["dictionary"]["types"]["attributes"].get(kind, {}).get("observable")
-    return found if isinstance(found, int) else None
+def _type_observable(kind: str) -> tuple[int, str] | None:
+    entry = ocsf_schema()["dictionary"]["types"]["attributes"].get(kind, {})
+    return (entry["observable"], entry["caption"]) if "observable" in entry else None
+
+
+def captions(class_name: str, event: dict[str, Any]) -> dict[str, str]:
+    """The caption beside each enumerated ``*_id`` the event sets (``severity`` for
+    ``severity_id``), as OCSF names them: readers need not look the numbers up."""
+    found = attributes("events", class_name, tuple(PROFILES))
+    named = {}
+    for key, value in event.items():
+        spec = found.get(key, {})
+        caption = spec.get("enum", {}).get(str(value), {}).get("caption")
+        sibling = spec.get("sibling", key.removesuffix("_id"))
+        if key.endswith("_id") and caption and sibling in found and sibling not in event:
+            named[sibling] = caption
+    return named
