@@ -170,7 +170,7 @@ def _finish(event: Event, kind: Class, record: dict[str, Any], ip_field: str = "
     kept = event.pop("unmapped")
     if ip_field and record.get(ip_field) is not None and not _ip(record[ip_field]):
         kept[ip_field] = record[ip_field]
-    required = {k: {} for k in REQUIRED_OBJECTS if event.get(k) == {}}
+    required: Event = {k: {} for k in REQUIRED_OBJECTS if event.get(k) == {}}
     event = _compact(event) | required
     event["unmapped"] = kept or None
     found = [
