@@ -90,3 +90,30 @@ def test_the_quota_benchmark_runs_a_few_runs_and_prints_its_table():
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| pool | requests in the day |")
     assert {row.split("|")[1].strip() for row in rows[2:]} >= {"shared", "vap", "campaign_ids"}
+
+
+def test_ocsf_benchmark_runs_on_a_small_file(tmp_path):
+    out = tmp_path / "benchmark-ocsf.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/ocsf_mapper.py",
+            "--events",
+            "200",
+            "--runs",
+            "1",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| mapper-proofpoint-ocsf, OCSF events/s once started |" in proc.stdout
+    figures = json.loads(out.read_text())
+    assert (
+        figures["events"] == figures["ocsf"]["records"] == figures["in_process"]["records"] == 200
+    )
+    assert figures["ocsf_pass_through"]["records"] == 400  # each record, and its event

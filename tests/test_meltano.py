@@ -243,6 +243,18 @@ def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, project):
         assert all(int(held[k]) > 0 for k in ("Events", "Campaigns", "Adversaries", "TTPs")), held
         assert re.findall(r"Done in [\d.]+ s: (\d+) ThreatQ API requests?", run.stdout)[1] == "0"
     assert second["clicks_permitted"] >= first["clicks_permitted"]
+    # the OCSF tables (issue 28): one event per record read, appended (re-reads counted apart)
+    for run, tables_of in zip(runs, (first, second), strict=True):
+        ocsf = {
+            t: (int(rows), int(events))
+            for t, rows, events in re.findall(r"^  (ocsf_\w+) +(\d+) +(\d+)$", run.stdout, re.M)
+        }
+        email, web = ocsf["ocsf_email_activity"], ocsf["ocsf_web_resources_activity"]
+        assert email[1] == int(tables_of["messages_delivered"]) + int(tables_of["messages_blocked"])
+        assert web[1] == int(tables_of["clicks_permitted"]) + int(tables_of["clicks_blocked"])
+        assert ocsf["ocsf_detection_finding"][1] >= int(tables_of["threats"]) > 0
+        assert all(rows >= events > 0 for rows, events in ocsf.values())
+        assert re.search(r"^  OCSF 1\.7\.0: read .*; wrote \d+ ocsf_", run.stdout, re.M)
     for run in runs:  # dbt built the models, the report has its path and three numbers
         assert re.search(
             r"^dbt build \(transform/\): PASS=\d+ WARN=0 ERROR=0 SKIP=0", run.stdout, re.M

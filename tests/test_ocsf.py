@@ -8,6 +8,7 @@ import copy
 import importlib.metadata
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -23,7 +24,7 @@ from tap_proofpoint_tap.mappers.ocsf.streams import stream_schema
 from tap_proofpoint_tap.mappers.ocsf.vocabulary import Class
 from tap_proofpoint_tap.normalise import SCHEMAS, normalise_click, normalise_message
 from tests.intel_runs import SIEM, config, sync
-from tests.ocsf_check import MODELS, run_ocsf, strict_errors
+from tests.ocsf_check import MODELS, OCSF_MAPPER, run_ocsf, strict_errors
 from tests.test_external_samples import CORPUS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,12 +198,14 @@ def test_a_message_and_its_clicks_join_on_the_guid():
 
 @pytest.mark.fast
 def test_a_blocked_message_in_quarantine_says_so():
-    message = {"id": "m1", "quarantineFolder": "Phish", "threatsInfoMap": [
+    message = {"id": "m1", "quarantineFolder": "Phish", "quarantineRule": "inbound_phish", "threatsInfoMap": [
         {"threatStatus": "active", "classification": "phish", "threatType": "url",
          "threat": "http://bad.example/"}
     ]}  # fmt: skip
     event = mapped("messages_blocked", tap_record("messages_blocked", message))
     assert (event["action_id"], event["disposition_id"], event["severity_id"]) == (2, 3, 2)
+    assert event["policy"] == {"name": "inbound_phish", "is_applied": True}
+    assert strict_errors(event) == []
     assert event["time"] == events._epoch_ms(QUERY_END)  # no messageTime: the window's end
     assert event["email"]["urls"] == [
         {
@@ -256,6 +259,14 @@ SIEM_EVENTS = {
     )
     for stream in ("clicks_permitted", "clicks_blocked", "messages_delivered", "messages_blocked")
 }
+THREAT_FIELDS = json.loads((ROOT / "tap_proofpoint_tap/schemas/threat.json").read_text())[
+    "properties"
+]
+# a threat summary as the Threat API may send it: either spelling of the fields in dispute
+SIEM_EVENTS["threats"] = st.fixed_dictionaries(
+    {"id": st.text(min_size=1, max_size=8)},
+    optional={k: values for k in [*THREAT_FIELDS, "severity", "verticals"] if k != "id"},
+)
 
 
 @pytest.mark.fast
@@ -263,7 +274,8 @@ SIEM_EVENTS = {
 @given(stream=st.sampled_from(sorted(SIEM_EVENTS)), data=st.data())
 @example(stream="clicks_permitted", data=None)
 def test_any_event_the_tap_writes_maps_to_a_strict_ocsf_event(stream, data):
-    """Whatever the API sent, once the tap wrote it: a valid event, nothing of it lost."""
+    """Whatever the API sent, once the tap wrote it: a valid event, nothing of it lost (a
+    threat summary too)."""
     event = (
         data.draw(SIEM_EVENTS[stream])
         if data is not None
@@ -327,3 +339,24 @@ def test_without_pass_through_only_the_ocsf_streams_and_state_leave(tmp_path, da
     out, _ = run_ocsf(tap.messages, {"pass_through": False}, tmp_path)
     assert {m.get("stream") for m in out if m["type"] != "STATE"} == {k.stream for k in Class}
     assert [m["value"] for m in out if m["type"] == "STATE"][-1] == tap.state
+
+
+def readme_section() -> str:
+    return (ROOT / "README.md").read_text().split("## OCSF events", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.fast
+def test_the_readme_mapping_tables_are_the_mappers():
+    section = readme_section()
+    for rows in (fields.MESSAGE_ROWS, fields.CLICK_ROWS, fields.THREAT_ROWS):
+        for field, attribute, note in rows:
+            assert f"| `{field}` | `{attribute}` | {note} |" in section, field
+
+
+def test_the_readme_settings_table_equals_about():
+    about = subprocess.run(
+        [OCSF_MAPPER, "--about", "--format", "markdown"], capture_output=True, text=True, check=True
+    ).stdout
+    rows = [line for line in about.splitlines() if line.startswith("| ") and "Setting" not in line]
+    assert rows and all(row in readme_section() for row in rows)
+    assert f"OCSF {OCSF_VERSION}" in about

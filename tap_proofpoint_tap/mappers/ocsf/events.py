@@ -25,6 +25,7 @@ from tap_proofpoint_tap.mappers.ocsf.vocabulary import (
     ALLOWED,
     BLOCKED,
     DENIED,
+    EXTRA_OBSERVABLES,
     HIGH,
     INFORMATIONAL,
     LOW,
@@ -42,6 +43,7 @@ ACTIVE = "active"
 HARMFUL = frozenset({"malware", "phish", "impostor"})
 MD5, SHA256 = 1, 3  # fingerprint.algorithm_id
 REGULAR_FILE = 1
+EXTRA_OBSERVED = tuple(path.removeprefix("unmapped.") for path in EXTRA_OBSERVABLES)
 REQUIRED_OBJECTS = ("email",)  # kept when empty: Email Activity requires it
 FINDING_STATUS = {"active": (1, 1), "cleared": (4, 3), "falsePositive": (3, 3)}
 """A threat's status → (finding ``status_id``, ``activity_id``): New and Create while active;
@@ -87,16 +89,24 @@ def email_activity(record: dict[str, Any], stream: str) -> Event:
         **Class.EMAIL.header(activity_id=3),
         "time": _time(record.get("messageTime"), record["queryEndTime"]),
         "metadata": metadata(
-            record, stream, Class.EMAIL, correlation=record.get("GUID"), tenant="cluster"
+            record,
+            stream,
+            Class.EMAIL,
+            correlation=record.get("GUID"),
+            tenant="cluster",
+            original="messageTime",
         ),
         "direction_id": _direction(record.get("policyRoutes")),
         "message_trace_uid": record.get("GUID"),
         "from": record.get("sender"),
         "to": record.get("recipient"),
         "src_endpoint": _endpoint(record.get("senderIP")),
-        "email": _compact(email),
+        "email": email,
         "action_id": action,
         "disposition_id": disposition,
+        "policy": {"name": record["quarantineRule"], "is_applied": True}
+        if record.get("quarantineRule")
+        else None,
         "severity_id": _severity(statuses, kinds, allowed=delivered),
         "is_alert": delivered and ACTIVE in statuses,
         "unmapped": fields.unmapped(record, fields.MESSAGE),
@@ -111,15 +121,15 @@ def web_resources_activity(record: dict[str, Any], stream: str) -> Event:
     event: Event = {
         **Class.WEB.header(activity_id=2),
         "time": _time(record.get("clickTime"), record["queryEndTime"]),
-        "metadata": metadata(record, stream, Class.WEB, correlation=record.get("GUID")),
-        "web_resources": [_compact({"url_string": record.get("url"), "type": "URL"})],
-        "http_request": _compact({"url": url, "user_agent": record.get("userAgent")}),
-        "src_endpoint": _compact(
-            {
-                **(_endpoint(record.get("clickIP")) or {}),
-                "owner": {"email_addr": record.get("recipient")},
-            }
+        "metadata": metadata(
+            record, stream, Class.WEB, correlation=record.get("GUID"), original="clickTime"
         ),
+        "web_resources": [{"url_string": record.get("url"), "type": "URL"}],
+        "http_request": {"url": url, "user_agent": record.get("userAgent")},
+        "src_endpoint": {
+            **(_endpoint(record.get("clickIP")) or {}),
+            "owner": {"email_addr": record.get("recipient")},
+        },
         "action_id": ALLOWED if permitted else DENIED,
         "disposition_id": ALLOWED if permitted else BLOCKED,
         "severity_id": _severity(
@@ -140,7 +150,7 @@ def detection_finding(record: dict[str, Any], stream: str) -> Event:
         **Class.FINDING.header(activity_id=activity_id),
         "time": _time(record.get("fetchedAt"), record.get("identifiedAt")) or 0,
         "metadata": metadata(record, stream, Class.FINDING, read_at=record.get("fetchedAt")),
-        "finding_info": _compact(
+        "finding_info": (
             {
                 "uid": record["id"],
                 "title": record.get("name") or record["id"],
@@ -170,15 +180,19 @@ def _finish(event: Event, kind: Class, record: dict[str, Any], ip_field: str = "
     kept = event.pop("unmapped")
     if ip_field and record.get(ip_field) is not None and not _ip(record[ip_field]):
         kept[ip_field] = record[ip_field]
-    required: Event = {k: {} for k in REQUIRED_OBJECTS if event.get(k) == {}}
-    event = _compact(event) | required
-    event["unmapped"] = kept or None
+    required = [k for k in REQUIRED_OBJECTS if k in event]
+    event = _compact(event)
+    for key in required:
+        event.setdefault(key, {})
+    attributes = {k: v for k, v in event.items() if k != "metadata"}
+    extra = {k: kept[k] for k in EXTRA_OBSERVED if k in kept}
+    name = kind.name_in_ocsf
     found = [
         {"name": path, "type_id": observable[0], "type": observable[1], "value": value}
-        for path, value in _walk(event, "")
-        if not path.startswith(("observables", "metadata"))
-        and (observable := observable_type(kind.name_in_ocsf, path)) is not None
+        for path, value in _walk({**attributes, "unmapped": extra}, "")
+        if (observable := observable_type(name, path)) is not None
     ]
+    event["unmapped"] = kept or None
     event["observables"] = found or None
     event |= captions(kind.name_in_ocsf, event)
     return {k: v for k, v in event.items() if v is not None}
@@ -222,14 +236,12 @@ def _file(part: Any) -> Event:
         for algorithm, key in ((MD5, "md5"), (SHA256, "sha256"))
         if part.get(key)
     ]
-    return _compact(
-        {
-            "name": part.get("filename") or "",
-            "type_id": REGULAR_FILE,
-            "mime_type": part.get("contentType"),
-            "hashes": hashes,
-        }
-    )
+    return {
+        "name": part.get("filename") or "",
+        "type_id": REGULAR_FILE,
+        "mime_type": part.get("contentType"),
+        "hashes": hashes,
+    }
 
 
 def _url(text: Any) -> Event | None:
@@ -250,7 +262,7 @@ def _url(text: Any) -> Event | None:
             "path": parts.path or None,
             "query_string": parts.query or None,
         }
-    return _compact(url)
+    return url
 
 
 def _endpoint(ip: Any) -> Event | None:
@@ -300,14 +312,15 @@ def _epoch_ms(text: Any) -> int | None:
 
 
 def _compact(obj: Event) -> Event:
-    """``obj`` without None, empty lists and empty objects, at any depth."""
-    kept = {k: _pruned(v) for k, v in obj.items()}
-    return {k: v for k, v in kept.items() if v not in (None, [], {})}
-
-
-def _pruned(value: Any) -> Any:
-    if isinstance(value, dict):
-        return _compact(value)
-    if isinstance(value, list):
-        return [_pruned(v) for v in value]
-    return value
+    """``obj`` without None, empty lists and empty objects, at any depth (the events hold no
+    list of lists: ``unmapped``, which may, is never compacted)."""
+    out: Event = {}
+    for key, value in obj.items():
+        kept = value
+        if isinstance(value, dict):
+            kept = _compact(value)
+        elif isinstance(value, list):
+            kept = [_compact(v) if isinstance(v, dict) else v for v in value]
+        if kept is not None and kept not in ([], {}):
+            out[key] = kept
+    return out

@@ -10,7 +10,7 @@ Row = tuple[str, str, str]  # TAP field, OCSF attribute, why or how
 MESSAGE_ROWS: tuple[Row, ...] = (
     ("id", "metadata.uid", ""),
     ("GUID", "message_trace_uid, metadata.correlation_uid", "the clicks on it carry it too"),
-    ("messageTime", "time", "epoch ms; queryEndTime when missing"),
+    ("messageTime", "time, metadata.original_time", "epoch ms; queryEndTime when missing"),
     ("messageID", "email.message_uid", ""),
     ("sender", "from", "the envelope's MAIL FROM (email.smtp_from is deprecated)"),
     ("recipient", "to", "the envelope's RCPT TO (email.smtp_to is deprecated)"),
@@ -27,21 +27,31 @@ MESSAGE_ROWS: tuple[Row, ...] = (
     ("messageSize", "email.size", ""),
     ("messageParts[]", "email.files[]", "filename, contentType, md5, sha256; the rest unmapped"),
     ("threatsInfoMap[] (url)", "email.urls[]", "parsed; the whole map stays in unmapped"),
-    ("stream", "action_id, disposition_id", "delivered: Allowed; blocked: Denied"),
+    ("stream", "action_id, disposition_id", "delivered: Allowed; blocked: Denied, Blocked"),
     ("quarantineFolder", "disposition_id", "Quarantined when set (kept in unmapped too)"),
+    ("quarantineRule", "policy.name", "the rule that quarantined it"),
+    (
+        "threatsInfoMap[].threatStatus, classification",
+        "severity_id, is_alert",
+        "see Severity below (kept in unmapped)",
+    ),
     ("policyRoutes", "direction_id", "Inbound or Outbound by route name (kept in unmapped)"),
     ("cluster", "metadata.tenant_uid", "kept in unmapped too"),
 )
 CLICK_ROWS: tuple[Row, ...] = (
     ("id", "metadata.uid", ""),
     ("GUID", "metadata.correlation_uid", "the message's GUID: joins Email Activity"),
-    ("clickTime", "time", "epoch ms; queryEndTime when missing"),
+    ("clickTime", "time, metadata.original_time", "epoch ms; queryEndTime when missing"),
     ("url", "web_resources[].url_string, http_request.url", "parsed into its parts"),
     ("userAgent", "http_request.user_agent", ""),
     ("clickIP", "src_endpoint.ip", "unmapped.clickIP when not an IP"),
     ("recipient", "src_endpoint.owner.email_addr", "the person who clicked (6001 has no actor)"),
     ("stream", "action_id, disposition_id", "permitted: Allowed; blocked: Denied, Blocked"),
-    ("threatStatus, classification", "severity_id, is_alert", "kept in unmapped too"),
+    (
+        "threatStatus, classification",
+        "severity_id, is_alert",
+        "see Severity below (kept in unmapped)",
+    ),
 )
 THREAT_ROWS: tuple[Row, ...] = (
     ("id, fetchedAt", "metadata.uid", "one event per reading of the threat"),
@@ -63,7 +73,7 @@ MESSAGE = frozenset(
     {
         "id", "GUID", "messageTime", "messageID", "sender", "recipient", "senderIP",
         "fromAddress", "headerFrom", "toAddresses", "headerTo", "ccAddresses", "headerCC",
-        "replyToAddress", "headerReplyTo", "subject", "messageSize",
+        "replyToAddress", "headerReplyTo", "subject", "messageSize", "quarantineRule",
     }
 )  # fmt: skip
 """Message fields kept nowhere but in their OCSF attribute (messageParts and threatsInfoMap are

@@ -58,10 +58,11 @@ def ocsf_schema() -> dict[str, Any]:
     return schema
 
 
+@functools.cache
 def attributes(kind: str, name: str, profiles: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
     """Every attribute of an event class (``kind`` "events") or object ("objects"): its own,
     those of the classes it extends, and those of ``profiles``, each merged with its
-    dictionary entry (type, enum, is_array, deprecation)."""
+    dictionary entry (type, enum, is_array, deprecation). Cached: read-only for callers."""
     dictionary = ocsf_schema()["dictionary"]["attributes"]
     merged: dict[str, dict[str, Any]] = {
         attribute: {} for profile in profiles for attribute in PROFILES[profile]

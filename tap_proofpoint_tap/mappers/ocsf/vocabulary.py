@@ -69,8 +69,10 @@ def metadata(
     correlation: Any = None,
     tenant: str | None = None,
     read_at: Any = None,
+    original: str | None = None,
 ) -> dict[str, Any]:
-    """The event's metadata: the product, the version, the source record's id."""
+    """The event's metadata: the product, the version, the source record's id, its time as
+    Proofpoint wrote it (``original``: the field that holds it)."""
     uid = record["id"] if read_at is None else f"{record['id']}@{read_at}"
     return {
         "version": OCSF_VERSION,
@@ -80,6 +82,7 @@ def metadata(
         "correlation_uid": correlation,
         "log_name": stream,
         "tenant_uid": record.get(tenant) if tenant else None,
+        "original_time": record.get(original) if original else None,
     }
 
 
@@ -123,9 +126,11 @@ def captions(class_name: str, event: dict[str, Any]) -> dict[str, str]:
     found = attributes("events", class_name, tuple(PROFILES))
     named = {}
     for key, value in event.items():
+        if not key.endswith("_id"):
+            continue
         spec = found.get(key, {})
         caption = spec.get("enum", {}).get(str(value), {}).get("caption")
         sibling = spec.get("sibling", key.removesuffix("_id"))
-        if key.endswith("_id") and caption and sibling in found and sibling not in event:
+        if caption and sibling in found and sibling not in event:
             named[sibling] = caption
     return named
