@@ -336,3 +336,50 @@ def test_postgres_upserts_overlapping_runs_and_dbt_builds_the_marts(
         )[0]
         == 0
     )
+
+
+def test_ocsf_events_load_into_postgres_with_typed_columns(tmp_path, busy_live, project, postgres):
+    """``meltano run tap-proofpoint-tap ocsf target-postgres`` (issue 28): every OCSF attribute
+    a column of its OCSF type, one event per record read, a click joined to its message."""
+    con, schema = postgres
+    start = hour_floor(datetime.now(timezone.utc)) - timedelta(hours=3)
+    proc = subprocess.run(
+        [MELTANO, "run", "tap-proofpoint-tap", "ocsf", "target-postgres"],
+        cwd=project,
+        env=meltano_env(
+            tmp_path, busy_live, start, start + timedelta(hours=1), **postgres_env(schema)
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    types = dict(
+        con.execute(
+            "select table_name || '.' || column_name, data_type from information_schema.columns "
+            "where table_schema = %s and table_name like 'ocsf_%%'",
+            (schema,),
+        ).fetchall()
+    )
+    assert types["ocsf_email_activity.time"] == "bigint"
+    assert types["ocsf_email_activity.metadata"] == "jsonb"
+    assert types["ocsf_email_activity.from"] in ("text", "character varying")
+    assert types["ocsf_web_resources_activity.is_alert"] == "boolean"
+    assert types["ocsf_web_resources_activity.severity_id"] == "bigint"
+    assert types["ocsf_detection_finding.risk_score"] == "bigint"
+    events = pipeline_truth(busy_live, start, start + timedelta(hours=1))
+    for table, streams in (
+        ("ocsf_email_activity", ("messages_delivered", "messages_blocked")),
+        ("ocsf_web_resources_activity", ("clicks_permitted", "clicks_blocked")),
+    ):
+        uids = {
+            uid
+            for (uid,) in con.execute(f"select metadata->>'uid' from {schema}.{table}").fetchall()
+        }
+        assert uids == {e["id"] for s in streams for e in events[s]}, table
+    joined = con.execute(
+        f"select count(*) from {schema}.ocsf_web_resources_activity w "
+        f"join {schema}.ocsf_email_activity e "
+        "on w.metadata->>'correlation_uid' = e.metadata->>'correlation_uid'"
+    ).fetchone()[0]
+    assert joined > 0
