@@ -49,7 +49,8 @@ def strict_errors(event: dict[str, Any]) -> list[str]:
         return [*errors, *(f"{e['loc']}: {e['msg']}" for e in error.errors())]
     errors += _extras(validated, "")
     for name in sorted(added & event.keys()):
-        errors += _profile_errors(name, event[name])
+        if event[name] is not None:  # null: absent, as for the class's own attributes
+            errors += _profile_errors(name, event[name])
     return errors
 
 

@@ -1,4 +1,4 @@
-"""The tap's and the mapper's output read by targets other than ours: a writer that takes a
+"""The tap's and the mappers' output read by targets other than ours: a writer that takes a
 stream's columns from its first record (as singer-io's target-csv does), singer-io's
 ``singer-check-tap``, and JSON Schema validators (one draft, enums that allow the nulls their
 types allow)."""
@@ -14,9 +14,12 @@ from datetime import datetime, timedelta, timezone
 import jsonschema
 import pytest
 
+from tap_proofpoint_tap.mappers.ocsf.streams import stream_schema
+from tap_proofpoint_tap.mappers.ocsf.vocabulary import Class
 from tap_proofpoint_tap.mappers.threatq.schemas import SCHEMAS as MAPPER_SCHEMAS
 from tap_proofpoint_tap.normalise import SCHEMAS as TAP_SCHEMAS
 from tests.helpers import ROOT, hour_floor, run_mapper, run_tap, tap_config, traffic_sandbox
+from tests.ocsf_check import run_ocsf
 
 CHECK_TAP = ROOT / ".venv-check" / "bin" / "singer-check-tap"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -81,13 +84,17 @@ def output(tmp_path_factory):
     assert run.returncode == 0, run.stderr[-2000:]
     tap_lines = [json.dumps(m) + "\n" for m in run.messages]
     mapped = run_mapper(tap_lines)
-    return tap_lines, [json.dumps(m) + "\n" for m in mapped.messages]
+    ocsf, _ = run_ocsf(run.messages, {"pass_through": False}, tmp_path)
+    return (
+        tap_lines,
+        [json.dumps(m) + "\n" for m in mapped.messages],
+        [json.dumps(m) + "\n" for m in ocsf],
+    )
 
 
 def test_a_header_from_first_record_writer_finds_every_value_in_its_column(output):
-    tap_lines, mapper_lines = output
-    assert assert_every_value_in_its_column(tap_lines) > 5_000
-    assert assert_every_value_in_its_column(mapper_lines) > 5_000
+    for lines in output:
+        assert assert_every_value_in_its_column(lines) > 5_000
 
 
 def test_every_record_carries_every_property_in_the_schemas_order(output):
@@ -100,10 +107,10 @@ def test_every_record_carries_every_property_in_the_schemas_order(output):
                 assert list(message["record"]) == schemas[message["stream"]]
 
 
-@pytest.mark.parametrize("which", ["tap", "mapper"])
+@pytest.mark.parametrize("which", ["tap", "mapper", "ocsf"])
 def test_singer_check_tap_accepts_the_output(output, which):
     assert CHECK_TAP.exists(), "make test installs singer-tools into .venv-check"
-    lines = output[0] if which == "tap" else output[1]
+    lines = output[("tap", "mapper", "ocsf").index(which)]
     proc = subprocess.run(
         [str(CHECK_TAP)], input="".join(lines), capture_output=True, text=True, timeout=120
     )
@@ -114,6 +121,7 @@ def test_singer_check_tap_accepts_the_output(output, which):
 @pytest.mark.fast
 def test_every_schema_is_of_one_draft_and_its_enums_allow_its_nulls():
     schemas = dict(TAP_SCHEMAS) | dict(MAPPER_SCHEMAS)
+    schemas |= {kind.stream: stream_schema(kind) for kind in Class}
     for name, schema in schemas.items():
         assert schema.get("$schema") == DRAFT, name
         jsonschema.Draft202012Validator.check_schema(schema)

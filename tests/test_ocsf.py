@@ -321,11 +321,12 @@ def test_a_day_of_sandbox_traffic_through_the_mapper_cli(tmp_path, day_of_traffi
     assert all(m["key_properties"] == [] for m in schemas)
     states = [m["value"] for m in out if m["type"] == "STATE"]
     assert states[-1] == tap.state
-    guids = {
-        e["message_trace_uid"] for e in written[Class.EMAIL.stream] if "message_trace_uid" in e
-    }
+    guids = {e["message_trace_uid"] for e in written[Class.EMAIL.stream]} - {None}
     clicks = written[Class.WEB.stream]
     assert sum(e["metadata"].get("correlation_uid") in guids for e in clicks) > 0
+    for kind in Class:  # every attribute of the stream, in its schema's order
+        columns = list(stream_schema(kind)["properties"])
+        assert all(list(e) == columns for e in written[kind.stream])
     again, _ = run_ocsf(tap.messages)
     assert again == out
     counts = ", ".join(

@@ -24,7 +24,7 @@ from typing_extensions import override
 from tap_proofpoint_tap.errors import TapError
 from tap_proofpoint_tap.mappers.ocsf import events
 from tap_proofpoint_tap.mappers.ocsf.schema import OCSF_VERSION
-from tap_proofpoint_tap.mappers.ocsf.streams import stream_schema
+from tap_proofpoint_tap.mappers.ocsf.streams import as_record, stream_schema
 from tap_proofpoint_tap.mappers.ocsf.vocabulary import Class
 from tap_proofpoint_tap.singer_io import CheckedReader, StateFlushingWriter
 
@@ -111,11 +111,8 @@ class OCSFMapper(InlineMapper):
         kind, to_event = mapping
         self.read[stream] += 1
         self.written[kind.stream] += 1
-        yield {
-            "type": "RECORD",
-            "stream": kind.stream,
-            "record": to_event(message_dict["record"], stream),
-        }
+        event = to_event(message_dict["record"], stream)
+        yield {"type": "RECORD", "stream": kind.stream, "record": as_record(kind, event)}
 
     @override
     def map_state_message(self, message_dict: dict[str, Any]) -> Iterable[Message]:

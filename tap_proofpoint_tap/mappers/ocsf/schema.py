@@ -64,11 +64,11 @@ def attributes(kind: str, name: str, profiles: tuple[str, ...] = ()) -> dict[str
     those of the classes it extends, and those of ``profiles``, each merged with its
     dictionary entry (type, enum, is_array, deprecation). Cached: read-only for callers."""
     dictionary = ocsf_schema()["dictionary"]["attributes"]
-    merged: dict[str, dict[str, Any]] = {
-        attribute: {} for profile in profiles for attribute in PROFILES[profile]
-    }
+    merged: dict[str, dict[str, Any]] = {}
     for spec in reversed(_chain(kind, name)):
         merged.update((k, v) for k, v in spec["attributes"].items() if not k.startswith("$"))
+    for attribute in (a for profile in profiles for a in PROFILES[profile]):
+        merged.setdefault(attribute, {})
     return {k: {**dictionary.get(k, {}), **v} for k, v in merged.items()}
 
 
