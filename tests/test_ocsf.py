@@ -249,6 +249,10 @@ values = st.recursive(
     ),
     max_leaves=6,
 )
+FIXED = {  # found by hand: a time at the first representable day, an IP that is none
+    "clicks_permitted": {"clickIP": "999.1.1.1", "url": "http://[x"},
+    "messages_delivered": {"messageTime": "0001-01-01T00:00:00+01:00", "senderIP": "1.2.3"},
+}
 SIEM_EVENTS = {
     stream: st.fixed_dictionaries(
         {},
@@ -273,14 +277,11 @@ SIEM_EVENTS["threats"] = st.fixed_dictionaries(
 @settings(max_examples=150, suppress_health_check=list(HealthCheck), deadline=None)
 @given(stream=st.sampled_from(sorted(SIEM_EVENTS)), data=st.data())
 @example(stream="clicks_permitted", data=None)
+@example(stream="messages_delivered", data=None)
 def test_any_event_the_tap_writes_maps_to_a_strict_ocsf_event(stream, data):
     """Whatever the API sent, once the tap wrote it: a valid event, nothing of it lost (a
     threat summary too)."""
-    event = (
-        data.draw(SIEM_EVENTS[stream])
-        if data is not None
-        else {"clickIP": "999.1.1.1", "url": "http://[x"}
-    )
+    event = data.draw(SIEM_EVENTS[stream]) if data is not None else FIXED[stream]
     record = tap_record(stream, event)
     result = mapped(stream, record)
     assert strict_errors(result) == []
@@ -361,3 +362,22 @@ def test_the_readme_settings_table_equals_about():
     rows = [line for line in about.splitlines() if line.startswith("| ") and "Setting" not in line]
     assert rows and all(row in readme_section() for row in rows)
     assert f"OCSF {OCSF_VERSION}" in about
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("1970-01-01T00:00:00Z", 0),
+        ("2026-12-07T10:00:00.123456789Z", 1796637600123),
+        ("2026-12-07t11:00+01:00", 1796637600000),
+        ("1969-12-31T23:59:59.5Z", -500),
+        ("0001-01-01T00:00:00+01:00", -62135600400000),
+        ("9999-12-31T23:59:59-01:00", 253402304399000),
+        ("2026-02-30T00:00:00Z", None),
+        ("2026-12-07T24:00:00Z", None),
+        ("not a time", None),
+    ],
+)
+def test_times_become_epoch_milliseconds_or_nothing(text, ms):
+    assert events._epoch_ms(text) == ms

@@ -8,8 +8,8 @@ Each event carries the security-control profile: what Proofpoint did (``action_i
 ``disposition_id``) and whether it asks for a person (``is_alert``). ``metadata.uid`` is the
 record's id (a threat's id with the time it was read: one event per reading), and a message and
 its clicks share the message's GUID in ``metadata.correlation_uid``. What OCSF has no attribute
-for is kept under ``unmapped`` with the source's own names (:data:`fields.MAPPED` lists the
-rest), so no field is lost.
+for is kept under ``unmapped`` with the source's own names (:mod:`.fields` lists the fields
+that are not), so no field is lost.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import urllib.parse
-from datetime import datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from tap_proofpoint_tap.mappers.ocsf import fields
@@ -45,9 +45,12 @@ MD5, SHA256 = 1, 3  # fingerprint.algorithm_id
 REGULAR_FILE = 1
 EXTRA_OBSERVED = tuple(path.removeprefix("unmapped.") for path in EXTRA_OBSERVABLES)
 REQUIRED_OBJECTS = ("email",)  # kept when empty: Email Activity requires it
+OTHER, UPDATE = 99, 2
 FINDING_STATUS = {"active": (1, 1), "cleared": (4, 3), "falsePositive": (3, 3)}
 """A threat's status → (finding ``status_id``, ``activity_id``): New and Create while active;
-Resolved, or Suppressed for a false positive, and Close after."""
+Resolved, or Suppressed for a false positive, and Close after; another status is Other (its
+name in ``status``) and Update."""
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
 _TIME = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?"
     r"(?:([Zz])|([+-])(\d\d):?(\d\d))?"
@@ -143,28 +146,26 @@ def web_resources_activity(record: dict[str, Any], stream: str) -> Event:
 
 def detection_finding(record: dict[str, Any], stream: str) -> Event:
     """A threat as Proofpoint's Threat API described it when the tap read it."""
-    status_id, activity_id = FINDING_STATUS.get(record.get("status") or "", (99, 2))
+    status_id, activity_id = FINDING_STATUS.get(record.get("status") or "", (OTHER, UPDATE))
     identified = _epoch_ms(record.get("identifiedAt"))
     names = [m.get("name") for m in record.get("malware") or [] if isinstance(m, dict)]
     event: Event = {
         **Class.FINDING.header(activity_id=activity_id),
         "time": _time(record.get("fetchedAt"), record.get("identifiedAt")) or 0,
         "metadata": metadata(record, stream, Class.FINDING, read_at=record.get("fetchedAt")),
-        "finding_info": (
-            {
-                "uid": record["id"],
-                "title": record.get("name") or record["id"],
-                "types": [t for t in (record.get("category"), record.get("type")) if t],
-                "created_time": identified,
-                "first_seen_time": identified,
-                "analytic": {"name": record["detectionType"], "type_id": 99, "type": "Other"}
-                if record.get("detectionType")
-                else None,
-                "data_sources": ["Proofpoint TAP Threat API"],
-            }
-        ),
+        "finding_info": {
+            "uid": record["id"],
+            "title": record.get("name") or record["id"],
+            "types": [t for t in (record.get("category"), record.get("type")) if t],
+            "created_time": identified,
+            "first_seen_time": identified,
+            "analytic": {"name": record["detectionType"], "type_id": OTHER, "type": "Other"}
+            if record.get("detectionType")
+            else None,
+            "data_sources": ["Proofpoint TAP Threat API"],
+        },
         "status_id": status_id,
-        "status": None if status_id != 99 else record.get("status"),  # noqa: PLR2004
+        "status": record.get("status") if status_id == OTHER else None,
         "severity_id": severity_of_score(record.get("severityScore")),
         "risk_score": record.get("severityScore"),
         "is_alert": record.get("status") == ACTIVE,
@@ -294,21 +295,24 @@ def _time(*texts: Any) -> int | None:
 
 def _epoch_ms(text: Any) -> int | None:
     """Milliseconds since the epoch of an RFC 3339 time (no offset: UTC); None when not one.
-    Parsed here: Python 3.10's fromisoformat refuses fractions other than 3 or 6 digits."""
+    Counted in integers from the day's ordinal: Python 3.10's fromisoformat refuses fractions
+    other than 3 or 6 digits, and datetime arithmetic overflows at the years 1 and 9999."""
     match = _TIME.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
         return None
     year, month, day, hour, minute = (int(match[i]) for i in range(1, 6))
+    second = int(match[6] or 0)
     try:
-        when = datetime(year, month, day, hour, minute, int(match[6] or 0), tzinfo=timezone.utc)
+        days = date(year, month, day).toordinal() - _EPOCH_DAY
     except ValueError:
         return None
+    if hour > 23 or minute > 59 or second > 60:  # noqa: PLR2004 - 60: a leap second
+        return None
+    offset = 0
     if match[9]:
-        offset = timedelta(hours=int(match[10]), minutes=int(match[11]))
-        when -= offset if match[9] == "+" else -offset
-    fraction = int((match[7] or "0")[:3].ljust(3, "0"))
-    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return (when - epoch) // timedelta(milliseconds=1) + fraction
+        offset = (int(match[10]) * 60 + int(match[11])) * 60 * (1 if match[9] == "+" else -1)
+    seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset
+    return seconds * 1_000 + int((match[7] or "0")[:3].ljust(3, "0"))
 
 
 def _compact(obj: Event) -> Event:
