@@ -5,6 +5,7 @@ program (console script)        subpackage                      extra it needs
 ==============================  ==============================  ===================
 ``tap-proofpoint-tap``          the package root (``tap.py``)   none
 ``mapper-proofpoint-threatq``   ``mappers.threatq``             none
+``mapper-proofpoint-ocsf``      ``mappers.ocsf``                none
 ``target-threatq``              ``targets.threatq``             none
 ``target-duckdb-proofpoint``    ``targets.duckdb``              ``duckdb``
 ``proofpoint-tap-report``       ``report``                      ``report``
