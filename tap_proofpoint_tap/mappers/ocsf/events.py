@@ -14,7 +14,7 @@ that are not), so no field is lost.
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import re
 import urllib.parse
 from datetime import date
@@ -33,9 +33,12 @@ from tap_proofpoint_tap.mappers.ocsf.vocabulary import (
     QUARANTINED,
     Class,
     captions,
+    fits,
     metadata,
+    object_attributes,
     observable_type,
     severity_of_score,
+    spec_at,
 )
 
 Event = dict[str, Any]
@@ -44,7 +47,12 @@ HARMFUL = frozenset({"malware", "phish", "impostor"})
 MD5, SHA256 = 1, 3  # fingerprint.algorithm_id
 REGULAR_FILE = 1
 EXTRA_OBSERVED = tuple(path.removeprefix("unmapped.") for path in EXTRA_OBSERVABLES)
-REQUIRED_OBJECTS = ("email",)  # kept when empty: Email Activity requires it
+REQUIRED_OBJECTS = ("email",)
+THREAT_OBSERVABLES = {"url": ("url_t", 6, "URL String"), "attachment": ("file_hash_t", 8, "Hash")}
+"""A threat's name is its URL or its attachment's hash: an observable of its finding's title."""
+_MAILBOX = re.compile(
+    r'(?:"(?:[^"\\]|\\.)*"|<[^>]*>|\([^)]*\)|[^,;"<(])+'
+)  # kept when empty: Email Activity requires it
 OTHER, UPDATE = 99, 2
 FINDING_STATUS = {"active": (1, 1), "cleared": (4, 3), "falsePositive": (3, 3)}
 """A threat's status → (finding ``status_id``, ``activity_id``): New and Create while active;
@@ -69,12 +77,16 @@ def email_activity(record: dict[str, Any], stream: str) -> Event:
         "from_list": record.get("fromAddress"),
         "from_mailbox": record.get("headerFrom"),
         "to": record.get("toAddresses"),
-        "to_mailboxes": _listed(record.get("headerTo")),
+        "to_mailboxes": _mailboxes(record.get("headerTo")),
         "cc": record.get("ccAddresses"),
-        "cc_mailboxes": _listed(record.get("headerCC")),
+        "cc_mailboxes": _mailboxes(record.get("headerCC")),
         "reply_to_list": record.get("replyToAddress"),
-        "reply_to_mailboxes": _listed(record.get("headerReplyTo")),
-        "files": [_file(part) for part in record.get("messageParts") or []],
+        "reply_to_mailboxes": _mailboxes(record.get("headerReplyTo")),
+        "files": [
+            _file(part)
+            for part in record.get("messageParts") or []
+            if isinstance(part, dict) and part.get("filename")
+        ],
         "urls": [
             url
             for t in threats
@@ -87,7 +99,7 @@ def email_activity(record: dict[str, Any], stream: str) -> Event:
         action = DENIED
         disposition = QUARANTINED if record.get("quarantineFolder") else BLOCKED
     statuses = [t.get("threatStatus") for t in threats]
-    kinds = [t.get("classification") for t in threats]
+    kinds = [t.get("classification") for t in threats if t.get("threatStatus") == ACTIVE]
     event: Event = {
         **Class.EMAIL.header(activity_id=3),
         "time": _time(record.get("messageTime"), record["queryEndTime"]),
@@ -107,14 +119,14 @@ def email_activity(record: dict[str, Any], stream: str) -> Event:
         "email": email,
         "action_id": action,
         "disposition_id": disposition,
-        "policy": {"name": record["quarantineRule"], "is_applied": True}
+        "policy": {"name": record["quarantineRule"], "is_applied": not delivered}
         if record.get("quarantineRule")
         else None,
         "severity_id": _severity(statuses, kinds, allowed=delivered),
         "is_alert": delivered and ACTIVE in statuses,
         "unmapped": fields.unmapped(record, fields.MESSAGE),
     }
-    return _finish(event, Class.EMAIL, record, "senderIP")
+    return _finish(event, Class.EMAIL, record, fields.MESSAGE)
 
 
 def web_resources_activity(record: dict[str, Any], stream: str) -> Event:
@@ -129,10 +141,8 @@ def web_resources_activity(record: dict[str, Any], stream: str) -> Event:
         ),
         "web_resources": [{"url_string": record.get("url"), "type": "URL"}],
         "http_request": {"url": url, "user_agent": record.get("userAgent")},
-        "src_endpoint": {
-            **(_endpoint(record.get("clickIP")) or {}),
-            "owner": {"email_addr": record.get("recipient")},
-        },
+        "src_endpoint": _endpoint(record.get("clickIP")),
+        "actor": {"user": {"email_addr": record.get("recipient")}},
         "action_id": ALLOWED if permitted else DENIED,
         "disposition_id": ALLOWED if permitted else BLOCKED,
         "severity_id": _severity(
@@ -141,7 +151,7 @@ def web_resources_activity(record: dict[str, Any], stream: str) -> Event:
         "is_alert": permitted and record.get("threatStatus") == ACTIVE,
         "unmapped": fields.unmapped(record, fields.CLICK),
     }
-    return _finish(event, Class.WEB, record, "clickIP")
+    return _finish(event, Class.WEB, record, fields.CLICK)
 
 
 def detection_finding(record: dict[str, Any], stream: str) -> Event:
@@ -172,31 +182,87 @@ def detection_finding(record: dict[str, Any], stream: str) -> Event:
         "malware": [{"name": n, "classification_ids": [0]} for n in names if n] or None,
         "unmapped": fields.unmapped(record, fields.THREAT),
     }
-    return _finish(event, Class.FINDING, record)
+    name, kind = record.get("name"), THREAT_OBSERVABLES.get(record.get("type") or "")
+    found = [] if not name or kind is None else [("finding_info.title", kind, name)]
+    return _finish(event, Class.FINDING, record, fields.THREAT, found)
 
 
-def _finish(event: Event, kind: Class, record: dict[str, Any], ip_field: str = "") -> Event:
-    """The event without empty attributes (``unmapped`` aside, kept as sent), an IP field that
-    holds no IP kept in unmapped, and the observables."""
+def _finish(
+    event: Event,
+    kind: Class,
+    record: dict[str, Any],
+    mapped: frozenset[str],
+    titled: list[tuple[str, tuple[str, int, str], str]] | None = None,
+) -> Event:
+    """The event without empty attributes, the values that break their OCSF type taken out
+    (the record's fields that held them kept in ``unmapped`` as sent), then its observables
+    and the captions of its enumerated ids. ``unmapped`` is kept as the tap wrote it."""
     kept = event.pop("unmapped")
-    if ip_field and record.get(ip_field) is not None and not _ip(record[ip_field]):
-        kept[ip_field] = record[ip_field]
     required = [k for k in REQUIRED_OBJECTS if k in event]
+    event, refused = _typed(_compact(event), kind.attributes)
     event = _compact(event)
     for key in required:
         event.setdefault(key, {})
-    attributes = {k: v for k, v in event.items() if k != "metadata"}
+    for key in mapped:
+        if refused & {json_key(v) for v in _scalars(record.get(key))}:
+            kept[key] = record[key]
     extra = {k: kept[k] for k in EXTRA_OBSERVED if k in kept}
-    name = kind.name_in_ocsf
     found = [
         {"name": path, "type_id": observable[0], "type": observable[1], "value": value}
-        for path, value in _walk({**attributes, "unmapped": extra}, "")
-        if (observable := observable_type(name, path)) is not None
+        for path, value in _walk(
+            {**{k: v for k, v in event.items() if k != "metadata"}, "unmapped": extra}, ""
+        )
+        if (observable := observable_type(kind, path)) is not None
+        and fits(str((spec_at(kind, path) or {}).get("type")), value)
+    ]
+    found += [
+        {"name": path, "type_id": type_id, "type": caption, "value": value}
+        for path, (of_type, type_id, caption), value in titled or []
+        if fits(of_type, value)
     ]
     event["unmapped"] = kept or None
     event["observables"] = found or None
-    event |= captions(kind.name_in_ocsf, event)
-    return {k: v for k, v in event.items() if v is not None}
+    return captions({k: v for k, v in event.items() if v is not None}, kind.attributes)
+
+
+def _typed(obj: Event, specs: dict[str, dict[str, Any]]) -> tuple[Event, set[str]]:
+    """``obj`` without the strings and numbers that break their OCSF type's format (a sender
+    ``""`` is no ``email_t``, a hash cut with ``...`` no ``file_hash_t``) and the objects that
+    lost a required attribute so, and what it took out (as :func:`json_key`)."""
+    out: Event = {}
+    refused: set[str] = set()
+    for key, value in obj.items():
+        spec = specs.get(key, {})
+        children = object_attributes(spec)
+        items = value if isinstance(value, list) else [value]
+        kept = []
+        for item in items:
+            if isinstance(item, dict):
+                item, inner = _typed(item, children)  # noqa: PLW2901 - the item, checked
+                refused |= inner
+                if inner and any(
+                    s.get("requirement") == "required" and item.get(k) is None
+                    for k, s in children.items()
+                ):  # a fingerprint without its value: no fingerprint
+                    continue
+            elif not fits(str(spec.get("type")), item):
+                refused.add(json_key(item))
+                continue
+            kept.append(item)
+        out[key] = kept if isinstance(value, list) else (kept[0] if kept else None)
+    return out, refused
+
+
+def json_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _scalars(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return [s for v in value for s in _scalars(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _scalars(v)]
+    return [value]
 
 
 def _walk(value: Any, path: str) -> list[tuple[str, str]]:
@@ -267,25 +333,20 @@ def _url(text: Any) -> Event | None:
 
 
 def _endpoint(ip: Any) -> Event | None:
-    return {"ip": ip} if _ip(ip) else None
-
-
-def _ip(text: Any) -> bool:
-    if not isinstance(text, str):
-        return False
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+    """An endpoint at ``ip`` (one that is no IP address is taken out by :func:`_typed`)."""
+    return {"ip": ip} if ip is not None else None
 
 
 def _first(values: Any) -> Any:
     return values[0] if isinstance(values, list) and values else None
 
 
-def _listed(text: Any) -> list[str] | None:
-    return [text] if isinstance(text, str) and text else None
+def _mailboxes(text: Any) -> list[str] | None:
+    """A header's mailboxes, one per item (split at the commas and semicolons outside quotes,
+    angle brackets and comments)."""
+    if not isinstance(text, str):
+        return None
+    return [m.strip() for m in _MAILBOX.findall(text) if m.strip()] or None
 
 
 def _time(*texts: Any) -> int | None:

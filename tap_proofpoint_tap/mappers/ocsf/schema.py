@@ -17,8 +17,9 @@ OCSF_VERSION = "1.7.0"
 """The newest OCSF version pydantic-ocsf 3.0 ships (a test checks it is the newest)."""
 SCHEMA_FILE = f"ocsf/schemas/v{OCSF_VERSION.replace('.', '_')}.json"
 PROFILES: dict[str, tuple[str, ...]] = {
-    # ocsf-schema 1.7.0 profiles/security_control.json. pydantic-ocsf's file keeps the
-    # profiles' names (base_event includes them) but not their attributes, which are these.
+    # ocsf-schema 1.7.0 profiles/security_control.json and host.json. pydantic-ocsf's file
+    # keeps the profiles' names (base_event includes them) but not their attributes: these.
+    "host": ("actor", "device"),
     "security_control": (
         "action",
         "action_id",

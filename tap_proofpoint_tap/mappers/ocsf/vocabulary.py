@@ -1,10 +1,13 @@
 """OCSF's names for what the mapping says: the three classes, their headers and metadata, the
-enumerations it uses and which attribute paths are observables (read from the schema)."""
+enumerations it uses, which attribute paths are observables, the captions beside enumerated
+ids and the formats of OCSF's types (all read from the schema)."""
 
 from __future__ import annotations
 
 import enum
 import functools
+import ipaddress
+import re
 from typing import Any
 
 from tap_proofpoint_tap.mappers.ocsf.schema import (
@@ -15,30 +18,41 @@ from tap_proofpoint_tap.mappers.ocsf.schema import (
 )
 
 PRODUCT = {"name": "Proofpoint TAP", "vendor_name": "Proofpoint"}
-PROFILES = ["security_control"]
 ALLOWED, DENIED = 1, 2  # action_id; disposition_id Allowed is 1 too
 BLOCKED, QUARANTINED = 2, 3  # disposition_id
 INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL = 1, 2, 3, 4, 5  # severity_id
 SCORE_BANDS = ((900, CRITICAL), (700, HIGH), (400, MEDIUM), (100, LOW), (0, INFORMATIONAL))
 """A threat's severityScore (0 to 1000) → severity_id: the lowest bound it reaches."""
 EXTRA_OBSERVABLES = {"unmapped.sender": "email_t", "unmapped.senderIP": "ip_t"}
-"""Observables a click keeps under unmapped: the sender of the message clicked, and its IP."""
+"""Observables kept under unmapped: a click's message's sender and its IP (and a message's
+sender IP when it is no IP, which then is no observable)."""
 
 
 class Class(enum.Enum):
-    """The OCSF classes the mapper writes: ``(stream, class name)``."""
+    """The OCSF classes the mapper writes: ``(stream, class name, profiles)``. Every class
+    carries the security-control profile (the outcome); clicks the host profile too, for
+    ``actor``: who clicked."""
 
-    EMAIL = ("ocsf_email_activity", "email_activity")
-    WEB = ("ocsf_web_resources_activity", "web_resources_activity")
-    FINDING = ("ocsf_detection_finding", "detection_finding")
+    EMAIL = ("ocsf_email_activity", "email_activity", ("security_control",))
+    WEB = ("ocsf_web_resources_activity", "web_resources_activity", ("security_control", "host"))
+    FINDING = ("ocsf_detection_finding", "detection_finding", ("security_control",))
 
     @property
     def stream(self) -> str:
-        return self.value[0]
+        return str(self.value[0])
 
     @property
     def name_in_ocsf(self) -> str:
-        return self.value[1]
+        return str(self.value[1])
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        return tuple(self.value[2])
+
+    @property
+    def attributes(self) -> dict[str, dict[str, Any]]:
+        """The class's attributes, its profiles' included."""
+        return attributes("events", self.name_in_ocsf, self.profiles)
 
     @functools.cached_property
     def ids(self) -> tuple[int, int, str, str]:
@@ -47,8 +61,7 @@ class Class(enum.Enum):
     def header(self, activity_id: int) -> dict[str, Any]:
         """The class and category attributes, their captions and the event's type."""
         class_uid, category_uid, class_name, category_name = self.ids
-        activities = attributes("events", self.name_in_ocsf)["activity_id"]["enum"]
-        activity = activities[str(activity_id)]["caption"]
+        activity = self.attributes["activity_id"]["enum"][str(activity_id)]["caption"]
         return {
             "category_uid": category_uid,
             "category_name": category_name,
@@ -71,14 +84,16 @@ def metadata(
     read_at: Any = None,
     original: str | None = None,
 ) -> dict[str, Any]:
-    """The event's metadata: the product, the version, the source record's id, its time as
-    Proofpoint wrote it (``original``: the field that holds it)."""
+    """The event's metadata: the product, the version, the event's id (the source record's,
+    which ``original_event_uid`` also names; with the time of reading for a threat), its time
+    as Proofpoint wrote it (``original``: the field that holds it)."""
     uid = record["id"] if read_at is None else f"{record['id']}@{read_at}"
     return {
         "version": OCSF_VERSION,
         "product": PRODUCT,
-        "profiles": PROFILES,
+        "profiles": list(kind.profiles),
         "uid": uid,
+        "original_event_uid": record["id"],
         "correlation_uid": correlation,
         "log_name": stream,
         "tenant_uid": record.get(tenant) if tenant else None,
@@ -94,43 +109,92 @@ def severity_of_score(score: Any) -> int:
 
 
 @functools.cache
-def observable_type(class_name: str, path: str) -> tuple[int, str] | None:
-    """OCSF's observable ``(type_id, type)`` of the attribute at ``path``
-    (``email.files.hashes.value``) of a class, from its dictionary entry or else its type;
-    None when it is not an observable."""
+def spec_at(kind: Class, path: str) -> dict[str, Any] | None:
+    """The attribute spec at ``path`` (``email.files.hashes.value``) of a class; None when the
+    path names no OCSF attribute (``unmapped.sender``: :data:`EXTRA_OBSERVABLES`' type)."""
     if path in EXTRA_OBSERVABLES:
-        return _type_observable(EXTRA_OBSERVABLES[path])
+        return {"type": EXTRA_OBSERVABLES[path]}
     spec: dict[str, Any] | None = None
-    found = attributes("events", class_name, tuple(PROFILES))
+    found = kind.attributes
     for name in path.split("."):
         spec = found.get(name)
         if spec is None:
             return None
-        kind = str(spec.get("object_type", spec.get("type")))
-        found = attributes("objects", kind) if kind in ocsf_schema()["objects"] else {}
-    assert spec is not None
-    entry = ocsf_schema()["dictionary"]["attributes"].get(path.rsplit(".", 1)[-1], {})
-    if isinstance(entry.get("observable"), int):
-        return entry["observable"], entry["caption"]
-    return _type_observable(spec.get("type", ""))
+        found = object_attributes(spec)
+    return spec
 
 
-def _type_observable(kind: str) -> tuple[int, str] | None:
-    entry = ocsf_schema()["dictionary"]["types"]["attributes"].get(kind, {})
+@functools.cache
+def observable_type(kind: Class, path: str) -> tuple[int, str] | None:
+    """OCSF's observable ``(type_id, type)`` of the attribute at ``path``: its own (an
+    object's attribute, as ``email.subject``), its dictionary entry's, else its type's; None
+    when it is not an observable."""
+    spec = spec_at(kind, path)
+    if spec is None:
+        return None
+    if isinstance(spec.get("observable"), int):
+        return spec["observable"], spec["caption"]
+    entry = ocsf_schema()["dictionary"]["types"]["attributes"].get(spec.get("type", ""), {})
     return (entry["observable"], entry["caption"]) if "observable" in entry else None
 
 
-def captions(class_name: str, event: dict[str, Any]) -> dict[str, str]:
-    """The caption beside each enumerated ``*_id`` the event sets (``severity`` for
-    ``severity_id``), as OCSF names them: readers need not look the numbers up."""
-    found = attributes("events", class_name, tuple(PROFILES))
-    named = {}
-    for key, value in event.items():
-        if not key.endswith("_id"):
+def captions(obj: dict[str, Any], specs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``obj`` with the caption beside each enumerated id it sets, at any depth
+    (``severity`` for ``severity_id``, ``classifications`` for ``classification_ids``), as
+    OCSF names them: readers need not look the numbers up."""
+    out = dict(obj)
+    for key, value in obj.items():
+        spec = specs.get(key)
+        if spec is None or key == "unmapped":
             continue
-        spec = found.get(key, {})
-        caption = spec.get("enum", {}).get(str(value), {}).get("caption")
-        sibling = spec.get("sibling", key.removesuffix("_id"))
-        if caption and sibling in found and sibling not in event:
-            named[sibling] = caption
-    return named
+        sibling = spec.get("sibling")
+        enum = spec.get("enum")
+        if enum and sibling in specs and sibling not in obj:
+            names = [enum.get(str(v), {}).get("caption") for v in _items(value)]
+            if all(names):
+                out[sibling] = names if spec.get("is_array") else names[0]
+        children = object_attributes(spec)
+        if children and isinstance(value, dict):
+            out[key] = captions(value, children)
+        elif children and isinstance(value, list):
+            out[key] = [captions(v, children) if isinstance(v, dict) else v for v in value]
+    return out
+
+
+def fits(kind: str, value: Any) -> bool:
+    """Whether ``value`` keeps the format of OCSF type ``kind`` (its regex, length, range; an
+    IP address as Python reads one, which the regex's unescaped dots do not ensure)."""
+    rules = ocsf_schema()["dictionary"]["types"]["attributes"].get(kind, {})
+    if isinstance(value, str):
+        if kind == "ip_t" and not _is_ip(value):
+            return False
+        pattern = rules.get("regex")
+        return (pattern is None or _regex(pattern).search(value) is not None) and len(
+            value
+        ) <= rules.get("max_len", len(value))
+    if isinstance(value, int) and "range" in rules:
+        low, high = rules["range"]
+        return bool(low <= value <= high)
+    return True
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+@functools.cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def object_attributes(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    kind = str(spec.get("object_type", spec.get("type")))
+    return attributes("objects", kind) if kind in ocsf_schema()["objects"] else {}
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
