@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,8 +92,15 @@ def _profile_errors(name: str, value: Any) -> list[str]:
     return errors
 
 
-def run_ocsf(messages: list[dict], config: dict | None = None, tmp_path: Path | None = None):
-    """``mapper-proofpoint-ocsf`` (its console script) on the tap's messages: (messages, stderr)."""
+def run_ocsf(
+    messages: list[dict],
+    config: dict | None = None,
+    tmp_path: Path | None = None,
+    hash_seed: int | None = None,
+):
+    """``mapper-proofpoint-ocsf`` (its console script) on the tap's messages: (messages, stderr);
+    ``hash_seed`` fixes the process's string hashing (two seeds: an order that came from a set
+    would differ)."""
     argv = [OCSF_MAPPER]
     if config is not None:
         assert tmp_path is not None
@@ -106,6 +114,7 @@ def run_ocsf(messages: list[dict], config: dict | None = None, tmp_path: Path | 
         text=True,
         timeout=300,
         check=False,
+        env=None if hash_seed is None else {**os.environ, "PYTHONHASHSEED": str(hash_seed)},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [json.loads(line) for line in proc.stdout.splitlines() if line], proc.stderr

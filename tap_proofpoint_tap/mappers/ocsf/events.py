@@ -32,12 +32,14 @@ from tap_proofpoint_tap.mappers.ocsf.vocabulary import (
     MEDIUM,
     QUARANTINED,
     Class,
+    Scope,
     captions,
     fits,
     metadata,
-    object_attributes,
     observable_type,
+    reaching,
     severity_of_score,
+    slots,
     spec_at,
 )
 
@@ -199,19 +201,18 @@ def _finish(
     and the captions of its enumerated ids. ``unmapped`` is kept as the tap wrote it."""
     kept = event.pop("unmapped")
     required = [k for k in REQUIRED_OBJECTS if k in event]
-    event, refused = _typed(_compact(event), kind.attributes)
-    event = _compact(event)
+    event, refused = _typed(event, kind.scope)
+    event = captions(_compact(event), kind.scope)
     for key in required:
         event.setdefault(key, {})
     for key in mapped:
         if refused & {json_key(v) for v in _scalars(record.get(key))}:
             kept[key] = record[key]
-    extra = {k: kept[k] for k in EXTRA_OBSERVED if k in kept}
+    paths = _walk(event, "", kind.scope)
+    paths += [(f"unmapped.{k}", kept[k]) for k in EXTRA_OBSERVED if isinstance(kept.get(k), str)]
     found = [
         {"name": path, "type_id": observable[0], "type": observable[1], "value": value}
-        for path, value in _walk(
-            {**{k: v for k, v in event.items() if k != "metadata"}, "unmapped": extra}, ""
-        )
+        for path, value in paths
         if (observable := observable_type(kind, path)) is not None
         and fits(str((spec_at(kind, path) or {}).get("type")), value)
     ]
@@ -222,33 +223,33 @@ def _finish(
     ]
     event["unmapped"] = kept or None
     event["observables"] = found or None
-    return captions({k: v for k, v in event.items() if v is not None}, kind.attributes)
+    return captions({k: v for k, v in event.items() if v is not None}, kind.scope)
 
 
-def _typed(obj: Event, specs: dict[str, dict[str, Any]]) -> tuple[Event, set[str]]:
+def _typed(obj: Event, scope: Scope) -> tuple[Event, set[str]]:
     """``obj`` without the strings and numbers that break their OCSF type's format (a sender
     ``""`` is no ``email_t``, a hash cut with ``...`` no ``file_hash_t``) and the objects that
     lost a required attribute so, and what it took out (as :func:`json_key`)."""
-    out: Event = {}
+    found = slots(*scope)
+    out = dict(obj)
     refused: set[str] = set()
-    for key, value in obj.items():
-        spec = specs.get(key, {})
-        children = object_attributes(spec)
-        items = value if isinstance(value, list) else [value]
+    wanted = reaching(*scope, "checks")
+    for key in [k for k in obj if k in wanted]:  # in the event's order: the same every run
+        slot, value = found[key], obj[key]
+        inner: Scope = ("objects", slot.children or "", ())
         kept = []
-        for item in items:
-            if isinstance(item, dict):
-                item, inner = _typed(item, children)  # noqa: PLW2901 - the item, checked
-                refused |= inner
-                if inner and any(
-                    s.get("requirement") == "required" and item.get(k) is None
-                    for k, s in children.items()
-                ):  # a fingerprint without its value: no fingerprint
-                    continue
-            elif not fits(str(spec.get("type")), item):
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict) and slot.children:
+                checked, lost = _typed(item, inner)
+                refused |= lost
+                required = (k for k, s in slots(*inner).items() if s.required)
+                if lost and any(checked.get(k) is None for k in required):
+                    continue  # a fingerprint without its value: no fingerprint
+                kept.append(checked)
+            elif isinstance(item, dict) or fits(slot.type, item):
+                kept.append(item)
+            else:
                 refused.add(json_key(item))
-                continue
-            kept.append(item)
         out[key] = kept if isinstance(value, list) else (kept[0] if kept else None)
     return out, refused
 
@@ -265,15 +266,19 @@ def _scalars(value: Any) -> list[Any]:
     return [value]
 
 
-def _walk(value: Any, path: str) -> list[tuple[str, str]]:
-    """``(path, text)`` of every non-empty string in the event; arrays add no step."""
+def _walk(value: Any, path: str, scope: Scope) -> list[tuple[str, str]]:
+    """``(path, text)`` of every non-empty string of the event that may be an observable
+    (``metadata`` aside); arrays add no step to the path."""
     found: list[tuple[str, str]] = []
     if isinstance(value, dict):
-        for key, item in value.items():
-            found += _walk(item, f"{path}.{key}" if path else key)
+        attributes = slots(*scope)
+        wanted = reaching(*scope, "observables")
+        for key in [k for k in value if k in wanted and k != "metadata"]:
+            inner: Scope = ("objects", attributes[key].children or "", ())
+            found += _walk(value[key], f"{path}.{key}" if path else key, inner)
     elif isinstance(value, list):
         for item in value:
-            found += _walk(item, path)
+            found += _walk(item, path, scope)
     elif isinstance(value, str) and value:
         found.append((path, value))
     return found

@@ -8,7 +8,7 @@ import enum
 import functools
 import ipaddress
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from tap_proofpoint_tap.mappers.ocsf.schema import (
     OCSF_VERSION,
@@ -23,6 +23,7 @@ BLOCKED, QUARANTINED = 2, 3  # disposition_id
 INFORMATIONAL, LOW, MEDIUM, HIGH, CRITICAL = 1, 2, 3, 4, 5  # severity_id
 SCORE_BANDS = ((900, CRITICAL), (700, HIGH), (400, MEDIUM), (100, LOW), (0, INFORMATIONAL))
 """A threat's severityScore (0 to 1000) → severity_id: the lowest bound it reaches."""
+DEPTH_USED = 4  # the deepest an event's objects go (observables' in email.files[].hashes[])
 EXTRA_OBSERVABLES = {"unmapped.sender": "email_t", "unmapped.senderIP": "ip_t"}
 """Observables kept under unmapped: a click's message's sender and its IP (and a message's
 sender IP when it is no IP, which then is no observable)."""
@@ -53,6 +54,10 @@ class Class(enum.Enum):
     def attributes(self) -> dict[str, dict[str, Any]]:
         """The class's attributes, its profiles' included."""
         return attributes("events", self.name_in_ocsf, self.profiles)
+
+    @property
+    def scope(self) -> Scope:
+        return ("events", self.name_in_ocsf, self.profiles)
 
     @functools.cached_property
     def ids(self) -> tuple[int, int, str, str]:
@@ -138,44 +143,117 @@ def observable_type(kind: Class, path: str) -> tuple[int, str] | None:
     return (entry["observable"], entry["caption"]) if "observable" in entry else None
 
 
-def captions(obj: dict[str, Any], specs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+class Slot(NamedTuple):
+    """What the mapping needs to know of one attribute, read once from the schema."""
+
+    type: str
+    children: str | None  # the object's name, when it holds one
+    sibling: str | None  # the caption beside an enumerated id, when its object has one
+    names: dict[str, str]  # an enumerated id's captions by value
+    is_array: bool
+    required: bool
+    checked: bool  # its type has a format (regex, length, range) or is ip_t
+    observable: bool  # OCSF makes it an observable (its own, its dictionary's or its type's)
+
+
+@functools.cache
+def slots(kind: str, name: str, profiles: tuple[str, ...] = ()) -> dict[str, Slot]:
+    """The :class:`Slot` of each attribute of an event class (``kind`` "events") or object."""
+    specs = attributes(kind, name, profiles)
+    objects = ocsf_schema()["objects"]
+    types = ocsf_schema()["dictionary"]["types"]["attributes"]
+    found = {}
+    for key, spec in specs.items():
+        of_type = str(spec.get("type", "string_t"))
+        child = str(spec.get("object_type", of_type))
+        sibling = spec.get("sibling")
+        found[key] = Slot(
+            type=of_type,
+            children=child if child in objects else None,
+            sibling=sibling if sibling in specs else None,
+            names={k: v["caption"] for k, v in spec.get("enum", {}).items()},
+            is_array=bool(spec.get("is_array")),
+            required=spec.get("requirement") == "required",
+            checked=of_type == "ip_t" or any(r is not None for r in _rules(of_type)),
+            observable="observable" in spec or "observable" in types.get(of_type, {}),
+        )
+    return found
+
+
+@functools.cache
+def reaching(kind: str, name: str, profiles: tuple[str, ...], what: str) -> frozenset[str]:
+    """The attributes of a class or object that are, or hold at any depth within the levels
+    the events use, an enumerated id with a caption (``what`` "captions"), a value whose type
+    has a format ("checks") or an observable ("observables"): the walks visit only these."""
+    return frozenset(
+        key for key, slot in slots(kind, name, profiles).items() if _reaches(slot, what, DEPTH_USED)
+    )
+
+
+def _reaches(slot: Slot, what: str, depth: int) -> bool:
+    own = {
+        "captions": bool(slot.names and slot.sibling),
+        "checks": slot.checked,
+        "observables": slot.observable,
+    }
+    if own[what]:
+        return True
+    if slot.children is None or depth == 0:
+        return False
+    inner = slots("objects", slot.children).values()
+    return any(_reaches(s, what, depth - 1) for s in inner)
+
+
+Scope = tuple[str, str, tuple[str, ...]]
+"""A class or object, as :func:`slots` takes it: ("events", class, profiles) or
+("objects", object, ())."""
+
+
+def captions(obj: dict[str, Any], scope: Scope) -> dict[str, Any]:
     """``obj`` with the caption beside each enumerated id it sets, at any depth
     (``severity`` for ``severity_id``, ``classifications`` for ``classification_ids``), as
-    OCSF names them: readers need not look the numbers up."""
+    OCSF names them: readers need not look the numbers up. ``unmapped`` is left as it is."""
+    found = slots(*scope)
     out = dict(obj)
-    for key, value in obj.items():
-        spec = specs.get(key)
-        if spec is None or key == "unmapped":
-            continue
-        sibling = spec.get("sibling")
-        enum = spec.get("enum")
-        if enum and sibling in specs and sibling not in obj:
-            names = [enum.get(str(v), {}).get("caption") for v in _items(value)]
+    wanted = reaching(*scope, "captions")
+    for key in [k for k in obj if k in wanted]:  # in the event's order: the same every run
+        slot, value = found[key], obj[key]
+        if slot.names and slot.sibling and slot.sibling not in obj:
+            names = [slot.names.get(str(v)) for v in _items(value)]
             if all(names):
-                out[sibling] = names if spec.get("is_array") else names[0]
-        children = object_attributes(spec)
-        if children and isinstance(value, dict):
-            out[key] = captions(value, children)
-        elif children and isinstance(value, list):
-            out[key] = [captions(v, children) if isinstance(v, dict) else v for v in value]
+                out[slot.sibling] = names if slot.is_array else names[0]
+        if slot.children is None:
+            continue
+        inner: Scope = ("objects", slot.children, ())
+        if isinstance(value, dict):
+            out[key] = captions(value, inner)
+        elif isinstance(value, list):
+            out[key] = [captions(v, inner) if isinstance(v, dict) else v for v in value]
     return out
 
 
 def fits(kind: str, value: Any) -> bool:
     """Whether ``value`` keeps the format of OCSF type ``kind`` (its regex, length, range; an
     IP address as Python reads one, which the regex's unescaped dots do not ensure)."""
-    rules = ocsf_schema()["dictionary"]["types"]["attributes"].get(kind, {})
+    pattern, longest, bounds = _rules(kind)
     if isinstance(value, str):
         if kind == "ip_t" and not _is_ip(value):
             return False
-        pattern = rules.get("regex")
-        return (pattern is None or _regex(pattern).search(value) is not None) and len(
-            value
-        ) <= rules.get("max_len", len(value))
-    if isinstance(value, int) and "range" in rules:
-        low, high = rules["range"]
-        return bool(low <= value <= high)
+        return (pattern is None or pattern.search(value) is not None) and (
+            longest is None or len(value) <= longest
+        )
+    if isinstance(value, int) and bounds is not None:
+        return bounds[0] <= value <= bounds[1]
     return True
+
+
+@functools.cache
+def _rules(kind: str) -> tuple[re.Pattern[str] | None, int | None, tuple[int, int] | None]:
+    """The regex, maximum length and range of an OCSF type (None where it has none)."""
+    rules = ocsf_schema()["dictionary"]["types"]["attributes"].get(kind, {})
+    pattern = re.compile(rules["regex"]) if "regex" in rules else None
+    bounds = tuple(rules["range"]) if "range" in rules else None
+    return pattern, rules.get("max_len"), bounds
 
 
 def _is_ip(text: str) -> bool:
@@ -184,11 +262,6 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-@functools.cache
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
 
 
 def object_attributes(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
