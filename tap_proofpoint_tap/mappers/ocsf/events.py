@@ -197,15 +197,15 @@ def _finish(
     titled: list[tuple[str, tuple[str, int, str], str]] | None = None,
 ) -> Event:
     """The event without empty attributes, the values that break their OCSF type taken out
-    (the record's fields that held them kept in ``unmapped`` as sent), then its observables
-    and the captions of its enumerated ids. ``unmapped`` is kept as the tap wrote it."""
+    (the record's fields that held them kept in ``unmapped`` as sent), the captions of its
+    enumerated ids, then its observables. ``unmapped`` is kept as the tap wrote it."""
     kept = event.pop("unmapped")
     required = [k for k in REQUIRED_OBJECTS if k in event]
     event, refused = _typed(event, kind.scope)
     event = captions(_compact(event), kind.scope)
     for key in required:
         event.setdefault(key, {})
-    for key in mapped:
+    for key in mapped if refused else ():
         if refused & {json_key(v) for v in _scalars(record.get(key))}:
             kept[key] = record[key]
     paths = _walk(event, "", kind.scope)
@@ -222,8 +222,8 @@ def _finish(
         if fits(of_type, value)
     ]
     event["unmapped"] = kept or None
-    event["observables"] = found or None
-    return captions({k: v for k, v in event.items() if v is not None}, kind.scope)
+    event["observables"] = found or None  # with their captions (type) already
+    return {k: v for k, v in event.items() if v is not None}
 
 
 def _typed(obj: Event, scope: Scope) -> tuple[Event, set[str]]:
