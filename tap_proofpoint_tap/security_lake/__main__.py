@@ -1,0 +1,7 @@
+"""``python -m tap_proofpoint_tap.security_lake``: the same as ``proofpoint-tap-security-lake``."""
+
+import sys
+
+from tap_proofpoint_tap.security_lake.cli import main
+
+sys.exit(main())
