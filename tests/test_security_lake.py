@@ -298,13 +298,15 @@ def broken(lake: Lake, name: str, sql: str) -> Path:
         ("a region that is none", "is not an AWS Region code"),
         ("no region", "the following arguments are required: --region"),
         ("an attribute OCSF lacks", "email.bogus (metadata.uid"),
-        ("a string where OCSF has a number", "severity_id"),
+        ("a number where OCSF has an integer", "risk_score (metadata.uid"),
         ("an output under a file", "cannot write to"),
     ],
 )
 def test_a_mistake_is_one_line_and_the_output_stays_as_it_was(lake, case, says):
     output = lake.tmp / f"kept-{case.replace(' ', '-')}"
     shutil.copytree(lake.output, output)
+    for kind in Class:  # gone if the source's folder were replaced: a new export drops it
+        (output / TARGET.source(kind) / "earlier.txt").write_text(case)
     before = files(output)
     database = lake.database
     args = ["--region", REGION, "--account-id", ACCOUNT]
@@ -325,12 +327,12 @@ def test_a_mistake_is_one_line_and_the_output_stays_as_it_was(lake, case, says):
             "UPDATE proofpoint.ocsf_email_activity SET email = json_merge_patch(email, "
             "'{\"bogus\": 1}') WHERE rowid = (SELECT max(rowid) FROM proofpoint.ocsf_email_activity)",
         )
-    elif case == "a string where OCSF has a number":  # written last: two sources were staged
-        database = broken(
+    elif case == "a number where OCSF has an integer":  # written last: two sources staged
+        database = broken(  # a cast to BIGINT would round it without a word
             lake,
             "typed",
-            "ALTER TABLE proofpoint.ocsf_detection_finding ALTER severity_id TYPE VARCHAR; "
-            "UPDATE proofpoint.ocsf_detection_finding SET severity_id = 'high'",
+            "ALTER TABLE proofpoint.ocsf_detection_finding ALTER risk_score TYPE DOUBLE; "
+            "UPDATE proofpoint.ocsf_detection_finding SET risk_score = 0.5",
         )
     elif case == "an output under a file":
         (lake.tmp / "a-file").write_text("")
