@@ -5,12 +5,12 @@ never changes the pipeline's file. Per class:
 
 1. every value the Parquet struct would drop (:func:`.shapes.misfit`) stops the export;
 2. the events to write: one row per ``metadata.uid``, the one loaded last. The OCSF streams have
-   no key, so the loader appends, and a look-back re-read appends the same event again. DuckDB
-   keeps an appended row's place: in a table only ever appended to, ``rowid`` follows the
-   order the rows were inserted in (DuckDB's "Order Preservation": on a materialized table the
-   ``rowid`` pseudo-column gives the original row order; a checkpoint that compacts row groups
-   renumbers rows but keeps their order), so the last loaded is the highest ``rowid``. Rows
-   without a uid have nothing to be deduplicated on and are all kept;
+   no key, so the loader appends, and a look-back re-read appends the same event again. In a
+   table only ever appended to, ``rowid`` follows the order the rows were inserted in (DuckDB's
+   "Order Preservation": on a materialized table the ``rowid`` pseudo-column gives the original
+   row order; deletes and checkpoints keep it, checked by hand with DuckDB 2.0.1), so the last
+   loaded is the highest ``rowid``: the tables hold no load time to order by. Rows without a
+   uid have nothing to be deduplicated on and are all kept;
 3. for each eventDay (``time`` in UTC), one file: the day's events sorted by ``time`` (then
    load order), zstd-compressed, every column of the class's schema (:mod:`.shapes`).
 """

@@ -30,6 +30,8 @@ def staged(output: Path) -> Iterator[Path]:
     """A new folder inside ``output`` (made if missing) to write the export into; it is
     removed when the block ends, and so are the folders made for ``output`` if it is left
     empty (the export failed)."""
+    if output.exists() and not output.is_dir():
+        raise StagingError(f"{output} is a file, not a folder: pass another --output")
     made = _missing_from(output)
     try:
         output.mkdir(parents=True, exist_ok=True)
