@@ -45,7 +45,14 @@ from tap_proofpoint_tap.security_lake.shapes import (
     shape,
     shapes,
 )
-from tests.helpers import BIN, duckdb_connect, tap_config, traffic_sandbox
+from tests.helpers import (
+    BIN,
+    duckdb_connect,
+    exclusive,
+    session_folder,
+    tap_config,
+    traffic_sandbox,
+)
 
 SCRIPT = BIN / "proofpoint-tap-security-lake"
 # The console script once the project is installed (make install); the same main() through
@@ -60,13 +67,27 @@ DAY_FOLDER = re.compile(r"eventDay=(\d{8})")
 
 @dataclass
 class Lake:
-    """The module's DuckDB file, what the loader received, and one export of it."""
+    """The session's DuckDB file, what the loader received, and one export of it (read only:
+    tests write into their own folders)."""
 
     database: Path
     received: dict[Class, dict[str, dict]]  # per class: metadata.uid -> the last event loaded
     records: Counter[Class]  # events loaded, duplicates included
     output: Path
-    tmp: Path
+
+    def save(self, file: Path) -> None:
+        saved = {
+            kind.name: {"received": self.received[kind], "records": self.records[kind]}
+            for kind in Class
+        }
+        file.write_text(json.dumps(saved))
+
+    @classmethod
+    def load(cls, folder: Path) -> Lake:
+        saved = json.loads((folder / "lake.json").read_text())
+        received = {kind: saved[kind.name]["received"] for kind in Class}
+        records = Counter({kind: saved[kind.name]["records"] for kind in Class})
+        return cls(folder / "lake.duckdb", received, records, folder / "security-lake")
 
 
 def export(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -84,7 +105,17 @@ def exported(database: Path, output: Path, *extra: str) -> subprocess.CompletedP
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory) -> Lake:
-    tmp = tmp_path_factory.mktemp("lake")
+    """Built once per session: the first pytest worker that needs it builds it, the others
+    wait for it and read the same files."""
+    folder = session_folder(tmp_path_factory) / "security-lake"
+    with exclusive(folder.parent / "security-lake.lock"):
+        if not (folder / "lake.json").exists():
+            build_lake(folder).save(folder / "lake.json")
+        return Lake.load(folder)
+
+
+def build_lake(tmp: Path) -> Lake:
+    tmp.mkdir(parents=True, exist_ok=True)
     now = datetime.now(timezone.utc)
     midnight = (now - timedelta(hours=2)).replace(hour=0, minute=0, second=0, microsecond=0)
     start, end = midnight - timedelta(hours=1), midnight + timedelta(hours=1)
@@ -119,7 +150,7 @@ def lake(tmp_path_factory) -> Lake:
                     records[kind] += 1
     output = tmp / "security-lake"
     exported(database, output)
-    return Lake(database, received, records, output, tmp)
+    return Lake(database, received, records, output)
 
 
 def files(folder: Path) -> dict[str, str]:
@@ -276,18 +307,23 @@ def test_one_schema_per_source_from_the_ocsf_class(lake):
             assert types["metadata"].startswith("STRUCT(") and types["observables"].endswith("[]")
 
 
-def test_a_second_run_writes_the_same_files(lake):
-    """Run again over the same file: the same names and the same bytes, nothing left over."""
-    before = files(lake.output)
-    exported(lake.database, lake.output)
-    assert files(lake.output) == before
-    assert [p.name for p in lake.output.iterdir()] == ["ext"]
+def test_a_second_run_writes_the_same_files(lake, tmp_path):
+    """Run again over the same file into the first run's folder: the same names and the same
+    bytes, nothing left over."""
+    output = tmp_path / "again"
+    shutil.copytree(lake.output, output)
+    stale = output / TARGET.file(Class.EMAIL, "20000101")  # a day the file no longer holds
+    stale.parent.mkdir(parents=True)
+    stale.write_text("")
+    exported(lake.database, output)
+    assert files(output) == files(lake.output)  # each source's folder replaced whole
+    assert [p.name for p in output.iterdir()] == ["ext"]
 
 
-def test_the_row_loaded_last_wins_even_on_another_day(lake):
+def test_the_row_loaded_last_wins_even_on_another_day(lake, tmp_path):
     """A uid loaded again later with another time (a message read again with another
     window's queryEndTime) is written once, as loaded last, in its new day's file only."""
-    database = lake.tmp / "relaoded.duckdb"
+    database = tmp_path / "reloaded.duckdb"
     shutil.copy(lake.database, database)
     uid = sorted(lake.received[Class.EMAIL])[0]
     with duckdb_connect(database) as con:
@@ -297,7 +333,7 @@ def test_the_row_loaded_last_wins_even_on_another_day(lake):
             "proofpoint.ocsf_email_activity WHERE metadata->>'$.uid' = ?",
             [uid],
         )
-    output = lake.tmp / "reloaded"
+    output = tmp_path / "reloaded"
     proc = exported(database, output, "--class", "email_activity")
     assert [p.name for p in (output / "ext").iterdir()] == [
         source_name("proofpoint-tap", Class.EMAIL)
@@ -319,8 +355,8 @@ def test_the_row_loaded_last_wins_even_on_another_day(lake):
 # -- mistakes: one line, exit 1, the output as it was ---------------------------------------
 
 
-def broken(lake: Lake, name: str, sql: str) -> Path:
-    database = lake.tmp / f"{name}.duckdb"
+def broken(lake: Lake, folder: Path, sql: str) -> Path:
+    database = folder / "broken.duckdb"
     shutil.copy(lake.database, database)
     with duckdb_connect(database) as con:
         con.execute(sql)
@@ -340,8 +376,8 @@ def broken(lake: Lake, name: str, sql: str) -> Path:
         ("an output under a file", "cannot write to"),
     ],
 )
-def test_a_mistake_is_one_line_and_the_output_stays_as_it_was(lake, case, says):
-    output = lake.tmp / f"kept-{case.replace(' ', '-')}"
+def test_a_mistake_is_one_line_and_the_output_stays_as_it_was(lake, tmp_path, case, says):
+    output = tmp_path / "kept"
     shutil.copytree(lake.output, output)
     for kind in Class:  # gone if the source's folder were replaced: a new export drops it
         (output / TARGET.source(kind) / "earlier.txt").write_text(case)
@@ -349,9 +385,9 @@ def test_a_mistake_is_one_line_and_the_output_stays_as_it_was(lake, case, says):
     database = lake.database
     args = ["--region", REGION, "--account-id", ACCOUNT]
     if case == "no database":
-        database = lake.tmp / "absent.duckdb"
+        database = tmp_path / "absent.duckdb"
     elif case == "no OCSF table":
-        database = broken(lake, "other", "DROP SCHEMA proofpoint CASCADE; CREATE TABLE t (x INT)")
+        database = broken(lake, tmp_path, "DROP SCHEMA proofpoint CASCADE; CREATE TABLE t (x INT)")
     elif case == "an account id of 11 digits":
         args[3] = ACCOUNT[1:]
     elif case == "a region that is none":
@@ -361,20 +397,20 @@ def test_a_mistake_is_one_line_and_the_output_stays_as_it_was(lake, case, says):
     elif case == "an attribute OCSF lacks":  # the email table is written first, then this
         database = broken(
             lake,
-            "bogus",
+            tmp_path,
             "UPDATE proofpoint.ocsf_email_activity SET email = json_merge_patch(email, "
             "'{\"bogus\": 1}') WHERE rowid = (SELECT max(rowid) FROM proofpoint.ocsf_email_activity)",
         )
     elif case == "a number where OCSF has an integer":  # written last: two sources staged
         database = broken(  # a cast to BIGINT would round it without a word
             lake,
-            "typed",
+            tmp_path,
             "ALTER TABLE proofpoint.ocsf_detection_finding ALTER risk_score TYPE DOUBLE; "
             "UPDATE proofpoint.ocsf_detection_finding SET risk_score = 0.5",
         )
     elif case == "an output under a file":
-        (lake.tmp / "a-file").write_text("")
-        output = lake.tmp / "a-file" / "security-lake"
+        (tmp_path / "a-file").write_text("")
+        output = tmp_path / "a-file" / "security-lake"
     proc = export("--database", database, "--output", output, *args)
     assert proc.returncode == 1
     assert proc.stdout == ""
@@ -383,9 +419,9 @@ def test_a_mistake_is_one_line_and_the_output_stays_as_it_was(lake, case, says):
     assert files(output) == before if output.exists() else case == "an output under a file"
 
 
-def test_a_class_the_file_lacks_is_named(lake):
-    database = broken(lake, "no-findings", "DROP TABLE proofpoint.ocsf_detection_finding")
-    output = lake.tmp / "no-findings"
+def test_a_class_the_file_lacks_is_named(lake, tmp_path):
+    database = broken(lake, tmp_path, "DROP TABLE proofpoint.ocsf_detection_finding")
+    output = tmp_path / "no-findings"
     proc = export("--database", database, "--output", output, "--region", REGION,
                   "--account-id", ACCOUNT, "--class", "detection_finding")  # fmt: skip
     assert proc.returncode == 1 and "has no ocsf_detection_finding" in proc.stderr
