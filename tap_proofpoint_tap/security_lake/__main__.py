@@ -4,4 +4,5 @@ import sys
 
 from tap_proofpoint_tap.security_lake.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

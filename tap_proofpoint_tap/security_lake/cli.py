@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from typing_extensions import override
+
 from tap_proofpoint_tap.security_lake.layout import (
     CLASSES,
     PREFIX,
@@ -24,6 +26,7 @@ PROG = "proofpoint-tap-security-lake"
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line and exit 1 like every other mistake."""
 
+    @override
     def error(self, message: str) -> NoReturn:
         self.exit(1, f"{PROG}: {message} (see --help)\n")
 
