@@ -255,6 +255,11 @@ def test_demo_fills_duckdb_then_reads_only_new_minutes(tmp_path, project):
         assert ocsf["ocsf_detection_finding"][1] >= int(tables_of["threats"]) > 0
         assert all(rows >= events > 0 for rows, events in ocsf.values())
         assert re.search(r"^  OCSF 1\.7\.0: read .*; wrote \d+ ocsf_", run.stdout, re.M)
+        # and exported as Security Lake custom sources: each event once, one class each
+        exported = dict(re.findall(r"^    proofpoint-tap-([\w-]+): (\d+) events", run.stdout, re.M))
+        assert int(exported["email-activity"]) == email[1]
+        assert int(exported["web-resources-activity"]) == web[1]
+        assert int(exported["detection-finding"]) == ocsf["ocsf_detection_finding"][1]
     for run in runs:  # dbt built the models, the report has its path and three numbers
         assert re.search(
             r"^dbt build \(transform/\): PASS=\d+ WARN=0 ERROR=0 SKIP=0", run.stdout, re.M

@@ -2,9 +2,10 @@
 
 Starts the sandbox on 127.0.0.1 (real-time clock, seed 7, 25 hours of history), runs ``meltano
 run tap-proofpoint-tap threatq ocsf target-duckdb-proofpoint dbt-duckdb:build report:render`` in
-the project's ``sandbox`` environment and prints rows per table, the OCSF events, the top
-clicked URLs, the most-clicking recipients, the ThreatQ run summary, dbt's result and the
-report's path with its three headline numbers (output/report.html). Meltano keeps the bookmark in
+the project's ``sandbox`` environment and prints rows per table, the OCSF events (and their
+export as AWS Security Lake custom sources, output/security-lake), the top clicked URLs, the
+most-clicking recipients, the ThreatQ run summary, dbt's result and the report's path with its
+three headline numbers (output/report.html). Meltano keeps the bookmark in
 ``.meltano/meltano.db``, so running the demo again reads only the minutes since the last run
 (plus the 30-minute look-back).
 
@@ -56,6 +57,9 @@ OCSF_TABLES = ("ocsf_email_activity", "ocsf_web_resources_activity", "ocsf_detec
 # The sandbox environment's file; TARGET_DUCKDB_PROOFPOINT_FILEPATH (Meltano's override) moves it.
 DATABASE = Path(os.environ.get("TARGET_DUCKDB_PROOFPOINT_FILEPATH", "output/sandbox.duckdb"))
 MELTANO = str(Path(sys.executable).parent / "meltano")
+SECURITY_LAKE = str(Path(sys.executable).parent / "proofpoint-tap-security-lake")
+LAKE = DATABASE.parent / "security-lake"  # the export of the OCSF tables, beside the file
+LAKE_PARTITION = ("--region", "us-east-1", "--account-id", "external")
 PIPELINE = [
     "tap-proofpoint-tap",
     "threatq",
@@ -272,6 +276,17 @@ def ocsf_events(logs: list[dict[str, Any]]) -> None:
     for entry in logs:
         if entry.get("name") == "mapper-proofpoint-ocsf" and entry["event"].startswith("OCSF"):
             print("  " + entry["event"])
+    lake = subprocess.run(
+        [SECURITY_LAKE, "--database", str(DATABASE), "--output", str(LAKE), *LAKE_PARTITION],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if lake.returncode != 0:
+        sys.exit(f"proofpoint-tap-security-lake failed: {lake.stderr.strip()}")
+    print(f"  As AWS Security Lake custom sources (proofpoint-tap-security-lake), in {LAKE}:")
+    for line in lake.stdout.splitlines()[:-1]:  # the last line is the how-to-register note
+        print("    " + line.split("/ext/", 1)[-1])
 
 
 # Columns that change on every read without the record changing: left out of a row's digest.
