@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import collections
 import sys
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
-from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
-from singer_sdk.mapper_base import InlineMapper
-from singer_sdk.singerlib import Message, SchemaMessage, StateMessage
+from singer_sdk.singerlib import Message, SchemaMessage
 from typing_extensions import override
 
-from tap_proofpoint_tap.errors import TapError
 from tap_proofpoint_tap.mappers.ocsf import events
 from tap_proofpoint_tap.mappers.ocsf.schema import OCSF_VERSION
 from tap_proofpoint_tap.mappers.ocsf.streams import as_record, stream_schema
 from tap_proofpoint_tap.mappers.ocsf.vocabulary import Class
-from tap_proofpoint_tap.singer_io import CheckedReader, StateFlushingWriter
+from tap_proofpoint_tap.mappers.pipe import PipeMapper
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -41,18 +38,11 @@ MAPPINGS: Mapping[str, tuple[Class, Callable[[dict[str, Any], str], events.Event
 """The streams the mapper reads, each one's OCSF class and mapping."""
 
 
-class OCSFMapper(InlineMapper):
+class OCSFMapper(PipeMapper):
     """Proofpoint TAP messages, clicks and threats as OCSF 1.7.0 events: Email Activity (4009),
     Web Resources Activity (6001) and Detection Finding (2004), security-control profile."""
 
     name = "mapper-proofpoint-ocsf"
-    package_name = "tap-proofpoint-tap"
-    message_reader_class = CheckedReader
-    message_writer_class = StateFlushingWriter
-    capabilities: ClassVar[list[CapabilitiesEnum]] = [
-        PluginCapabilities.ABOUT,
-        PluginCapabilities.STRUCTURED_LOGGING,
-    ]
     config_jsonschema = th.PropertiesList(
         th.Property(
             "pass_through",
@@ -63,17 +53,6 @@ class OCSFMapper(InlineMapper):
         ),
     ).to_dict()
 
-    @classmethod
-    @override
-    def invoke(cls, *args: Any, **kwargs: Any) -> None:
-        """Run the CLI; a bad input line, or a target that stops reading, ends it with one
-        line and exit 1."""
-        try:
-            super().invoke(*args, **kwargs)
-        except TapError as error:
-            cls.logger.error("%s", error)
-            sys.exit(1)
-
     @override
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,15 +60,13 @@ class OCSFMapper(InlineMapper):
         self.written: collections.Counter[str] = collections.Counter()
         self.schemas_sent: set[str] = set()
 
-    # Messages that pass through are written as they came: dicts, which StateFlushingWriter
-    # writes as well as Messages. The SDK annotates these methods with Message only, hence
-    # the ignore[override] on the three that yield dicts.
+    # The SDK annotates these methods with Message only; passing messages are dicts.
 
     @override
     def map_schema_message(  # type: ignore[override]
         self, message_dict: dict[str, Any]
     ) -> Iterable[Message | dict[str, Any]]:
-        if self.config["pass_through"]:
+        if self.passes(message_dict):
             yield message_dict
         mapping = MAPPINGS.get(message_dict["stream"])
         if mapping is not None and mapping[0].stream not in self.schemas_sent:
@@ -102,7 +79,7 @@ class OCSFMapper(InlineMapper):
     def map_record_message(  # type: ignore[override]
         self, message_dict: dict[str, Any]
     ) -> Iterable[Message | dict[str, Any]]:
-        if self.config["pass_through"]:
+        if self.passes(message_dict):
             yield message_dict
         stream = message_dict["stream"]
         mapping = MAPPINGS.get(stream)
@@ -115,15 +92,8 @@ class OCSFMapper(InlineMapper):
         yield {"type": "RECORD", "stream": kind.stream, "record": as_record(kind, event)}
 
     @override
-    def map_state_message(self, message_dict: dict[str, Any]) -> Iterable[Message]:
-        yield StateMessage(value=message_dict["value"])
-
-    @override
-    def map_activate_version_message(  # type: ignore[override]
-        self, message_dict: dict[str, Any]
-    ) -> Iterable[Message | dict[str, Any]]:
-        if self.config["pass_through"]:
-            yield message_dict
+    def passes(self, message_dict: dict[str, Any]) -> bool:
+        return bool(self.config["pass_through"])
 
     @override
     def process_endofpipe(self) -> None:

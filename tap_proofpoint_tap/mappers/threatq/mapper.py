@@ -14,19 +14,16 @@ from __future__ import annotations
 import collections
 import functools
 import sys
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
-from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
-from singer_sdk.mapper_base import InlineMapper
-from singer_sdk.singerlib import Message, SchemaMessage, StateMessage
+from singer_sdk.singerlib import Message, SchemaMessage
 from typing_extensions import override
 
-from tap_proofpoint_tap.errors import TapError
+from tap_proofpoint_tap.mappers.pipe import PipeMapper
 from tap_proofpoint_tap.mappers.threatq import clicks, feeds
 from tap_proofpoint_tap.mappers.threatq import entities as e
 from tap_proofpoint_tap.mappers.threatq.schemas import SCHEMAS
-from tap_proofpoint_tap.singer_io import CheckedReader, StateFlushingWriter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -57,17 +54,10 @@ FEEDS: dict[
 """The streams the mapper reads, and the mapping of each one's records."""
 
 
-class ThreatQMapper(InlineMapper):
+class ThreatQMapper(PipeMapper):
     """Clicks, messages, campaigns, threats and evidence → ThreatQ entities and their links."""
 
     name = "mapper-proofpoint-threatq"
-    package_name = "tap-proofpoint-tap"
-    message_reader_class = CheckedReader
-    message_writer_class = StateFlushingWriter
-    capabilities: ClassVar[list[CapabilitiesEnum]] = [
-        PluginCapabilities.ABOUT,
-        PluginCapabilities.STRUCTURED_LOGGING,
-    ]
     config_jsonschema = th.PropertiesList(
         th.Property(
             "pass_through",
@@ -113,17 +103,6 @@ class ThreatQMapper(InlineMapper):
         ),
     ).to_dict()
 
-    @classmethod
-    @override
-    def invoke(cls, *args: Any, **kwargs: Any) -> None:
-        """Run the CLI; a bad input line, or a target that stops reading, ends it with one
-        line and exit 1."""
-        try:
-            super().invoke(*args, **kwargs)
-        except TapError as error:
-            cls.logger.error("%s", error)
-            sys.exit(1)
-
     @override
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -139,15 +118,13 @@ class ThreatQMapper(InlineMapper):
         self.read: collections.Counter[str] = collections.Counter()
         self.schemas_sent = False
 
-    # Messages that pass through are written as they came: dicts, which StateFlushingWriter
-    # writes as well as Messages. The SDK annotates these methods with Message only, hence
-    # the ignore[override] on the three that yield dicts.
+    # The SDK annotates these methods with Message only; passing messages are dicts.
 
     @override
     def map_schema_message(  # type: ignore[override]
         self, message_dict: dict[str, Any]
     ) -> Iterable[Message | dict[str, Any]]:
-        if self._passes(message_dict):
+        if self.passes(message_dict):
             yield message_dict
         if message_dict["stream"] in FEEDS and not self.schemas_sent:
             self.schemas_sent = True
@@ -158,7 +135,7 @@ class ThreatQMapper(InlineMapper):
     def map_record_message(  # type: ignore[override]
         self, message_dict: dict[str, Any]
     ) -> Iterable[Message | dict[str, Any]]:
-        if self._passes(message_dict):
+        if self.passes(message_dict):
             yield message_dict
         mapping = FEEDS.get(message_dict["stream"])
         if mapping is None:
@@ -170,17 +147,7 @@ class ThreatQMapper(InlineMapper):
             yield {"type": "RECORD", "stream": stream, "record": row}
 
     @override
-    def map_state_message(self, message_dict: dict[str, Any]) -> Iterable[Message]:
-        yield StateMessage(value=message_dict["value"])
-
-    @override
-    def map_activate_version_message(  # type: ignore[override]
-        self, message_dict: dict[str, Any]
-    ) -> Iterable[Message | dict[str, Any]]:
-        if self._passes(message_dict):
-            yield message_dict
-
-    def _passes(self, message_dict: dict[str, Any]) -> bool:
+    def passes(self, message_dict: dict[str, Any]) -> bool:
         return message_dict["stream"] != CLICKS or bool(self.config["pass_through"])
 
     @override
