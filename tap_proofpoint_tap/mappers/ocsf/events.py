@@ -206,7 +206,7 @@ def _finish(
     for key in required:
         event.setdefault(key, {})
     for key in mapped if refused else ():
-        if refused & {json_key(v) for v in _scalars(record.get(key))}:
+        if refused & {_json_key(v) for v in _scalars(record.get(key))}:
             kept[key] = record[key]
     paths = _walk(event, "", kind.scope)
     paths += [(f"unmapped.{k}", kept[k]) for k in EXTRA_OBSERVED if isinstance(kept.get(k), str)]
@@ -229,7 +229,7 @@ def _finish(
 def _typed(obj: Event, scope: Scope) -> tuple[Event, set[str]]:
     """``obj`` without the strings and numbers that break their OCSF type's format (a sender
     ``""`` is no ``email_t``, a hash cut with ``...`` no ``file_hash_t``) and the objects that
-    lost a required attribute so, and what it took out (as :func:`json_key`)."""
+    lost a required attribute so, and what it took out (as :func:`_json_key`)."""
     found = slots(*scope)
     out = dict(obj)
     refused: set[str] = set()
@@ -249,12 +249,12 @@ def _typed(obj: Event, scope: Scope) -> tuple[Event, set[str]]:
             elif isinstance(item, dict) or fits(slot.type, item):
                 kept.append(item)
             else:
-                refused.add(json_key(item))
+                refused.add(_json_key(item))
         out[key] = kept if isinstance(value, list) else (kept[0] if kept else None)
     return out, refused
 
 
-def json_key(value: Any) -> str:
+def _json_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 

@@ -125,7 +125,7 @@ def spec_at(kind: Class, path: str) -> dict[str, Any] | None:
         spec = found.get(name)
         if spec is None:
             return None
-        found = object_attributes(spec)
+        found = _object_attributes(spec)
     return spec
 
 
@@ -264,7 +264,7 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def object_attributes(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _object_attributes(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     kind = str(spec.get("object_type", spec.get("type")))
     return attributes("objects", kind) if kind in ocsf_schema()["objects"] else {}
 
