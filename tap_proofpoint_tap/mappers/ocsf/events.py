@@ -41,6 +41,7 @@ from tap_proofpoint_tap.mappers.ocsf.vocabulary import (
     severity_of_score,
     slots,
     spec_at,
+    type_observable,
 )
 
 Event = dict[str, Any]
@@ -49,12 +50,11 @@ HARMFUL = frozenset({"malware", "phish", "impostor"})
 MD5, SHA256 = 1, 3  # fingerprint.algorithm_id
 REGULAR_FILE = 1
 EXTRA_OBSERVED = tuple(path.removeprefix("unmapped.") for path in EXTRA_OBSERVABLES)
-REQUIRED_OBJECTS = ("email",)
-THREAT_OBSERVABLES = {"url": ("url_t", 6, "URL String"), "attachment": ("file_hash_t", 8, "Hash")}
-"""A threat's name is its URL or its attachment's hash: an observable of its finding's title."""
-_MAILBOX = re.compile(
-    r'(?:"(?:[^"\\]|\\.)*"|<[^>]*>|\([^)]*\)|[^,;"<(])+'
-)  # kept when empty: Email Activity requires it
+REQUIRED_OBJECTS = ("email",)  # kept when empty: Email Activity requires it
+THREAT_OBSERVABLES = {"url": "url_t", "attachment": "file_hash_t"}
+"""A threat's name is its URL or its attachment's hash: an observable of its finding's title,
+of that OCSF type."""
+_MAILBOX = re.compile(r'(?:"(?:[^"\\]|\\.)*"|<[^>]*>|\([^)]*\)|[^,;"<(])+')
 OTHER, UPDATE = 99, 2
 FINDING_STATUS = {"active": (1, 1), "cleared": (4, 3), "falsePositive": (3, 3)}
 """A threat's status → (finding ``status_id``, ``activity_id``): New and Create while active;
@@ -184,9 +184,9 @@ def detection_finding(record: dict[str, Any], stream: str) -> Event:
         "malware": [{"name": n, "classification_ids": [0]} for n in names if n] or None,
         "unmapped": fields.unmapped(record, fields.THREAT),
     }
-    name, kind = record.get("name"), THREAT_OBSERVABLES.get(record.get("type") or "")
-    found = [] if not name or kind is None else [("finding_info.title", kind, name)]
-    return _finish(event, Class.FINDING, record, fields.THREAT, found)
+    name, of_type = record.get("name"), THREAT_OBSERVABLES.get(record.get("type") or "")
+    titled = [] if not name or of_type is None else [("finding_info.title", of_type, name)]
+    return _finish(event, Class.FINDING, record, fields.THREAT, titled)
 
 
 def _finish(
@@ -194,7 +194,7 @@ def _finish(
     kind: Class,
     record: dict[str, Any],
     mapped: frozenset[str],
-    titled: list[tuple[str, tuple[str, int, str], str]] | None = None,
+    titled: list[tuple[str, str, str]] | None = None,
 ) -> Event:
     """The event without empty attributes, the values that break their OCSF type taken out
     (the record's fields that held them kept in ``unmapped`` as sent), the captions of its
@@ -217,9 +217,9 @@ def _finish(
         and fits(str((spec_at(kind, path) or {}).get("type")), value)
     ]
     found += [
-        {"name": path, "type_id": type_id, "type": caption, "value": value}
-        for path, (of_type, type_id, caption), value in titled or []
-        if fits(of_type, value)
+        {"name": path, "type_id": observable[0], "type": observable[1], "value": value}
+        for path, of_type, value in titled or []
+        if fits(of_type, value) and (observable := type_observable(of_type)) is not None
     ]
     event["unmapped"] = kept or None
     event["observables"] = found or None  # with their captions (type) already

@@ -139,7 +139,12 @@ def observable_type(kind: Class, path: str) -> tuple[int, str] | None:
         return None
     if isinstance(spec.get("observable"), int):
         return spec["observable"], spec["caption"]
-    entry = ocsf_schema()["dictionary"]["types"]["attributes"].get(spec.get("type", ""), {})
+    return type_observable(spec.get("type", ""))
+
+
+def type_observable(kind: str) -> tuple[int, str] | None:
+    """The observable ``(type_id, type)`` of an OCSF type (``url_t``: 6, URL String)."""
+    entry = ocsf_schema()["dictionary"]["types"]["attributes"].get(kind, {})
     return (entry["observable"], entry["caption"]) if "observable" in entry else None
 
 
