@@ -9,26 +9,25 @@ import sys
 from tests.helpers import ROOT
 
 
-def test_benchmark_script_runs_on_a_small_window(tmp_path, meltano_installed):
-    out = tmp_path / "benchmark.json"
+def run_benchmark(script: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``benchmarks/<script> args`` from the project's root, as the README runs it; it must
+    succeed."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/run.py",
-            "--clicks",
-            "300",
-            "--runs",
-            "1",
-            "--no-baseline",
-            "--out",
-            str(out),
-        ],
+        [sys.executable, f"benchmarks/{script}", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_benchmark_script_runs_on_a_small_window(tmp_path, meltano_installed):
+    out = tmp_path / "benchmark.json"
+    proc = run_benchmark(
+        "run.py", "--clicks", "300", "--runs", "1", "--no-baseline", "--out", str(out)
+    )
     assert "| tap CLI (the four SIEM streams selected), records/s once started |" in proc.stdout
     figures = json.loads(out.read_text())
     assert {
@@ -53,23 +52,7 @@ def test_benchmark_script_runs_on_a_small_window(tmp_path, meltano_installed):
 
 def test_threatq_benchmark_runs_on_a_small_day(tmp_path):
     out = tmp_path / "benchmark-threatq.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/threatq.py",
-            "--per-hour",
-            "4",
-            "--runs",
-            "1",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_benchmark("threatq.py", "--per-hour", "4", "--runs", "1", "--out", str(out))
     assert "| merging |" in proc.stdout and "| duplicate-reposts |" in proc.stdout
     figures = json.loads(out.read_text())
     assert figures["read"]["clicks_permitted"] > 0 and figures["read"]["messages_delivered"] > 0
@@ -79,14 +62,7 @@ def test_threatq_benchmark_runs_on_a_small_day(tmp_path):
 
 
 def test_the_quota_benchmark_runs_a_few_runs_and_prints_its_table():
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/quota_day.py", "--runs", "3", "--per-hour", "4"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_benchmark("quota_day.py", "--runs", "3", "--per-hour", "4", timeout=300)
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| pool | requests in the day |")
     assert {row.split("|")[1].strip() for row in rows[2:]} >= {"shared", "vap", "campaign_ids"}
@@ -94,23 +70,9 @@ def test_the_quota_benchmark_runs_a_few_runs_and_prints_its_table():
 
 def test_ocsf_benchmark_runs_on_a_small_file(tmp_path):
     out = tmp_path / "benchmark-ocsf.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/ocsf_mapper.py",
-            "--events",
-            "200",
-            "--runs",
-            "1",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    proc = run_benchmark(
+        "ocsf_mapper.py", "--events", "200", "--runs", "1", "--out", str(out), timeout=300
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| mapper-proofpoint-ocsf, OCSF events/s once started |" in proc.stdout
     figures = json.loads(out.read_text())
     assert (
