@@ -125,7 +125,7 @@ def test_the_strict_check_refuses_what_ocsf_does_not_define():
 @pytest.mark.parametrize("kind", list(Class))
 def test_each_stream_schema_is_its_ocsf_class(kind):
     """The SCHEMA's columns are the class's attributes as pydantic-ocsf's model reads them
-    (its own reading of the same schema), and the security-control profile's."""
+    (its own reading of the same schema), and those of its profiles."""
     model = MODELS[kind.ids[0]]
     attributes = {f.alias or name for name, f in model.model_fields.items()}
     columns = set(stream_schema(kind)["properties"])
