@@ -21,7 +21,7 @@ from tap_proofpoint_tap.mappers.ocsf import events, fields
 from tap_proofpoint_tap.mappers.ocsf.mapper import MAPPINGS, OCSFMapper
 from tap_proofpoint_tap.mappers.ocsf.schema import OCSF_VERSION, PROFILES, ocsf_schema
 from tap_proofpoint_tap.mappers.ocsf.streams import stream_schema
-from tap_proofpoint_tap.mappers.ocsf.vocabulary import Class, spec_at
+from tap_proofpoint_tap.mappers.ocsf.vocabulary import Class, slot_at
 from tap_proofpoint_tap.normalise import SCHEMAS, normalise_click, normalise_message
 from tests.intel_runs import SIEM, config, sync
 from tests.ocsf_check import MODELS, OCSF_MAPPER, run_ocsf, strict_errors
@@ -415,7 +415,7 @@ def test_each_attribute_the_mapping_table_names_is_ocsfs_and_filled(kind, rows):
     ]  # fmt: skip
     for _, attribute, _ in rows:
         for path in row_paths(attribute):
-            assert spec_at(kind, path) is not None, path
+            assert slot_at(kind, path) is not None, path
             filled = [v for event in made for v in leaves(at(event, path)) if v is not None]
             assert filled, path
 
@@ -427,3 +427,20 @@ def at(value, path: str):
         elif isinstance(value, dict):
             value = value.get(name)
     return value
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize(
+    ("rows", "mapped_only"),
+    [
+        (fields.MESSAGE_ROWS, fields.MESSAGE),
+        (fields.CLICK_ROWS, fields.CLICK),
+        (fields.THREAT_ROWS, fields.THREAT),
+    ],
+    ids=["messages", "clicks", "threats"],
+)
+def test_each_field_kept_only_in_its_attribute_has_its_row_in_the_table(rows, mapped_only):
+    """The two lists of fields.py agree: a field left out of ``unmapped`` is in the README's
+    table, which says where it went."""
+    named = {f.strip() for field, _, _ in rows for f in field.split(",")}
+    assert mapped_only <= named, sorted(mapped_only - named)

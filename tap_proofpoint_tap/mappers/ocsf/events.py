@@ -36,11 +36,10 @@ from tap_proofpoint_tap.mappers.ocsf.vocabulary import (
     captions,
     fits,
     metadata,
-    observable_type,
     reaching,
     severity_of_score,
+    slot_at,
     slots,
-    spec_at,
     type_observable,
 )
 
@@ -211,10 +210,11 @@ def _finish(
     paths = _walk(event, "", kind.scope)
     paths += [(f"unmapped.{k}", kept[k]) for k in EXTRA_OBSERVED if isinstance(kept.get(k), str)]
     found = [
-        {"name": path, "type_id": observable[0], "type": observable[1], "value": value}
+        {"name": path, "type_id": slot.observable[0], "type": slot.observable[1], "value": value}
         for path, value in paths
-        if (observable := observable_type(kind, path)) is not None
-        and fits(str((spec_at(kind, path) or {}).get("type")), value)
+        if (slot := slot_at(kind, path)) is not None
+        and slot.observable is not None
+        and fits(slot.type, value)
     ]
     found += [
         {"name": path, "type_id": observable[0], "type": observable[1], "value": value}

@@ -41,14 +41,6 @@ PROFILES: dict[str, tuple[str, ...]] = {
         "risk_score",
     ),
 }
-_BASE_TYPES = {
-    "string_t": {"type": ["string", "null"]},
-    "integer_t": {"type": ["integer", "null"]},
-    "long_t": {"type": ["integer", "null"]},
-    "float_t": {"type": ["number", "null"]},
-    "boolean_t": {"type": ["boolean", "null"]},
-    "json_t": {},
-}
 
 
 @functools.cache
@@ -96,29 +88,3 @@ def _chain(kind: str, name: str) -> list[dict[str, Any]]:
         parent = spec.get("extends")
         spec = schema[kind].get(parent) if parent else None
     return chain
-
-
-def json_schema(
-    attribute: dict[str, Any], depth: int, path: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The JSON schema of one attribute: objects described ``depth`` levels down (and never
-    inside themselves), deeper ones any object."""
-    kind = attribute.get("type", "string_t")
-    objects = ocsf_schema()["objects"]
-    item: dict[str, Any]
-    if kind == "object_t" or kind in objects:
-        target = attribute.get("object_type", kind)
-        if depth <= 0 or target in path or target == "object":
-            item = {"type": ["object", "null"]}
-        else:
-            properties = {
-                k: json_schema(v, depth - 1, (*path, target))
-                for k, v in attributes("objects", target).items()
-            }
-            item = {"type": ["object", "null"], "properties": properties}
-    else:
-        base = ocsf_schema()["dictionary"]["types"]["attributes"].get(kind, {}).get("type", kind)
-        item = dict(_BASE_TYPES.get(base, _BASE_TYPES.get(kind, {})))
-    if attribute.get("is_array"):
-        return {"type": ["array", "null"], "items": item}
-    return item

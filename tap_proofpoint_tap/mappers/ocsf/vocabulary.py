@@ -114,32 +114,20 @@ def severity_of_score(score: Any) -> int:
 
 
 @functools.cache
-def spec_at(kind: Class, path: str) -> dict[str, Any] | None:
-    """The attribute spec at ``path`` (``email.files.hashes.value``) of a class; None when the
+def slot_at(kind: Class, path: str) -> Slot | None:
+    """The :class:`Slot` at ``path`` (``email.files.hashes.value``) of a class; None when the
     path names no OCSF attribute (``unmapped.sender``: :data:`EXTRA_OBSERVABLES`' type)."""
     if path in EXTRA_OBSERVABLES:
-        return {"type": EXTRA_OBSERVABLES[path]}
-    spec: dict[str, Any] | None = None
-    found = kind.attributes
+        of_type = EXTRA_OBSERVABLES[path]
+        return Slot(of_type, None, None, {}, False, False, True, type_observable(of_type))
+    slot: Slot | None = None
+    found = slots(*kind.scope)
     for name in path.split("."):
-        spec = found.get(name)
-        if spec is None:
+        slot = found.get(name)
+        if slot is None:
             return None
-        found = _object_attributes(spec)
-    return spec
-
-
-@functools.cache
-def observable_type(kind: Class, path: str) -> tuple[int, str] | None:
-    """OCSF's observable ``(type_id, type)`` of the attribute at ``path``: its own (an
-    object's attribute, as ``email.subject``), its dictionary entry's, else its type's; None
-    when it is not an observable."""
-    spec = spec_at(kind, path)
-    if spec is None:
-        return None
-    if isinstance(spec.get("observable"), int):
-        return spec["observable"], spec["caption"]
-    return type_observable(spec.get("type", ""))
+        found = slots("objects", slot.children) if slot.children else {}
+    return slot
 
 
 def type_observable(kind: str) -> tuple[int, str] | None:
@@ -158,7 +146,8 @@ class Slot(NamedTuple):
     is_array: bool
     required: bool
     checked: bool  # its type has a format (regex, length, range) or is ip_t
-    observable: bool  # OCSF makes it an observable (its own, its dictionary's or its type's)
+    observable: tuple[int, str] | None  # its observable (type_id, type): its own (an object's
+    # attribute, as email.subject), its dictionary entry's, else its type's
 
 
 @functools.cache
@@ -166,7 +155,6 @@ def slots(kind: str, name: str, profiles: tuple[str, ...] = ()) -> dict[str, Slo
     """The :class:`Slot` of each attribute of an event class (``kind`` "events") or object."""
     specs = attributes(kind, name, profiles)
     objects = ocsf_schema()["objects"]
-    types = ocsf_schema()["dictionary"]["types"]["attributes"]
     found = {}
     for key, spec in specs.items():
         of_type = str(spec.get("type", "string_t"))
@@ -180,7 +168,9 @@ def slots(kind: str, name: str, profiles: tuple[str, ...] = ()) -> dict[str, Slo
             is_array=bool(spec.get("is_array")),
             required=spec.get("requirement") == "required",
             checked=of_type == "ip_t" or any(r is not None for r in _rules(of_type)),
-            observable="observable" in spec or "observable" in types.get(of_type, {}),
+            observable=(spec["observable"], spec["caption"])
+            if isinstance(spec.get("observable"), int)
+            else type_observable(of_type),
         )
     return found
 
@@ -199,7 +189,7 @@ def _reaches(slot: Slot, what: str, depth: int) -> bool:
     own = {
         "captions": bool(slot.names and slot.sibling),
         "checks": slot.checked,
-        "observables": slot.observable,
+        "observables": slot.observable is not None,
     }
     if own[what]:
         return True
@@ -267,11 +257,6 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _object_attributes(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    kind = str(spec.get("object_type", spec.get("type")))
-    return attributes("objects", kind) if kind in ocsf_schema()["objects"] else {}
 
 
 def _items(value: Any) -> list[Any]:
