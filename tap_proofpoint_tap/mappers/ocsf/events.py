@@ -37,6 +37,7 @@ from tap_proofpoint_tap.mappers.ocsf.vocabulary import (
     fits,
     metadata,
     reaching,
+    required_objects,
     severity_of_score,
     slot_at,
     slots,
@@ -49,7 +50,6 @@ HARMFUL = frozenset({"malware", "phish", "impostor"})
 MD5, SHA256 = 1, 3  # fingerprint.algorithm_id
 REGULAR_FILE = 1
 EXTRA_OBSERVED = tuple(path.removeprefix("unmapped.") for path in EXTRA_OBSERVABLES)
-REQUIRED_OBJECTS = ("email",)  # kept when empty: Email Activity requires it
 THREAT_OBSERVABLES = {"url": "url_t", "attachment": "file_hash_t"}
 """A threat's name is its URL or its attachment's hash: an observable of its finding's title,
 of that OCSF type."""
@@ -199,7 +199,7 @@ def _finish(
     (the record's fields that held them kept in ``unmapped`` as sent), the captions of its
     enumerated ids, then its observables. ``unmapped`` is kept as the tap wrote it."""
     kept = event.pop("unmapped")
-    required = [k for k in REQUIRED_OBJECTS if k in event]
+    required = [k for k in required_objects(*kind.scope) if k in event]
     event, refused = _typed(event, kind.scope)
     event = captions(_compact(event), kind.scope)
     for key in required:

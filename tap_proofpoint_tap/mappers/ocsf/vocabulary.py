@@ -176,6 +176,14 @@ def slots(kind: str, name: str, profiles: tuple[str, ...] = ()) -> dict[str, Slo
 
 
 @functools.cache
+def required_objects(kind: str, name: str, profiles: tuple[str, ...]) -> tuple[str, ...]:
+    """The object attributes a class requires (Email Activity's ``email``): kept, empty, when
+    nothing of the record fills them."""
+    found = slots(kind, name, profiles).items()
+    return tuple(k for k, s in found if s.required and s.children and not s.is_array)
+
+
+@functools.cache
 def reaching(kind: str, name: str, profiles: tuple[str, ...], what: str) -> frozenset[str]:
     """The attributes of a class or object that are, or hold at any depth within the levels
     the events use, an enumerated id with a caption (``what`` "captions"), a value whose type
